@@ -1,0 +1,22 @@
+# video-futures: raw videos -> every table and figure of five video-forecasting papers.
+# A table of contents: each stage lives in workflow/rules/<stage>.smk and pipeline/<stage>.py.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/clips.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

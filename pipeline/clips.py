@@ -1,0 +1,275 @@
+"""Cutting videos into clips per paper protocol, one shard of videos per job.
+
+Each paper samples its training examples differently (SPEC section 6): walker takes one-second
+31-frame clips at 30 fps, staticflow a frame every 5 frames with the next three, vgan 32 frames
+at 25 fps, svg fixed-length sequences, crossconv pairs of neighbouring frames. A
+:class:`ClipProtocol` captures one of these as frame offsets within a clip, a stride between
+clip starts, a frame rate and a geometry; sizes come from the scale preset.
+
+Videos are assigned to shards deterministically from the manifest, so Snakemake can name every
+shard as soon as the manifest exists, and a rerun writes the same shards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from pipeline.shards import SPLITS, open_shard, shard_length, write_shard
+from pipeline.video_read import UnreadableVideo, iter_frames
+
+log = logging.getLogger(__name__)
+
+PAPER_CLIPS: dict[str, tuple[tuple[str, str], ...]] = {
+    "walker": (("ucf101", "walker"), ("thumos", "walker")),
+    "staticflow": (("hmdb51", "staticflow"),),
+    "vgan": (("ucf101", "vgan"), ("flickr", "vgan")),
+    "svg": (("kth", "svg"),),
+    "crossconv": (("exercise", "crossconv"), ("pennaction", "crossconv")),
+}
+"""The (video dataset, clip protocol) pairs each paper reads (SPEC sections 5 and 6)."""
+
+
+@dataclass(frozen=True)
+class ClipProtocol:
+    """How one paper samples clips from a video."""
+
+    name: str
+    offsets: tuple[int, ...]  # frame offsets of a clip relative to its start
+    stride: int  # frames between consecutive clip starts
+    fps: float | None  # resample to this constant rate; None keeps the video's own rate
+    width: int
+    height: int
+    geometry: str  # "resize": scale to width x height; "crop": scale to height, centre crop
+    max_clips_per_video: int  # 0: every start the stride allows
+    videos_per_shard: int
+    static_camera_only: bool = False  # keep videos without camera motion (staticflow)
+    min_quality: str | None = None  # keep HMDB-51 quality at least this ("med": med and goo)
+
+    @property
+    def span(self) -> int:
+        """Frames from a clip's first to its last frame, inclusive."""
+        return max(self.offsets) + 1
+
+
+def protocol(name: str, sizes: dict[str, Any]) -> ClipProtocol:
+    """Build the protocol ``name`` with the sizes of the chosen preset (``presets['clips'][name]``)."""
+    common = {
+        "max_clips_per_video": int(sizes["max_clips_per_video"]),
+        "videos_per_shard": int(sizes["videos_per_shard"]),
+    }
+    if name == "walker":
+        # one-second clips at 30 fps, a clip every 3rd frame (walker sec. 5)
+        return ClipProtocol(name, tuple(range(sizes["frames"])), sizes["stride"], 30.0,
+                            sizes["width"], sizes["height"], "resize", **common)
+    if name == "staticflow":
+        # a frame and its next three, every 5th frame, height-then-centre-crop square
+        return ClipProtocol(name, (0, 1, 2, 3), sizes["stride"], None, sizes["size"],
+                            sizes["size"], "crop", static_camera_only=True, min_quality="med",
+                            **common)
+    if name == "vgan":
+        # 32 frames at 25 fps, non-overlapping, square crop (vgan sec. 4)
+        frames = sizes["frames"]
+        return ClipProtocol(name, tuple(range(frames)), frames, 25.0, sizes["size"],
+                            sizes["size"], "crop", **common)
+    if name == "svg":
+        return ClipProtocol(name, tuple(range(sizes["frames"])), sizes["stride"], None,
+                            sizes["size"], sizes["size"], "crop", **common)
+    if name == "crossconv":
+        # pairs of neighbouring frames (Xue et al. sec. 5)
+        return ClipProtocol(name, (0, sizes["gap"]), sizes["stride"], None, sizes["size"],
+                            sizes["size"], "crop", **common)
+    raise KeyError(f"no clip protocol named {name!r}; known: walker, staticflow, vgan, svg, crossconv")
+
+
+_QUALITY_ORDER = ("bad", "med", "goo")
+
+
+def exclusion_reason(row: pd.Series, proto: ClipProtocol) -> str | None:
+    """Why a listed video does not feed ``proto`` (None when it does)."""
+    if row["status"] != "ok":
+        return f"unreadable: {row['reason']}"
+    if row["split"] not in SPLITS:
+        return f"not in the official split ({row['split'] or 'unused'})"
+    if proto.static_camera_only and str(row.get("camera_motion", "")) == "cm":
+        return "camera motion (protocol keeps static-camera videos)"
+    quality = str(row.get("quality", ""))
+    if proto.min_quality and quality in _QUALITY_ORDER:
+        if _QUALITY_ORDER.index(quality) < _QUALITY_ORDER.index(proto.min_quality):
+            return f"quality {quality} (protocol keeps {proto.min_quality} and better)"
+    return None
+
+
+def eligible_videos(manifest: pd.DataFrame, proto: ClipProtocol) -> pd.DataFrame:
+    """Videos that feed ``proto``, in the fixed order that assigns them to shards."""
+    keep = manifest.apply(lambda row: exclusion_reason(row, proto) is None, axis=1)
+    return manifest[keep.astype(bool)].sort_values("video_id", kind="stable")
+
+
+def shard_count(manifest: pd.DataFrame, proto: ClipProtocol) -> int:
+    """How many clip shards ``proto`` cuts from this manifest (known before any decoding)."""
+    return math.ceil(len(eligible_videos(manifest, proto)) / proto.videos_per_shard)
+
+
+def clip_starts(n_frames: int, proto: ClipProtocol) -> list[int]:
+    """Clip starts on the stride grid, thinned evenly to ``max_clips_per_video`` when set."""
+    starts = list(range(0, n_frames - proto.span + 1, proto.stride))
+    limit = proto.max_clips_per_video
+    if limit and len(starts) > limit:
+        picks = np.linspace(0, len(starts) - 1, limit).round().astype(int)
+        starts = [starts[i] for i in picks]
+    return starts
+
+
+def _expected_frames(row: pd.Series, proto: ClipProtocol) -> int:
+    if proto.fps is None:
+        return int(row["frames"])
+    return int(math.floor(float(row["duration"]) * proto.fps + 1e-6))
+
+
+def _decode_options(proto: ClipProtocol) -> dict[str, Any]:
+    if proto.geometry == "resize":
+        return {"fps": proto.fps, "size": (proto.width, proto.height)}
+    return {"fps": proto.fps, "resize_height": proto.height, "center_crop": (proto.width, proto.height)}
+
+
+def cut_video(path: Path, row: pd.Series, proto: ClipProtocol) -> tuple[np.ndarray, list[int]]:
+    """Decode one video once, streaming, and return its clips (N, T, H, W, 3) and their starts.
+
+    Frames are buffered only as far back as the longest clip reaches, so a long video (an hour of
+    Flickr or exercise footage) never sits in memory whole.
+    """
+    wanted = clip_starts(_expected_frames(row, proto), proto)
+    clips: list[np.ndarray] = []
+    starts: list[int] = []
+    buffer: dict[int, np.ndarray] = {}
+    pending = iter(wanted)
+    next_start = next(pending, None)
+    for index, frame in enumerate(iter_frames(path, **_decode_options(proto))):
+        if next_start is None:
+            break
+        buffer[index] = frame
+        while next_start is not None and index >= next_start + proto.span - 1:
+            clips.append(np.stack([buffer[next_start + o] for o in proto.offsets]))
+            starts.append(next_start)
+            next_start = next(pending, None)
+        keep_from = next_start if next_start is not None else index + 1
+        for old in [k for k in buffer if k < keep_from]:
+            del buffer[old]
+    shape = (0, len(proto.offsets), proto.height, proto.width, 3)
+    return (np.stack(clips) if clips else np.zeros(shape, np.uint8)), starts
+
+
+def shard_videos(manifest: pd.DataFrame, proto: ClipProtocol, shard: int) -> pd.DataFrame:
+    """The videos of shard number ``shard``."""
+    videos = eligible_videos(manifest, proto)
+    per = proto.videos_per_shard
+    if not 0 <= shard < max(1, math.ceil(len(videos) / per)):
+        raise IndexError(f"shard {shard} out of range for {len(videos)} videos at {per} per shard")
+    return videos.iloc[shard * per : (shard + 1) * per]
+
+
+def cut_shard(
+    manifest_path: Path,
+    raw_dir: Path,
+    proto: ClipProtocol,
+    shard: int,
+    out_path: Path,
+    provenance: dict[str, Any],
+) -> Path:
+    """Cut the clips of one shard of videos and publish them as one Zarr shard.
+
+    A video that fails to decode or is too short for one clip is recorded in the shard's
+    ``skipped`` attribute with its reason; the others go on.
+    """
+    manifest = pd.read_csv(manifest_path, keep_default_na=False)
+    labels = sorted(set(manifest["label"].astype(str)))
+    videos = shard_videos(manifest, proto, shard)
+    arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("frames", "video_index", "start", "label", "split")}
+    kept: list[str] = []
+    skipped: list[dict[str, str]] = []
+    bar = tqdm(videos.iterrows(), total=len(videos), desc=f"{proto.name} shard {shard}", unit="video")
+    for _, row in bar:
+        try:
+            clips, starts = cut_video(Path(raw_dir) / str(row["path"]), row, proto)
+        except UnreadableVideo as error:
+            skipped.append({"video_id": row["video_id"], "reason": str(error)})
+            log.warning("skipping %s: %s", row["video_id"], error)
+            continue
+        if not starts:
+            reason = f"too short for one {proto.span}-frame clip ({row['frames']} frames)"
+            skipped.append({"video_id": row["video_id"], "reason": reason})
+            continue
+        n = len(starts)
+        arrays["frames"].append(clips)
+        arrays["video_index"].append(np.full(n, len(kept), np.int32))
+        arrays["start"].append(np.asarray(starts, np.int32))
+        arrays["label"].append(np.full(n, labels.index(str(row["label"])), np.int16))
+        arrays["split"].append(np.full(n, SPLITS.index(row["split"]), np.uint8))
+        kept.append(str(row["video_id"]))
+    empty = {
+        "frames": np.zeros((0, len(proto.offsets), proto.height, proto.width, 3), np.uint8),
+        "video_index": np.zeros(0, np.int32),
+        "start": np.zeros(0, np.int32),
+        "label": np.zeros(0, np.int16),
+        "split": np.zeros(0, np.uint8),
+    }
+    stacked = {k: (np.concatenate(v) if v else empty[k]) for k, v in arrays.items()}
+    attrs = {
+        "protocol": proto.name,
+        "offsets": list(proto.offsets),
+        "fps": proto.fps,
+        "videos": kept,
+        "labels": labels,
+        "splits": list(SPLITS),
+        "skipped": skipped,
+        **provenance,
+    }
+    return write_shard(out_path, stacked, attrs)
+
+
+def write_clip_index(manifest_path: Path, shard_paths: list[Path], proto: ClipProtocol, out_csv: Path) -> pd.DataFrame:
+    """One row per listed video: which shard holds its clips and how many, or why it has none.
+
+    This is the table a person reads to see what the clip stage kept and dropped.
+    """
+    manifest = pd.read_csv(manifest_path, keep_default_na=False)
+    rows: dict[str, dict[str, Any]] = {}
+    for _, row in manifest.iterrows():
+        reason = exclusion_reason(row, proto)
+        if reason:
+            rows[row["video_id"]] = {"video_id": row["video_id"], "shard": "", "clips": 0,
+                                     "status": "excluded", "reason": reason}
+    for path in shard_paths:
+        group = open_shard(path)
+        counts = np.bincount(group["video_index"][:], minlength=len(group.attrs["videos"]))
+        for vid, n in zip(group.attrs["videos"], counts, strict=True):
+            rows[vid] = {"video_id": vid, "shard": Path(path).name, "clips": int(n), "status": "ok", "reason": ""}
+        for item in group.attrs["skipped"]:
+            rows[item["video_id"]] = {"video_id": item["video_id"], "shard": Path(path).name,
+                                      "clips": 0, "status": "skipped", "reason": item["reason"]}
+    table = pd.DataFrame(list(rows.values()), columns=["video_id", "shard", "clips", "status", "reason"])
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_csv.with_suffix(".tmp")
+    table.sort_values("video_id").to_csv(tmp, index=False)
+    tmp.replace(out_csv)
+    return table
+
+
+def total_clips(shard_paths: list[Path]) -> int:
+    """Clips across shards (for logs and benchmarks)."""
+    return sum(shard_length(open_shard(p)) for p in shard_paths)
+
+
+def read_source_record(path: Path) -> dict[str, Any]:
+    """The source record the fetch stage wrote (kind, raw_dir, urls or generator)."""
+    return json.loads(Path(path).read_text())

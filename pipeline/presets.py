@@ -1,0 +1,125 @@
+"""Scale presets: one algorithm, three sizes.
+
+``smoke`` runs the graph in seconds for tests, ``demo`` (the embedded default) runs the whole
+graph on two CPU cores well within an hour, ``paper`` uses the papers' resolutions, widths,
+sample counts and schedules. A preset changes sizes and counts, never the algorithm: every
+value below is a size or a count, and every stage reads its sizes from here through
+:func:`resolve` rather than from constants of its own.
+
+Users adjust single values without writing a preset: ``overrides:`` in ``config.yaml`` is
+deep-merged over the chosen preset (unknown keys are rejected, so a typo fails loudly).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+SCALES: tuple[str, ...] = ("smoke", "demo", "paper")
+
+
+def _standin(videos_per_class: tuple[int, int], width: int, height: int, seconds: float) -> dict:
+    """Sizes of a synthetic stand-in dataset: (train, test) videos per class, frame size, length."""
+    train, test = videos_per_class
+    return {
+        "train_videos_per_class": train,
+        "test_videos_per_class": test,
+        "width": width,
+        "height": height,
+        "seconds": seconds,
+        "fps": 30,
+    }
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "standin": {
+            "ucf101": _standin((2, 0), 96, 72, 1.2),
+            "thumos": _standin((0, 2), 96, 72, 1.2),
+            "hmdb51": _standin((2, 1), 96, 72, 0.6),
+            "kth": _standin((2, 1), 80, 60, 1.2),
+            "flickr": _standin((2, 0), 96, 72, 1.4),
+            "exercise": _standin((2, 1), 64, 64, 0.4),
+            "pennaction": _standin((2, 1), 64, 64, 0.4),
+        },
+        "clips": {
+            "walker": {"width": 64, "height": 48, "frames": 31, "stride": 3, "max_clips_per_video": 2, "videos_per_shard": 4},
+            "staticflow": {"size": 64, "stride": 5, "max_clips_per_video": 4, "videos_per_shard": 4},
+            "vgan": {"size": 32, "frames": 32, "max_clips_per_video": 1, "videos_per_shard": 4},
+            "svg": {"size": 64, "frames": 20, "stride": 10, "max_clips_per_video": 2, "videos_per_shard": 4},
+            "crossconv": {"size": 32, "gap": 1, "stride": 2, "max_clips_per_video": 4, "videos_per_shard": 4},
+        },
+        "smmnist": {"test_sequences": 16, "sequence_length": 20},
+        "shapes": {"size": 32, "train_pairs": 64, "test_pairs": 16},
+    },
+    "demo": {
+        "standin": {
+            "ucf101": _standin((8, 0), 160, 120, 2.2),
+            "thumos": _standin((0, 4), 160, 120, 2.2),
+            "hmdb51": _standin((8, 2), 160, 120, 1.4),
+            "kth": _standin((6, 2), 160, 120, 2.0),
+            "flickr": _standin((6, 0), 128, 96, 2.6),
+            "exercise": _standin((4, 1), 96, 96, 1.0),
+            "pennaction": _standin((4, 1), 96, 96, 1.0),
+        },
+        "clips": {
+            "walker": {"width": 160, "height": 120, "frames": 31, "stride": 3, "max_clips_per_video": 4, "videos_per_shard": 16},
+            "staticflow": {"size": 100, "stride": 5, "max_clips_per_video": 6, "videos_per_shard": 16},
+            "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 2, "videos_per_shard": 16},
+            "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 4, "videos_per_shard": 16},
+            "crossconv": {"size": 64, "gap": 1, "stride": 2, "max_clips_per_video": 12, "videos_per_shard": 16},
+        },
+        "smmnist": {"test_sequences": 256, "sequence_length": 30},
+        "shapes": {"size": 64, "train_pairs": 4000, "test_pairs": 200},
+    },
+    "paper": {
+        # Stand-ins at paper scale only matter offline; real runs use `source: url` or `path`.
+        "standin": {
+            "ucf101": _standin((100, 0), 320, 240, 7.0),
+            "thumos": _standin((0, 40), 320, 240, 7.0),
+            "hmdb51": _standin((100, 20), 320, 240, 3.0),
+            "kth": _standin((100, 25), 160, 120, 4.0),
+            "flickr": _standin((100, 0), 320, 240, 8.0),
+            "exercise": _standin((100, 10), 128, 128, 4.0),
+            "pennaction": _standin((100, 10), 128, 128, 4.0),
+        },
+        "clips": {
+            # walker: 31-frame one-second clips at 320x240, a clip at every 3rd frame (paper sec. 5)
+            "walker": {"width": 320, "height": 240, "frames": 31, "stride": 3, "max_clips_per_video": 0, "videos_per_shard": 64},
+            # staticflow: 200x200 centre crop, every 5th frame with its next three
+            "staticflow": {"size": 200, "stride": 5, "max_clips_per_video": 0, "videos_per_shard": 64},
+            # vgan: 32 frames at 64x64, 25 fps
+            "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 0, "videos_per_shard": 64},
+            # svg KTH: 64x64, 10 conditioning + up to 20 predicted frames at test time
+            "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 0, "videos_per_shard": 64},
+            # crossconv: consecutive frame pairs at 128x128
+            "crossconv": {"size": 128, "gap": 1, "stride": 1, "max_clips_per_video": 0, "videos_per_shard": 64},
+        },
+        "smmnist": {"test_sequences": 1000, "sequence_length": 30},
+        "shapes": {"size": 128, "train_pairs": 20000, "test_pairs": 500},
+    },
+}
+"""Per scale, nested by stage. ``max_clips_per_video: 0`` means every clip the stride allows."""
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any], where: str) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if key not in merged:
+            known = ", ".join(sorted(merged))
+            raise KeyError(f"overrides{where}.{key}: no such preset key (known here: {known})")
+        if isinstance(merged[key], dict):
+            if not isinstance(value, Mapping):
+                raise TypeError(f"overrides{where}.{key}: expected a mapping, got {value!r}")
+            merged[key] = _merge(merged[key], value, f"{where}.{key}")
+        else:
+            merged[key] = value
+    return merged
+
+
+def resolve(scale: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The sizes and counts of ``scale`` with the user's ``overrides`` applied."""
+    if scale not in PRESETS:
+        raise KeyError(f"scale: {scale!r} is not a preset; choose one of {', '.join(SCALES)}")
+    return _merge(PRESETS[scale], overrides or {}, "")

@@ -1,0 +1,159 @@
+"""Zarr v3 shards: the one way stages hand arrays to each other.
+
+A *shard* is a Zarr v3 group written whole by one job. Every array in it has the item (clip,
+frame pair, sequence) on axis 0, chunked one item per chunk so a reader gets any clip without
+decoding its neighbours, and packed with Zarr's sharding codec so a shard of thousands of clips
+is a handful of files rather than thousands. A shard is written into a temporary directory
+beside its destination and renamed into place, so a reader (or Snakemake after a crash) never
+sees a half-written shard under its final name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+"""Split names; per-item ``split`` arrays store the index into this tuple."""
+
+_TMP_MARKER = ".tmp-"
+_TARGET_FILE_BYTES = 256 * 2**20  # aim for Zarr shard files of about this size
+
+
+def _items_per_file(shape: tuple[int, ...], itemsize: int) -> int:
+    """Items per Zarr shard file: a few hundred MB per file keeps file counts low on clusters."""
+    item_bytes = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)
+    return max(1, min(shape[0], _TARGET_FILE_BYTES // item_bytes))
+
+
+def _tmp_dir_for(path: Path) -> Path:
+    return path.parent / f".{path.name}{_TMP_MARKER}{os.getpid()}"
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete temporary directories a killed writer left beside ``path``; returns what it removed."""
+    path = Path(path)
+    removed = []
+    if path.parent.is_dir():
+        for candidate in path.parent.glob(f".{path.name}{_TMP_MARKER}*"):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return removed
+
+
+def write_shard(
+    path: str | Path,
+    arrays: Mapping[str, np.ndarray],
+    attrs: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``arrays`` (all sharing axis 0) and JSON ``attrs`` as one shard, atomically.
+
+    An existing shard at ``path`` is replaced only once the new one is complete.
+    """
+    path = Path(path)
+    lengths = {name: np.asarray(a).shape[0] for name, a in arrays.items() if np.ndim(a) > 0}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"shard {path}: arrays disagree on the item count (axis 0): {lengths}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    tmp = _tmp_dir_for(path)
+    group = zarr.open_group(tmp, mode="w")
+    group.attrs.update(dict(attrs or {}))
+    for name, data in arrays.items():
+        data = np.ascontiguousarray(data)
+        if data.ndim == 0:
+            raise ValueError(f"shard {path}: array {name!r} is a scalar; put scalars in attrs")
+        if data.ndim == 1:
+            chunks = shards = (max(1, data.shape[0]),)
+        else:
+            chunks = (1, *data.shape[1:])
+            per_file = _items_per_file(data.shape, data.dtype.itemsize)
+            shards = (max(1, per_file), *data.shape[1:])
+        arr = group.create_array(
+            name, shape=data.shape, chunks=chunks, shards=shards, dtype=data.dtype
+        )
+        if data.size:
+            arr[...] = data
+    if path.exists():
+        trash = path.parent / f".{path.name}.old-{os.getpid()}"
+        os.rename(path, trash)
+        os.rename(tmp, path)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.rename(tmp, path)
+    return path
+
+
+def open_shard(path: str | Path) -> zarr.Group:
+    """Open a published shard read-only, with an error that names a missing or partial one."""
+    path = Path(path)
+    if not (path / "zarr.json").is_file():
+        raise FileNotFoundError(f"no complete shard at {path} (missing zarr.json)")
+    return zarr.open_group(path, mode="r")
+
+
+def shard_length(group: zarr.Group) -> int:
+    """Number of items in a shard (0 for a shard whose every video was skipped)."""
+    lengths = [arr.shape[0] for _, arr in group.arrays()]
+    return lengths[0] if lengths else 0
+
+
+class ShardDataset:
+    """Random access to items across shards, as a PyTorch map-style dataset.
+
+    Zarr groups are opened lazily in each process, so the dataset pickles cheaply into
+    DataLoader workers and every worker holds its own file handles.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        arrays: Sequence[str] = ("frames",),
+        split: str | None = None,
+        transform: Callable[[dict[str, np.ndarray]], Any] | None = None,
+    ) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.arrays = tuple(arrays)
+        self.transform = transform
+        if split is not None and split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        index = []
+        for shard_id, path in enumerate(self.paths):
+            group = open_shard(path)
+            missing = [name for name in self.arrays if name not in group]
+            if missing:
+                raise KeyError(f"shard {path} has no array(s) {missing}")
+            items = np.arange(shard_length(group))
+            if split is not None:
+                items = items[group["split"][:] == SPLITS.index(split)]
+            index.extend((shard_id, int(i)) for i in items)
+        self.index = index
+        self._groups: dict[int, zarr.Group] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _group(self, shard_id: int) -> zarr.Group:
+        if self._pid != os.getpid():  # forked into a DataLoader worker: don't share handles
+            self._groups, self._pid = {}, os.getpid()
+        if shard_id not in self._groups:
+            self._groups[shard_id] = open_shard(self.paths[shard_id])
+        return self._groups[shard_id]
+
+    def __getitem__(self, i: int) -> Any:
+        shard_id, item = self.index[i]
+        group = self._group(shard_id)
+        sample = {name: np.asarray(group[name][item]) for name in self.arrays}
+        return self.transform(sample) if self.transform else sample
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_groups"] = {}
+        return state

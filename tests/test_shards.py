@@ -1,0 +1,98 @@
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.shards import SPLITS, ShardDataset, open_shard, shard_length, write_shard
+
+
+def _clips(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "frames": rng.integers(0, 256, size=(n, 4, 6, 8, 3), dtype=np.uint8),
+        "label": np.arange(n, dtype=np.int16),
+        "split": np.array([i % 3 for i in range(n)], dtype=np.uint8),
+    }
+
+
+def test_round_trip_arrays_and_attrs(tmp_path):
+    data = _clips(7)
+    path = write_shard(tmp_path / "s.zarr", data, {"dataset": "x", "videos": ["a", "b"]})
+    group = open_shard(path)
+    assert shard_length(group) == 7
+    for name, array in data.items():
+        np.testing.assert_array_equal(group[name][:], array)
+    assert group.attrs["videos"] == ["a", "b"]
+    # one item per chunk, so a reader decodes only the clip it asks for
+    assert group["frames"].chunks == (1, 4, 6, 8, 3)
+    assert group["frames"].shards is not None
+
+
+def test_empty_shard_is_a_valid_shard(tmp_path):
+    path = write_shard(tmp_path / "empty.zarr", _clips(0), {"skipped": [{"video_id": "v", "reason": "r"}]})
+    assert shard_length(open_shard(path)) == 0
+    assert len(ShardDataset([path], arrays=("frames",))) == 0
+
+
+def test_mismatched_lengths_rejected_and_nothing_published(tmp_path):
+    with pytest.raises(ValueError, match="axis 0"):
+        write_shard(tmp_path / "bad.zarr", {"a": np.zeros((3, 2)), "b": np.zeros(4)})
+    assert not (tmp_path / "bad.zarr").exists()
+
+
+def test_rewrite_replaces_whole_shard(tmp_path):
+    path = tmp_path / "s.zarr"
+    write_shard(path, _clips(5, seed=1))
+    write_shard(path, _clips(3, seed=2))
+    group = open_shard(path)
+    np.testing.assert_array_equal(group["frames"][:], _clips(3, seed=2)["frames"])
+    assert [p.name for p in tmp_path.iterdir()] == ["s.zarr"]
+
+
+def test_open_refuses_partial_shard(tmp_path):
+    (tmp_path / "half.zarr").mkdir()
+    with pytest.raises(FileNotFoundError, match="half.zarr"):
+        open_shard(tmp_path / "half.zarr")
+
+
+def test_dataset_split_selection_and_workers(tmp_path):
+    paths = [write_shard(tmp_path / f"{k}.zarr", _clips(6, seed=k)) for k in range(2)]
+    test_set = ShardDataset(paths, arrays=("frames", "label"), split="test")
+    assert len(test_set) == 4  # items 2 and 5 of each shard
+    assert all(test_set[i]["label"] % 3 == SPLITS.index("test") for i in range(len(test_set)))
+    full = ShardDataset(paths, arrays=("frames", "label"))
+    loader = torch.utils.data.DataLoader(full, batch_size=4, num_workers=2, shuffle=False)
+    frames = torch.cat([batch["frames"] for batch in loader]).numpy()
+    expected = np.concatenate([_clips(6, seed=k)["frames"] for k in range(2)])
+    np.testing.assert_array_equal(frames, expected)
+
+
+_KILLED_WRITER = """
+import sys, time, numpy as np, zarr
+import pipeline.shards as shards
+original = zarr.Group.create_array
+def slow(self, *a, **k):
+    arr = original(self, *a, **k)
+    print("writing", flush=True); time.sleep(30)
+    return arr
+zarr.Group.create_array = slow
+shards.write_shard(sys.argv[1], {"x": np.ones((4, 3))})
+"""
+
+
+def test_killed_writer_leaves_no_shard_and_rerun_cleans_up(tmp_path):
+    target = tmp_path / "k.zarr"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(target)],
+                            stdout=subprocess.PIPE, text=True, cwd=os.getcwd())
+    assert proc.stdout.readline().strip() == "writing"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not target.exists()
+    assert any(p.name.startswith(".k.zarr.tmp-") for p in tmp_path.iterdir())
+    write_shard(target, {"x": np.zeros((2, 3))})
+    assert [p.name for p in tmp_path.iterdir()] == ["k.zarr"]
+    assert shard_length(open_shard(target)) == 2

@@ -1,0 +1,29 @@
+# Stage: clips. Cut each dataset's videos into clips per paper protocol, one job per shard.
+
+
+rule clips_cut:
+    input:
+        manifest=DATA / "manifests" / "{dataset}.csv",
+        source=DATA / "sources" / "{dataset}.json",
+    output:
+        directory(DATA / "clips" / "{dataset}" / "{protocol}" / "shard-{shard}.zarr"),
+    params:
+        sizes=lambda w: SIZES["clips"][w.protocol],
+    log:
+        LOGS / "clips_cut" / "{dataset}" / "{protocol}" / "{shard}.log",
+    script:
+        "../scripts/clips_cut.py"
+
+
+rule clips_index:
+    input:
+        manifest=DATA / "manifests" / "{dataset}.csv",
+        shards=clip_shards,
+    output:
+        DATA / "clips" / "{dataset}" / "{protocol}" / "index.csv",
+    params:
+        sizes=lambda w: SIZES["clips"][w.protocol],
+    log:
+        LOGS / "clips_index" / "{dataset}" / "{protocol}.log",
+    script:
+        "../scripts/clips_index.py"

@@ -1,0 +1,61 @@
+# No rules here: config validation, scale sizes, wildcard constraints and input functions.
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from pipeline import clips as clip_protocols
+from pipeline.presets import resolve
+
+validate(config, "../schemas/config.schema.yaml")
+
+SIZES = resolve(config["scale"], config.get("overrides"))
+DATA = Path(config["data_root"])
+RESULTS = Path(config["results_root"])
+LOGS = Path("logs")
+
+
+wildcard_constraints:
+    dataset="[a-z0-9]+",
+    protocol="[a-z]+",
+    shard="[0-9]{5}",
+
+
+def dataset_source(name):
+    """The configured source kind of a dataset ('off' when not configured)."""
+    return config["datasets"].get(name, {}).get("source", "off")
+
+
+def paper_clip_sets():
+    """(dataset, protocol) pairs the chosen papers read, from datasets that are not off."""
+    pairs = []
+    for paper in config["papers"]:
+        for dataset, protocol in clip_protocols.PAPER_CLIPS.get(paper, ()):
+            if dataset_source(dataset) != "off" and (dataset, protocol) not in pairs:
+                pairs.append((dataset, protocol))
+    return pairs
+
+
+def clip_protocol(name):
+    return clip_protocols.protocol(name, SIZES["clips"][name])
+
+
+def clip_shards(wildcards):
+    """Shard paths of one (dataset, protocol), known once the manifest exists (checkpoint)."""
+    manifest = checkpoints.data_list.get(dataset=wildcards.dataset).output.manifest
+    import pandas as pd
+
+    table = pd.read_csv(manifest, keep_default_na=False)
+    n = clip_protocols.shard_count(table, clip_protocol(wildcards.protocol))
+    folder = DATA / "clips" / wildcards.dataset / wildcards.protocol
+    return [folder / f"shard-{k:05d}.zarr" for k in range(n)]
+
+
+def all_targets():
+    """Everything `snakemake` builds by default for the configured papers."""
+    targets = [DATA / "clips" / d / p / "index.csv" for d, p in paper_clip_sets()]
+    if "svg" in config["papers"] and dataset_source("smmnist") != "off":
+        targets.append(DATA / "clips" / "smmnist" / "svg" / "test.zarr")
+    if "crossconv" in config["papers"] and dataset_source("shapes") != "off":
+        targets += [DATA / "clips" / v / "crossconv" / f"{s}.zarr"
+                    for v in ("shapes", "shapestexture") for s in ("train", "test")]
+    return targets

@@ -1,0 +1,58 @@
+# Stage: data. Fetch (download, link or synthesize) each dataset, then list it in a manifest.
+
+
+rule data_fetch:
+    output:
+        DATA / "sources" / "{dataset}.json",
+    params:
+        dataset_config=lambda w: config["datasets"][w.dataset],
+        standin=lambda w: SIZES["standin"].get(w.dataset),
+        data_root=DATA,
+        seed=config["seed"],
+    log:
+        LOGS / "data_fetch" / "{dataset}.log",
+    script:
+        "../scripts/data_fetch.py"
+
+
+checkpoint data_list:
+    input:
+        source=DATA / "sources" / "{dataset}.json",
+    output:
+        manifest=DATA / "manifests" / "{dataset}.csv",
+    params:
+        split=lambda w: config["datasets"][w.dataset].get("split", 1),
+    threads: 4
+    log:
+        LOGS / "data_list" / "{dataset}.log",
+    script:
+        "../scripts/data_list.py"
+
+
+rule data_smmnist:
+    output:
+        directory(DATA / "clips" / "smmnist" / "svg" / "test.zarr"),
+    params:
+        dataset_config=config["datasets"].get("smmnist", {}),
+        sizes=SIZES["smmnist"],
+        data_root=DATA,
+        seed=config["seed"],
+    log:
+        LOGS / "data_smmnist" / "test.log",
+    script:
+        "../scripts/data_smmnist.py"
+
+
+rule data_shapes:
+    output:
+        directory(DATA / "clips" / "{variant}" / "crossconv" / "{split}.zarr"),
+    wildcard_constraints:
+        variant="shapes|shapestexture",
+        split="train|test",
+    params:
+        sizes=SIZES["shapes"],
+        seed=config["seed"],
+    log:
+        LOGS / "data_shapes" / "{variant}_{split}.log",
+    script:
+        "../scripts/data_shapes.py"
