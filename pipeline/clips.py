@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline.manifest import read_manifest
 from pipeline.shards import SPLITS, open_shard, shard_length, write_shard
 from pipeline.video_read import UnreadableVideo, iter_frames
 
@@ -49,7 +50,6 @@ class ClipProtocol:
     fps: float | None  # resample to this constant rate; None keeps the video's own rate
     width: int
     height: int
-    geometry: str  # "resize": scale to width x height; "crop": scale to height, centre crop
     max_clips_per_video: int  # 0: every start the stride allows
     videos_per_shard: int
     static_camera_only: bool = False  # keep videos without camera motion (staticflow)
@@ -70,24 +70,24 @@ def protocol(name: str, sizes: dict[str, Any]) -> ClipProtocol:
     if name == "walker":
         # one-second clips at 30 fps, a clip every 3rd frame (walker sec. 5)
         return ClipProtocol(name, tuple(range(sizes["frames"])), sizes["stride"], 30.0,
-                            sizes["width"], sizes["height"], "resize", **common)
+                            sizes["width"], sizes["height"], **common)
     if name == "staticflow":
         # a frame and its next three, every 5th frame, height-then-centre-crop square
         return ClipProtocol(name, (0, 1, 2, 3), sizes["stride"], None, sizes["size"],
-                            sizes["size"], "crop", static_camera_only=True, min_quality="med",
+                            sizes["size"], static_camera_only=True, min_quality="med",
                             **common)
     if name == "vgan":
         # 32 frames at 25 fps, non-overlapping, square crop (vgan sec. 4)
         frames = sizes["frames"]
         return ClipProtocol(name, tuple(range(frames)), frames, 25.0, sizes["size"],
-                            sizes["size"], "crop", **common)
+                            sizes["size"], **common)
     if name == "svg":
         return ClipProtocol(name, tuple(range(sizes["frames"])), sizes["stride"], None,
-                            sizes["size"], sizes["size"], "crop", **common)
+                            sizes["size"], sizes["size"], **common)
     if name == "crossconv":
         # pairs of neighbouring frames (Xue et al. sec. 5)
         return ClipProtocol(name, (0, sizes["gap"]), sizes["stride"], None, sizes["size"],
-                            sizes["size"], "crop", **common)
+                            sizes["size"], **common)
     raise KeyError(f"no clip protocol named {name!r}; known: walker, staticflow, vgan, svg, crossconv")
 
 
@@ -136,10 +136,14 @@ def _expected_frames(row: pd.Series, proto: ClipProtocol) -> int:
     return int(math.floor(float(row["duration"]) * proto.fps + 1e-6))
 
 
-def _decode_options(proto: ClipProtocol) -> dict[str, Any]:
-    if proto.geometry == "resize":
-        return {"fps": proto.fps, "size": (proto.width, proto.height)}
-    return {"fps": proto.fps, "resize_height": proto.height, "center_crop": (proto.width, proto.height)}
+def decode_options(proto: ClipProtocol, width: int, height: int) -> dict[str, Any]:
+    """ffmpeg resamples, scales and crops while decoding: the frame is scaled to cover the
+    protocol's size, keeping its aspect ratio, then centre-cropped (staticflow's "height 200,
+    centre crop 200x200" for landscape video; the same rule serves portrait video and 16:9 clips
+    cut to 4:3). Sizes are (H, W) for ``iter_frames``."""
+    scale = max(proto.width / width, proto.height / height)
+    scaled = (max(proto.height, round(height * scale)), max(proto.width, round(width * scale)))
+    return {"fps": proto.fps, "size": scaled, "center_crop": (proto.height, proto.width)}
 
 
 def cut_video(path: Path, row: pd.Series, proto: ClipProtocol) -> tuple[np.ndarray, list[int]]:
@@ -154,8 +158,10 @@ def cut_video(path: Path, row: pd.Series, proto: ClipProtocol) -> tuple[np.ndarr
     buffer: dict[int, np.ndarray] = {}
     pending = iter(wanted)
     next_start = next(pending, None)
-    for index, frame in enumerate(iter_frames(path, **_decode_options(proto))):
+    frames = iter_frames(path, **decode_options(proto, int(row["width"]), int(row["height"])))
+    for index, frame in enumerate(frames):
         if next_start is None:
+            frames.close()  # every wanted clip is cut: stop decoding the rest
             break
         buffer[index] = frame
         while next_start is not None and index >= next_start + proto.span - 1:
@@ -180,7 +186,7 @@ def shard_videos(manifest: pd.DataFrame, proto: ClipProtocol, shard: int) -> pd.
 
 def cut_shard(
     manifest_path: Path,
-    raw_dir: Path,
+    raw_dir: Path | None,
     proto: ClipProtocol,
     shard: int,
     out_path: Path,
@@ -191,7 +197,7 @@ def cut_shard(
     A video that fails to decode or is too short for one clip is recorded in the shard's
     ``skipped`` attribute with its reason; the others go on.
     """
-    manifest = pd.read_csv(manifest_path, keep_default_na=False)
+    manifest = read_manifest(manifest_path, raw_dir=raw_dir)
     labels = sorted(set(manifest["label"].astype(str)))
     videos = shard_videos(manifest, proto, shard)
     arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("frames", "video_index", "start", "label", "split")}
@@ -200,7 +206,7 @@ def cut_shard(
     bar = tqdm(videos.iterrows(), total=len(videos), desc=f"{proto.name} shard {shard}", unit="video")
     for _, row in bar:
         try:
-            clips, starts = cut_video(Path(raw_dir) / str(row["path"]), row, proto)
+            clips, starts = cut_video(Path(row["path"]), row, proto)
         except UnreadableVideo as error:
             skipped.append({"video_id": row["video_id"], "reason": str(error)})
             log.warning("skipping %s: %s", row["video_id"], error)
@@ -242,7 +248,7 @@ def write_clip_index(manifest_path: Path, shard_paths: list[Path], proto: ClipPr
 
     This is the table a person reads to see what the clip stage kept and dropped.
     """
-    manifest = pd.read_csv(manifest_path, keep_default_na=False)
+    manifest = read_manifest(manifest_path)
     rows: dict[str, dict[str, Any]] = {}
     for _, row in manifest.iterrows():
         reason = exclusion_reason(row, proto)
@@ -271,5 +277,5 @@ def total_clips(shard_paths: list[Path]) -> int:
 
 
 def read_source_record(path: Path) -> dict[str, Any]:
-    """The source record the fetch stage wrote (kind, raw_dir, urls or generator)."""
+    """The source record the fetch stage wrote (kind, root folder, layout, urls or generator)."""
     return json.loads(Path(path).read_text())

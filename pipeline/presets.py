@@ -50,7 +50,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "svg": {"size": 64, "frames": 20, "stride": 10, "max_clips_per_video": 2, "videos_per_shard": 4},
             "crossconv": {"size": 32, "gap": 1, "stride": 2, "max_clips_per_video": 4, "videos_per_shard": 4},
         },
-        "smmnist": {"test_sequences": 16, "sequence_length": 20},
+        "smmnist": {"test_sequences": 16, "sequence_length": 20, "num_digits": 2},
         "shapes": {"size": 32, "train_pairs": 64, "test_pairs": 16},
     },
     "demo": {
@@ -70,7 +70,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 4, "videos_per_shard": 16},
             "crossconv": {"size": 64, "gap": 1, "stride": 2, "max_clips_per_video": 12, "videos_per_shard": 16},
         },
-        "smmnist": {"test_sequences": 256, "sequence_length": 30},
+        "smmnist": {"test_sequences": 256, "sequence_length": 30, "num_digits": 2},
         "shapes": {"size": 64, "train_pairs": 4000, "test_pairs": 200},
     },
     "paper": {
@@ -96,7 +96,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             # crossconv: consecutive frame pairs at 128x128
             "crossconv": {"size": 128, "gap": 1, "stride": 1, "max_clips_per_video": 0, "videos_per_shard": 64},
         },
-        "smmnist": {"test_sequences": 1000, "sequence_length": 30},
+        "smmnist": {"test_sequences": 1000, "sequence_length": 30, "num_digits": 2},
         "shapes": {"size": 128, "train_pairs": 20000, "test_pairs": 500},
     },
 }

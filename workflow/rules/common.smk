@@ -4,6 +4,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from pipeline import clips as clip_protocols
+from pipeline.manifest import read_manifest
 from pipeline.presets import resolve
 
 validate(config, "../schemas/config.schema.yaml")
@@ -42,10 +43,7 @@ def clip_protocol(name):
 def clip_shards(wildcards):
     """Shard paths of one (dataset, protocol), known once the manifest exists (checkpoint)."""
     manifest = checkpoints.data_list.get(dataset=wildcards.dataset).output.manifest
-    import pandas as pd
-
-    table = pd.read_csv(manifest, keep_default_na=False)
-    n = clip_protocols.shard_count(table, clip_protocol(wildcards.protocol))
+    n = clip_protocols.shard_count(read_manifest(manifest), clip_protocol(wildcards.protocol))
     folder = DATA / "clips" / wildcards.dataset / wildcards.protocol
     return [folder / f"shard-{k:05d}.zarr" for k in range(n)]
 

@@ -7,7 +7,7 @@ with logging_to(snakemake.log[0]):
     source = read_source_record(Path(snakemake.input.source))
     cut_shard(
         manifest_path=Path(snakemake.input.manifest),
-        raw_dir=Path(source["raw_dir"]),
+        raw_dir=Path(source["root"]),
         proto=protocol(snakemake.wildcards.protocol, snakemake.params.sizes),
         shard=int(snakemake.wildcards.shard),
         out_path=Path(snakemake.output[0]),

@@ -1,0 +1,149 @@
+"""The fetch stage: bring a dataset into being, from wherever the config says it comes from.
+
+``url`` downloads the official files (``pipeline.fetch``), ``path`` checks and records a copy the
+user already has, ``synthetic`` renders an offline stand-in (``pipeline.synthetic``). All three end
+the same way: a ``source.json`` record in the dataset's raw folder naming the folder the listing
+reads (``root``), its layout and where it came from, so every later output can say which source it
+was built from.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pipeline.fetch import SOURCE_RECORD, fetch_source, read_source
+
+log = logging.getLogger(__name__)
+
+STANDIN_CLASSES: dict[str, tuple[str, ...]] = {
+    # Action classes of each stand-in (pipeline.synthetic.scenes): every class has an actor whose
+    # direction is ambiguous from one frame, so forecasting from one frame is truly multi-modal.
+    "ucf101": ("updown", "leftright", "diagonal", "stand", "wave"),
+    "thumos": ("updown", "leftright", "diagonal", "stand", "wave"),
+    "hmdb51": ("updown", "leftright", "diagonal", "stand", "wave"),
+    "kth": ("updown", "leftright", "wave"),
+    "flickr": ("updown", "leftright", "diagonal", "wave"),
+    "exercise": ("updown", "wave"),
+    "pennaction": ("updown", "leftright", "diagonal"),
+}
+
+# Seeds offsets per stand-in, so no two datasets (in particular UCF101's training stand-in and
+# THUMOS's test stand-in) share a scene.
+_SEED_OFFSET = {name: 1000 * (i + 1) for i, name in enumerate(STANDIN_CLASSES)}
+
+
+def raw_dir(data_root: Path, dataset: str) -> Path:
+    """Where a dataset's downloads, generated files and ``source.json`` live."""
+    return Path(data_root) / "raw" / dataset
+
+
+def fetch_dataset(
+    dataset: str,
+    dataset_config: Mapping[str, Any],
+    data_root: Path,
+    standin_sizes: Mapping[str, Any] | None,
+    seed: int,
+) -> dict[str, Any]:
+    """Make ``dataset`` available per its config; returns the source record."""
+    source = dataset_config["source"]
+    folder = raw_dir(data_root, dataset)
+    if source == "synthetic":
+        if standin_sizes is None or dataset not in STANDIN_CLASSES:
+            raise ValueError(
+                f"datasets.{dataset}.source: synthetic has no stand-in for {dataset}; use url or path"
+            )
+        write_standin(dataset, folder, standin_sizes, seed)
+    elif source in ("url", "path"):
+        fetch_source(dataset, source, dataset_config.get("path"), folder)
+    else:
+        raise ValueError(f"datasets.{dataset}.source: {source!r} is not something to fetch")
+    return read_source(folder)
+
+
+def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: int) -> Path:
+    """Render the synthetic stand-in for ``dataset`` and record it as its source."""
+    from pipeline.synthetic.scenes import SceneConfig
+    from pipeline.synthetic.standin import StandinConfig, write_standin_dataset
+
+    scene = SceneConfig(
+        width=int(sizes["width"]),
+        height=int(sizes["height"]),
+        frames=int(round(float(sizes["seconds"]) * float(sizes["fps"]))),
+        fps=float(sizes["fps"]),
+        classes=STANDIN_CLASSES[dataset],
+    )
+    config = StandinConfig(
+        scene=scene,
+        train_videos_per_class=int(sizes["train_videos_per_class"]),
+        test_videos_per_class=int(sizes["test_videos_per_class"]),
+        seed=seed + _SEED_OFFSET[dataset],
+        hmdb_names=dataset == "hmdb51",
+        include_packaged_clips=dataset in ("ucf101", "flickr"),
+    )
+    write_standin_dataset(folder, config)
+    record_path = folder / SOURCE_RECORD
+    record = json.loads(record_path.read_text())
+    record.update({"dataset": dataset, "source": "synthetic", "layout": "synthetic", "root": str(folder.resolve())})
+    tmp = record_path.with_name(f".{SOURCE_RECORD}.partial")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, record_path)
+    return folder
+
+
+def list_source(record: Mapping[str, Any], split_index: int = 1, workers: int = 4):
+    """List the videos of a fetched dataset (a manifest DataFrame), whatever its source.
+
+    Every row records the source it came from, so a table built on it can say so.
+    """
+    from pipeline.manifest import list_videos
+
+    manifest = list_videos(Path(record["root"]), record["layout"], split_index=split_index, workers=workers)
+    manifest["data_source"] = record["source"]
+    return manifest
+
+
+def digit_pool(dataset_config: Mapping[str, Any], data_root: Path, split: str):
+    """Digits for Stochastic Moving MNIST: scikit-learn's bundled set offline, MNIST otherwise.
+
+    Train and test pools are disjoint, so test sequences never show a training digit.
+    """
+    from pipeline.synthetic.digits import load_digits_sklearn, load_mnist_idx
+
+    source = dataset_config.get("source", "synthetic")
+    if source == "synthetic":
+        return load_digits_sklearn(size=28, split=split)
+    folder = raw_dir(data_root, "mnist")
+    if not (folder / SOURCE_RECORD).is_file():
+        fetch_source("mnist", source, dataset_config.get("path"), folder)
+    images, _ = load_mnist_idx(read_source(folder)["root"], split="train" if split == "train" else "test")
+    return images
+
+
+def write_smmnist_test_set(out: Path, dataset_config: Mapping[str, Any], sizes: Mapping[str, Any],
+                           data_root: Path, seed: int) -> Path:
+    """The fixed, saved SM-MNIST test set (svg), with per-digit positions, velocities and bounces."""
+    from pipeline.shards import write_shard
+    from pipeline.synthetic.smmnist import SMMNISTConfig, make_test_set
+
+    cfg = SMMNISTConfig(num_digits=int(sizes["num_digits"]), seq_len=int(sizes["sequence_length"]))
+    arrays, attrs = make_test_set(cfg, digit_pool(dataset_config, data_root, "test"),
+                                  int(sizes["test_sequences"]), seed)
+    attrs["source"] = dataset_config.get("source", "synthetic")
+    return write_shard(out, arrays, attrs)
+
+
+def write_shapes_split(out: Path, variant: str, split: str, sizes: Mapping[str, Any], seed: int) -> Path:
+    """A train or test split of Shapes or Shapes+Texture (crossconv), generated as in the paper."""
+    from pipeline.shards import write_shard
+    from pipeline.synthetic.shapes import ShapesConfig, make_split
+
+    cfg = ShapesConfig(size=int(sizes["size"]), textured=variant == "shapestexture")
+    n = int(sizes[f"{split}_pairs"])
+    arrays, attrs = make_split(cfg, n, seed + (0 if split == "train" else 1))  # disjoint seeds
+    attrs["source"] = "synthetic"
+    return write_shard(out, arrays, attrs)

@@ -1,0 +1,653 @@
+"""Fetch stage: official archives downloaded, verified and unpacked, or a user's copy checked.
+
+Whatever marks work as done appears atomically: a download is renamed from `<file>.part` only
+after its checksum passed, an archive is unpacked into a hidden folder that is renamed into
+place, and `source.json` is written last. A crash at any point leaves either the finished thing
+or something a rerun resumes or redoes, never a half thing that looks finished.
+
+Layout of `raw_dir` for `source: url`:
+    downloads/<file>            verified download (+ <file>.sha256, the digest we computed)
+    downloads/<file>.part       an interrupted download, resumed with an HTTP Range request
+    data/<archive stem>/...     each archive unpacked (plain files are linked into data/)
+    source.json                 what was fetched, from where, with which digests, when
+For `source: path` only `source.json` is written; it points at the user's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from collections import deque
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import rarfile
+import requests
+import urllib3
+from tqdm import tqdm
+
+from pipeline.sources import DownloadFile, Requirement, SourceEntry, check_kind, get_source
+
+log = logging.getLogger(__name__)
+
+SOURCE_RECORD = "source.json"
+DOWNLOADS = "downloads"
+DATA = "data"
+CONNECT_TIMEOUT = 5.0  # seconds; offline must fail at once, not after minutes of retries
+READ_TIMEOUT = 60.0
+CHUNK = 1 << 20
+BSDTAR = "bsdtar"  # libarchive's tar (Debian: libarchive-tools) reads RAR 4 and RAR 5
+MAX_SEARCH_DEPTH = 5  # how far below a root `locate` looks for a dataset's folders
+_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
+
+
+class FetchError(RuntimeError):
+    """Base of the fetch stage's errors; messages name the URL/path and the way out."""
+
+
+class DownloadError(FetchError):
+    def __init__(self, message: str, url: str = "", reason: str = ""):
+        super().__init__(message)
+        self.url = url
+        self.reason = reason or message
+
+
+class ChecksumError(DownloadError):
+    pass
+
+
+class ExtractError(FetchError):
+    pass
+
+
+class LayoutError(FetchError):
+    pass
+
+
+class _Interrupted(Exception):
+    """The body stopped before its end; `.part` holds what arrived."""
+
+    def __init__(self, received: int, reason: str):
+        super().__init__(reason)
+        self.received = received
+
+
+# --------------------------------------------------------------------------------------------
+# download
+
+
+def _path_hint(dataset: str | None) -> str:
+    key = dataset or "<name>"
+    return (
+        f"To use a copy obtained another way, set `datasets.{key}.source: path` and "
+        f"`datasets.{key}.path: <folder>` in the config (see pipeline/sources.py for the layout)."
+    )
+
+
+def _digest_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".sha256")
+
+
+def sha256_file(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(CHUNK):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+def _content_range(header: str | None) -> tuple[int | None, int | None]:
+    """(first byte, total size) of a `Content-Range: bytes a-b/n` (or `bytes */n`) header."""
+    if not header or not header.startswith("bytes "):
+        return None, None
+    span, _, total = header[6:].partition("/")
+    first = int(span.split("-")[0]) if span and span != "*" else None
+    return first, (int(total) if total.isdigit() else None)
+
+
+def _stream(
+    session: requests.Session,
+    url: str,
+    part: Path,
+    timeouts: tuple[float, float],
+    progress: bool,
+    dataset: str | None,
+) -> str:
+    """Bring `part` to the full body of `url`, resuming what it holds; return its sha256."""
+    for _ in range(2):  # the second pass only after throwing away an unusable partial file
+        offset = part.stat().st_size if part.exists() else 0
+        # identity: a server's on-the-fly gzip would change the bytes the checksum is about
+        headers = {"Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        try:
+            response = session.get(url, stream=True, timeout=timeouts, headers=headers, allow_redirects=True)
+        except requests.RequestException as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            raise DownloadError(
+                f"cannot reach {url} ({reason}). The machine may be offline or the host down. "
+                + _path_hint(dataset),
+                url,
+                reason,
+            ) from exc
+        with response:
+            status = response.status_code
+            first, total = _content_range(response.headers.get("Content-Range"))
+            if offset and status == 416:
+                if total == offset:  # the partial file already holds the whole body
+                    return sha256_file(part)
+                log.warning("%s: server refused to resume at byte %d; restarting", url, offset)
+                part.unlink()
+                continue
+            if offset and status == 206 and first != offset:
+                log.warning("%s: server resumed at byte %s, not %d; restarting", url, first, offset)
+                part.unlink()
+                continue
+            if status not in (200, 206):
+                reason = f"HTTP {status} {response.reason}"
+                raise DownloadError(f"cannot download {url}: {reason}. " + _path_hint(dataset), url, reason)
+            length = response.headers.get("Content-Length")
+            if status == 206:
+                start, mode = offset, "ab"
+                if total is None and length is not None:
+                    total = offset + int(length)
+            else:
+                if offset:
+                    log.warning("%s: server ignored the Range request; downloading from the start", url)
+                start, mode = 0, "wb"
+                total = int(length) if length is not None else None
+            hasher = hashlib.sha256()
+            if mode == "ab":
+                with open(part, "rb") as fh:
+                    while block := fh.read(CHUNK):
+                        hasher.update(block)
+            received = 0
+            bar = tqdm(
+                total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024,
+                desc=part.name.removesuffix(".part"), disable=not progress, mininterval=1.0,
+            )
+            try:
+                with open(part, mode) as fh, bar:
+                    # raw bytes as sent: no transparent decoding (see Accept-Encoding above)
+                    for chunk in response.raw.stream(CHUNK, decode_content=False):
+                        fh.write(chunk)
+                        hasher.update(chunk)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+                raise _Interrupted(received, f"{type(exc).__name__}: {exc}") from exc
+            if total is not None and start + received < total:
+                raise _Interrupted(received, f"connection closed at byte {start + received} of {total}")
+            return hasher.hexdigest()
+    raise DownloadError(f"cannot download {url}: the server does not serve a consistent file. "
+                        + _path_hint(dataset), url, "inconsistent Range answers")
+
+
+def download(
+    url: str,
+    dest: Path | str,
+    sha256: str | None = None,
+    *,
+    dataset: str | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+    resume_attempts: int = 3,
+    session: requests.Session | None = None,
+    progress: bool = True,
+) -> Path:
+    """Download `url` to `dest`, resuming `dest.part`, and verify `sha256` when given.
+
+    `dest` appears only complete and verified; its computed digest is kept beside it in
+    `<dest>.sha256`. A connection cut mid-body is resumed with a Range request up to
+    `resume_attempts` times (and on the next call, from what `.part` holds). A checksum
+    mismatch deletes the partial file. `dataset` names the config key in error messages.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest_file = _digest_path(dest)
+    if dest.exists():
+        if sha256 is None:
+            return dest
+        recorded = digest_file.read_text().strip() if digest_file.exists() else sha256_file(dest)
+        if recorded == sha256.lower():
+            digest_file.write_text(recorded + "\n")
+            return dest
+        log.warning("%s: digest %s is not the expected %s; downloading again", dest, recorded, sha256)
+        dest.unlink()
+        digest_file.unlink(missing_ok=True)
+
+    part = dest.with_name(dest.name + ".part")
+    own_session = session is None
+    session = session or requests.Session()
+    try:
+        attempts = 0
+        while True:
+            try:
+                digest = _stream(session, url, part, (connect_timeout, read_timeout), progress, dataset)
+                break
+            except _Interrupted as exc:
+                held = part.stat().st_size if part.exists() else 0
+                if attempts >= resume_attempts or exc.received == 0:
+                    raise DownloadError(
+                        f"download of {url} was interrupted ({exc}); {held} bytes are kept in {part} "
+                        f"and the next run resumes from there. " + _path_hint(dataset),
+                        url,
+                        str(exc),
+                    ) from exc
+                attempts += 1
+                log.warning("%s: interrupted at byte %d (%s); resuming", url, held, exc)
+    finally:
+        if own_session:
+            session.close()
+
+    if sha256 is not None and digest != sha256.lower():
+        part.unlink(missing_ok=True)
+        raise ChecksumError(
+            f"checksum mismatch for {url}: expected sha256 {sha256.lower()}, got {digest}. "
+            f"The downloaded file was deleted; nothing was kept. " + _path_hint(dataset),
+            url,
+            "checksum mismatch",
+        )
+    digest_file.write_text(digest + "\n")
+    os.replace(part, dest)
+    return dest
+
+
+# --------------------------------------------------------------------------------------------
+# extract
+
+
+def archive_kind(path: Path) -> str:
+    """'zip', 'tar' or 'rar', from the file name, else from the file's magic bytes."""
+    name = path.name.lower()
+    if name.endswith(".zip"):
+        return "zip"
+    if name.endswith(".rar"):
+        return "rar"
+    if name.endswith(_TAR_SUFFIXES):
+        return "tar"
+    if zipfile.is_zipfile(path):
+        return "zip"
+    if rarfile.is_rarfile(path):
+        return "rar"
+    if tarfile.is_tarfile(path):
+        return "tar"
+    raise ExtractError(f"{path} is not a zip, tar or rar archive")
+
+
+def _is_archive_name(path: Path) -> bool:
+    return path.name.lower().endswith((".zip", ".rar", *_TAR_SUFFIXES))
+
+
+def archive_stem(name: str) -> str:
+    """`UCF101.rar` -> `UCF101`, `Penn_Action.tar.gz` -> `Penn_Action`."""
+    lower = name.lower()
+    for suffix in sorted((".zip", ".rar", *_TAR_SUFFIXES), key=len, reverse=True):
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _unpack_zip(archive: Path, into: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(into)  # member names are sanitised; CRCs are checked while reading
+    except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
+        raise ExtractError(f"cannot unpack {archive}: {exc}") from exc
+
+
+def _unpack_tar(archive: Path, into: Path) -> None:
+    try:
+        with tarfile.open(archive, "r:*") as tf:
+            tf.extractall(into, filter="data")  # refuses absolute paths, '..', devices, odd links
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ExtractError(f"cannot unpack {archive}: {exc}") from exc
+
+
+def _rar_members(archive: Path) -> list[tuple[str, int]]:
+    """(name, size) of every regular file, read from the headers by rarfile (no tool needed)."""
+    try:
+        with rarfile.RarFile(archive) as rf:
+            return [
+                (info.filename, info.file_size)
+                for info in rf.infolist()
+                if not info.is_dir() and not info.is_symlink() and info.file_redir is None
+            ]
+    except (rarfile.Error, OSError) as exc:
+        raise ExtractError(f"cannot read the RAR headers of {archive}: {exc}") from exc
+
+
+def _clear(folder: Path) -> None:
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def _unpack_rar(archive: Path, into: Path) -> None:
+    """bsdtar in one pass; rarfile (with unrar/unar/7z) only when bsdtar is missing or fails.
+
+    rarfile driving bsdtar would start one bsdtar per member, each scanning the archive from
+    the start, which is quadratic on UCF101's 13,320 clips; one `bsdtar -x` is a single pass.
+    """
+    members = _rar_members(archive)
+    failure = ""
+    tool = shutil.which(BSDTAR)
+    if tool:
+        cmd = [tool, "-x", "--no-same-owner", "-f", str(archive), "-C", str(into)]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode == 0:
+            _check_members(archive, into, members)
+            return
+        failure = f"`{' '.join(cmd)}` exited {result.returncode}: {result.stderr.strip()[:500]}; "
+        _clear(into)
+    else:
+        failure = f"{BSDTAR} not found (Debian: apt-get install libarchive-tools); "
+    try:
+        rarfile.tool_setup(unrar=True, unar=True, sevenzip=True, sevenzip2=True, bsdtar=False, force=True)
+    except rarfile.RarCannotExec:
+        pass  # stored (uncompressed) members still extract without any tool
+    try:
+        with rarfile.RarFile(archive) as rf:
+            rf.extractall(into)
+    except (rarfile.Error, OSError) as exc:
+        raise ExtractError(
+            f"cannot unpack {archive}: {failure}rarfile: {exc}. Install libarchive-tools (bsdtar) "
+            f"or unrar/unar, or unpack it by hand and use `source: path`."
+        ) from exc
+    _check_members(archive, into, members)
+
+
+def _check_members(archive: Path, into: Path, members: list[tuple[str, int]]) -> None:
+    bad = [name for name, size in members if not (into / name).is_file() or (into / name).stat().st_size != size]
+    if bad:
+        shown = ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise ExtractError(f"unpacking {archive} left {len(bad)} of {len(members)} files missing or short: {shown}")
+
+
+_UNPACKERS = {"zip": _unpack_zip, "tar": _unpack_tar, "rar": _unpack_rar}
+
+
+def _collapse(folder: Path) -> None:
+    """`x/x/...` -> `x/...`: archives that repeat their own name as a top folder."""
+    children = list(folder.iterdir())
+    if len(children) == 1 and children[0].is_dir() and children[0].name == folder.name:
+        hidden = folder.with_name(f".{folder.name}.collapse")
+        children[0].rename(hidden)
+        folder.rmdir()
+        hidden.rename(folder)
+
+
+def _unpack_nested(folder: Path, depth: int) -> None:
+    """Unpack every archive below `folder` beside itself (`a/b.rar` -> `a/b/`), then delete it."""
+    for inner in sorted(p for p in folder.rglob("*") if p.is_file() and _is_archive_name(p)):
+        target = inner.with_name(archive_stem(inner.name))
+        if target.exists():
+            raise ExtractError(f"unpacking nested {inner} would overwrite {target}")
+        extract(inner, target, nested=depth < 3, _depth=depth + 1)
+        _collapse(target)
+        inner.unlink()
+
+
+def extract(
+    archive: Path | str,
+    dest_dir: Path | str,
+    *,
+    kind: str | None = None,
+    nested: bool = False,
+    overwrite: bool = False,
+    _depth: int = 0,
+) -> Path:
+    """Unpack a zip/tar/rar archive into `dest_dir`, which appears only once complete.
+
+    Unpacks into `.<dest_dir name>.partial` beside the target and renames it into place, so an
+    existing `dest_dir` is always a finished extraction (and is returned as is unless
+    `overwrite`). `nested=True` also unpacks archives found inside (HMDB-51's per-class rars),
+    each into a folder of its stem next to it, and deletes them.
+    """
+    archive, dest_dir = Path(archive), Path(dest_dir)
+    if dest_dir.exists():
+        if not overwrite:
+            return dest_dir
+        shutil.rmtree(dest_dir)
+    if not archive.is_file():
+        raise ExtractError(f"archive {archive} does not exist")
+    kind = kind or archive_kind(archive)
+    if kind not in _UNPACKERS:
+        raise ExtractError(f"{archive}: unknown archive kind '{kind}' (zip, tar or rar)")
+    partial = dest_dir.with_name(f".{dest_dir.name}.partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # left by an interrupted run
+    partial.mkdir(parents=True)
+    try:
+        _UNPACKERS[kind](archive, partial)
+        if nested:
+            _unpack_nested(partial, _depth)
+        partial.rename(dest_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return dest_dir
+
+
+# --------------------------------------------------------------------------------------------
+# layout
+
+
+def _folders(root: Path, max_depth: int) -> Iterator[Path]:
+    """Breadth first, sorted, hidden folders (unfinished extractions) skipped."""
+    queue = deque([(root, 0)])
+    while queue:
+        folder, depth = queue.popleft()
+        yield folder
+        if depth < max_depth:
+            try:
+                children = sorted(c for c in folder.iterdir() if c.is_dir() and not c.name.startswith("."))
+            except OSError:
+                continue
+            queue.extend((child, depth + 1) for child in children)
+
+
+def _find(root: Path, requirement: Requirement, max_depth: int) -> Path | None:
+    for folder in _folders(root, max_depth):
+        if requirement.dirname is not None and folder.name != requirement.dirname:
+            continue
+        if any(next(iter(folder.glob(pattern)), None) is not None for pattern in requirement.patterns):
+            return folder
+    return None
+
+
+def locate(
+    entry: SourceEntry, root: Path | str, *, context: str = "", max_depth: int = MAX_SEARCH_DEPTH
+) -> dict[str, Path]:
+    """The folder satisfying each of the entry's requirements below `root`, by key.
+
+    Raises LayoutError naming `root` (or `context`, e.g. the config key) and everything missing.
+    """
+    root = Path(root)
+    found: dict[str, Path] = {}
+    missing: list[Requirement] = []
+    for requirement in entry.requires:
+        hit = _find(root, requirement, max_depth)
+        if hit is None:
+            missing.append(requirement)
+        else:
+            found[requirement.key] = hit
+    if missing:
+        where = context or str(root)
+        lines = "; ".join(
+            f"{r.what} (looked for {' or '.join(r.patterns)} in "
+            f"{'a folder named ' + r.dirname if r.dirname else 'any folder'} up to {max_depth} levels down)"
+            for r in missing
+        )
+        raise LayoutError(f"{where} does not look like {entry.title}: missing {lines}. Expected: {entry.layout_doc}")
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# sources
+
+
+def _entry(entry: SourceEntry | str) -> SourceEntry:
+    return get_source(entry) if isinstance(entry, str) else entry
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_record(raw_dir: Path, record: dict) -> Path:
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    path = raw_dir / SOURCE_RECORD
+    tmp = path.with_name(f".{SOURCE_RECORD}.partial")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_source(raw_dir: Path | str) -> dict:
+    """The record the fetch stage left in `raw_dir` (root, parts, layout, provenance)."""
+    path = Path(raw_dir) / SOURCE_RECORD
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: the fetch stage has not run for this dataset")
+    return json.loads(path.read_text())
+
+
+def _download_any(spec: DownloadFile, dest: Path, dataset: str, **kwargs) -> str:
+    """Try the official URL, then the mirrors; return the URL that served the file."""
+    urls = (spec.url, *spec.mirrors)
+    failures: list[str] = []
+    part = dest.with_name(dest.name + ".part")
+    for i, url in enumerate(urls):
+        if i and spec.sha256 is None:
+            part.unlink(missing_ok=True)  # without a digest, never splice bytes from two hosts
+        try:
+            download(url, dest, spec.sha256, dataset=dataset, **kwargs)
+            return url
+        except ChecksumError:
+            raise
+        except DownloadError as exc:
+            failures.append(f"{url} ({exc.reason})")
+            log.warning("%s: %s", url, exc.reason)
+    raise DownloadError(
+        f"cannot download {spec.name} for dataset '{dataset}' from any of: " + "; ".join(failures) + ". "
+        + _path_hint(dataset),
+        spec.url,
+        "all URLs failed",
+    )
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Put a downloaded plain file into the data root: a hard link, or a copy across devices."""
+    tmp = dst.with_name(f".{dst.name}.partial")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copy2(src, tmp)
+    os.replace(tmp, dst)
+
+
+def fetch_url_source(
+    entry: SourceEntry | str,
+    raw_dir: Path | str,
+    *,
+    keep_archives: bool = True,
+    progress: bool = True,
+    connect_timeout: float = CONNECT_TIMEOUT,
+) -> Path:
+    """Download, verify and unpack every official file of a dataset; return its data root.
+
+    Idempotent: finished downloads and extractions are skipped, so a rerun after a crash or a
+    cut connection only does what is left. `source.json` is written last.
+    """
+    entry = _entry(entry)
+    check_kind(entry, "url")
+    raw_dir = Path(raw_dir)
+    downloads, root = raw_dir / DOWNLOADS, raw_dir / DATA
+    root.mkdir(parents=True, exist_ok=True)
+    files = []
+    for spec in entry.files:
+        dest = downloads / spec.name
+        into = spec.into if spec.into is not None else archive_stem(spec.name)
+        target = root / into
+        placed = target / spec.name if spec.kind == "file" else target
+        url = None
+        if not placed.exists():
+            url = _download_any(spec, dest, entry.name, progress=progress, connect_timeout=connect_timeout)
+            if spec.kind == "file":
+                target.mkdir(parents=True, exist_ok=True)
+                _place(dest, placed)
+            else:
+                extract(dest, target, kind=spec.kind, nested=spec.nested)
+        digest_file = _digest_path(dest)
+        files.append({
+            "name": spec.name,
+            "official_url": spec.url,
+            "url": url,  # the URL that served it; None when an earlier run had already unpacked it
+            "expected_sha256": spec.sha256,
+            "sha256": digest_file.read_text().strip() if digest_file.exists() else None,
+            "kind": spec.kind,
+            "unpacked_to": str(placed),
+        })
+    parts = locate(entry, root, context=f"the unpacked downloads of datasets.{entry.name} in {root}")
+    if not keep_archives:
+        for spec in entry.files:
+            (downloads / spec.name).unlink(missing_ok=True)  # the .sha256 beside it stays
+    _write_record(raw_dir, {
+        "dataset": entry.name,
+        "source": "url",
+        "layout": entry.layout,
+        "root": str(root.resolve()),
+        "parts": {key: str(path.resolve()) for key, path in parts.items()},
+        "files": files,
+        "recorded_at": _now(),
+        "requests_version": requests.__version__,
+    })
+    return root
+
+
+def link_path_source(entry: SourceEntry | str, path: Path | str, raw_dir: Path | str) -> Path:
+    """Check a user's copy against the documented layout and record it; nothing is copied."""
+    entry = _entry(entry)
+    check_kind(entry, "path")
+    given = Path(path).expanduser()
+    key = f"datasets.{entry.name}.path = '{path}'"
+    if not given.exists():
+        raise LayoutError(f"{key}: {given} does not exist. Expected: {entry.layout_doc}")
+    if not given.is_dir():
+        raise LayoutError(f"{key}: {given} is not a folder. Expected: {entry.layout_doc}")
+    root = given.resolve()
+    parts = locate(entry, root, context=key)
+    _write_record(Path(raw_dir), {
+        "dataset": entry.name,
+        "source": "path",
+        "layout": entry.layout,
+        "path": str(path),
+        "root": str(root),
+        "parts": {k: str(p.resolve()) for k, p in parts.items()},
+        "files": [],
+        "recorded_at": _now(),
+    })
+    return root
+
+
+def fetch_source(name: str, source: str, path: Path | str | None, raw_dir: Path | str, **kwargs) -> Path:
+    """Dispatch on `datasets.<name>.source` (url or path); synthetic data is generated elsewhere."""
+    entry = get_source(name)
+    check_kind(entry, source)
+    if source == "url":
+        return fetch_url_source(entry, raw_dir, **kwargs)
+    if source == "path":
+        if path in (None, ""):
+            raise LayoutError(f"datasets.{name}.source is 'path' but datasets.{name}.path is not set")
+        return link_path_source(entry, path, raw_dir)
+    raise ValueError(f"datasets.{name}.source = 'synthetic' is generated by pipeline.synthetic, not fetched")

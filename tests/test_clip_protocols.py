@@ -1,0 +1,85 @@
+"""Clip sampling and shard assignment: the parts of the clip stage that need no decoding."""
+
+import pandas as pd
+import pytest
+
+from pipeline.clips import clip_starts, eligible_videos, exclusion_reason, protocol, shard_count, shard_videos
+from pipeline.presets import PRESETS, SCALES, resolve
+
+
+def _manifest(n: int, **extra) -> pd.DataFrame:
+    rows = [{"video_id": f"v{i:03d}", "path": f"x/v{i:03d}.mp4", "label": "a", "split": "train",
+             "frames": 90, "fps": 30.0, "duration": 3.0, "status": "ok", "reason": "", **extra}
+            for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("name", ["walker", "staticflow", "vgan", "svg", "crossconv"])
+def test_every_preset_builds_every_protocol(scale, name):
+    proto = protocol(name, PRESETS[scale]["clips"][name])
+    assert proto.span >= 2 and proto.width > 0 and proto.height > 0
+
+
+def test_paper_scale_protocols_follow_the_papers():
+    sizes = PRESETS["paper"]["clips"]
+    walker = protocol("walker", sizes["walker"])
+    assert (walker.span, walker.fps, walker.width, walker.height, walker.stride) == (31, 30.0, 320, 240, 3)
+    static = protocol("staticflow", sizes["staticflow"])
+    assert static.offsets == (0, 1, 2, 3) and static.stride == 5 and static.width == static.height == 200
+    vgan = protocol("vgan", sizes["vgan"])
+    assert (vgan.span, vgan.fps, vgan.width) == (32, 25.0, 64)
+
+
+def test_clip_starts_follow_stride_and_fit_inside_video():
+    proto = protocol("walker", {"width": 8, "height": 6, "frames": 31, "stride": 3,
+                                "max_clips_per_video": 0, "videos_per_shard": 4})
+    starts = clip_starts(40, proto)
+    assert starts == [0, 3, 6, 9]  # 9 + 31 = 40 frames exactly
+    assert clip_starts(30, proto) == []
+
+
+def test_clip_starts_thinned_evenly_keep_ends():
+    proto = protocol("staticflow", {"size": 8, "stride": 5, "max_clips_per_video": 3, "videos_per_shard": 4})
+    starts = clip_starts(100, proto)  # grid 0, 5, ..., 95
+    assert starts == [0, 50, 95]
+
+
+def test_shards_partition_eligible_videos_deterministically():
+    manifest = _manifest(10).sample(frac=1.0, random_state=3)  # listing order must not matter
+    manifest.loc[manifest.video_id == "v004", ["status", "reason"]] = ["skipped", "zero bytes"]
+    proto = protocol("svg", {"size": 8, "frames": 4, "stride": 2, "max_clips_per_video": 0, "videos_per_shard": 4})
+    assert shard_count(manifest, proto) == 3  # 9 readable videos, 4 per shard
+    parts = [list(shard_videos(manifest, proto, k)["video_id"]) for k in range(3)]
+    assert sum(parts, []) == sorted(f"v{i:03d}" for i in range(10) if i != 4)
+    with pytest.raises(IndexError):
+        shard_videos(manifest, proto, 3)
+
+
+def test_staticflow_keeps_static_camera_medium_or_good_quality():
+    manifest = _manifest(4)
+    manifest["camera_motion"] = ["nm", "cm", "nm", "nm"]
+    manifest["quality"] = ["goo", "goo", "bad", "med"]
+    proto = protocol("staticflow", PRESETS["smoke"]["clips"]["staticflow"])
+    assert list(eligible_videos(manifest, proto)["video_id"]) == ["v000", "v003"]
+    assert "camera motion" in exclusion_reason(manifest.iloc[1], proto)
+    assert "quality bad" in exclusion_reason(manifest.iloc[2], proto)
+    walker = protocol("walker", PRESETS["smoke"]["clips"]["walker"])
+    assert len(eligible_videos(manifest, walker)) == 4  # other protocols keep them all
+
+
+def test_unsplit_videos_are_excluded_with_reason():
+    manifest = _manifest(2)
+    manifest.loc[1, "split"] = "unused"
+    proto = protocol("svg", PRESETS["smoke"]["clips"]["svg"])
+    assert "official split" in exclusion_reason(manifest.iloc[1], proto)
+
+
+def test_overrides_merge_and_reject_unknown_keys():
+    sizes = resolve("demo", {"clips": {"walker": {"videos_per_shard": 3}}})
+    assert sizes["clips"]["walker"]["videos_per_shard"] == 3
+    assert sizes["clips"]["walker"]["frames"] == PRESETS["demo"]["clips"]["walker"]["frames"]
+    with pytest.raises(KeyError, match="overrides.clips.walker.video_per_shard"):
+        resolve("demo", {"clips": {"walker": {"video_per_shard": 3}}})
+    with pytest.raises(KeyError, match="scale"):
+        resolve("huge")

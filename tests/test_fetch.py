@@ -1,0 +1,461 @@
+import hashlib
+import io
+import json
+import re
+import shutil
+import struct
+import tarfile
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rarfile
+
+from http_fixture import closed_port, serve_files
+from pipeline import fetch
+from pipeline.fetch import (
+    ChecksumError,
+    DownloadError,
+    ExtractError,
+    LayoutError,
+    download,
+    extract,
+    fetch_url_source,
+    link_path_source,
+    read_source,
+)
+from pipeline.sources import (
+    ARCHIVE_KINDS,
+    REGISTRY,
+    SOURCE_KINDS,
+    DownloadFile,
+    Requirement,
+    SourceEntry,
+    UnknownDatasetError,
+    check_kind,
+    get_source,
+)
+
+
+def _payload(n: int, seed: int = 0) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, size=n, dtype=np.uint8).tobytes()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+TREE = {
+    "clips/walk/a.avi": _payload(3000, 1),
+    "clips/walk/b.avi": _payload(10, 2),
+    "clips/run/c.avi": b"",
+    "lists/classInd.txt": b"1 walk\n2 run\n",
+}
+
+
+def _zip(tree: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in tree.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _targz(tree: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in tree.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _rar_block(head_type: int, flags: int, body: bytes) -> bytes:
+    rest = struct.pack("<BHH", head_type, flags, 7 + len(body)) + body
+    return struct.pack("<H", zlib.crc32(rest) & 0xFFFF) + rest
+
+
+def _rar(tree: dict[str, bytes]) -> bytes:
+    """A RAR 4 archive with stored (uncompressed) members, written by the RAR 4 block format.
+
+    No free RAR writer exists in Debian; the stored method needs no compressor, and both
+    libarchive (bsdtar) and rarfile read these as they read any RAR 4 archive.
+    """
+    dos_time = (2016 - 1980) << 25 | 1 << 21 | 1 << 16
+    out = [b"Rar!\x1a\x07\x00", _rar_block(0x73, 0, bytes(6))]  # marker, main header
+    for name, data in tree.items():
+        raw = name.encode()
+        # packed size, size, host OS 3 (Unix), CRC32, DOS time, version 2.0, method 0x30 (store)
+        head = struct.pack("<IIBIIBBHI", len(data), len(data), 3, zlib.crc32(data), dos_time, 20, 0x30,
+                           len(raw), 0o100644)
+        out += [_rar_block(0x74, 0x8000, head + raw), data]
+    out.append(_rar_block(0x7B, 0x4000, b""))  # end of archive
+    return b"".join(out)
+
+
+def _read_tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# --------------------------------------------------------------------------------------------
+# download
+
+
+def test_complete_download_with_correct_sha256(tmp_path):
+    data = _payload(300_000)
+    with serve_files() as server:
+        url = server.add("d/file.bin", data)
+        out = download(url, tmp_path / "file.bin", _sha(data), progress=False)
+        assert server.gets("d/file.bin") == [None]
+        # done is done: a second call neither downloads nor rewrites
+        assert download(url, tmp_path / "file.bin", _sha(data), progress=False) == out
+        assert server.gets("d/file.bin") == [None]
+    assert out.read_bytes() == data
+    assert not (tmp_path / "file.bin.part").exists()
+    assert (tmp_path / "file.bin.sha256").read_text().strip() == _sha(data)
+
+
+def test_download_cut_half_way_resumes_with_range(tmp_path):
+    data = _payload(200_001, seed=3)
+    dest = tmp_path / "v.tar"
+    with serve_files() as server:
+        url = server.add("v.tar", data)
+        server.cut["/v.tar"] = 1
+        with pytest.raises(DownloadError, match="interrupted") as info:
+            download(url, dest, _sha(data), resume_attempts=0, progress=False)
+        assert url in str(info.value)
+        half = len(data) // 2
+        part = tmp_path / "v.tar.part"
+        assert part.stat().st_size == half and not dest.exists()
+        assert part.read_bytes() == data[:half]
+
+        download(url, dest, _sha(data), progress=False)
+        assert server.gets("v.tar") == [None, f"bytes={half}-"]
+    assert dest.read_bytes() == data
+    assert not part.exists()
+
+
+def test_cut_connection_is_resumed_within_one_call(tmp_path):
+    data = _payload(100_000, seed=4)
+    with serve_files() as server:
+        url = server.add("x.zip", data)
+        server.cut["/x.zip"] = 1
+        download(url, tmp_path / "x.zip", _sha(data), progress=False)
+        assert server.gets("x.zip") == [None, f"bytes={len(data) // 2}-"]
+    assert (tmp_path / "x.zip").read_bytes() == data
+
+
+def test_server_ignoring_range_restarts_from_zero(tmp_path):
+    data = _payload(50_000, seed=5)
+    (tmp_path / "y.bin.part").write_bytes(b"\xff" * 20_000)  # stale bytes that must not survive
+    with serve_files() as server:
+        url = server.add("y.bin", data)
+        server.ignore_range.add("/y.bin")
+        download(url, tmp_path / "y.bin", _sha(data), progress=False)
+        assert server.gets("y.bin") == ["bytes=20000-"]
+    assert (tmp_path / "y.bin").read_bytes() == data
+
+
+def test_complete_partial_file_is_not_downloaded_again(tmp_path):
+    data = _payload(4_000, seed=6)
+    (tmp_path / "z.bin.part").write_bytes(data)
+    with serve_files() as server:
+        url = server.add("z.bin", data)
+        download(url, tmp_path / "z.bin", _sha(data), progress=False)
+        assert server.gets("z.bin") == ["bytes=4000-"]  # answered 416 with the full size
+    assert (tmp_path / "z.bin").read_bytes() == data
+
+
+def test_checksum_mismatch_keeps_nothing(tmp_path):
+    data = _payload(10_000, seed=7)
+    wrong = _sha(b"something else")
+    with serve_files() as server:
+        url = server.add("bad.zip", data)
+        with pytest.raises(ChecksumError) as info:
+            download(url, tmp_path / "bad.zip", wrong, progress=False)
+    message = str(info.value)
+    assert url in message and wrong in message and _sha(data) in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_http_error_names_url_and_status(tmp_path):
+    with serve_files() as server:
+        url = server.url("missing.rar")
+        with pytest.raises(DownloadError) as info:
+            download(url, tmp_path / "missing.rar", dataset="hmdb51", progress=False)
+    assert url in str(info.value) and "404" in str(info.value)
+    assert "datasets.hmdb51.path" in str(info.value)
+
+
+def test_unreachable_url_fails_fast_and_names_the_path_alternative(tmp_path):
+    url = f"http://127.0.0.1:{closed_port()}/UCF101.rar"
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        download(url, tmp_path / "UCF101.rar", dataset="ucf101", progress=False)
+    assert time.monotonic() - start < 3.0
+    message = str(info.value)
+    assert url in message
+    assert "datasets.ucf101.source: path" in message and "datasets.ucf101.path" in message
+    assert not any(tmp_path.iterdir())
+
+
+def test_fetch_tries_mirrors_and_reports_every_url(tmp_path):
+    data = _zip(TREE)
+    dead = f"http://127.0.0.1:{closed_port()}/toy.zip"
+    with serve_files() as server:
+        good = server.add("mirror/toy.zip", data)
+        entry = _toy_entry([DownloadFile("toy.zip", dead, _sha(data), "zip", mirrors=(good,))])
+        fetch_url_source(entry, tmp_path / "raw", progress=False)
+        assert read_source(tmp_path / "raw")["files"][0]["url"] == good
+
+    offline = _toy_entry([DownloadFile("toy.zip", dead, None, "zip", mirrors=(dead + "?2",))])
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        fetch_url_source(offline, tmp_path / "raw2", progress=False)
+    assert time.monotonic() - start < 3.0
+    assert dead in str(info.value) and dead + "?2" in str(info.value)
+    assert "datasets.toy.path" in str(info.value)
+    assert not (tmp_path / "raw2" / "source.json").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# extract
+
+
+@pytest.mark.parametrize("kind, make, name", [("zip", _zip, "a.zip"), ("tar", _targz, "a.tar.gz")])
+def test_zip_and_targz_round_trip(tmp_path, kind, make, name):
+    archive = tmp_path / name
+    archive.write_bytes(make(TREE))
+    out = extract(archive, tmp_path / "out")
+    assert _read_tree(out) == TREE
+    assert fetch.archive_kind(archive) == kind
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_truncated_archive_leaves_no_destination(tmp_path):
+    archive = tmp_path / "t.tar.gz"
+    archive.write_bytes(_targz(TREE)[:-200])
+    with pytest.raises(ExtractError, match="t.tar.gz"):
+        extract(archive, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.tar.gz"]
+
+
+def test_tar_member_escaping_the_target_is_refused(tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("../evil.txt")
+        info.size = 1
+        tf.addfile(info, io.BytesIO(b"x"))
+    (tmp_path / "evil.tar").write_bytes(buf.getvalue())
+    with pytest.raises(ExtractError):
+        extract(tmp_path / "evil.tar", tmp_path / "sub" / "out")
+    assert not (tmp_path / "sub" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
+
+
+def test_rar_is_extracted_with_bsdtar(tmp_path, monkeypatch):
+    if shutil.which(fetch.BSDTAR) is None:
+        pytest.skip("bsdtar (libarchive-tools) not installed")
+    calls = []
+    real_run = fetch.subprocess.run
+
+    def spy(cmd, **kwargs):
+        calls.append(cmd)
+        return real_run(cmd, **kwargs)
+
+    monkeypatch.setattr(fetch.subprocess, "run", spy)
+    archive = tmp_path / "UCF101.rar"
+    archive.write_bytes(_rar(TREE))
+    assert rarfile.is_rarfile(archive)
+    out = extract(archive, tmp_path / "out")
+    assert _read_tree(out) == TREE
+    assert len(calls) == 1 and Path(calls[0][0]).name == "bsdtar" and "-x" in calls[0]
+
+
+def test_rar_falls_back_to_rarfile_without_bsdtar(tmp_path, monkeypatch):
+    monkeypatch.setattr(fetch, "BSDTAR", "no-such-bsdtar-here")
+    archive = tmp_path / "splits.rar"
+    archive.write_bytes(_rar(TREE))
+    assert _read_tree(extract(archive, tmp_path / "out")) == TREE
+
+
+def test_nested_rars_are_unpacked_in_place(tmp_path):
+    # HMDB-51: one outer rar of per-class rars, each holding <class>/<clip>.avi
+    inner = {
+        "brush_hair.rar": _rar({"brush_hair/x_brush_hair_f_nm_np1_ba_goo_0.avi": _payload(500, 8)}),
+        "wave.rar": _rar({"wave/y_wave_u_cm_np1_fr_med_1.avi": _payload(700, 9)}),
+    }
+    archive = tmp_path / "hmdb51_org.rar"
+    archive.write_bytes(_rar(inner))
+    out = extract(archive, tmp_path / "hmdb51_org", nested=True)
+    assert sorted(_read_tree(out)) == [
+        "brush_hair/x_brush_hair_f_nm_np1_ba_goo_0.avi",
+        "wave/y_wave_u_cm_np1_fr_med_1.avi",
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# sources
+
+
+def _toy_entry(files, requires=None) -> SourceEntry:
+    return SourceEntry(
+        name="toy",
+        title="Toy dataset",
+        used_by=(),
+        kinds=("url", "path"),
+        layout="folder",
+        layout_doc="clips/<class>/*.avi and lists/classInd.txt",
+        files=tuple(files),
+        requires=requires or (
+            Requirement("videos", "class folders of clips", ("*/*.avi",), dirname="clips"),
+            Requirement("splits", "the class list", ("classInd.txt",), dirname="lists"),
+        ),
+    )
+
+
+def test_fetch_url_source_downloads_unpacks_and_records(tmp_path):
+    rar_tree = {"extra/notes.txt": b"notes\n"}
+    with serve_files() as server:
+        files = [
+            DownloadFile("toy.zip", server.add("toy.zip", _zip(TREE)), _sha(_zip(TREE)), "zip"),
+            DownloadFile("more.tar.gz", server.add("more.tar.gz", _targz({"x/y.txt": b"y"})), None, "tar"),
+            DownloadFile("readme.txt", server.add("readme.txt", b"read me"), None, "file", into=""),
+            DownloadFile("notes.rar", server.add("notes.rar", _rar(rar_tree)), None, "rar"),
+        ]
+        raw = tmp_path / "raw"
+        root = fetch_url_source(_toy_entry(files), raw, progress=False)
+        assert _read_tree(root / "toy") == TREE
+        assert (root / "more" / "x" / "y.txt").read_bytes() == b"y"
+        assert (root / "readme.txt").read_bytes() == b"read me"
+        assert (root / "notes" / "extra" / "notes.txt").read_bytes() == b"notes\n"
+
+        record = json.loads((raw / "source.json").read_text())
+        assert record["source"] == "url" and record["dataset"] == "toy"
+        assert Path(record["parts"]["videos"]) == (root / "toy" / "clips").resolve()
+        assert Path(record["parts"]["splits"]) == (root / "toy" / "lists").resolve()
+        by_name = {f["name"]: f for f in record["files"]}
+        assert by_name["toy.zip"]["sha256"] == _sha(_zip(TREE))
+        assert by_name["readme.txt"]["sha256"] == _sha(b"read me")
+        assert re.match(r"\d{4}-\d\d-\d\dT", record["recorded_at"])
+
+        served = len(server.requests)
+        fetch_url_source(_toy_entry(files), raw, progress=False)  # a rerun has nothing left to do
+        assert len(server.requests) == served
+
+
+def test_fetched_archive_without_expected_layout_is_an_error(tmp_path):
+    with serve_files() as server:
+        data = _zip({"other/file.txt": b"x"})
+        files = [DownloadFile("toy.zip", server.add("toy.zip", data), None, "zip")]
+        with pytest.raises(LayoutError, match="class folders of clips"):
+            fetch_url_source(_toy_entry(files), tmp_path / "raw", progress=False)
+    assert not (tmp_path / "raw" / "source.json").exists()
+
+
+def test_link_path_source_rejects_a_missing_folder(tmp_path):
+    missing = tmp_path / "nowhere" / "UCF101"
+    with pytest.raises(LayoutError) as info:
+        link_path_source("ucf101", missing, tmp_path / "raw")
+    message = str(info.value)
+    assert str(missing) in message and "datasets.ucf101.path" in message and "does not exist" in message
+    assert not (tmp_path / "raw" / "source.json").exists()
+
+
+def test_link_path_source_names_what_is_missing(tmp_path):
+    user = tmp_path / "my_ucf"
+    (user / "UCF-101" / "YoYo").mkdir(parents=True)
+    (user / "UCF-101" / "YoYo" / "v_YoYo_g01_c01.avi").write_bytes(b"")
+    with pytest.raises(LayoutError) as info:
+        link_path_source("ucf101", user, tmp_path / "raw")
+    missing, _, expected = str(info.value).partition("Expected:")
+    assert str(user) in missing and "split lists" in missing and "class folders" not in missing
+    assert "ucfTrainTestlist" in expected
+
+
+def test_link_path_source_records_the_users_folder_without_copying(tmp_path):
+    user = tmp_path / "downloads" / "hmdb"
+    for rel in ("videos/brush_hair/a.avi", "splits/testTrainMulti_7030_splits/brush_hair_test_split1.txt"):
+        (user / rel).parent.mkdir(parents=True, exist_ok=True)
+        (user / rel).write_bytes(b"")
+    raw = tmp_path / "raw"
+    root = link_path_source(get_source("hmdb51"), user, raw)
+    assert root == user.resolve()
+    record = read_source(raw)
+    assert record["source"] == "path" and record["root"] == str(user.resolve())
+    assert record["parts"]["videos"] == str((user / "videos").resolve())
+    assert record["parts"]["splits"] == str((user / "splits" / "testTrainMulti_7030_splits").resolve())
+    assert sorted(p.name for p in raw.iterdir()) == ["source.json"]
+
+
+def test_registry_entries_are_consistent():
+    expected = {"ucf101", "thumos", "hmdb51", "flickr", "sprites", "exercise", "pennaction", "kth", "bair",
+                "mnist", "voc2012", "shapes", "smmnist"}
+    assert set(REGISTRY) == expected
+    for name, entry in REGISTRY.items():
+        assert entry.name == name and entry.layout_doc
+        assert entry.kinds and set(entry.kinds) <= set(SOURCE_KINDS)
+        assert bool(entry.files) == entry.supports("url"), name
+        assert bool(entry.requires) == (entry.supports("url") or entry.supports("path")), name
+        assert len({f.name for f in entry.files}) == len(entry.files)
+        for f in entry.files:
+            assert f.kind in ARCHIVE_KINDS and f.url.startswith(("http://", "https://"))
+            assert f.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", f.sha256)
+    assert get_source("hmdb51").files[0].nested
+    assert {f.name for f in get_source("kth").files} >= {"walking.zip", "handclapping.zip"}
+
+
+def test_unknown_dataset_and_unsupported_kind_are_clear_errors():
+    with pytest.raises(KeyError) as info:
+        get_source("ucf-101")
+    assert isinstance(info.value, UnknownDatasetError)
+    assert "ucf-101" in str(info.value) and "ucf101" in str(info.value) and "voc2012" in str(info.value)
+    with pytest.raises(ValueError, match="datasets.shapes.source"):
+        check_kind(get_source("shapes"), "url")
+    with pytest.raises(ValueError, match="datasets.flickr.source"):
+        fetch.fetch_source("flickr", "url", None, "unused")
+
+
+# Minimal copies of each dataset as its official archives unpack (under data/<archive stem>/),
+# so every registry requirement is checked against the documented layout.
+UNPACKED = {
+    "ucf101": ["UCF101/UCF-101/YoYo/v_YoYo_g01_c01.avi",
+               "UCF101TrainTestSplits-RecognitionTask/ucfTrainTestlist/classInd.txt"],
+    "thumos": ["thumos15_validation_complete/thumos15_validation/thumos15_video_validation_0000001.mp4"],
+    "hmdb51": ["hmdb51_org/brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0.avi",
+               "test_train_splits/testTrainMulti_7030_splits/brush_hair_test_split1.txt"],
+    "flickr": ["golf/2013/clip.webm"],
+    "sprites": ["nips2015-analogy-data/data/sprites/sprites_splits.mat",
+                "nips2015-analogy-data/data/sprites/sprites_1.mat"],
+    "exercise": ["exercise_dataset/seq01/0001.png"],
+    "pennaction": ["Penn_Action/Penn_Action/frames/0001/000001.jpg", "Penn_Action/Penn_Action/labels/0001.mat"],
+    "kth": [f"{a}/person01_{a}_d1_uncomp.avi"
+            for a in ("walking", "jogging", "running", "boxing", "handwaving", "handclapping")],
+    "bair": ["bair_robot_pushing_dataset_v0/softmotion30_44k/train/traj_0_to_255.tfrecords",
+             "bair_robot_pushing_dataset_v0/softmotion30_44k/test/traj_0_to_255.tfrecords"],
+    "mnist": ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
+    "voc2012": ["VOCtrainval_11-May-2012/VOCdevkit/VOC2012/JPEGImages/2007_000027.jpg",
+                "VOCtrainval_11-May-2012/VOCdevkit/VOC2012/Annotations/2007_000027.xml",
+                "VOCtrainval_11-May-2012/VOCdevkit/VOC2012/ImageSets/Main/train.txt"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNPACKED))
+def test_each_dataset_layout_is_located(tmp_path, name):
+    entry = get_source(name)
+    assert set(UNPACKED) == {n for n, e in REGISTRY.items() if e.requires}
+    for rel in UNPACKED[name]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    parts = fetch.locate(entry, tmp_path)
+    assert set(parts) == {r.key for r in entry.requires}
+    for key, folder in parts.items():  # every part is a folder the files above live in
+        assert any((tmp_path / rel).is_relative_to(folder) for rel in UNPACKED[name]), key
+    # and with the first file gone, the layout is no longer accepted
+    (tmp_path / UNPACKED[name][0]).unlink()
+    with pytest.raises(LayoutError):
+        fetch.locate(entry, tmp_path)
