@@ -65,7 +65,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "clips": {
             "walker": {"width": 160, "height": 120, "frames": 31, "stride": 3, "max_clips_per_video": 4, "videos_per_shard": 16},
-            "staticflow": {"size": 100, "stride": 5, "max_clips_per_video": 6, "videos_per_shard": 16},
+            "staticflow": {"size": 120, "stride": 5, "max_clips_per_video": 6, "videos_per_shard": 16},
             "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 2, "videos_per_shard": 16},
             "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 4, "videos_per_shard": 16},
             "crossconv": {"size": 64, "gap": 1, "stride": 2, "max_clips_per_video": 12, "videos_per_shard": 16},

@@ -1,0 +1,560 @@
+"""The per-dataset listing (manifest): one row per video file found, readable or not.
+
+The list stage walks a copy of a dataset in one of a few known layouts, probes every video
+(container headers and a packet count, no decoding) in a thread pool, and writes one table.
+A file is never dropped: an unreadable one stays with ``status = "skipped"`` and a short
+``reason``, so a user can see what was left out and why, and later stages filter on ``status``.
+
+Paths: ``path`` is absolute (the raw folder as given, made absolute; symlinks kept), so a
+later stage opens a video without knowing where the copy lives; ``relpath`` is the same file
+relative to ``raw_dir`` in POSIX form, so a manifest stays meaningful if the copy moves
+(``read_manifest(..., raw_dir=new_place)`` rebuilds ``path`` from it).
+
+Splits use the words of ``pipeline.shards.SPLITS`` (``train``, ``val``, ``test``), plus
+``unused`` (HMDB-51 split code 0) and ``""`` (the layout has no split for this file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from pipeline.video_read import UnreadableVideo, VideoInfo, probe
+
+__all__ = [
+    "MANIFEST_COLUMNS",
+    "LAYOUT_COLUMNS",
+    "HMDB_COLUMNS",
+    "LAYOUTS",
+    "VIDEO_EXTENSIONS",
+    "UCF101_CLASSES",
+    "KTH_TRAIN_PERSONS",
+    "list_videos",
+    "parse_hmdb_tags",
+    "write_manifest",
+    "read_manifest",
+]
+
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "video_id",  # unique in the manifest: the file stem, or relpath without suffix if stems clash
+    "path",  # absolute path of the file
+    "label",  # class name ("" when the layout gives none)
+    "split",  # train / val / test / unused / ""
+    "frames",  # frames at the native rate
+    "fps",  # average frame rate
+    "width",  # displayed size (rotation applied)
+    "height",
+    "duration",  # seconds
+    "status",  # ok / skipped
+    "reason",  # why skipped ("" when ok)
+    "codec",
+    "variable_frame_rate",
+    "relpath",  # path relative to raw_dir, POSIX separators
+)
+
+# HMDB-51 file names end in meta tags: <source>_<class>_<body>_<cm|nm>_<npK>_<view>_<quality>_<n>
+HMDB_COLUMNS: tuple[str, ...] = (
+    "source",  # the film or web video the clip was cut from (everything before the class)
+    "body_part",  # visible body part: f full, u upper, h head, l lower
+    "camera_motion",  # cm (camera moves) / nm (static camera)
+    "people",  # number of people in the action (np1, np2, np3)
+    "viewpoint",  # fr front, ba back, le left, ri right
+    "quality",  # bad / med / goo(d)
+    "clip",  # index of the clip within its source
+)
+
+LAYOUT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "synthetic": ("groundtruth",),  # plus HMDB_COLUMNS when the ids carry HMDB-51 tags
+    "ucf101": ("class_index", "group", "clip"),  # classInd.txt index (1-based), gXX, cYY
+    "hmdb51": HMDB_COLUMNS,
+    "kth": ("person", "scenario"),  # personNN, dK
+    "thumos": (),
+    "folder": (),
+}
+LAYOUTS: tuple[str, ...] = tuple(LAYOUT_COLUMNS)
+
+VIDEO_EXTENSIONS = frozenset(
+    {".avi", ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".flv", ".wmv",
+     ".3gp", ".ogv", ".ts", ".mts", ".vob"}
+)
+
+KTH_TRAIN_PERSONS = range(1, 21)  # svg: persons 1-20 train, 21-25 test
+
+# The 101 action classes of UCF101 (classInd.txt order); THUMOS 2015 uses the same classes.
+UCF101_CLASSES: tuple[str, ...] = (
+    "ApplyEyeMakeup", "ApplyLipstick", "Archery", "BabyCrawling", "BalanceBeam", "BandMarching",
+    "BaseballPitch", "Basketball", "BasketballDunk", "BenchPress", "Biking", "Billiards",
+    "BlowDryHair", "BlowingCandles", "BodyWeightSquats", "Bowling", "BoxingPunchingBag",
+    "BoxingSpeedBag", "BreastStroke", "BrushingTeeth", "CleanAndJerk", "CliffDiving",
+    "CricketBowling", "CricketShot", "CuttingInKitchen", "Diving", "Drumming", "Fencing",
+    "FieldHockeyPenalty", "FloorGymnastics", "FrisbeeCatch", "FrontCrawl", "GolfSwing", "Haircut",
+    "Hammering", "HammerThrow", "HandstandPushups", "HandstandWalking", "HeadMassage", "HighJump",
+    "HorseRace", "HorseRiding", "HulaHoop", "IceDancing", "JavelinThrow", "JugglingBalls",
+    "JumpingJack", "JumpRope", "Kayaking", "Knitting", "LongJump", "Lunges", "MilitaryParade",
+    "Mixing", "MoppingFloor", "Nunchucks", "ParallelBars", "PizzaTossing", "PlayingCello",
+    "PlayingDaf", "PlayingDhol", "PlayingFlute", "PlayingGuitar", "PlayingPiano", "PlayingSitar",
+    "PlayingTabla", "PlayingViolin", "PoleVault", "PommelHorse", "PullUps", "Punch", "PushUps",
+    "Rafting", "RockClimbingIndoor", "RopeClimbing", "Rowing", "SalsaSpin", "ShavingBeard",
+    "Shotput", "SkateBoarding", "Skiing", "Skijet", "SkyDiving", "SoccerJuggling", "SoccerPenalty",
+    "StillRings", "SumoWrestling", "Surfing", "Swing", "TableTennisShot", "TaiChi", "TennisSwing",
+    "ThrowDiscus", "TrampolineJumping", "Typing", "UnevenBars", "VolleyballSpiking",
+    "WalkingWithDog", "WallPushups", "WritingOnBoard", "YoYo",
+)
+
+_INT_COLUMNS = {"frames", "width", "height", "class_index", "group", "clip", "person", "people"}
+_FLOAT_COLUMNS = {"fps", "duration"}
+_BOOL_COLUMNS = {"variable_frame_rate"}
+_HMDB_SPLIT_CODES = {"1": "train", "2": "test", "0": "unused"}
+_THUMOS_SPLIT_DIRS = {"validation": "val", "val": "val", "test": "test"}
+_FIND_DEPTH = 4  # how far below raw_dir a dataset's own folders may sit
+
+_HMDB_TAGS = re.compile(
+    r"^(?P<prefix>.+)_(?P<body_part>[a-z])_(?P<camera_motion>cm|nm)_np(?P<people>\d+)"
+    r"_(?P<viewpoint>fr|ba|le|ri)_(?P<quality>bad|med|goo)_(?P<clip>\d+)$",
+    re.IGNORECASE,
+)
+_UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g(?P<group>\d+)_c(?P<clip>\d+)$", re.IGNORECASE)
+_KTH_NAME = re.compile(
+    r"^person(?P<person>\d+)_(?P<action>[a-z]+)_(?P<scenario>d\d+)(?:_uncomp)?$", re.IGNORECASE
+)
+
+# One entry per file: the layout's fields; "file" is the absolute path, "missing" a reason
+# when the file is named by a split list but absent.
+Entry = dict[str, object]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def parse_hmdb_tags(stem: str, label: str = "") -> dict[str, object] | None:
+    """The HMDB-51 meta tags of a clip name, or None if the name does not carry them.
+
+    ``label`` (the class, e.g. ``brush_hair``) is cut off the end of the prefix to leave the
+    source name; class names contain underscores, so the tags are parsed from the right.
+    """
+    match = _HMDB_TAGS.match(stem)
+    if match is None:
+        return None
+    prefix = match["prefix"]
+    suffix = "_" + label.lower()
+    source = prefix[: -len(suffix)] if label and prefix.lower().endswith(suffix) else prefix
+    return {
+        "source": source,
+        "body_part": match["body_part"].lower(),
+        "camera_motion": match["camera_motion"].lower(),
+        "people": int(match["people"]),
+        "viewpoint": match["viewpoint"].lower(),
+        "quality": match["quality"].lower(),
+        "clip": int(match["clip"]),
+    }
+
+
+def _walk_videos(root: Path) -> list[Path]:
+    """Every file with a video extension below ``root``, sorted; follows symlinked folders
+    (datasets are often assembled from links) without looping."""
+    found: list[Path] = []
+    seen: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        found.extend(
+            Path(folder) / f for f in sorted(files) if Path(f).suffix.lower() in VIDEO_EXTENSIONS
+        )
+    return sorted(found)
+
+
+def _find_dir(root: Path, name: str) -> Path | None:
+    """The shallowest folder called ``name`` (any case) at most ``_FIND_DEPTH`` below root."""
+    level = [root]
+    for _ in range(_FIND_DEPTH + 1):
+        for folder in level:
+            if folder.name.lower() == name.lower():
+                return folder
+        level = sorted(child for folder in level for child in _subdirs(folder))
+        if not level:
+            return None
+    return None
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+
+
+def _find_files(root: Path, pattern: re.Pattern[str]) -> list[Path]:
+    """Files whose name matches ``pattern``, at most ``_FIND_DEPTH`` folders below root."""
+    found = []
+    base_depth = len(root.parts)
+    for folder, dirs, files in os.walk(root):
+        if len(Path(folder).parts) - base_depth >= _FIND_DEPTH:
+            dirs[:] = []
+        dirs.sort()
+        found.extend(Path(folder) / f for f in sorted(files) if pattern.match(f))
+    return found
+
+
+def _read_lines(path: Path) -> list[str]:
+    """Non-empty stripped lines; split lists come with CRLF endings and trailing spaces."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _entry(raw_dir: Path, file: Path, **fields: object) -> Entry:
+    return {"file": file, "relpath": file.relative_to(raw_dir).as_posix(), **fields}
+
+
+# ----------------------------------------------------------------------------- layouts
+
+
+def _layout_synthetic(raw_dir: Path, split_index: int) -> list[Entry]:
+    videos_root = raw_dir / "videos"
+    if not videos_root.is_dir():
+        raise FileNotFoundError(
+            f"synthetic layout: no videos/ folder in {raw_dir} (expected videos/<label>/<id>.mp4)"
+        )
+    membership: dict[str, str] = {}
+    splits_dir = raw_dir / "splits"
+    for split_file in sorted(splits_dir.glob("*.txt")) if splits_dir.is_dir() else []:
+        for line in _read_lines(split_file):
+            membership.setdefault(Path(line.split()[0]).as_posix(), split_file.stem)
+    entries = []
+    for file in _walk_videos(videos_root):
+        rel_to_videos = file.relative_to(videos_root)
+        label = rel_to_videos.parts[0] if len(rel_to_videos.parts) > 1 else ""
+        truth = raw_dir / "groundtruth" / rel_to_videos.with_suffix(".npz")
+        entry = _entry(
+            raw_dir, file, label=label, split=membership.get(rel_to_videos.as_posix(), ""),
+            groundtruth=truth.relative_to(raw_dir).as_posix() if truth.is_file() else "",
+        )
+        tags = parse_hmdb_tags(file.stem, label)
+        if tags is not None:
+            entry.update(tags)
+        entries.append(entry)
+    return entries
+
+
+def _layout_ucf101(raw_dir: Path, split_index: int) -> list[Entry]:
+    lists_dir = _find_dir(raw_dir, "ucfTrainTestlist")
+    if lists_dir is None:
+        raise FileNotFoundError(
+            f"ucf101 layout: no ucfTrainTestlist/ folder (classInd.txt, trainlist0N.txt) found "
+            f"within {_FIND_DEPTH} levels of {raw_dir}"
+        )
+    class_file = lists_dir / "classInd.txt"
+    if not class_file.is_file():
+        raise FileNotFoundError(f"ucf101 layout: {class_file} is missing")
+    classes: dict[str, tuple[int, str]] = {}
+    for line in _read_lines(class_file):
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise ValueError(f"{class_file}: line {line!r} is not '<index> <ClassName>'")
+        classes[parts[1].lower()] = (int(parts[0]), parts[1])
+
+    membership: dict[str, tuple[str, str, str]] = {}  # basename -> (split, list file, entry)
+    for split, stem in (("train", "trainlist"), ("test", "testlist")):
+        list_file = lists_dir / f"{stem}{split_index:02d}.txt"
+        if not list_file.is_file():
+            present = sorted(p.name for p in lists_dir.glob("*list*.txt"))
+            raise FileNotFoundError(
+                f"ucf101 layout: official split {split_index} needs {list_file}; found {present}"
+            )
+        for line in _read_lines(list_file):
+            item = line.split()[0].replace("\\", "/")
+            membership.setdefault(Path(item).name.lower(), (split, list_file.name, item))
+
+    videos_root = _find_dir(raw_dir, "UCF-101") or raw_dir
+
+    def fields(file_name: str, folder: str) -> dict[str, object]:
+        stem = Path(file_name).stem
+        match = _UCF_NAME.match(stem)
+        # file names spell one class differently from its folder (v_HandStandPushups in
+        # HandstandPushups/): match case-insensitively, name first, folder second
+        key = match["cls"].lower() if match and match["cls"].lower() in classes else folder.lower()
+        index, label = classes.get(key, (None, folder))
+        split = membership.get(file_name.lower(), ("", "", ""))[0]
+        return {
+            "label": label, "split": split, "class_index": index,
+            "group": int(match["group"]) if match else None,
+            "clip": int(match["clip"]) if match else None,
+        }
+
+    entries = []
+    found = set()
+    for file in _walk_videos(videos_root):
+        found.add(file.name.lower())
+        entries.append(_entry(raw_dir, file, **fields(file.name, file.parent.name)))
+    for name, (split, list_name, item) in sorted(membership.items()):
+        if name not in found:
+            file = videos_root / item
+            entry = _entry(raw_dir, file, **fields(file.name, file.parent.name))
+            entry["missing"] = f"missing: listed in {list_name} but not found"
+            entries.append(entry)
+    return entries
+
+
+def _layout_hmdb51(raw_dir: Path, split_index: int) -> list[Entry]:
+    pattern = re.compile(rf"^(?P<cls>.+)_test_split{split_index}\.txt$", re.IGNORECASE)
+    split_files = _find_files(raw_dir, pattern)
+    if not split_files:
+        raise FileNotFoundError(
+            f"hmdb51 layout: no <class>_test_split{split_index}.txt files (testTrainMulti_7030_splits/) "
+            f"found within {_FIND_DEPTH} levels of {raw_dir}"
+        )
+    membership: dict[str, tuple[str, str, str]] = {}  # file name -> (split, class, list file)
+    for split_file in split_files:
+        cls = pattern.match(split_file.name)["cls"]
+        for line in _read_lines(split_file):
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            split = _HMDB_SPLIT_CODES.get(parts[1], "")
+            membership.setdefault(parts[0].lower(), (split, cls, split_file.name))
+
+    def fields(file: Path) -> dict[str, object]:
+        split, cls, _ = membership.get(file.name.lower(), ("", file.parent.name, ""))
+        row: dict[str, object] = {"label": cls, "split": split}
+        row.update(parse_hmdb_tags(file.stem, cls) or {})
+        return row
+
+    entries = []
+    found = set()
+    for file in _walk_videos(raw_dir):
+        found.add(file.name.lower())
+        entries.append(_entry(raw_dir, file, **fields(file)))
+    # a video named by a split list but absent: the class folder is where it should be
+    class_dirs = {d.name.lower(): d for d in _subdirs(raw_dir)}
+    for name, (split, cls, list_name) in sorted(membership.items()):
+        if name not in found:
+            folder = class_dirs.get(cls.lower(), raw_dir / cls)
+            file = folder / name
+            entry = _entry(raw_dir, file, **fields(file))
+            entry["missing"] = f"missing: listed in {list_name} but not found"
+            entries.append(entry)
+    return entries
+
+
+def _layout_kth(raw_dir: Path, split_index: int) -> list[Entry]:
+    entries = []
+    for file in _walk_videos(raw_dir):
+        match = _KTH_NAME.match(file.stem)
+        if match is None:
+            entries.append(_entry(raw_dir, file, label=file.parent.name, split="",
+                                  person=None, scenario=""))
+            continue
+        person = int(match["person"])
+        entries.append(_entry(
+            raw_dir, file, label=match["action"].lower(),
+            split="train" if person in KTH_TRAIN_PERSONS else "test",
+            person=person, scenario=match["scenario"].lower(),
+        ))
+    return entries
+
+
+def _thumos_label(stem: str) -> str:
+    """The longest UCF101 class name inside the file name (BasketballDunk over Basketball)."""
+    lowered = stem.lower()
+    hits = [name for name in UCF101_CLASSES if name.lower() in lowered]
+    return max(hits, key=len) if hits else ""
+
+
+def _layout_thumos(raw_dir: Path, split_index: int) -> list[Entry]:
+    entries = []
+    for file in _walk_videos(raw_dir):
+        folders = [part.lower() for part in file.relative_to(raw_dir).parts[:-1]]
+        split = next((_THUMOS_SPLIT_DIRS[f] for f in reversed(folders) if f in _THUMOS_SPLIT_DIRS), "")
+        if not split:  # thumos15_video_validation_0000006.mp4 outside a named folder
+            name = file.stem.lower()
+            split = "val" if "_validation_" in name else "test" if "_test_" in name else ""
+        entries.append(_entry(raw_dir, file, label=_thumos_label(file.stem), split=split))
+    return entries
+
+
+def _layout_folder(raw_dir: Path, split_index: int) -> list[Entry]:
+    return [
+        _entry(raw_dir, file, label=file.parent.name if file.parent != raw_dir else "", split="")
+        for file in _walk_videos(raw_dir)
+    ]
+
+
+_LAYOUT_READERS: dict[str, Callable[[Path, int], list[Entry]]] = {
+    "synthetic": _layout_synthetic,
+    "ucf101": _layout_ucf101,
+    "hmdb51": _layout_hmdb51,
+    "kth": _layout_kth,
+    "thumos": _layout_thumos,
+    "folder": _layout_folder,
+}
+
+
+# ----------------------------------------------------------------------------- listing
+
+
+def _probe_row(entry: Entry, count_packets: bool = True) -> dict[str, object]:
+    """The probe's columns for one entry: measurements, and status/reason."""
+    if "missing" in entry:
+        return {"status": "skipped", "reason": entry["missing"]}
+    try:
+        info: VideoInfo = probe(entry["file"], count_packets=count_packets)
+    except UnreadableVideo as error:
+        return {"status": "skipped", "reason": error.reason}
+    row = {
+        "frames": info.frames, "fps": info.fps, "width": info.width, "height": info.height,
+        "duration": info.duration, "codec": info.codec,
+        "variable_frame_rate": info.variable_frame_rate, "status": "ok", "reason": "",
+    }
+    if info.frames < 2:  # nothing moves in a single frame: no clip, no flow
+        row.update(status="skipped", reason=f"{info.frames} frame")
+    return row
+
+
+def _unique_ids(entries: list[Entry]) -> list[str]:
+    stems = [Path(str(e["relpath"])).stem for e in entries]
+    counts = pd.Series(stems).value_counts()
+    return [
+        stem if counts[stem] == 1 else str(Path(str(e["relpath"])).with_suffix(""))
+        for stem, e in zip(stems, entries, strict=True)
+    ]
+
+
+def list_videos(
+    raw_dir: str | os.PathLike,
+    layout: str,
+    *,
+    split_index: int = 1,
+    workers: int = 4,
+    count_packets: bool = True,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """List every video file of a dataset copy, probed, one row per file.
+
+    ``raw_dir`` is read where it is (a user's own copy need not live under the data root).
+    ``layout`` is one of ``LAYOUTS``; ``split_index`` picks the official split (1-3) for
+    ucf101 and hmdb51. Probing runs ``workers`` ffprobe processes at a time; nothing is
+    decoded, so a 13,320-video UCF101 lists in minutes. ``count_packets=False`` trusts the
+    container headers instead of reading each file through (for hour-long videos on slow
+    disks); a truncated file whose header is intact is then only caught when decoded.
+    Columns: ``MANIFEST_COLUMNS`` then the layout's own (``LAYOUT_COLUMNS``); rows sorted
+    by ``relpath``.
+    """
+    if layout not in _LAYOUT_READERS:
+        raise ValueError(f"unknown manifest layout {layout!r}; expected one of {LAYOUTS}")
+    raw = Path(os.path.abspath(os.path.expanduser(os.fspath(raw_dir))))
+    if not raw.is_dir():
+        raise FileNotFoundError(f"{layout} listing: raw folder {raw} does not exist")
+    entries = sorted(_LAYOUT_READERS[layout](raw, split_index), key=lambda e: str(e["relpath"]))
+    if not entries:
+        raise FileNotFoundError(
+            f"{layout} listing: no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) under {raw}"
+        )
+
+    probed: list[dict[str, object]] = [{} for _ in entries]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {pool.submit(_probe_row, entry, count_packets): i for i, entry in enumerate(entries)}
+        bar = tqdm(as_completed(futures), total=len(futures), desc=f"list {layout}",
+                   unit="video", disable=not progress, mininterval=1.0)
+        for future in bar:
+            probed[futures[future]] = future.result()
+
+    extra = list(LAYOUT_COLUMNS[layout])
+    if layout == "synthetic" and any("quality" in e for e in entries):
+        extra += list(HMDB_COLUMNS)
+    rows = []
+    for entry, video_id, measured in zip(entries, _unique_ids(entries), probed, strict=True):
+        row = {column: entry.get(column) for column in extra}
+        row.update(
+            video_id=video_id, path=str(entry["file"]), relpath=entry["relpath"],
+            label=entry.get("label", ""), split=entry.get("split", ""), **measured,
+        )
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS) + extra)
+    return _coerce(frame)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
+    """One dtype per column whatever the source (a fresh listing or a CSV): nullable ints
+    and booleans so a skipped row's missing size stays missing, "" for missing text."""
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if column in _INT_COLUMNS:
+            frame[column] = pd.to_numeric(values.replace("", None), errors="raise").astype("Int64")
+        elif column in _FLOAT_COLUMNS:
+            frame[column] = pd.to_numeric(values.replace("", None), errors="raise").astype("float64")
+        elif column in _BOOL_COLUMNS:
+            mapped = values.map(lambda v: _to_bool(v), na_action="ignore")
+            frame[column] = mapped.astype("boolean")
+        else:
+            frame[column] = values.map(_to_text).astype(str)
+    return frame
+
+
+def _to_text(value: object) -> str:
+    return "" if value is None or value is pd.NA or (isinstance(value, float) and value != value) else str(value)
+
+
+def _to_bool(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    return None
+
+
+def _check_columns(frame: pd.DataFrame, where: str) -> None:
+    missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{where}: manifest lacks columns {missing}")
+
+
+def write_manifest(frame: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write the manifest as CSV atomically: a reader sees the old file or the whole new one."""
+    path = Path(path)
+    _check_columns(frame, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            frame.to_csv(handle, index=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_manifest(path: str | os.PathLike, *, raw_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Read a manifest back with the dtypes ``list_videos`` gives.
+
+    ``raw_dir`` relocates it: ``path`` is rebuilt from ``relpath`` under the given folder,
+    for a copy of the dataset that has moved since it was listed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"manifest {path} does not exist; run the list stage first")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    _check_columns(frame, str(path))
+    frame = _coerce(frame)
+    if raw_dir is not None:
+        root = os.path.abspath(os.path.expanduser(os.fspath(raw_dir)))
+        frame["path"] = [os.path.normpath(os.path.join(root, rel)) for rel in frame["relpath"]]
+    return frame

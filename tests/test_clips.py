@@ -1,0 +1,129 @@
+"""The clip stage on real files: bad input loses nothing, a killed job leaves only whole shards."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import media
+from pipeline.clips import ClipProtocol, cut_shard, cut_video, write_clip_index
+from pipeline.manifest import list_videos, read_manifest, write_manifest
+from pipeline.shards import SPLITS, open_shard
+
+PROTO = ClipProtocol("test", offsets=(0, 1, 2, 3), stride=5, fps=10.0, width=32, height=24,
+                     max_clips_per_video=0, videos_per_shard=16)
+
+
+@pytest.fixture(scope="module")
+def messy_folder(tmp_path_factory) -> tuple[Path, Path]:
+    """A folder of every kind of bad input beside good videos, listed into a manifest."""
+    root = tmp_path_factory.mktemp("messy")
+    videos = root / "videos"
+    media.make_bad_set(videos / "bad")
+    media.make_one_frame(videos / "bad" / "one_frame.mp4")
+    media.make_good(videos / "good" / "good_a.mp4", width=64, height=48, frames=30, fps=25.0)
+    media.make_good(videos / "good" / "good_b.avi", width=48, height=64, frames=25, fps=25.0)  # portrait
+    media.make_vfr(videos / "good" / "vfr.mp4")
+    media.make_odd_size(videos / "good" / "odd_size.avi")
+    manifest = list_videos(videos, "folder", workers=2, progress=False)
+    manifest["split"] = "train"
+    path = root / "manifest.csv"
+    write_manifest(manifest, path)
+    return videos, path
+
+
+def test_bad_files_skipped_with_reasons_good_ones_cut(messy_folder, tmp_path):
+    videos, manifest_path = messy_folder
+    manifest = read_manifest(manifest_path)
+    status = dict(zip(manifest["video_id"], manifest["status"], strict=True))
+    assert {k for k, v in status.items() if v == "skipped"} == {
+        "zero_bytes", "truncated", "text_file", "audio_only", "one_frame"}
+    assert all(manifest.loc[manifest.status == "skipped", "reason"].str.len() > 0)
+
+    shard = cut_shard(manifest_path, videos, PROTO, 0, tmp_path / "shard-00000.zarr", {"dataset": "messy"})
+    group = open_shard(shard)
+    assert sorted(group.attrs["videos"]) == ["good_a", "good_b", "odd_size", "vfr"]
+    frames = group["frames"][:]
+    assert frames.shape[1:] == (4, 24, 32, 3) and frames.dtype == np.uint8
+    assert frames.std() > 5  # real picture content, not a blank canvas
+    assert set(group["split"][:]) == {SPLITS.index("train")}
+    # the VFR video (2 s at 10 fps + 2 s at 30 fps) resampled to a constant 10 fps is 40 frames:
+    # starts 0, 5, ..., 35 -> 8 clips
+    vfr = group.attrs["videos"].index("vfr")
+    assert int((group["video_index"][:] == vfr).sum()) == 8
+
+    index = write_clip_index(manifest_path, [shard], PROTO, tmp_path / "index.csv")
+    by_id = index.set_index("video_id")
+    assert by_id.loc["good_a", "clips"] > 0 and by_id.loc["good_a", "status"] == "ok"
+    assert by_id.loc["zero_bytes", "status"] == "excluded" and "unreadable" in by_id.loc["zero_bytes", "reason"]
+    assert len(index) == len(manifest)  # every listed file is accounted for
+
+
+def test_clip_frames_match_a_direct_decode(messy_folder):
+    """Clips are exactly the frames at start + offsets of the resampled, resized, cropped video."""
+    from pipeline.clips import decode_options
+    from pipeline.video_read import decode
+
+    videos, manifest_path = messy_folder
+    row = read_manifest(manifest_path).set_index("video_id").loc["good_a"]
+    clips, starts = cut_video(Path(row["path"]), row, PROTO)
+    full = decode(row["path"], **decode_options(PROTO, int(row["width"]), int(row["height"])))
+    assert starts == [0, 5]  # 30 frames at 25 fps -> 12 frames at 10 fps; a clip spans 4
+    for clip, start in zip(clips, starts, strict=True):
+        np.testing.assert_array_equal(clip, full[[start + o for o in PROTO.offsets]])
+
+
+def test_video_that_breaks_during_decode_is_skipped_not_fatal(messy_folder, tmp_path):
+    videos, manifest_path = messy_folder
+    manifest = read_manifest(manifest_path)
+    broken = manifest.index[manifest.video_id == "good_a"][0]
+    target = tmp_path / "gone.mp4"
+    target.write_bytes(b"")  # listed as fine, gone bad by the time the clip job runs
+    manifest.loc[broken, "path"] = str(target)
+    manifest.loc[broken, "relpath"] = os.path.relpath(target, videos)
+    write_manifest(manifest, tmp_path / "m.csv")
+    shard = cut_shard(tmp_path / "m.csv", videos, PROTO, 0, tmp_path / "s.zarr", {})
+    group = open_shard(shard)
+    assert [s["video_id"] for s in group.attrs["skipped"]] == ["good_a"]
+    assert len(group.attrs["videos"]) == 3
+
+
+_SLOW_CUT = """
+import sys, time
+from pathlib import Path
+import pipeline.clips as clips
+real = clips.cut_video
+def slow(*a, **k):
+    out = real(*a, **k)
+    print("video done", flush=True)
+    time.sleep(60)
+    return out
+clips.cut_video = slow
+from test_clips import PROTO
+clips.cut_shard(Path(sys.argv[1]), Path(sys.argv[2]), PROTO, 0, Path(sys.argv[3]), {"dataset": "messy"})
+"""
+
+
+def test_kill_9_mid_shard_then_rerun_gives_the_uninterrupted_result(messy_folder, tmp_path):
+    videos, manifest_path = messy_folder
+    target = tmp_path / "shard-00000.zarr"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.getcwd()])}
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CUT, str(manifest_path), str(videos), str(target)],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "video done"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not target.exists()  # nothing half-written under the final name
+
+    cut_shard(manifest_path, videos, PROTO, 0, target, {"dataset": "messy"})
+    reference = cut_shard(manifest_path, videos, PROTO, 0, tmp_path / "reference.zarr", {"dataset": "messy"})
+    ours, ref = open_shard(target), open_shard(reference)
+    for name in ("frames", "video_index", "start", "label", "split"):
+        np.testing.assert_array_equal(ours[name][:], ref[name][:])
+    assert dict(ours.attrs) == dict(ref.attrs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reference.zarr", "shard-00000.zarr"]
