@@ -1,0 +1,169 @@
+"""Frame encoders and decoders of SVG (Denton & Fergus 2018), 64x64 frames, two families.
+
+``dcgan``: the DCGAN discriminator/generator pair used for SM-MNIST; ``vgg``: VGG16 up to its
+last pooling layer and its mirror (nearest up-sampling instead of pooling), used for KTH and
+BAIR. Both export one interface so the SVG model never knows which it holds:
+
+* ``Encoder(g_dim, channels, width)(x)``: x (N, C, 64, 64) in [0, 1] ->
+  (h (N, g_dim) in [-1, 1], skips), where ``skips`` are the four intermediate activation maps
+  (finest first), fed to the decoder so it can copy static background from a known frame.
+* ``Decoder(g_dim, channels, width)(g, skips)`` -> (N, C, 64, 64) in [0, 1] (sigmoid).
+
+``width`` is the first stage's channel count (64 in the paper); stages use 1, 2, 4, 8 times it.
+Layer and kernel choices follow the authors' code (edenton/svg, ``models/dcgan_64.py`` and
+``models/vgg_64.py``), so at ``width=64`` the parameter counts equal theirs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+IMAGE_SIZE = 64
+BACKBONES: tuple[str, ...] = ("dcgan", "vgg")
+
+
+def _dcgan_down(c_in: int, c_out: int) -> nn.Sequential:
+    """Strided 4x4 conv halving the resolution (DCGAN discriminator block)."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2))
+
+
+def _dcgan_up(c_in: int, c_out: int) -> nn.Sequential:
+    """Transposed 4x4 conv doubling the resolution (DCGAN generator block)."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)
+    )
+
+
+def _vgg_layer(c_in: int, c_out: int) -> nn.Sequential:
+    """3x3 conv at constant resolution (VGG block)."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, 1, 1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2))
+
+
+def _to_vector(c_in: int, g_dim: int) -> nn.Sequential:
+    """4x4 map -> g_dim vector, tanh-bounded as the LSTMs expect."""
+    return nn.Sequential(nn.Conv2d(c_in, g_dim, 4, 1, 0), nn.BatchNorm2d(g_dim), nn.Tanh())
+
+
+def _from_vector(g_dim: int, c_out: int) -> nn.Sequential:
+    """g_dim vector -> 4x4 map."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(g_dim, c_out, 4, 1, 0), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)
+    )
+
+
+def _check_frames(x: torch.Tensor, channels: int) -> None:
+    if x.dim() != 4 or x.shape[1:] != (channels, IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(
+            f"expected frames (N, {channels}, {IMAGE_SIZE}, {IMAGE_SIZE}), got {tuple(x.shape)}"
+        )
+
+
+class DCGANEncoder(nn.Module):
+    def __init__(self, g_dim: int, channels: int = 1, width: int = 64) -> None:
+        super().__init__()
+        self.g_dim, self.channels = g_dim, channels
+        nf = width
+        self.c1 = _dcgan_down(channels, nf)  # -> (nf, 32, 32)
+        self.c2 = _dcgan_down(nf, nf * 2)  # -> (2nf, 16, 16)
+        self.c3 = _dcgan_down(nf * 2, nf * 4)  # -> (4nf, 8, 8)
+        self.c4 = _dcgan_down(nf * 4, nf * 8)  # -> (8nf, 4, 4)
+        self.c5 = _to_vector(nf * 8, g_dim)  # -> (g_dim, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        _check_frames(x, self.channels)
+        h1 = self.c1(x)  # (N, nf, 32, 32)
+        h2 = self.c2(h1)  # (N, 2nf, 16, 16)
+        h3 = self.c3(h2)  # (N, 4nf, 8, 8)
+        h4 = self.c4(h3)  # (N, 8nf, 4, 4)
+        h5 = self.c5(h4)  # (N, g_dim, 1, 1)
+        return h5.flatten(1), [h1, h2, h3, h4]
+
+
+class DCGANDecoder(nn.Module):
+    def __init__(self, g_dim: int, channels: int = 1, width: int = 64) -> None:
+        super().__init__()
+        self.g_dim = g_dim
+        nf = width
+        self.upc1 = _from_vector(g_dim, nf * 8)  # -> (8nf, 4, 4)
+        self.upc2 = _dcgan_up(nf * 8 * 2, nf * 4)  # [d1, skip 4x4] -> (4nf, 8, 8)
+        self.upc3 = _dcgan_up(nf * 4 * 2, nf * 2)  # [d2, skip 8x8] -> (2nf, 16, 16)
+        self.upc4 = _dcgan_up(nf * 2 * 2, nf)  # [d3, skip 16x16] -> (nf, 32, 32)
+        self.upc5 = nn.Sequential(  # [d4, skip 32x32] -> (C, 64, 64)
+            nn.ConvTranspose2d(nf * 2, channels, 4, 2, 1), nn.Sigmoid()
+        )
+
+    def forward(self, g: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        d1 = self.upc1(g.view(-1, self.g_dim, 1, 1))  # (N, 8nf, 4, 4)
+        d2 = self.upc2(torch.cat([d1, skips[3]], 1))  # (N, 4nf, 8, 8)
+        d3 = self.upc3(torch.cat([d2, skips[2]], 1))  # (N, 2nf, 16, 16)
+        d4 = self.upc4(torch.cat([d3, skips[1]], 1))  # (N, nf, 32, 32)
+        return self.upc5(torch.cat([d4, skips[0]], 1))  # (N, C, 64, 64)
+
+
+class VGGEncoder(nn.Module):
+    def __init__(self, g_dim: int, channels: int = 1, width: int = 64) -> None:
+        super().__init__()
+        self.g_dim, self.channels = g_dim, channels
+        nf = width
+        self.c1 = nn.Sequential(_vgg_layer(channels, nf), _vgg_layer(nf, nf))  # 64x64
+        self.c2 = nn.Sequential(_vgg_layer(nf, nf * 2), _vgg_layer(nf * 2, nf * 2))  # 32x32
+        self.c3 = nn.Sequential(  # 16x16
+            _vgg_layer(nf * 2, nf * 4), _vgg_layer(nf * 4, nf * 4), _vgg_layer(nf * 4, nf * 4)
+        )
+        self.c4 = nn.Sequential(  # 8x8
+            _vgg_layer(nf * 4, nf * 8), _vgg_layer(nf * 8, nf * 8), _vgg_layer(nf * 8, nf * 8)
+        )
+        self.c5 = _to_vector(nf * 8, g_dim)  # 4x4 -> 1x1
+        self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        _check_frames(x, self.channels)
+        h1 = self.c1(x)  # (N, nf, 64, 64)
+        h2 = self.c2(self.pool(h1))  # (N, 2nf, 32, 32)
+        h3 = self.c3(self.pool(h2))  # (N, 4nf, 16, 16)
+        h4 = self.c4(self.pool(h3))  # (N, 8nf, 8, 8)
+        h5 = self.c5(self.pool(h4))  # (N, g_dim, 1, 1)
+        return h5.flatten(1), [h1, h2, h3, h4]
+
+
+class VGGDecoder(nn.Module):
+    def __init__(self, g_dim: int, channels: int = 1, width: int = 64) -> None:
+        super().__init__()
+        self.g_dim = g_dim
+        nf = width
+        self.upc1 = _from_vector(g_dim, nf * 8)  # -> (8nf, 4, 4)
+        self.upc2 = nn.Sequential(  # [up(d1), skip 8x8] -> (4nf, 8, 8)
+            _vgg_layer(nf * 8 * 2, nf * 8), _vgg_layer(nf * 8, nf * 8), _vgg_layer(nf * 8, nf * 4)
+        )
+        self.upc3 = nn.Sequential(  # [up(d2), skip 16x16] -> (2nf, 16, 16)
+            _vgg_layer(nf * 4 * 2, nf * 4), _vgg_layer(nf * 4, nf * 4), _vgg_layer(nf * 4, nf * 2)
+        )
+        self.upc4 = nn.Sequential(  # [up(d3), skip 32x32] -> (nf, 32, 32)
+            _vgg_layer(nf * 2 * 2, nf * 2), _vgg_layer(nf * 2, nf)
+        )
+        self.upc5 = nn.Sequential(  # [up(d4), skip 64x64] -> (C, 64, 64)
+            _vgg_layer(nf * 2, nf), nn.ConvTranspose2d(nf, channels, 3, 1, 1), nn.Sigmoid()
+        )
+        self.up = nn.UpsamplingNearest2d(scale_factor=2)
+
+    def forward(self, g: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        d1 = self.upc1(g.view(-1, self.g_dim, 1, 1))  # (N, 8nf, 4, 4)
+        d2 = self.upc2(torch.cat([self.up(d1), skips[3]], 1))  # (N, 4nf, 8, 8)
+        d3 = self.upc3(torch.cat([self.up(d2), skips[2]], 1))  # (N, 2nf, 16, 16)
+        d4 = self.upc4(torch.cat([self.up(d3), skips[1]], 1))  # (N, nf, 32, 32)
+        return self.upc5(torch.cat([self.up(d4), skips[0]], 1))  # (N, C, 64, 64)
+
+
+_FAMILIES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
+    "dcgan": (DCGANEncoder, DCGANDecoder),
+    "vgg": (VGGEncoder, VGGDecoder),
+}
+
+
+def build_backbone(name: str, g_dim: int, channels: int, width: int) -> tuple[nn.Module, nn.Module]:
+    """(encoder, decoder) of the family ``name`` (``dcgan`` or ``vgg``)."""
+    if name not in _FAMILIES:
+        raise ValueError(f"backbone must be one of {BACKBONES}, got {name!r}")
+    encoder_cls, decoder_cls = _FAMILIES[name]
+    return encoder_cls(g_dim, channels, width), decoder_cls(g_dim, channels, width)

@@ -1,0 +1,385 @@
+"""SVG (Denton & Fergus 2018): model shapes, paper-scale sizes, KL terms, training, evaluation, figures."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from pipeline.evaluation import svg as ev
+from pipeline.figures import svg as figs
+from pipeline.models.svg import SVG, SVGConfig, build_svg, frames_to_batch, make_optimizer, svg_model_config
+from pipeline.models.svg_backbones import build_backbone
+from pipeline.training import TrainConfig, fit, load_model
+
+SMOKE = dict(width=4, g_dim=16, z_dim=3, rnn_size=24, n_past=2, n_future=3)
+
+
+def smoke_model(variant: str, backbone: str = "dcgan", channels: int = 1, seed: int = 0) -> SVG:
+    torch.manual_seed(seed)
+    return SVG(SVGConfig(variant=variant, backbone=backbone, channels=channels, **SMOKE))
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize("backbone,channels", [("dcgan", 1), ("vgg", 3)])
+@pytest.mark.parametrize("variant", ["deterministic", "fp", "lp"])
+def test_shapes_of_every_variant_and_backbone(variant: str, backbone: str, channels: int) -> None:
+    model = smoke_model(variant, backbone, channels)
+    x = torch.rand(2, 6, channels, 64, 64)  # one frame more than n_past + n_future: ignored
+    out = model.training_step(x)
+    assert set(out) == {"loss", "mse", "kld"} and all(v.dim() == 0 for v in out.values())
+    out["loss"].backward()
+    assert all(p.grad is not None for p in model.parameters())  # every module takes part
+    gen = model.generate(x[:, :2], n_future=4, n_samples=3, seed=1)
+    assert gen.shape == (3, 2, 4, channels, 64, 64)
+    assert float(gen.min()) >= 0.0 and float(gen.max()) <= 1.0
+    assert (variant == "deterministic") == (float(out["kld"]) == 0.0)
+
+
+def test_backbone_skip_resolutions() -> None:
+    for name, sizes in (("dcgan", [32, 16, 8, 4]), ("vgg", [64, 32, 16, 8])):
+        enc, dec = build_backbone(name, g_dim=16, channels=1, width=4)
+        h, skips = enc(torch.rand(3, 1, 64, 64))
+        assert h.shape == (3, 16) and float(h.detach().abs().max()) <= 1.0
+        assert [s.shape[-1] for s in skips] == sizes
+        assert dec(h, skips).shape == (3, 1, 64, 64)
+
+
+# ----------------------------------------------------------------------------- paper-scale sizes
+
+
+def conv(c_in: int, c_out: int, k: int) -> int:
+    return c_out * c_in * k * k + c_out  # weight + bias (also for transposed convs)
+
+
+def bn(c: int) -> int:
+    return 2 * c
+
+
+def linear(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+def lstm_layer(n_in: int, h: int) -> int:
+    return 4 * (n_in * h + h * h + 2 * h)  # input, recurrent weights and two biases for 4 gates
+
+
+def vgg(c_in: int, c_out: int) -> int:
+    return conv(c_in, c_out, 3) + bn(c_out)
+
+
+def test_dcgan_parameter_counts_at_paper_scale() -> None:
+    """SM-MNIST: DCGAN 64x64, nf=64, |h|=128, one channel."""
+    enc, dec = build_backbone("dcgan", g_dim=128, channels=1, width=64)
+    expected_enc = sum(conv(a, b, 4) + bn(b) for a, b in ((1, 64), (64, 128), (128, 256), (256, 512), (512, 128)))
+    expected_dec = (
+        conv(128, 512, 4) + bn(512)
+        + conv(1024, 256, 4) + bn(256) + conv(512, 128, 4) + bn(128) + conv(256, 64, 4) + bn(64)
+        + conv(128, 1, 4)
+    )
+    assert (expected_enc, expected_dec) == (3_805_376, 6_558_529)
+    assert n_params(enc) == expected_enc
+    assert n_params(dec) == expected_dec
+
+
+def test_vgg_parameter_counts_at_paper_scale() -> None:
+    """BAIR: VGG16 to the last pooling layer and its mirror, |h|=128, RGB."""
+    enc, dec = build_backbone("vgg", g_dim=128, channels=3, width=64)
+    expected_enc = (
+        vgg(3, 64) + vgg(64, 64) + vgg(64, 128) + vgg(128, 128)
+        + vgg(128, 256) + 2 * vgg(256, 256) + vgg(256, 512) + 2 * vgg(512, 512)
+        + conv(512, 128, 4) + bn(128)
+    )
+    expected_dec = (
+        conv(128, 512, 4) + bn(512)
+        + vgg(1024, 512) + vgg(512, 512) + vgg(512, 256)
+        + vgg(512, 256) + vgg(256, 256) + vgg(256, 128)
+        + vgg(256, 128) + vgg(128, 64)
+        + vgg(128, 64) + conv(64, 3, 3)
+    )
+    assert (expected_enc, expected_dec) == (8_689_600, 11_822_659)
+    assert n_params(enc) == expected_enc
+    assert n_params(dec) == expected_dec
+
+
+@pytest.mark.parametrize("z_dim", [10, 32, 64])  # SM-MNIST, KTH, BAIR
+def test_lstm_parameter_counts_at_paper_scale(z_dim: int) -> None:
+    """LSTM_theta 2x256 on [h, z] -> g; LSTM_phi, LSTM_psi 1x256 on h -> (mu, logvar)."""
+    model = SVG(SVGConfig(variant="lp", z_dim=z_dim))
+    predictor = linear(128 + z_dim, 256) + 2 * lstm_layer(256, 256) + linear(256, 128)
+    gaussian = linear(128, 256) + lstm_layer(256, 256) + 2 * linear(256, z_dim)
+    if z_dim == 10:
+        assert (predictor, gaussian) == (1_121_152, 564_500)
+    assert n_params(model.predictor) == predictor
+    assert n_params(model.posterior) == gaussian
+    assert n_params(model.prior) == gaussian
+    assert n_params(SVG(SVGConfig(variant="fp", z_dim=z_dim))) == n_params(model) - gaussian
+    deterministic = SVG(SVGConfig(variant="deterministic"))
+    assert n_params(deterministic.predictor) == predictor - z_dim * 256
+    assert deterministic.posterior is None and deterministic.prior is None
+
+
+# ----------------------------------------------------------------------------- KL terms
+
+
+def closed_form_kl(mu1: torch.Tensor, s1: torch.Tensor, mu2: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu1, s1^2) || N(mu2, s2^2)) per dimension, written out."""
+    return torch.log(s2 / s1) + (s1**2 + (mu1 - mu2) ** 2) / (2 * s2**2) - 0.5
+
+
+@pytest.mark.parametrize("variant", ["fp", "lp"])
+def test_kl_is_against_the_variants_prior(variant: str) -> None:
+    model = smoke_model(variant).eval()  # eval: batch norm gives the same h on every call
+    x = torch.rand(2, 5, 1, 64, 64)
+    with torch.no_grad():
+        kld = model.training_step(x)["kld"] * 4  # summed over the 4 predicted steps
+        h, _ = model.encode(x)
+        q, p = model.latent_distributions(h)
+    assert q.loc.shape == p.loc.shape == (2, 4, 3)
+    standard = closed_form_kl(q.loc, q.scale, torch.zeros_like(q.loc), torch.ones_like(q.scale))
+    if variant == "fp":
+        assert torch.equal(p.loc, torch.zeros_like(p.loc)) and torch.equal(p.scale, torch.ones_like(p.scale))
+        expected = standard
+    else:
+        assert not torch.allclose(p.loc, torch.zeros_like(p.loc))
+        expected = closed_form_kl(q.loc, q.scale, p.loc, p.scale)
+        assert not torch.isclose(standard.sum(-1).mean(0).sum(), expected.sum(-1).mean(0).sum())
+    torch.testing.assert_close(kld, expected.sum(-1).mean(0).sum())
+
+
+def test_learned_prior_sees_only_past_frames() -> None:
+    model = smoke_model("lp").eval()
+    x = torch.rand(2, 5, 1, 64, 64)
+    x_changed = x.clone()
+    x_changed[:, -1] = torch.rand(2, 1, 64, 64)  # only the last target frame differs
+    with torch.no_grad():
+        q, p = model.latent_distributions(model.encode(x)[0])
+        q2, p2 = model.latent_distributions(model.encode(x_changed)[0])
+    torch.testing.assert_close(p.loc, p2.loc)  # prior of z_4 reads x_0..x_3 only
+    torch.testing.assert_close(p.scale, p2.scale)
+    torch.testing.assert_close(q.loc[:, :-1], q2.loc[:, :-1])  # posterior of earlier steps untouched
+    assert not torch.allclose(q.loc[:, -1], q2.loc[:, -1])  # posterior of z_4 reads x_4
+    sigma = model.prior_sigma(x)
+    torch.testing.assert_close(sigma, p.scale)
+    with pytest.raises(ValueError, match="learned prior"):
+        smoke_model("fp").prior_sigma(x)
+
+
+def test_decoder_skips_come_from_the_last_ground_truth_frame() -> None:
+    model = SVG(SVGConfig(variant="deterministic", **{**SMOKE, "n_past": 3}))
+    assert model._skip_frames(6) == [0, 1, 2, 2, 2]  # predicting frames 1..5, x_2 is the last known
+    model.cfg.last_frame_skip = True
+    assert model._skip_frames(6) == [0, 1, 2, 3, 4]
+
+
+# ----------------------------------------------------------------------------- training and sampling
+
+
+def moving_square_batches(start_step: int, batch: int = 4, frames: int = 5) -> Iterator[torch.Tensor]:
+    """A white square moving 3 px right per frame from a random start: fully predictable."""
+    step = start_step
+    while True:
+        rng = np.random.default_rng(np.random.SeedSequence([2, step]))
+        x = np.zeros((batch, frames, 64, 64), np.uint8)
+        for b in range(batch):
+            r, c = rng.integers(8, 40, size=2)
+            for t in range(frames):
+                x[b, t, r : r + 14, c + 3 * t : c + 3 * t + 14] = 255
+        yield frames_to_batch(x)
+        step += 1
+
+
+def test_smoke_training_reduces_the_loss(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    cfg = SVGConfig(variant="lp", **SMOKE)
+    model = SVG(cfg)
+    train = TrainConfig(steps=150, checkpoint_every=150, log_every=10, seed=0, device="cpu")
+    path = fit(model, make_optimizer(model), moving_square_batches, train, tmp_path, svg_model_config(cfg))
+    with open(tmp_path / "log.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    mse = [float(r["mse"]) for r in rows]
+    empty_frame_mse = 14 * 14 / 64**2  # predicting black frames: only the square is wrong
+    assert mse[-1] < 0.3 * mse[0] and mse[-1] < 0.6 * empty_frame_mse, mse
+    loaded = load_model(path, build_svg)
+    assert loaded.cfg == cfg
+
+
+@pytest.mark.parametrize("variant", ["fp", "lp"])
+def test_same_seed_same_samples(variant: str) -> None:
+    model = smoke_model(variant)
+    x = torch.rand(2, 2, 1, 64, 64)
+    a = model.generate(x, 3, 4, seed=7)
+    b = model.generate(x, 3, 4, seed=7)
+    c = model.generate(x, 3, 4, seed=8)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    assert not torch.equal(a[0], a[1])  # samples differ from each other
+    assert model.training  # generate restores the training mode
+
+
+def test_deterministic_model_ignores_the_seed() -> None:
+    model = smoke_model("deterministic")
+    x = torch.rand(2, 2, 1, 64, 64)
+    a = model.generate(x, 3, 2, seed=1)
+    assert torch.equal(a[0], a[1]) and torch.equal(a, model.generate(x, 3, 2, seed=2))
+
+
+def test_frames_to_batch_layout_and_range() -> None:
+    frames = np.zeros((2, 3, 64, 64), np.uint8)
+    frames[1, 2, 5, 7] = 255
+    x = frames_to_batch(frames)
+    assert x.shape == (2, 3, 1, 64, 64) and x.dtype == torch.float32
+    assert x[1, 2, 0, 5, 7] == 1.0 and float(x.sum()) == 1.0
+    rgb = frames_to_batch(np.zeros((1, 2, 64, 64, 3), np.uint8))
+    assert rgb.shape == (1, 2, 3, 64, 64)
+    with pytest.raises(TypeError):
+        frames_to_batch(np.zeros((1, 2, 64, 64), np.float32))
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_frame_scores_identity_and_known_psnr() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.random((3, 1, 64, 64))
+    ssim, psnr = ev.frame_scores(truth, truth)
+    np.testing.assert_allclose(ssim, 1.0)
+    assert np.isinf(psnr).all()
+    noisy = np.clip(truth + 0.05 * rng.standard_normal(truth.shape), 0, 1)
+    ssim, psnr = ev.frame_scores(truth, noisy)
+    mse = ((truth - noisy) ** 2).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(psnr, 10 * np.log10(1.0 / mse))  # data range 1, not 255
+    assert (ssim < 1).all() and (ssim > 0).all()
+
+
+def test_best_of_n_bounds() -> None:
+    rng = np.random.default_rng(1)
+    scores = rng.random((20, 5, 7))  # (S, N, T)
+    best = ev.best_of_n(scores)
+    assert best.shape == (5, 7)
+    assert (best.mean(axis=1) >= scores.mean(axis=0).mean(axis=1)).all()  # best-of-N >= mean-of-N
+    np.testing.assert_allclose(best.mean(axis=1), scores.mean(axis=2).max(axis=0))
+    one = scores[:1]
+    np.testing.assert_array_equal(ev.best_of_n(one), one[0])  # N = 1: the sample itself
+    frames = rng.random((4, 1, 64, 64))
+    ssim_one, _ = ev.frame_scores(frames, frames * 0.9)
+    same = np.repeat(ssim_one[None, None], 3, axis=0)  # 3 identical samples
+    np.testing.assert_array_equal(ev.best_of_n(same)[0], ssim_one)
+
+
+def test_confidence_interval_covers_the_mean_95_percent_of_the_time() -> None:
+    rng = np.random.default_rng(2)
+    trials = rng.normal(loc=3.0, scale=2.0, size=(2000, 30, 1))  # 2000 experiments, N = 30
+    covered = 0
+    for values in trials:
+        _, low, high = ev.mean_ci(values)
+        covered += int(low[0] <= 3.0 <= high[0])
+    assert 0.93 <= covered / len(trials) <= 0.97
+    mean, low, high = ev.mean_ci(np.full((5, 3), 0.7))
+    np.testing.assert_allclose([mean, low, high], 0.7)
+    _, l10, h10 = ev.mean_ci(trials[0, :10])
+    _, l30, h30 = ev.mean_ci(trials[0])
+    assert (h30 - l30) < (h10 - l10)
+
+
+def test_evaluate_svg_and_tables(tmp_path: Path) -> None:
+    model = smoke_model("lp")
+    frames = np.random.default_rng(3).integers(0, 256, size=(5, 7, 64, 64), dtype=np.uint8)
+    result = ev.evaluate_svg(model, frames, n_cond=2, n_future=5, n_samples=3, seed=0, batch_size=2,
+                             sample_chunk=2, n_examples=3)
+    assert result.ssim.shape == result.psnr.shape == (5, 3, 5)
+    assert result.examples.shape == (3, len(ev.EXAMPLE_ROWS), 7, 64, 64, 1)
+    np.testing.assert_array_equal(result.examples[:, 0, :, :, :, 0], frames[:3])  # truth row
+    np.testing.assert_array_equal(result.examples[:, 1, :2], result.examples[:, 0, :2])  # conditioning
+    again = ev.evaluate_svg(model, frames, 2, 5, 3, seed=0, batch_size=2, sample_chunk=2, n_examples=3)
+    np.testing.assert_array_equal(again.ssim, result.ssim)
+    table = ev.curve_table(result, "lp", train_horizon=5)
+    assert list(table.columns) == list(ev.CURVE_COLUMNS)
+    assert sorted(table["frame"].unique()) == [3, 4, 5, 6, 7]
+    best = ev.best_of_n(result.ssim.transpose(1, 0, 2)).mean(axis=0)
+    np.testing.assert_allclose(table[table.metric == "ssim"]["mean"], best)
+    det = ev.evaluate_svg(smoke_model("deterministic"), frames, 2, 5, 3, seed=0, batch_size=4, n_examples=1)
+    assert det.ssim.shape == (5, 1, 5)
+    csv_path = ev.save_evaluation(result, tmp_path / "lp", "lp", train_horizon=5)
+    assert (tmp_path / "lp" / "scores.zarr").is_dir() and (tmp_path / "lp" / "examples.zarr").is_dir()
+    ev.save_evaluation(det, tmp_path / "det", "deterministic", train_horizon=5)
+    combined = ev.combine_curves([csv_path, tmp_path / "det" / "curves.csv"], tmp_path / "all.csv")
+    assert set(combined["model"]) == {"lp", "deterministic"}
+    assert figs.bair_ssim_psnr_figure(tmp_path / "all.csv", tmp_path / "fig.png").stat().st_size > 0
+    gif = figs.sample_gif(result.examples[0], 2, tmp_path / "sample.gif")
+    with Image.open(gif) as img:
+        assert img.n_frames == 7
+
+
+# ----------------------------------------------------------------------------- Fig. 5 and Fig. 6
+
+
+def test_template_matching_recovers_digit_motion() -> None:
+    smmnist = pytest.importorskip("pipeline.synthetic.smmnist")
+    cfg = smmnist.SMMNISTConfig(num_digits=1, seq_len=12)
+    rng = np.random.default_rng(4)
+    digits = np.zeros((3, 32, 32), np.uint8)
+    for d in digits:  # asymmetric blobs so the match is unique
+        d[4:28, 10:14] = 255
+        d[4:8, 10:24] = 200
+        d[rng.integers(8, 28), rng.integers(14, 28)] = 255
+    batch = smmnist.generate(cfg, digits, 4, rng)
+    templates = digits[batch.digit_index[:, 0]]
+    vel = ev.digit_velocities(batch.frames / 255.0, templates / 255.0)
+    np.testing.assert_array_equal(vel, np.diff(batch.positions[:, :, 0], axis=1))
+
+
+def test_velocity_distributions_and_distance() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.integers(-4, 5, size=(400, 3, 2))
+    table = ev.velocity_table(a, a, first_step=5, max_speed=4)
+    probs = table.groupby(["source", "step"])["probability"].sum()
+    np.testing.assert_allclose(probs, 1.0)
+    np.testing.assert_allclose(ev.velocity_distance(table)["total_variation"], 0.0, atol=1e-12)
+    far = ev.velocity_table(np.full((10, 3, 2), 4), np.full((10, 3, 2), -4), first_step=0, max_speed=4)
+    dist = ev.velocity_distance(far)
+    np.testing.assert_allclose(dist["total_variation"], 1.0)
+    assert list(dist["step"]) == [0, 1, 2]
+
+
+def test_fig5_and_fig6_helpers_and_figures(tmp_path: Path) -> None:
+    smmnist = pytest.importorskip("pipeline.synthetic.smmnist")
+    model = smoke_model("lp")
+    digits = np.random.default_rng(6).integers(0, 256, size=(5, 32, 32), dtype=np.uint8)
+    cfg = smmnist.SMMNISTConfig(num_digits=1, seq_len=6)
+    arrays, _ = smmnist.make_shared_start_set(cfg, digits, n=3, seed=0, min_first_bounce=3)
+    model_vel, true_vel = ev.fig5_velocities(model, arrays["frames"], arrays["positions"], n_cond=2,
+                                             n_samples=2, seed=0, digit_size=32, batch_size=2)
+    assert model_vel.shape == (6, 5, 2) and true_vel.shape == (3, 5, 2)
+    np.testing.assert_array_equal(true_vel, np.diff(arrays["positions"][:, :, 0], axis=1))
+    table = ev.velocity_table(model_vel, true_vel, first_step=0, max_speed=4)
+    table.to_csv(tmp_path / "vel.csv", index=False)
+    assert figs.velocity_figure(tmp_path / "vel.csv", tmp_path / "fig5.png").stat().st_size > 0
+
+    sync, _ = smmnist.make_synchronized_set(smmnist.SMMNISTConfig(num_digits=2, seq_len=8), digits, n=3, seed=1)
+    sigma = ev.prior_sigma_table(model, sync["frames"], batch_size=2)
+    assert list(sigma["frame"]) == list(range(1, 8)) and (sigma["sigma_mean"] > 0).all()
+    hits = ev.collision_table(sync["bounces"][0])
+    assert len(hits) == int(sync["bounces"][0].sum())
+    sigma.to_csv(tmp_path / "sigma.csv", index=False)
+    hits.to_csv(tmp_path / "hits.csv", index=False)
+    assert figs.prior_sigma_figure(tmp_path / "sigma.csv", tmp_path / "hits.csv", tmp_path / "fig6.png").exists()
+    curves = pd.DataFrame(
+        [("lp", "ssim", f, 0.8, 0.7, 0.9, 4, 3, 2, 5) for f in range(3, 8)], columns=list(ev.CURVE_COLUMNS)
+    )
+    curves.to_csv(tmp_path / "curves.csv", index=False)
+    assert figs.smmnist_ssim_figure(tmp_path / "curves.csv", tmp_path / "fig7.png").exists()
+    with pytest.raises(ValueError, match="psnr"):
+        figs.bair_ssim_psnr_figure(tmp_path / "curves.csv", tmp_path / "fig8.png")
