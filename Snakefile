@@ -14,6 +14,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/clips.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:

@@ -103,6 +103,20 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Per scale, nested by stage. ``max_clips_per_video: 0`` means every clip the stride allows."""
 
 
+def _with_paper_sizes(scale: str) -> dict[str, Any]:
+    """The scale's data sizes plus each paper's model/training sizes (``pipeline.sizes.<paper>``)."""
+    import importlib
+    import pkgutil
+
+    import pipeline.sizes
+
+    merged = copy.deepcopy(PRESETS[scale])
+    for module in pkgutil.iter_modules(pipeline.sizes.__path__):
+        sizes = importlib.import_module(f"pipeline.sizes.{module.name}").SIZES
+        merged[module.name] = copy.deepcopy(sizes[scale])
+    return merged
+
+
 def _merge(base: dict[str, Any], override: Mapping[str, Any], where: str) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in override.items():
@@ -122,4 +136,4 @@ def resolve(scale: str, overrides: Mapping[str, Any] | None = None) -> dict[str,
     """The sizes and counts of ``scale`` with the user's ``overrides`` applied."""
     if scale not in PRESETS:
         raise KeyError(f"scale: {scale!r} is not a preset; choose one of {', '.join(SCALES)}")
-    return _merge(PRESETS[scale], overrides or {}, "")
+    return _merge(_with_paper_sizes(scale), overrides or {}, "")

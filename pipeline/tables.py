@@ -31,6 +31,39 @@ def code_version(repo: Path | None = None) -> str:
     return rev + ("-dirty" if dirty else "")
 
 
+def provenance(config: Mapping[str, Any], source_records: Sequence[Path] = (), **extra: Any) -> dict[str, Any]:
+    """What a table's numbers depend on: config (and so the scale), data sources, inputs."""
+    sources = {}
+    for record in source_records:
+        data = json.loads(Path(record).read_text())
+        sources[data.get("dataset", Path(record).stem)] = {
+            k: data.get(k) for k in ("source", "layout", "root", "files", "generator", "seed") if k in data
+        }
+    return {"scale": config.get("scale"), "seed": config.get("seed"), "config": dict(config),
+            "data_sources": sources, **extra}
+
+
+def write_csv(frame: pd.DataFrame, path: Path, provenance_record: Mapping[str, Any]) -> Path:
+    """Write any result table atomically, with its provenance sidecar ``<name>.provenance.json``.
+
+    For tables the paper reports no numbers for (curves only), the caller adds an empty
+    ``paper`` column so every table has one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+    record = {
+        "table": path.stem,
+        "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "code_version": code_version(),
+        **provenance_record,
+    }
+    path.with_suffix(".provenance.json").write_text(json.dumps(record, indent=2, default=str))
+    return path
+
+
 def write_table(
     path: Path,
     table: str,
@@ -57,16 +90,5 @@ def write_table(
     ]
     if missing:
         frame = pd.concat([frame, pd.DataFrame.from_records(missing)], ignore_index=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
-    record = {
-        "table": table,
-        "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "code_version": code_version(),
-        **provenance,
-    }
-    sidecar = path.with_suffix(".provenance.json")
-    sidecar.write_text(json.dumps(record, indent=2, default=str))
+    write_csv(frame, path, {"reference_table": table, **provenance})
     return frame

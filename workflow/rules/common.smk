@@ -6,6 +6,7 @@ from snakemake.utils import validate
 from pipeline import clips as clip_protocols
 from pipeline.manifest import read_manifest
 from pipeline.presets import resolve
+from pipeline.recipes import recipe
 
 validate(config, "../schemas/config.schema.yaml")
 
@@ -16,6 +17,8 @@ LOGS = Path("logs")
 
 
 wildcard_constraints:
+    paper="[a-z]+",
+    variant="[a-z0-9_]+",
     dataset="[a-z0-9]+",
     protocol="[a-z]+",
     shard="[0-9]{5}",
@@ -48,9 +51,19 @@ def clip_shards(wildcards):
     return [folder / f"shard-{k:05d}.zarr" for k in range(n)]
 
 
+def training_inputs(wildcards):
+    """The files one training job reads, as its paper's recipe names them."""
+    return recipe(wildcards.paper).inputs(wildcards.dataset, wildcards.variant, DATA)
+
+
+PAPER_TARGETS = {}
+"""paper -> its tables and figures; each workflow/rules/<paper>.smk fills its own entry."""
+
+
 def all_targets():
     """Everything `snakemake` builds by default for the configured papers."""
-    targets = [DATA / "clips" / d / p / "index.csv" for d, p in paper_clip_sets()]
+    targets = [t for paper in config["papers"] for t in PAPER_TARGETS.get(paper, [])]
+    targets += [DATA / "clips" / d / p / "index.csv" for d, p in paper_clip_sets()]
     if "svg" in config["papers"] and dataset_source("smmnist") != "off":
         targets.append(DATA / "clips" / "smmnist" / "svg" / "test.zarr")
     if "crossconv" in config["papers"] and dataset_source("shapes") != "off":
