@@ -14,6 +14,9 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/clips.smk"
+include: "workflow/rules/stabilize.smk"
+include: "workflow/rules/flow.smk"
+include: "workflow/rules/trajectories.smk"
 include: "workflow/rules/train.smk"
 
 

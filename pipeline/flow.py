@@ -14,9 +14,13 @@ Methods:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 from tqdm import tqdm
+
+from pipeline.shards import map_shard
 
 METHODS = ("deepflow", "dis")
 DIS_PRESETS = {
@@ -141,3 +145,15 @@ def endpoint_error(flow: np.ndarray, truth: np.ndarray, mask: np.ndarray | None 
     """Mean end-point error (px): Euclidean distance between estimated and true vectors."""
     err = np.linalg.norm(flow - truth, axis=-1)
     return float(err[mask].mean() if mask is not None else err.mean())
+
+
+def staticflow_shard(src: Path, dst: Path, grid: int, method: str = "deepflow", dis_preset: str = "medium") -> tuple[int, int]:
+    """The staticflow targets of a clip shard: each clip's first frame, its averaged flow at the
+    clip's resolution (float16) and that flow resized to the ``grid`` x ``grid`` label field."""
+    def one(item: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        frames = item["frames"]  # (4, H, W, 3)
+        flow = staticflow_target(frames, method, dis_preset)  # (H, W, 2)
+        return {"image": frames[0], "flow": flow.astype(np.float16), "flow_grid": resize_flow(flow, (grid, grid))}
+
+    attrs = {"flow": {"method": method, "dis_preset": dis_preset, "grid": grid, "target": "mean of flow 0->1, 0->2, 0->3"}}
+    return map_shard(src, dst, one, attrs=attrs, desc=f"flow {Path(dst).name}")

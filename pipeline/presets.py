@@ -35,7 +35,7 @@ def _standin(videos_per_class: tuple[int, int], width: int, height: int, seconds
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "standin": {
-            "ucf101": _standin((2, 0), 96, 72, 1.2),
+            "ucf101": _standin((2, 0), 96, 72, 1.4),
             "thumos": _standin((0, 2), 96, 72, 1.2),
             "hmdb51": _standin((2, 1), 96, 72, 0.6),
             "kth": _standin((2, 1), 80, 60, 1.2),
@@ -46,10 +46,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "clips": {
             "walker": {"width": 64, "height": 48, "frames": 31, "stride": 3, "max_clips_per_video": 2, "videos_per_shard": 4},
             "staticflow": {"size": 64, "stride": 5, "max_clips_per_video": 4, "videos_per_shard": 4},
-            "vgan": {"size": 32, "frames": 32, "max_clips_per_video": 1, "videos_per_shard": 4},
+            "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 1, "videos_per_shard": 4},
             "svg": {"size": 64, "frames": 20, "stride": 10, "max_clips_per_video": 2, "videos_per_shard": 4},
             "crossconv": {"size": 32, "gap": 1, "stride": 2, "max_clips_per_video": 4, "videos_per_shard": 4},
         },
+        "trajectories": {"n_scales": 1},
         "smmnist": {"test_sequences": 16, "sequence_length": 20, "num_digits": 2},
         "shapes": {"size": 32, "train_pairs": 64, "test_pairs": 16},
     },
@@ -70,6 +71,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 4, "videos_per_shard": 16},
             "crossconv": {"size": 64, "gap": 1, "stride": 2, "max_clips_per_video": 12, "videos_per_shard": 16},
         },
+        "trajectories": {"n_scales": 3},
         "smmnist": {"test_sequences": 256, "sequence_length": 30, "num_digits": 2},
         "shapes": {"size": 64, "train_pairs": 4000, "test_pairs": 200},
     },
@@ -96,6 +98,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             # crossconv: consecutive frame pairs at 128x128
             "crossconv": {"size": 128, "gap": 1, "stride": 1, "max_clips_per_video": 0, "videos_per_shard": 64},
         },
+        # walker: trajectories averaged over scales (improved trajectories' pyramid, factor sqrt 2)
+        "trajectories": {"n_scales": 8},
         "smmnist": {"test_sequences": 1000, "sequence_length": 30, "num_digits": 2},
         "shapes": {"size": 128, "train_pairs": 20000, "test_pairs": 500},
     },

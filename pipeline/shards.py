@@ -104,6 +104,55 @@ def shard_length(group: zarr.Group) -> int:
     return lengths[0] if lengths else 0
 
 
+CLIP_METADATA: tuple[str, ...] = ("video_index", "start", "label", "split")
+"""Per-item arrays every stage carries from clips to its output, so an item's origin is never lost."""
+
+
+def map_shard(
+    src: str | Path,
+    dst: str | Path,
+    per_item: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray] | tuple[str, str]],
+    read: Sequence[str] = ("frames",),
+    attrs: Mapping[str, Any] | None = None,
+    desc: str = "",
+) -> tuple[int, int]:
+    """Apply ``per_item`` to every item of shard ``src`` and publish the results as shard ``dst``.
+
+    ``per_item`` gets the arrays named in ``read`` for one item and returns either a dict of
+    output arrays or ``(reason, detail)`` when the item is dropped (kept in the ``dropped``
+    attribute, with the item's origin). Clip metadata and the source item index are carried
+    along. Returns (kept, dropped).
+    """
+    from tqdm import tqdm
+
+    group = open_shard(src)
+    n = shard_length(group)
+    outputs: dict[str, list[np.ndarray]] = {}
+    kept_items: list[int] = []
+    dropped: list[dict[str, Any]] = []
+    videos = list(group.attrs.get("videos", []))
+    for item in tqdm(range(n), desc=desc or Path(dst).name, unit="clip", mininterval=2.0):
+        result = per_item({name: np.asarray(group[name][item]) for name in read})
+        if isinstance(result, tuple):
+            video = int(group["video_index"][item]) if "video_index" in group else -1
+            dropped.append({"item": item, "video_id": videos[video] if 0 <= video < len(videos) else "",
+                            "start": int(group["start"][item]) if "start" in group else -1,
+                            "reason": result[0], "detail": result[1]})
+            continue
+        kept_items.append(item)
+        for name, value in result.items():
+            outputs.setdefault(name, []).append(np.asarray(value))
+    arrays = {name: np.stack(values) for name, values in outputs.items()}
+    index = np.asarray(kept_items, np.int64)
+    for name in CLIP_METADATA:
+        if name in group:
+            arrays[name] = group[name][:][index] if n else group[name][:]
+    arrays["source_item"] = index.astype(np.int32)
+    merged = {**dict(group.attrs), **dict(attrs or {}), "dropped": dropped, "source_shard": str(src)}
+    write_shard(dst, arrays, merged)
+    return len(kept_items), len(dropped)
+
+
 class ShardDataset:
     """Random access to items across shards, as a PyTorch map-style dataset.
 
@@ -126,6 +175,8 @@ class ShardDataset:
         index = []
         for shard_id, path in enumerate(self.paths):
             group = open_shard(path)
+            if shard_length(group) == 0:
+                continue  # every item of this shard was skipped or dropped upstream
             missing = [name for name in self.arrays if name not in group]
             if missing:
                 raise KeyError(f"shard {path} has no array(s) {missing}")
@@ -157,3 +208,26 @@ class ShardDataset:
         state = self.__dict__.copy()
         state["_groups"] = {}
         return state
+
+
+def summarize_shards(paths: Sequence[str | Path], out_csv: str | Path) -> "pd.DataFrame":
+    """One row per shard of a stage: items kept, items dropped and the drop reasons, so a person
+    sees at a glance what a stage threw away (vgan drops about 3% of its segments)."""
+    import pandas as pd
+
+    rows = []
+    for path in paths:
+        group = open_shard(path)
+        dropped = list(group.attrs.get("dropped", []))
+        reasons: dict[str, int] = {}
+        for item in dropped:
+            reasons[item["reason"]] = reasons.get(item["reason"], 0) + 1
+        rows.append({"shard": Path(path).name, "kept": shard_length(group), "dropped": len(dropped),
+                     "reasons": "; ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))})
+    table = pd.DataFrame(rows, columns=["shard", "kept", "dropped", "reasons"])
+    out_csv = Path(out_csv)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_csv.with_name(out_csv.name + ".tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(out_csv)
+    return table

@@ -26,10 +26,13 @@ rate is explained by a reason, not just a count.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from pipeline.shards import map_shard
 
 # Reasons a segment is dropped; stable strings so a stage can count them.
 REASONS = (
@@ -377,3 +380,17 @@ def reference_residual(estimated: np.ndarray, truth: np.ndarray, shape: tuple[in
     for t, (e, g) in enumerate(zip(estimated, truth)):
         out[t] = (_project(np.linalg.inv(e) @ g, grid) - grid).reshape(height, width, 2)
     return out
+
+
+def stabilize_shard(src: Path, dst: Path, cfg: StabilizeConfig) -> tuple[int, int]:
+    """Stabilize every clip of a clip shard relative to its own first frame (walker; vgan's
+    32-frame segments are its clips), keeping per-frame homographies, inlier ratios and errors
+    beside the frames; clips that fail the thresholds are dropped with their reason."""
+    def one(item: dict[str, np.ndarray]) -> dict[str, np.ndarray] | tuple[str, str]:
+        result = stabilize_clip(item["frames"], cfg)
+        if not result.ok:
+            return result.reason, result.detail
+        diagnostics = {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in result.diagnostics().items()}
+        return {"frames": result.frames, **diagnostics}
+
+    return map_shard(src, dst, one, attrs={"stabilize": asdict(cfg)}, desc=f"stabilize {Path(dst).name}")

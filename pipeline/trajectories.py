@@ -25,13 +25,15 @@ Offsets are stored (H, W, T-1, 2): offsets[y, x, t-1] = position at frame t minu
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 import scipy.fft
 
 from pipeline.flow import compute_clip_flow
+from pipeline.shards import map_shard
 
 # Output grids of walker's coarse-to-fine heads for a 320x240 input: 1/16, 1/8, 1/4 (H, W).
 WALKER_SIZES = ((16, 20), (32, 40), (64, 80))
@@ -241,3 +243,18 @@ def downsample(field: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     coefficients equals the coefficients of the averaged trajectories.
     """
     return _resize_channels(field, size, cv2.INTER_AREA)
+
+
+def trajectory_shard(src: Path, dst: Path, cfg: TrajectoryConfig) -> tuple[int, int]:
+    """Walker's inputs and targets from a shard of stabilized clips: each clip's first frame, the
+    DCT of every pixel's trajectory (H, W, 2k) float16 and where the track stayed reliable."""
+    def one(item: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        frames = item["frames"]  # (T, H, W, 3)
+        tracks = compute_trajectories(frames, cfg)
+        return {
+            "image": frames[0],
+            "dct": dct_encode(tracks.offsets, cfg.n_coefficients).astype(np.float16),  # (H, W, 2k)
+            "reliable": tracks.reliable.all(axis=-1),  # (H, W): reliable over the whole second
+        }
+
+    return map_shard(src, dst, one, attrs={"trajectories": asdict(cfg)}, desc=f"trajectories {Path(dst).name}")

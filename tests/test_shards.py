@@ -96,3 +96,24 @@ def test_killed_writer_leaves_no_shard_and_rerun_cleans_up(tmp_path):
     write_shard(target, {"x": np.zeros((2, 3))})
     assert [p.name for p in tmp_path.iterdir()] == ["k.zarr"]
     assert shard_length(open_shard(target)) == 2
+
+
+def test_map_shard_carries_metadata_and_records_drops(tmp_path):
+    from pipeline.shards import map_shard
+
+    src = write_shard(tmp_path / "in.zarr", {**_clips(5), "video_index": np.arange(5, dtype=np.int32),
+                                             "start": np.zeros(5, np.int32)}, {"videos": list("abcde")})
+
+    def mean_or_drop(item):
+        if item["frames"].mean() > 127.5:
+            return ("bright", f"mean {item['frames'].mean():.1f}")
+        return {"mean": np.float32(item["frames"].mean())}
+
+    kept, dropped = map_shard(src, tmp_path / "out.zarr", mean_or_drop)
+    out = open_shard(tmp_path / "out.zarr")
+    frames = _clips(5)["frames"]
+    expected = [i for i in range(5) if frames[i].mean() <= 127.5]
+    assert kept == len(expected) and kept + dropped == 5
+    np.testing.assert_array_equal(out["source_item"][:], expected)
+    np.testing.assert_array_equal(out["label"][:], _clips(5)["label"][expected])
+    assert {d["video_id"] for d in out.attrs["dropped"]} == {"abcde"[i] for i in range(5) if i not in expected}

@@ -175,3 +175,47 @@ def stabilization_figure(
     if title:
         fig.suptitle(title, fontsize=10)
     return _save(fig, path)
+
+
+# ---------------------------------------------------------------- drawn from saved stage outputs
+
+
+def _first_items(path: Path, names: tuple[str, ...], n: int = 1) -> dict[str, np.ndarray]:
+    from pipeline.shards import open_shard, shard_length
+
+    group = open_shard(path)
+    if shard_length(group) == 0:
+        raise ValueError(f"{path} holds no items to draw (every clip was skipped or dropped upstream)")
+    return {name: np.asarray(group[name][:n]) for name in names}
+
+
+def stabilization_figure_from_shards(clip_shard: Path, stabilized_shard: Path, path: Path) -> Path:
+    """The first kept clip of a shard before and after stabilization."""
+    from pipeline.shards import open_shard
+
+    after = _first_items(stabilized_shard, ("frames", "source_item"))
+    before = np.asarray(open_shard(clip_shard)["frames"][int(after["source_item"][0])])
+    return stabilization_figure(path, before, after["frames"][0], title=f"{Path(clip_shard).parent.parent.name}")
+
+
+def flow_figure_from_shard(flow_shard: Path, path: Path) -> Path:
+    """The first frame of a shard with its staticflow target at full resolution and on the label grid."""
+    import cv2
+
+    item = _first_items(flow_shard, ("image", "flow", "flow_grid"))
+    image, flow, grid = item["image"][0], item["flow"][0].astype(np.float32), item["flow_grid"][0]
+    height, width = flow.shape[:2]
+    # the grid field shown at full size, its vectors back in full-resolution pixels
+    grid_full = cv2.resize(grid, (width, height), interpolation=cv2.INTER_NEAREST) * (height / grid.shape[0])
+    return flow_figure(path, image, {"flow (mean of 0->1, 0->2, 0->3)": flow, f"on the {grid.shape[0]}x{grid.shape[1]} label grid": grid_full},
+                       title=f"staticflow target, {Path(flow_shard).parent.parent.name}")
+
+
+def trajectories_figure_from_shard(trajectory_shard: Path, path: Path, step: int = 8) -> Path:
+    """Tracks of the first clip of a shard, reconstructed from their 10 DCT coefficients."""
+    from pipeline.trajectories import dct_decode
+
+    item = _first_items(trajectory_shard, ("image", "dct", "reliable"))
+    offsets = dct_decode(item["dct"][0].astype(np.float32))  # (H, W, 30, 2)
+    return trajectories_figure(path, item["image"][0], offsets, reliable=None, step=step,
+                               title=f"trajectories (5+5 DCT coefficients), {Path(trajectory_shard).parent.parent.name}")

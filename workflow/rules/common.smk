@@ -43,12 +43,46 @@ def clip_protocol(name):
     return clip_protocols.protocol(name, SIZES["clips"][name])
 
 
-def clip_shards(wildcards):
+def clip_shards_of(dataset, protocol):
     """Shard paths of one (dataset, protocol), known once the manifest exists (checkpoint)."""
-    manifest = checkpoints.data_list.get(dataset=wildcards.dataset).output.manifest
-    n = clip_protocols.shard_count(read_manifest(manifest), clip_protocol(wildcards.protocol))
-    folder = DATA / "clips" / wildcards.dataset / wildcards.protocol
+    manifest = checkpoints.data_list.get(dataset=dataset).output.manifest
+    n = clip_protocols.shard_count(read_manifest(manifest), clip_protocol(protocol))
+    folder = DATA / "clips" / dataset / protocol
     return [folder / f"shard-{k:05d}.zarr" for k in range(n)]
+
+
+def clip_shards(wildcards):
+    return clip_shards_of(wildcards.dataset, wildcards.protocol)
+
+
+def stage_shards(stage, protocol=None):
+    """Input function: the shards of ``stage`` (stabilized, flow, trajectories), one per clip shard."""
+
+    def shards(wildcards):
+        proto = protocol or wildcards.protocol
+        clip_paths = clip_shards_of(wildcards.dataset, proto)
+        return [DATA / stage / wildcards.dataset / proto / p.name for p in clip_paths]
+
+    return shards
+
+
+PREPROCESSING = {
+    # protocol -> the summaries and figures of its preprocessing stages
+    "walker": ("stabilized/{d}/walker/summary.csv", "trajectories/{d}/walker/summary.csv",
+               "figures/preprocessing/{d}_walker_stabilization.png", "figures/preprocessing/{d}_trajectories.png"),
+    "vgan": ("stabilized/{d}/vgan/summary.csv", "figures/preprocessing/{d}_vgan_stabilization.png"),
+    "staticflow": ("flow/{d}/staticflow/summary.csv", "figures/preprocessing/{d}_flow.png"),
+}
+
+
+def preprocessing_targets():
+    """Preprocessing outputs of every (dataset, protocol) the chosen papers read."""
+    targets = []
+    for dataset, protocol in paper_clip_sets():
+        for pattern in PREPROCESSING.get(protocol, ()):
+            root = RESULTS if pattern.startswith("figures") else DATA
+            targets.append(root / pattern.format(d=dataset))
+    return targets
 
 
 def training_inputs(wildcards):
@@ -64,6 +98,7 @@ def all_targets():
     """Everything `snakemake` builds by default for the configured papers."""
     targets = [t for paper in config["papers"] for t in PAPER_TARGETS.get(paper, [])]
     targets += [DATA / "clips" / d / p / "index.csv" for d, p in paper_clip_sets()]
+    targets += preprocessing_targets()
     if "svg" in config["papers"] and dataset_source("smmnist") != "off":
         targets.append(DATA / "clips" / "smmnist" / "svg" / "test.zarr")
     if "crossconv" in config["papers"] and dataset_source("shapes") != "off":

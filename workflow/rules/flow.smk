@@ -1,0 +1,42 @@
+# Stage: optical flow. staticflow's targets: flow averaged over the next three frames, and its label grid.
+
+
+rule flow_staticflow:
+    input:
+        DATA / "clips" / "{dataset}" / "staticflow" / "shard-{shard}.zarr",
+    output:
+        directory(DATA / "flow" / "{dataset}" / "staticflow" / "shard-{shard}.zarr"),
+    params:
+        method=config["preprocess"]["flow"],
+        dis_preset=config["preprocess"]["dis_preset"],
+        size=SIZES["clips"]["staticflow"]["size"],
+    log:
+        LOGS / "flow" / "{dataset}" / "{shard}.log",
+    script:
+        "../scripts/flow_staticflow.py"
+
+
+rule flow_summary:
+    input:
+        stage_shards("flow", protocol="staticflow"),
+    output:
+        DATA / "flow" / "{dataset}" / "staticflow" / "summary.csv",
+    log:
+        LOGS / "flow" / "{dataset}" / "summary.log",
+    script:
+        "../scripts/summarize_shards.py"
+
+
+rule flow_figure:
+    input:
+        DATA / "flow" / "{dataset}" / "staticflow" / "shard-00000.zarr",
+    output:
+        report(
+            RESULTS / "figures" / "preprocessing" / "{dataset}_flow.png",
+            caption="../report/preprocessing/flow.rst",
+            category="preprocessing",
+        ),
+    log:
+        LOGS / "figures" / "{dataset}_flow.log",
+    script:
+        "../scripts/flow_figure.py"

@@ -1,0 +1,45 @@
+# Stage: stabilize. Keypoints + RANSAC homographies per clip, warped to the clip's first frame.
+
+
+rule stabilize_shard:
+    input:
+        DATA / "clips" / "{dataset}" / "{protocol}" / "shard-{shard}.zarr",
+    output:
+        directory(DATA / "stabilized" / "{dataset}" / "{protocol}" / "shard-{shard}.zarr"),
+    wildcard_constraints:
+        protocol="walker|vgan",
+    params:
+        keypoints=config["preprocess"]["keypoints"],
+    log:
+        LOGS / "stabilize" / "{dataset}" / "{protocol}" / "{shard}.log",
+    script:
+        "../scripts/stabilize_shard.py"
+
+
+rule stabilize_summary:
+    input:
+        stage_shards("stabilized"),
+    output:
+        DATA / "stabilized" / "{dataset}" / "{protocol}" / "summary.csv",
+    wildcard_constraints:
+        protocol="walker|vgan",
+    log:
+        LOGS / "stabilize" / "{dataset}" / "{protocol}" / "summary.log",
+    script:
+        "../scripts/summarize_shards.py"
+
+
+rule stabilize_figure:
+    input:
+        clips=DATA / "clips" / "{dataset}" / "{protocol}" / "shard-00000.zarr",
+        stabilized=DATA / "stabilized" / "{dataset}" / "{protocol}" / "shard-00000.zarr",
+    output:
+        report(
+            RESULTS / "figures" / "preprocessing" / "{dataset}_{protocol}_stabilization.png",
+            caption="../report/preprocessing/stabilization.rst",
+            category="preprocessing",
+        ),
+    log:
+        LOGS / "figures" / "{dataset}_{protocol}_stabilization.log",
+    script:
+        "../scripts/stabilize_figure.py"

@@ -1,0 +1,42 @@
+# Stage: trajectories (walker). Dense tracks of every first-frame pixel over the stabilized second, as DCT.
+
+
+rule trajectories_walker:
+    input:
+        DATA / "stabilized" / "{dataset}" / "walker" / "shard-{shard}.zarr",
+    output:
+        directory(DATA / "trajectories" / "{dataset}" / "walker" / "shard-{shard}.zarr"),
+    params:
+        method=config["preprocess"]["flow"],
+        dis_preset=config["preprocess"]["dis_preset"],
+        sizes=SIZES["trajectories"],
+    log:
+        LOGS / "trajectories" / "{dataset}" / "{shard}.log",
+    script:
+        "../scripts/trajectories_walker.py"
+
+
+rule trajectories_summary:
+    input:
+        stage_shards("trajectories", protocol="walker"),
+    output:
+        DATA / "trajectories" / "{dataset}" / "walker" / "summary.csv",
+    log:
+        LOGS / "trajectories" / "{dataset}" / "summary.log",
+    script:
+        "../scripts/summarize_shards.py"
+
+
+rule trajectories_figure:
+    input:
+        DATA / "trajectories" / "{dataset}" / "walker" / "shard-00000.zarr",
+    output:
+        report(
+            RESULTS / "figures" / "preprocessing" / "{dataset}_trajectories.png",
+            caption="../report/preprocessing/trajectories.rst",
+            category="preprocessing",
+        ),
+    log:
+        LOGS / "figures" / "{dataset}_trajectories.log",
+    script:
+        "../scripts/trajectories_figure.py"
