@@ -76,6 +76,8 @@ def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: in
         frames=int(round(float(sizes["seconds"]) * float(sizes["fps"]))),
         fps=float(sizes["fps"]),
         classes=STANDIN_CLASSES[dataset],
+        # HMDB-51 tags camera motion and staticflow keeps only static-camera videos: give it both
+        camera_motion_prob=0.5 if dataset == "hmdb51" else 1.0,
     )
     config = StandinConfig(
         scene=scene,
@@ -107,21 +109,22 @@ def list_source(record: Mapping[str, Any], split_index: int = 1, workers: int = 
     return manifest
 
 
-def digit_pool(dataset_config: Mapping[str, Any], data_root: Path, split: str):
-    """Digits for Stochastic Moving MNIST: scikit-learn's bundled set offline, MNIST otherwise.
+def digit_pool(dataset_config: Mapping[str, Any], data_root: Path, split: str, size: int = 32):
+    """Digits for Stochastic Moving MNIST at ``size`` pixels (the svg code pastes 28x28 MNIST
+    digits resized to 32x32): scikit-learn's bundled set offline, MNIST otherwise.
 
     Train and test pools are disjoint, so test sequences never show a training digit.
     """
-    from pipeline.synthetic.digits import load_digits_sklearn, load_mnist_idx
+    from pipeline.synthetic.digits import load_digits_sklearn, load_mnist_idx, resize_digits
 
     source = dataset_config.get("source", "synthetic")
     if source == "synthetic":
-        return load_digits_sklearn(size=28, split=split)
+        return resize_digits(load_digits_sklearn(size=28, split=split), size)
     folder = raw_dir(data_root, "mnist")
     if not (folder / SOURCE_RECORD).is_file():
         fetch_source("mnist", source, dataset_config.get("path"), folder)
     images, _ = load_mnist_idx(read_source(folder)["root"], split="train" if split == "train" else "test")
-    return images
+    return resize_digits(images, size)
 
 
 def write_smmnist_test_set(out: Path, dataset_config: Mapping[str, Any], sizes: Mapping[str, Any],
@@ -131,7 +134,7 @@ def write_smmnist_test_set(out: Path, dataset_config: Mapping[str, Any], sizes: 
     from pipeline.synthetic.smmnist import SMMNISTConfig, make_test_set
 
     cfg = SMMNISTConfig(num_digits=int(sizes["num_digits"]), seq_len=int(sizes["sequence_length"]))
-    arrays, attrs = make_test_set(cfg, digit_pool(dataset_config, data_root, "test"),
+    arrays, attrs = make_test_set(cfg, digit_pool(dataset_config, data_root, "test", cfg.digit_size),
                                   int(sizes["test_sequences"]), seed)
     attrs["source"] = dataset_config.get("source", "synthetic")
     return write_shard(out, arrays, attrs)

