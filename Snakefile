@@ -18,9 +18,24 @@ include: "workflow/rules/stabilize.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/trajectories.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/walker.smk"
+include: "workflow/rules/staticflow.smk"
+include: "workflow/rules/svg.smk"
 
 
 rule all:
     input:
         all_targets(),
     default_target: True
+
+
+# Stage targets: `snakemake clips` builds every manifest and clip shard, `snakemake preprocess`
+# everything up to stabilized clips, flow and trajectories.
+rule clips:
+    input:
+        clip_targets(),
+
+
+rule preprocess:
+    input:
+        clip_targets() + preprocessing_targets(),

@@ -35,13 +35,13 @@ def _standin(videos_per_class: tuple[int, int], width: int, height: int, seconds
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "standin": {
-            "ucf101": _standin((2, 0), 96, 72, 1.4),
-            "thumos": _standin((0, 2), 96, 72, 1.2),
+            "ucf101": _standin((1, 0), 96, 72, 1.4),
+            "thumos": _standin((0, 1), 96, 72, 1.2),
             "hmdb51": _standin((2, 1), 96, 72, 0.6),
-            "kth": _standin((2, 1), 80, 60, 1.2),
-            "flickr": _standin((2, 0), 96, 72, 1.4),
-            "exercise": _standin((2, 1), 64, 64, 0.4),
-            "pennaction": _standin((2, 1), 64, 64, 0.4),
+            "kth": _standin((1, 1), 80, 60, 1.2),
+            "flickr": _standin((1, 0), 96, 72, 1.4),
+            "exercise": _standin((1, 1), 64, 64, 0.4),
+            "pennaction": _standin((1, 1), 64, 64, 0.4),
         },
         "clips": {
             "walker": {"width": 64, "height": 48, "frames": 31, "stride": 3, "max_clips_per_video": 2, "videos_per_shard": 4},

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
+
+# Snakemake stamps directory outputs with a .snakemake_timestamp file; it is not part of the shard.
+warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp is not recognized")
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 """Split names; per-item ``split`` arrays store the index into this tuple."""

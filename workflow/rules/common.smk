@@ -97,8 +97,12 @@ PAPER_TARGETS = {}
 def all_targets():
     """Everything `snakemake` builds by default for the configured papers."""
     targets = [t for paper in config["papers"] for t in PAPER_TARGETS.get(paper, [])]
-    targets += [DATA / "clips" / d / p / "index.csv" for d, p in paper_clip_sets()]
-    targets += preprocessing_targets()
+    return targets + clip_targets() + preprocessing_targets()
+
+
+def clip_targets():
+    """Every manifest's clip shards (through their indexes) and the generated sets."""
+    targets = [DATA / "clips" / d / p / "index.csv" for d, p in paper_clip_sets()]
     if "svg" in config["papers"] and dataset_source("smmnist") != "off":
         targets.append(DATA / "clips" / "smmnist" / "svg" / "test.zarr")
     if "crossconv" in config["papers"] and dataset_source("shapes") != "off":

@@ -1,0 +1,180 @@
+# Stage: staticflow (optical flow from a static frame). Training-set statistics (hold-out, mean frame,
+# flow codebook), scores of the two nets and two constant predictors, Tables 3-4, Figs. 6-11 and the
+# generated video. The nets train through the generic train_model rule (train.smk) with
+# pipeline/recipes/staticflow.py; sizes in pipeline/sizes/staticflow.py.
+from pipeline.recipes import staticflow as staticflow_recipe
+
+STATICFLOW_NETS = staticflow_recipe.ARCHS
+STATICFLOW_PREDICTORS = staticflow_recipe.PREDICTORS
+
+STATICFLOW = SIZES["staticflow"]
+SF_DATASET = "hmdb51"
+SF_EVAL = RESULTS / "eval" / "staticflow" / SF_DATASET
+SF_FIGURES = RESULTS / "figures"
+
+
+def staticflow_model(arch):
+    return RESULTS / "models" / "staticflow" / SF_DATASET / arch / "model.pt"
+
+
+def staticflow_data_inputs():
+    """What every staticflow job after training reads: the flow shards' summary and the prepared files."""
+    return {"summary": staticflow_recipe.flow_summary(DATA, SF_DATASET),
+            **staticflow_recipe.prepared_files(DATA, SF_DATASET)}
+
+
+def staticflow_eval_inputs(wildcards):
+    model = {"model": staticflow_model(wildcards.predictor)} if wildcards.predictor in STATICFLOW_NETS else {}
+    return {**staticflow_data_inputs(), **model}
+
+
+def staticflow_targets():
+    if dataset_source(SF_DATASET) == "off":
+        return []
+    tables = [RESULTS / "tables" / f"hmdb51_flow_{s}.csv" for s in ("validation", "test")]
+    figures = [SF_FIGURES / f"hmdb51_flow_{n}.png" for n in ("training", "confusion", "pixel_accuracy", "examples", "video")]
+    return tables + figures + [SF_FIGURES / "hmdb51_flow_video.mp4"]
+
+
+PAPER_TARGETS["staticflow"] = staticflow_targets()
+
+
+rule staticflow_prepare:
+    input:
+        staticflow_recipe.flow_summary(DATA, "{dataset}"),
+    output:
+        **staticflow_recipe.prepared_files(DATA, "{dataset}"),
+    params:
+        sizes=STATICFLOW,
+        seed=config["seed"],
+    log:
+        LOGS / "staticflow_prepare" / "{dataset}.log",
+    script:
+        "../scripts/staticflow_prepare.py"
+
+
+rule staticflow_evaluate:
+    input:
+        unpack(staticflow_eval_inputs),
+    output:
+        SF_EVAL / "{predictor}.json",
+    wildcard_constraints:
+        predictor="|".join(STATICFLOW_PREDICTORS),
+    params:
+        sizes=STATICFLOW,
+        device=config["device"],
+    resources:
+        gpu=0 if config["device"] == "cpu" else 1,
+    log:
+        LOGS / "staticflow_evaluate" / "{predictor}.log",
+    script:
+        "../scripts/staticflow_evaluate.py"
+
+
+rule staticflow_examples:
+    input:
+        model=staticflow_model("{arch}"),
+        **staticflow_data_inputs(),
+    output:
+        directory(SF_EVAL / "{arch}_examples.zarr"),
+    wildcard_constraints:
+        arch="|".join(STATICFLOW_NETS),
+    params:
+        sizes=STATICFLOW,
+        device=config["device"],
+    log:
+        LOGS / "staticflow_examples" / "{arch}.log",
+    script:
+        "../scripts/staticflow_examples.py"
+
+
+rule staticflow_tables:
+    input:
+        scores=expand(SF_EVAL / "{predictor}.json", predictor=STATICFLOW_PREDICTORS),
+        sources=[DATA / "sources" / f"{SF_DATASET}.json"],
+    output:
+        validation=report(RESULTS / "tables" / "hmdb51_flow_validation.csv",
+                          caption="../report/staticflow/validation.rst", category="staticflow"),
+        test=report(RESULTS / "tables" / "hmdb51_flow_test.csv", caption="../report/staticflow/test.rst",
+                    category="staticflow"),
+        provenance=[RESULTS / "tables" / f"hmdb51_flow_{s}.provenance.json" for s in ("validation", "test")],
+    params:
+        predictors=list(STATICFLOW_PREDICTORS),
+        config=config,
+    log:
+        LOGS / "staticflow_tables" / "hmdb51.log",
+    script:
+        "../scripts/staticflow_tables.py"
+
+
+rule staticflow_training_figure:
+    input:
+        [staticflow_model(a) for a in STATICFLOW_NETS],
+    output:
+        report(SF_FIGURES / "hmdb51_flow_training.png", caption="../report/staticflow/training.rst",
+               category="staticflow"),
+    params:
+        archs=list(STATICFLOW_NETS),
+    log:
+        LOGS / "staticflow_figures" / "training.log",
+    script:
+        "../scripts/staticflow_training_figure.py"
+
+
+rule staticflow_confusion_figure:
+    input:
+        [SF_EVAL / f"{a}.json" for a in STATICFLOW_NETS],
+    output:
+        report(SF_FIGURES / "hmdb51_flow_confusion.png", caption="../report/staticflow/confusion.rst",
+               category="staticflow"),
+    params:
+        names=list(STATICFLOW_NETS),
+    log:
+        LOGS / "staticflow_figures" / "confusion.log",
+    script:
+        "../scripts/staticflow_confusion_figure.py"
+
+
+rule staticflow_pixel_accuracy_figure:
+    input:
+        [SF_EVAL / f"{p}.json" for p in (*STATICFLOW_NETS, "nomotion")],
+    output:
+        report(SF_FIGURES / "hmdb51_flow_pixel_accuracy.png", caption="../report/staticflow/pixel_accuracy.rst",
+               category="staticflow"),
+    params:
+        names=[*STATICFLOW_NETS, "nomotion"],
+    log:
+        LOGS / "staticflow_figures" / "pixel_accuracy.log",
+    script:
+        "../scripts/staticflow_pixel_accuracy_figure.py"
+
+
+rule staticflow_examples_figure:
+    input:
+        [SF_EVAL / f"{a}_examples.zarr" for a in STATICFLOW_NETS],
+    output:
+        report(SF_FIGURES / "hmdb51_flow_examples.png", caption="../report/staticflow/examples.rst",
+               category="staticflow"),
+    params:
+        names=list(STATICFLOW_NETS),
+    log:
+        LOGS / "staticflow_figures" / "examples.log",
+    script:
+        "../scripts/staticflow_examples_figure.py"
+
+
+rule staticflow_video:
+    input:
+        model=staticflow_model(STATICFLOW["eval"]["video"]["arch"]),
+        **staticflow_data_inputs(),
+    output:
+        video=report(SF_FIGURES / "hmdb51_flow_video.mp4", caption="../report/staticflow/video.rst",
+                     category="staticflow"),
+        strip=report(SF_FIGURES / "hmdb51_flow_video.png", caption="../report/staticflow/video.rst",
+                     category="staticflow"),
+    params:
+        sizes=STATICFLOW,
+    log:
+        LOGS / "staticflow_video" / "hmdb51.log",
+    script:
+        "../scripts/staticflow_video.py"

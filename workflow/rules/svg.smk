@@ -1,0 +1,203 @@
+# Stage: svg (Denton & Fergus 2018). Evaluation, tables and figures of the svg paper, and the data
+# only it reads (Fig. 5/6 SM-MNIST sets, BAIR TFRecords -> shards). Its models train through the
+# generic train_model rule (train.smk) with pipeline/recipes/svg.py; sizes in pipeline/sizes/svg.py.
+from pipeline.recipes import svg as svg_recipe
+
+SVG = SIZES["svg"]
+SVG_EVAL = RESULTS / "eval" / "svg"
+SVG_DATASETS = [d for d in svg_recipe.DATASETS if dataset_source(d) != "off"]
+SVG_TABLE_DATASET = {name: d for d, (name, _) in svg_recipe.TABLES.items()}
+
+
+def svg_model(dataset, variant):
+    return RESULTS / "models" / "svg" / dataset / variant / "model.pt"
+
+
+def svg_eval_inputs(wildcards):
+    """The trained model and the dataset's test data (the files its training read)."""
+    return {"model": svg_model(wildcards.dataset, wildcards.variant),
+            **svg_recipe.data_inputs(wildcards.dataset, DATA)}
+
+
+def svg_table_inputs(wildcards):
+    dataset = SVG_TABLE_DATASET[wildcards.table]
+    data = svg_recipe.data_inputs(dataset, DATA)
+    return {"curves": [SVG_EVAL / dataset / v / "curves.csv" for v in svg_recipe.EVALUATED],
+            "sources": [DATA / "sources" / f"{dataset}.json"] if dataset != "smmnist" else [],
+            **({"test_set": data["test_set"]} if "test_set" in data else {})}
+
+
+def svg_gifs(dataset, variant):
+    return [RESULTS / "figures" / "svg" / f"{dataset}_{variant}_{k}.gif" for k in range(SVG["gifs"])]
+
+
+def svg_targets():
+    targets = []
+    for dataset in SVG_DATASETS:
+        name = svg_recipe.TABLES[dataset][0]
+        targets += [RESULTS / "tables" / f"{name}.csv", RESULTS / "figures" / f"{name}.png"]
+        targets += [gif for variant in svg_recipe.EVALUATED for gif in svg_gifs(dataset, variant)]
+    if "smmnist" in SVG_DATASETS:
+        targets += [RESULTS / "figures" / "smmnist_bounce_velocity.png", RESULTS / "figures" / "smmnist_prior_sigma.png"]
+    return targets
+
+
+PAPER_TARGETS["svg"] = svg_targets()
+
+
+rule svg_smmnist_set:
+    input:
+        test_set=DATA / "clips" / "smmnist" / "svg" / "test.zarr",
+    output:
+        directory(DATA / "clips" / "smmnist" / "svg" / "{kind}.zarr"),
+    wildcard_constraints:
+        kind="|".join(svg_recipe.SMMNIST_SETS),
+    params:
+        sizes=SVG,
+        seed=config["seed"],
+    log:
+        LOGS / "svg_smmnist_set" / "{kind}.log",
+    script:
+        "../scripts/svg_smmnist_set.py"
+
+
+rule svg_bair_shards:
+    input:
+        source=DATA / "sources" / "bair.json",
+    output:
+        directory(DATA / "clips" / "bair" / "svg"),
+    params:
+        sizes=SVG["bair_shards"],
+    log:
+        LOGS / "svg_bair_shards" / "bair.log",
+    script:
+        "../scripts/svg_bair_shards.py"
+
+
+rule svg_evaluate:
+    input:
+        unpack(svg_eval_inputs),
+    output:
+        curves=SVG_EVAL / "{dataset}" / "{variant}" / "curves.csv",
+        scores=directory(SVG_EVAL / "{dataset}" / "{variant}" / "scores.zarr"),
+        examples=directory(SVG_EVAL / "{dataset}" / "{variant}" / "examples.zarr"),
+    wildcard_constraints:
+        dataset="|".join(svg_recipe.DATASETS),
+        variant="|".join(svg_recipe.EVALUATED),
+    params:
+        sizes=SVG,
+        seed=config["seed"],
+        device=config["device"],
+    resources:
+        gpu=0 if config["device"] == "cpu" else 1,
+    threads: 2
+    log:
+        LOGS / "svg_evaluate" / "{dataset}" / "{variant}.log",
+    script:
+        "../scripts/svg_evaluate.py"
+
+
+rule svg_bounce_velocities:
+    input:
+        model=svg_model("smmnist", "lp1"),
+        shared_start=DATA / "clips" / "smmnist" / "svg" / "sharedstart.zarr",
+    output:
+        table=SVG_EVAL / "smmnist" / "lp1" / "velocities.csv",
+        distance=SVG_EVAL / "smmnist" / "lp1" / "velocity_distance.csv",
+    params:
+        sizes=SVG,
+        seed=config["seed"],
+        device=config["device"],
+    threads: 2
+    log:
+        LOGS / "svg_bounce_velocities" / "smmnist.log",
+    script:
+        "../scripts/svg_bounce_velocities.py"
+
+
+rule svg_prior_sigma:
+    input:
+        model=svg_model("smmnist", "lp"),
+        synchronized=DATA / "clips" / "smmnist" / "svg" / "synchronized.zarr",
+    output:
+        sigma=SVG_EVAL / "smmnist" / "lp" / "prior_sigma.csv",
+        collisions=SVG_EVAL / "smmnist" / "lp" / "collisions.csv",
+        summary=SVG_EVAL / "smmnist" / "lp" / "sigma_collisions.csv",
+    params:
+        sizes=SVG,
+        device=config["device"],
+    log:
+        LOGS / "svg_prior_sigma" / "smmnist.log",
+    script:
+        "../scripts/svg_prior_sigma.py"
+
+
+rule svg_table:
+    input:
+        unpack(svg_table_inputs),
+    output:
+        report(RESULTS / "tables" / "{table}.csv", caption="../report/svg/table.rst", category="svg"),
+    wildcard_constraints:
+        table="|".join(SVG_TABLE_DATASET),
+    params:
+        dataset=lambda w: SVG_TABLE_DATASET[w.table],
+        config=config,
+    log:
+        LOGS / "svg_table" / "{table}.log",
+    script:
+        "../scripts/svg_table.py"
+
+
+rule svg_curve_figure:
+    input:
+        RESULTS / "tables" / "{table}.csv",
+    output:
+        report(RESULTS / "figures" / "{table}.png", caption="../report/svg/curves.rst", category="svg"),
+    wildcard_constraints:
+        table="|".join(SVG_TABLE_DATASET),
+    params:
+        dataset=lambda w: SVG_TABLE_DATASET[w.table],
+    log:
+        LOGS / "svg_curve_figure" / "{table}.log",
+    script:
+        "../scripts/svg_curve_figure.py"
+
+
+rule svg_bounce_velocity_figure:
+    input:
+        SVG_EVAL / "smmnist" / "lp1" / "velocities.csv",
+    output:
+        report(RESULTS / "figures" / "smmnist_bounce_velocity.png", caption="../report/svg/bounce_velocity.rst",
+               category="svg"),
+    log:
+        LOGS / "svg_bounce_velocity_figure" / "smmnist.log",
+    script:
+        "../scripts/svg_bounce_velocity_figure.py"
+
+
+rule svg_prior_sigma_figure:
+    input:
+        sigma=SVG_EVAL / "smmnist" / "lp" / "prior_sigma.csv",
+        collisions=SVG_EVAL / "smmnist" / "lp" / "collisions.csv",
+    output:
+        report(RESULTS / "figures" / "smmnist_prior_sigma.png", caption="../report/svg/prior_sigma.rst",
+               category="svg"),
+    log:
+        LOGS / "svg_prior_sigma_figure" / "smmnist.log",
+    script:
+        "../scripts/svg_prior_sigma_figure.py"
+
+
+rule svg_gifs:
+    input:
+        SVG_EVAL / "{dataset}" / "{variant}" / "examples.zarr",
+    output:
+        [report(gif, caption="../report/svg/samples.rst", category="svg")
+         for gif in svg_gifs("{dataset}", "{variant}")],
+    wildcard_constraints:
+        dataset="|".join(svg_recipe.DATASETS),
+        variant="|".join(svg_recipe.EVALUATED),
+    log:
+        LOGS / "svg_gifs" / "{dataset}" / "{variant}.log",
+    script:
+        "../scripts/svg_gifs.py"

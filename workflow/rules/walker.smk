@@ -1,0 +1,137 @@
+# Stage: walker (Walker et al. 2016). Training-set statistics, evaluation (Parzen NLL, min-Euclidean,
+# clustered samples), Table 1 and Figs. 3, 5. The three models (cvae, regressor, flownet) train through
+# the generic train_model rule (train.smk) with pipeline/recipes/walker.py; sizes in pipeline/sizes/walker.py.
+from pipeline.recipes import walker as walker_recipe
+
+WALKER = SIZES["walker"]
+WALKER_TRAIN, WALKER_TEST = "ucf101", "thumos"
+WALKER_EVAL = RESULTS / "eval" / "walker" / WALKER_TEST
+WALKER_VARIANTS = walker_recipe.VARIANTS
+
+
+def walker_model(variant):
+    return RESULTS / "models" / "walker" / WALKER_TRAIN / variant / "model.pt"
+
+
+def walker_eval_inputs(wildcards):
+    """The model, the files its training read (prepared UCF101 statistics) and the THUMOS trajectories."""
+    train = walker_recipe.inputs(WALKER_TRAIN, wildcards.variant, DATA)
+    return {"model": walker_model(wildcards.variant), "test_summary": walker_recipe.trajectory_summary(DATA, WALKER_TEST),
+            **{f"train_{k}": v for k, v in train.items()}}
+
+
+def walker_targets():
+    if dataset_source(WALKER_TRAIN) == "off" or dataset_source(WALKER_TEST) == "off":
+        return []
+    return [RESULTS / "tables" / "thumos_nll.csv", RESULTS / "figures" / "thumos_min_euclidean.png",
+            RESULTS / "figures" / "thumos_trajectory_samples.png", RESULTS / "figures" / "walker_training.png"]
+
+
+PAPER_TARGETS["walker"] = walker_targets()
+
+
+rule walker_prepare:
+    input:
+        walker_recipe.trajectory_summary(DATA, "{dataset}"),
+    output:
+        **walker_recipe.prepared_files(DATA, "{dataset}"),
+    params:
+        sizes=WALKER,
+        seed=config["seed"],
+    log:
+        LOGS / "walker_prepare" / "{dataset}.log",
+    script:
+        "../scripts/walker_prepare.py"
+
+
+rule walker_evaluate:
+    input:
+        unpack(walker_eval_inputs),
+    output:
+        WALKER_EVAL / "{variant}.json",
+    wildcard_constraints:
+        variant="|".join(WALKER_VARIANTS),
+    params:
+        sizes=WALKER,
+        seed=config["seed"],
+        device=config["device"],
+    resources:
+        gpu=0 if config["device"] == "cpu" else 1,
+    threads: 2
+    log:
+        LOGS / "walker_evaluate" / "{variant}.log",
+    script:
+        "../scripts/walker_evaluate.py"
+
+
+rule walker_examples:
+    input:
+        model=walker_model("cvae"),
+        mean_image=walker_recipe.prepared_files(DATA, WALKER_TRAIN)["mean_image"],
+        test_summary=walker_recipe.trajectory_summary(DATA, WALKER_TEST),
+    output:
+        directory(WALKER_EVAL / "examples.zarr"),
+    params:
+        sizes=WALKER,
+        seed=config["seed"],
+        device=config["device"],
+    threads: 2
+    log:
+        LOGS / "walker_examples" / "cvae.log",
+    script:
+        "../scripts/walker_examples.py"
+
+
+rule walker_table:
+    input:
+        scores=expand(WALKER_EVAL / "{variant}.json", variant=WALKER_VARIANTS),
+        sources=[DATA / "sources" / f"{d}.json" for d in (WALKER_TRAIN, WALKER_TEST)],
+    output:
+        table=report(RESULTS / "tables" / "thumos_nll.csv", caption="../report/walker/thumos_nll.rst", category="walker"),
+        provenance=RESULTS / "tables" / "thumos_nll.provenance.json",
+    params:
+        variants=WALKER_VARIANTS,
+        config=config,
+    log:
+        LOGS / "walker_table" / "thumos_nll.log",
+    script:
+        "../scripts/walker_table.py"
+
+
+rule walker_min_euclidean_figure:
+    input:
+        expand(WALKER_EVAL / "{variant}.json", variant=WALKER_VARIANTS),
+    output:
+        report(RESULTS / "figures" / "thumos_min_euclidean.png", caption="../report/walker/min_euclidean.rst",
+               category="walker"),
+    params:
+        variants=WALKER_VARIANTS,
+    log:
+        LOGS / "walker_figures" / "min_euclidean.log",
+    script:
+        "../scripts/walker_min_euclidean_figure.py"
+
+
+rule walker_samples_figure:
+    input:
+        WALKER_EVAL / "examples.zarr",
+    output:
+        report(RESULTS / "figures" / "thumos_trajectory_samples.png", caption="../report/walker/samples.rst",
+               category="walker"),
+    log:
+        LOGS / "walker_figures" / "samples.log",
+    script:
+        "../scripts/walker_samples_figure.py"
+
+
+rule walker_training_figure:
+    input:
+        [walker_model(v) for v in WALKER_VARIANTS],
+    output:
+        report(RESULTS / "figures" / "walker_training.png", caption="../report/walker/training.rst", category="walker"),
+    params:
+        variants=WALKER_VARIANTS,
+    log:
+        LOGS / "walker_figures" / "training.log",
+    script:
+        "../scripts/walker_training_figure.py"

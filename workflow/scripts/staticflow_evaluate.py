@@ -1,0 +1,9 @@
+from pathlib import Path
+
+from pipeline.evaluation.staticflow_run import evaluate_predictor
+from pipeline.logs import logging_to
+
+with logging_to(snakemake.log[0]):
+    model = Path(snakemake.input.model) if "model" in snakemake.input.keys() else None
+    evaluate_predictor(snakemake.wildcards.predictor, dict(snakemake.input.items()), snakemake.params.sizes,
+                       snakemake.params.device, Path(snakemake.output[0]), model_path=model)

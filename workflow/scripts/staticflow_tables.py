@@ -1,0 +1,9 @@
+from pathlib import Path
+
+from pipeline.evaluation.staticflow_run import write_tables
+from pipeline.logs import logging_to
+
+with logging_to(snakemake.log[0]):
+    scores = dict(zip(snakemake.params.predictors, map(Path, snakemake.input.scores)))
+    write_tables(scores, Path(snakemake.output.validation), Path(snakemake.output.test), snakemake.params.config,
+                 snakemake.input.sources)

@@ -1,0 +1,18 @@
+from pathlib import Path
+
+import torch
+
+from pipeline.logs import logging_to
+from pipeline.recipes.svg import bounce_velocities
+
+torch.set_num_threads(snakemake.threads)
+with logging_to(snakemake.log[0]):
+    bounce_velocities(
+        model_path=Path(snakemake.input.model),
+        shared_start=Path(snakemake.input.shared_start),
+        out_table=Path(snakemake.output.table),
+        out_distance=Path(snakemake.output.distance),
+        sizes=snakemake.params.sizes,
+        seed=snakemake.params.seed,
+        device=snakemake.params.device,
+    )

@@ -1,0 +1,19 @@
+from pathlib import Path
+
+import torch
+
+from pipeline.logs import logging_to
+from pipeline.recipes.svg import evaluate
+
+torch.set_num_threads(snakemake.threads)
+with logging_to(snakemake.log[0]):
+    evaluate(
+        dataset=snakemake.wildcards.dataset,
+        variant=snakemake.wildcards.variant,
+        model_path=Path(snakemake.input.model),
+        data={k: v for k, v in snakemake.input.items() if k != "model"},
+        out_dir=Path(snakemake.output.curves).parent,
+        sizes=snakemake.params.sizes,
+        seed=snakemake.params.seed,
+        device=snakemake.params.device,
+    )

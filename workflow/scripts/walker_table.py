@@ -1,0 +1,9 @@
+from pathlib import Path
+
+from pipeline.evaluation.walker import write_nll_table
+from pipeline.logs import logging_to
+
+with logging_to(snakemake.log[0]) as log:
+    scores = dict(zip(snakemake.params.variants, map(Path, snakemake.input.scores)))
+    table = write_nll_table(scores, Path(snakemake.output.table), snakemake.params.config, snakemake.input.sources)
+    log.info("\n%s", table.to_string())
