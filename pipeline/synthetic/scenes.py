@@ -1,0 +1,540 @@
+"""Synthetic scenes: rendered videos whose camera motion, optical flow and actors are known.
+
+They stand in offline for UCF101, THUMOS, HMDB-51, KTH and Flickr, and they are the ground
+truth every later stage is tested against (stabilization against the homographies, optical
+flow against the flow, trajectories against the actors' positions).
+
+The world is a plane. A textured background sits in it, and actors (textured sprites) slide
+across it at constant velocity; a shaking camera looks at the plane, so frame ``t`` is the
+plane seen through the homography ``H[t]`` (reference-frame-0 pixels -> frame-t pixels,
+``H[0] = I``). Because everything is planar, the true flow of every pixel is analytic:
+``x -> H[t+1] (H[t]^-1 x + d)`` where ``d`` is the displacement in the plane of whatever
+surface is on top at ``x`` (zero for the background).
+
+Frames are rendered at ``supersample`` times the output resolution (bilinear warps of
+textures drawn at that density) and box-averaged down, so edges are anti-aliased and a
+pixel is the true average of the scene over its footprint; that keeps "warp frame t by the
+flow" within a few grey levels of frame t+1.
+
+Each action class fixes which directions its actors may take, with which probabilities,
+and how its actors look (so the class is visible in a frame). The look never depends on the
+direction drawn, and start positions are drawn before and independently of the direction,
+so a single frame says which class but not which way: the future is ambiguous, which is
+what Walker et al. and Xue et al. need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+_COVERAGE_EPS = 0.02
+"""A layer covering less than this fraction of a pixel counts as absent, more than 1 - this as full."""
+
+_TRAJECTORY_CLIP = 2.0
+"""Camera parameters are soft-clipped to this many amplitudes, which bounds the margin needed."""
+
+
+@dataclass(frozen=True)
+class ActionClass:
+    """How actors of one class look and move."""
+
+    name: str
+    directions: tuple[tuple[float, float], ...]  # unit (dx, dy), image axes (y down); () = any angle
+    probabilities: tuple[float, ...]  # one per direction, sums to 1
+    speed_factor: float  # multiplies SceneConfig.speed_range (small = barely moving)
+    shape: str  # body outline: ellipse, square, triangle, cross, rectangle
+    waves: bool = False  # a second part (arm) oscillates vertically with a random phase
+
+
+_S = float(np.sqrt(0.5))
+ACTION_CLASSES: dict[str, ActionClass] = {
+    c.name: c
+    for c in (
+        ActionClass("updown", ((0.0, -1.0), (0.0, 1.0)), (0.5, 0.5), 1.0, "ellipse"),
+        ActionClass("leftright", ((-1.0, 0.0), (1.0, 0.0)), (0.5, 0.5), 1.0, "square"),
+        ActionClass(
+            "diagonal",
+            ((_S, -_S), (-_S, _S), (_S, _S), (-_S, -_S)),
+            (0.4, 0.4, 0.1, 0.1),
+            1.0,
+            "triangle",
+        ),
+        ActionClass("stand", (), (), 0.05, "cross"),
+        ActionClass("wave", (), (), 0.05, "rectangle", waves=True),
+    )
+}
+"""The action classes a scene can show; SceneConfig.classes picks a subset."""
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """Sizes and motion statistics of one family of scenes (a dataset stand-in)."""
+
+    width: int = 64  # output frame width, pixels
+    height: int = 48  # output frame height, pixels
+    frames: int = 12  # frames per scene
+    fps: float = 25.0  # frame rate written to video files
+    n_actors: int = 1  # actors per scene, all of the scene's class
+    camera_motion_prob: float = 1.0  # fraction of scenes with a shaking camera (HMDB tags cm/nm)
+    shake_translation: float = 1.5  # camera translation amplitude, pixels
+    shake_rotation: float = 0.5  # camera roll amplitude, degrees
+    shake_zoom: float = 0.01  # relative zoom amplitude
+    shake_perspective: float = 0.005  # relative scale change at the frame edge from tilt
+    shake_smoothness: float = 3.0  # Gaussian smoothing of the shake, frames (larger = slower)
+    speed_range: tuple[float, float] = (1.0, 2.5)  # actor speed in the plane, pixels/frame
+    actor_size: tuple[float, float] = (0.3, 0.45)  # actor height as a fraction of frame height
+    texture_scale: float = 6.0  # typical size of background shapes, pixels
+    wave_period: tuple[float, float] = (6.0, 12.0)  # arm oscillation period, frames
+    supersample: int = 4  # rendering resolution factor before box-averaging down
+    classes: tuple[str, ...] = ("updown", "leftright", "diagonal", "stand", "wave")
+
+    def __post_init__(self) -> None:
+        unknown = [c for c in self.classes if c not in ACTION_CLASSES]
+        if unknown or not self.classes:
+            raise ValueError(
+                f"SceneConfig.classes: unknown or empty {unknown or list(self.classes)}; "
+                f"known classes are {sorted(ACTION_CLASSES)}"
+            )
+        if self.width < 8 or self.height < 8 or self.frames < 2:
+            raise ValueError(
+                f"SceneConfig: need width, height >= 8 and frames >= 2, got "
+                f"{self.width}x{self.height}x{self.frames}"
+            )
+        if self.n_actors < 0 or self.supersample < 1:
+            raise ValueError("SceneConfig: n_actors must be >= 0 and supersample >= 1")
+
+
+@dataclass
+class Scene:
+    """One rendered scene and its ground truth (array shapes in the comments)."""
+
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    homographies: np.ndarray  # (T, 3, 3) float64, frame-0 pixels -> frame-t pixels, H[0] = I
+    flow: np.ndarray  # (T-1, H, W, 2) float32, true forward flow t -> t+1 (dx, dy)
+    masks: np.ndarray  # (T, H, W) uint8, actor id on top (1..n_actors), 0 = background
+    occlusion: np.ndarray  # (T-1, H, W) bool, flow target not (purely) visible in t+1
+    label: str
+    directions: np.ndarray  # (n_actors, 2) float64 unit (dx, dy) of motion in the plane
+    positions: np.ndarray  # (T, n_actors, 2) float64 actor centres in frame-t pixels
+    fps: float
+    camera_motion: bool  # False: H[t] = I for all t
+    speeds: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n_actors,) px/frame
+    phases: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (n_actors,) arm phase, NaN if none
+
+
+@dataclass
+class _Layer:
+    """A textured RGBA sprite translating in the reference plane."""
+
+    rgba: np.ndarray  # (h*s, w*s, 4) float32, colour 0..255 and alpha 0..1
+    offsets: np.ndarray  # (T, 2) centre of the sprite in reference-frame pixels
+    actor: int  # actor id written to the mask
+
+
+def sample_directions(
+    label: str, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` motion directions of class ``label``: (n, 2) unit vectors and their indices.
+
+    The index is into ``ACTION_CLASSES[label].directions`` (-1 for classes with any angle).
+    """
+    cls = _action_class(label)
+    if cls.directions:
+        idx = rng.choice(len(cls.directions), size=n, p=np.asarray(cls.probabilities))
+        return np.asarray(cls.directions, dtype=np.float64)[idx].reshape(n, 2), idx
+    angle = rng.uniform(0.0, 2.0 * np.pi, size=n)
+    return np.stack([np.cos(angle), np.sin(angle)], axis=1), np.full(n, -1)
+
+
+def _action_class(label: str) -> ActionClass:
+    if label not in ACTION_CLASSES:
+        raise ValueError(f"unknown action class {label!r}; known: {sorted(ACTION_CLASSES)}")
+    return ACTION_CLASSES[label]
+
+
+# ----------------------------------------------------------------------------- geometry
+
+
+def _translation(tx: float, ty: float) -> np.ndarray:
+    return np.array([[1.0, 0.0, tx], [0.0, 1.0, ty], [0.0, 0.0, 1.0]])
+
+
+def _to_hires(s: int) -> np.ndarray:
+    """Output pixel coordinates -> supersampled pixel coordinates (pixel centres at integers).
+
+    Output pixel x is the box average of supersampled pixels s*x .. s*x + s-1, whose centre
+    is s*x + (s-1)/2.
+    """
+    c = (s - 1) / 2.0
+    return np.array([[s, 0.0, c], [0.0, s, c], [0.0, 0.0, 1.0]])
+
+
+def _apply(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a homography to (N, 2) points."""
+    p = points @ h[:, :2].T + h[:, 2]  # (N, 3)
+    return p[:, :2] / p[:, 2:3]
+
+
+def _smooth_trajectory(rng: np.random.Generator, frames: int, sigma: float) -> np.ndarray:
+    """A smooth zero-start random signal of unit scale, soft-clipped to +-2*_TRAJECTORY_CLIP."""
+    pad = int(np.ceil(3 * sigma))
+    noise = rng.standard_normal(frames + 2 * pad)
+    if sigma > 0:
+        # Filtered white noise has std 1 / sqrt(2 sqrt(pi) sigma); rescale to unit std.
+        noise = gaussian_filter1d(noise, sigma, mode="reflect") * np.sqrt(
+            2.0 * np.sqrt(np.pi) * sigma
+        )
+    g = _TRAJECTORY_CLIP * np.tanh(noise[pad : pad + frames] / _TRAJECTORY_CLIP)
+    return g - g[0]
+
+
+def _camera_homographies(
+    cfg: SceneConfig, rng: np.random.Generator, moving: bool
+) -> np.ndarray:
+    """(T, 3, 3) shake homographies about the frame centre, H[0] = I."""
+    t = cfg.frames
+    if not moving:
+        return np.repeat(np.eye(3)[None], t, axis=0)
+    half = np.array([cfg.width - 1, cfg.height - 1]) / 2.0
+    tr = [_smooth_trajectory(rng, t, cfg.shake_smoothness) * cfg.shake_translation for _ in "xy"]
+    rot = np.deg2rad(_smooth_trajectory(rng, t, cfg.shake_smoothness) * cfg.shake_rotation)
+    zoom = np.exp(_smooth_trajectory(rng, t, cfg.shake_smoothness) * cfg.shake_zoom)
+    persp = [
+        _smooth_trajectory(rng, t, cfg.shake_smoothness) * cfg.shake_perspective / half[i]
+        for i in range(2)
+    ]
+    hs = np.empty((t, 3, 3))
+    for i in range(t):
+        c, s_ = np.cos(rot[i]) * zoom[i], np.sin(rot[i]) * zoom[i]
+        similarity = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
+        tilt = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [persp[0][i], persp[1][i], 1.0]])
+        hs[i] = (
+            _translation(half[0] + tr[0][i], half[1] + tr[1][i])
+            @ tilt
+            @ similarity
+            @ _translation(-half[0], -half[1])
+        )
+        hs[i] /= hs[i][2, 2]
+    hs[0] = np.eye(3)
+    return hs
+
+
+def _background_margin(cfg: SceneConfig) -> int:
+    """Pixels of background needed around the frame so no shake ever shows an empty border."""
+    k = 2 * _TRAJECTORY_CLIP  # trajectories start at 0 and stay within +-clip: span 2*clip
+    half_diag = 0.5 * float(np.hypot(cfg.width, cfg.height))
+    rel = (
+        np.deg2rad(k * cfg.shake_rotation)
+        + (np.exp(k * cfg.shake_zoom) - 1.0)
+        + 2.0 * k * cfg.shake_perspective
+    )
+    return int(np.ceil(k * cfg.shake_translation * np.sqrt(2) + 1.5 * rel * half_diag)) + 3
+
+
+# ----------------------------------------------------------------------------- textures
+
+
+def _noise_field(rng: np.random.Generator, h: int, w: int, cell: float) -> np.ndarray:
+    """Smooth noise with features of about ``cell`` pixels, (h, w) float32 roughly in [-2, 2]."""
+    gh, gw = int(np.ceil(h / cell)) + 3, int(np.ceil(w / cell)) + 3
+    coarse = rng.standard_normal((gh, gw)).astype(np.float32)
+    big = cv2.resize(coarse, (int(gw * cell), int(gh * cell)), interpolation=cv2.INTER_CUBIC)
+    return big[int(cell) : int(cell) + h, int(cell) : int(cell) + w]
+
+
+def _random_colour(rng: np.random.Generator) -> tuple[float, float, float]:
+    return tuple(float(v) for v in rng.uniform(0, 255, size=3))
+
+
+def _background_texture(
+    cfg: SceneConfig, rng: np.random.Generator, h: int, w: int
+) -> np.ndarray:
+    """(h, w, 3) float32 texture at supersampled density: noise, blobs, polygons, lines."""
+    s = cfg.supersample
+    cell = cfg.texture_scale * s
+    tex = np.zeros((h, w, 3), np.float32)
+    base = rng.uniform(60, 190, size=3).astype(np.float32)
+    for octave, weight in ((1, 0.3), (2, 0.4), (4, 0.6), (8, 0.8)):
+        n = _noise_field(rng, h, w, cell * octave)
+        colour = rng.normal(0, 25, size=3).astype(np.float32)
+        tex += weight * n[..., None] * colour
+    tex += base
+    area_ref = (h / s) * (w / s)
+    n_shapes = int(area_ref / (cfg.texture_scale**2) * 0.6) + 4
+    for _ in range(n_shapes):
+        kind = rng.integers(4)
+        colour = _random_colour(rng)
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        size = rng.uniform(0.5, 2.0) * cell
+        if kind == 0:  # rectangle, rotated: four strong corners
+            box = ((cx, cy), (size * rng.uniform(0.6, 1.6), size), rng.uniform(0, 180))
+            pts = cv2.boxPoints(box)
+            cv2.fillPoly(tex, [np.round(pts * 16).astype(np.int32)], colour, cv2.LINE_AA, 4)
+        elif kind == 1:  # triangle
+            pts = np.array([cx, cy]) + rng.uniform(-size, size, size=(3, 2))
+            cv2.fillPoly(tex, [np.round(pts * 16).astype(np.int32)], colour, cv2.LINE_AA, 4)
+        elif kind == 2:  # disc
+            centre = (int(round(cx * 16)), int(round(cy * 16)))
+            cv2.circle(tex, centre, int(size * 0.6 * 16), colour, -1, cv2.LINE_AA, 4)
+        else:  # line segment
+            p0 = np.array([cx, cy])
+            p1 = p0 + rng.uniform(-3 * size, 3 * size, size=2)
+            thickness = max(1, int(round(rng.uniform(0.6, 1.5) * s)))
+            cv2.line(
+                tex,
+                tuple(int(v) for v in np.round(p0 * 16)),
+                tuple(int(v) for v in np.round(p1 * 16)),
+                colour,
+                thickness,
+                cv2.LINE_AA,
+                4,
+            )
+    # Band-limit to about half an output pixel: keeps corners sharp for SIFT/ORB, and keeps
+    # bilinear interpolation of the output frames close to the truth.
+    tex = cv2.GaussianBlur(tex, (0, 0), 0.5 * s)
+    return np.clip(tex, 0, 255)
+
+
+def _shape_alpha(shape: str, h: int, w: int, s: int) -> np.ndarray:
+    """(h*s, w*s) float32 alpha of a centred outline filling most of an h x w box."""
+    hh, ww = h * s, w * s
+    canvas = np.zeros((hh, ww), np.float32)
+    cx, cy = (ww - 1) / 2.0, (hh - 1) / 2.0
+    rx, ry = (ww - 2 * s) / 2.0, (hh - 2 * s) / 2.0  # leave one output pixel of margin
+
+    def poly(points: list[tuple[float, float]]) -> None:
+        pts = np.round(np.array(points) * 16).astype(np.int32)
+        cv2.fillPoly(canvas, [pts], 1.0, cv2.LINE_AA, 4)
+
+    if shape == "ellipse":
+        centre = (int(round(cx * 16)), int(round(cy * 16)))
+        axes = (int(rx * 16), int(ry * 16))
+        cv2.ellipse(canvas, centre, axes, 0, 0, 360, 1.0, -1, cv2.LINE_AA, 4)
+    elif shape in ("square", "rectangle"):
+        poly([(cx - rx, cy - ry), (cx + rx, cy - ry), (cx + rx, cy + ry), (cx - rx, cy + ry)])
+    elif shape == "triangle":  # symmetric up/down: a diamond would do too; apex up
+        poly([(cx, cy - ry), (cx + rx, cy + ry), (cx - rx, cy + ry)])
+    elif shape == "cross":
+        a, b = rx / 3.0, ry / 3.0
+        poly([(cx - a, cy - ry), (cx + a, cy - ry), (cx + a, cy + ry), (cx - a, cy + ry)])
+        poly([(cx - rx, cy - b), (cx + rx, cy - b), (cx + rx, cy + b), (cx - rx, cy + b)])
+    else:
+        raise ValueError(f"unknown actor shape {shape!r}")
+    return cv2.GaussianBlur(canvas, (0, 0), 0.35 * s)
+
+
+def _sprite(
+    rng: np.random.Generator, shape: str, h: int, w: int, s: int, cell: float
+) -> np.ndarray:
+    """(h*s, w*s, 4) float32 textured sprite: colour 0..255, alpha 0..1."""
+    alpha = _shape_alpha(shape, h, w, s)
+    hh, ww = alpha.shape
+    colour = np.zeros((hh, ww, 3), np.float32) + rng.uniform(30, 225, size=3).astype(np.float32)
+    for octave in (1.0, 2.0):
+        n = _noise_field(rng, hh, ww, cell * octave)
+        colour += n[..., None] * rng.normal(0, 35, size=3).astype(np.float32)
+    for _ in range(int(rng.integers(2, 6))):  # spots: corners and blobs to track
+        centre = (int(rng.uniform(0, ww) * 16), int(rng.uniform(0, hh) * 16))
+        cv2.circle(colour, centre, int(rng.uniform(0.1, 0.25) * min(hh, ww) * 16),
+                   _random_colour(rng), -1, cv2.LINE_AA, 4)
+    # A dark rim so the outline stands out from any background.
+    rim = np.clip(alpha - cv2.erode(alpha, np.ones((2 * s + 1, 2 * s + 1), np.uint8)), 0, 1)
+    colour = colour * (1.0 - 0.7 * rim[..., None])
+    colour = cv2.GaussianBlur(np.clip(colour, 0, 255), (0, 0), 0.5 * s)
+    return np.dstack([colour, alpha]).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _warp_matrix(
+    a: np.ndarray, h_t: np.ndarray, origin: np.ndarray, s: int
+) -> np.ndarray:
+    """Texture pixels (supersampled, top-left pixel centre at ``origin`` in the reference
+    plane) -> supersampled pixels of frame t."""
+    return a @ h_t @ _translation(origin[0], origin[1]) @ np.linalg.inv(a)
+
+
+def _layer_origin(layer: _Layer, t: int, s: int) -> np.ndarray:
+    h, w = layer.rgba.shape[0] // s, layer.rgba.shape[1] // s
+    return layer.offsets[t] - np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+
+
+def render_scene(
+    cfg: SceneConfig,
+    label: str,
+    rng: np.random.Generator,
+    *,
+    directions: np.ndarray | None = None,
+) -> Scene:
+    """Render one scene of class ``label`` with its ground truth.
+
+    ``directions`` (n_actors, 2) overrides the drawn directions (everything else, including
+    the first frame, stays as drawn): used to show the first frame does not tell the direction.
+    """
+    cls = _action_class(label)
+    if label not in cfg.classes:
+        raise ValueError(f"label {label!r} is not among SceneConfig.classes {cfg.classes}")
+    s, big_w, big_h, n_t = cfg.supersample, cfg.width, cfg.height, cfg.frames
+    # Independent streams, so drawing a direction never changes how a scene looks.
+    look_rng, camera_rng, motion_rng = (
+        np.random.default_rng(int(v)) for v in rng.integers(0, 2**63, size=3)
+    )
+
+    # ---- motion (drawn first from its own stream; the look does not depend on it)
+    drawn, _ = sample_directions(label, cfg.n_actors, motion_rng)
+    speeds = motion_rng.uniform(*cfg.speed_range, size=cfg.n_actors) * cls.speed_factor
+    phases = motion_rng.uniform(0, 2 * np.pi, size=cfg.n_actors)
+    periods = motion_rng.uniform(*cfg.wave_period, size=cfg.n_actors)
+    if directions is not None:
+        drawn = np.asarray(directions, dtype=np.float64).reshape(cfg.n_actors, 2)
+        drawn = drawn / np.linalg.norm(drawn, axis=1, keepdims=True)
+    moving = bool(camera_rng.random() < cfg.camera_motion_prob)
+    homographies = _camera_homographies(cfg, camera_rng, moving)
+
+    # ---- look: background, sprites, start positions
+    margin = _background_margin(cfg)
+    tex_w, tex_h = (big_w + 2 * margin) * s, (big_h + 2 * margin) * s
+    background = _background_texture(cfg, look_rng, tex_h, tex_w)
+    bg_origin = np.array([-margin, -margin], dtype=np.float64)
+    times = np.arange(n_t, dtype=np.float64)
+    layers: list[_Layer] = []
+    for k in range(cfg.n_actors):
+        h_a = max(4, int(round(look_rng.uniform(*cfg.actor_size) * big_h)))
+        aspect = {"ellipse": 0.6, "rectangle": 0.5}.get(cls.shape, 1.0)
+        w_a = max(4, int(round(h_a * aspect)))
+        cell = max(2.0, cfg.texture_scale * s * 0.5)
+        rgba = _sprite(look_rng, cls.shape, h_a, w_a, s, cell)
+        start = look_rng.uniform([0.15 * big_w, 0.15 * big_h], [0.85 * big_w, 0.85 * big_h])
+        centres = start + times[:, None] * speeds[k] * drawn[k]  # (T, 2)
+        layers.append(_Layer(rgba, centres, k + 1))
+        if cls.waves:
+            arm_h, arm_w = max(2, h_a // 5), max(4, int(round(h_a * 0.6)))
+            arm = _sprite(look_rng, "rectangle", arm_h, arm_w, s, cell)
+            side = 1.0 if look_rng.random() < 0.5 else -1.0
+            amp = 0.3 * h_a
+            swing = amp * np.sin(2 * np.pi * times / periods[k] + phases[k])
+            attach = np.array([side * (w_a / 2.0 + arm_w / 2.0 - 1.0), -0.15 * h_a])
+            arm_centres = centres + attach + np.stack([np.zeros(n_t), swing], axis=1)
+            layers.append(_Layer(arm, arm_centres, k + 1))
+    if not cls.waves:
+        phases = np.full(cfg.n_actors, np.nan)
+
+    # ---- render
+    a = _to_hires(s)
+    hi_size = (big_w * s, big_h * s)
+    frames = np.empty((n_t, big_h, big_w, 3), np.uint8)
+    coverage = np.zeros((n_t, len(layers), big_h, big_w), np.float32)
+    for t in range(n_t):
+        hi = cv2.warpPerspective(
+            background,
+            _warp_matrix(a, homographies[t], bg_origin, s),
+            hi_size,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REFLECT,
+        )
+        for i, layer in enumerate(layers):
+            warped = cv2.warpPerspective(
+                layer.rgba,
+                _warp_matrix(a, homographies[t], _layer_origin(layer, t, s), s),
+                hi_size,
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+            alpha = warped[..., 3:4]
+            hi = alpha * warped[..., :3] + (1.0 - alpha) * hi
+            coverage[t, i] = cv2.resize(alpha[..., 0], (big_w, big_h), interpolation=cv2.INTER_AREA)
+        frames[t] = np.clip(
+            np.round(cv2.resize(hi, (big_w, big_h), interpolation=cv2.INTER_AREA)), 0, 255
+        )
+
+    # ---- truth: top layer, masks, flow, occlusion
+    actor_of_layer = np.array([0] + [layer.actor for layer in layers], np.uint8)
+    top = np.zeros((n_t, big_h, big_w), np.int64)  # 0 = background, i+1 = layers[i]
+    for i in range(len(layers)):
+        top[coverage[:, i] >= 0.5] = i + 1
+    masks = actor_of_layer[top]
+    flow, occlusion = _flow_and_occlusion(homographies, layers, coverage, top)
+
+    body = [layer for layer in layers if _is_body(layers, layer)]  # one per actor, in order
+    positions = np.zeros((n_t, cfg.n_actors, 2))
+    for k, layer in enumerate(body):
+        for t in range(n_t):
+            positions[t, k] = _apply(homographies[t], layer.offsets[t : t + 1])[0]
+    return Scene(
+        frames=frames,
+        homographies=homographies,
+        flow=flow,
+        masks=masks,
+        occlusion=occlusion,
+        label=label,
+        directions=drawn,
+        positions=positions,
+        fps=float(cfg.fps),
+        camera_motion=moving,
+        speeds=speeds,
+        phases=phases,
+    )
+
+
+def _is_body(layers: list[_Layer], layer: _Layer) -> bool:
+    """The first layer of each actor is its body (an arm, if any, follows it)."""
+    return next(lay for lay in layers if lay.actor == layer.actor) is layer
+
+
+def _flow_and_occlusion(
+    homographies: np.ndarray,
+    layers: list[_Layer],
+    coverage: np.ndarray,
+    top: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Analytic forward flow of the top surface of every pixel and where it is not visible.
+
+    A pixel counts as occluded when its target leaves the frame, when a layer in front of
+    its surface covers the target in t+1, or when the pixel (or its target) mixes two
+    surfaces at a layer's anti-aliased edge: there no single flow explains the colour.
+    """
+    n_t, n_layers, h, w = coverage.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    grid = np.stack([xs.ravel(), ys.ravel()], axis=1)  # (H*W, 2)
+    flow = np.empty((n_t - 1, h, w, 2), np.float32)
+    occlusion = np.empty((n_t - 1, h, w), bool)
+    lo, hi = _COVERAGE_EPS, 1.0 - _COVERAGE_EPS
+    for t in range(n_t - 1):
+        ref = _apply(np.linalg.inv(homographies[t]), grid)  # (H*W, 2) in the plane
+        per_layer = np.empty((n_layers + 1, h * w, 2))
+        per_layer[0] = _apply(homographies[t + 1], ref) - grid
+        for i, layer in enumerate(layers):
+            shift = layer.offsets[t + 1] - layer.offsets[t]
+            per_layer[i + 1] = _apply(homographies[t + 1], ref + shift) - grid
+        idx = top[t].ravel()
+        f = per_layer[idx, np.arange(h * w)].reshape(h, w, 2)
+        flow[t] = f
+
+        # Mixed pixel in t: the front-most layer present is only partly there.
+        mixed = np.zeros((h, w), bool)
+        seen = np.zeros((h, w), bool)
+        for i in reversed(range(n_layers)):
+            c = coverage[t, i]
+            present = (c > lo) & ~seen
+            mixed |= present & (c < hi)
+            seen |= present
+        target_x = (xs + f[..., 0]).astype(np.float32)
+        target_y = (ys + f[..., 1]).astype(np.float32)
+        outside = (target_x < 0) | (target_x > w - 1) | (target_y < 0) | (target_y > h - 1)
+        blocked = np.zeros((h, w), bool)
+        for i in range(n_layers):
+            sampled = cv2.remap(
+                coverage[t + 1, i], target_x, target_y, cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+            )
+            in_front = top[t] < i + 1  # layer i is above the pixel's surface
+            own = top[t] == i + 1
+            blocked |= (in_front & (sampled > lo)) | (own & (sampled < hi))
+        occlusion[t] = mixed | outside | blocked
+    return flow, occlusion
