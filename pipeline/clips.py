@@ -94,12 +94,18 @@ def protocol(name: str, sizes: dict[str, Any]) -> ClipProtocol:
 _QUALITY_ORDER = ("bad", "med", "goo")
 
 
+def effective_split(row: pd.Series) -> str:
+    """The split a video's clips go to: its official split, or train where the dataset has none
+    (a folder of Flickr videos); HMDB-51's "unused" (code 0) stays excluded."""
+    return str(row["split"]) or "train"
+
+
 def exclusion_reason(row: pd.Series, proto: ClipProtocol) -> str | None:
     """Why a listed video does not feed ``proto`` (None when it does)."""
     if row["status"] != "ok":
         return f"unreadable: {row['reason']}"
-    if row["split"] not in SPLITS:
-        return f"not in the official split ({row['split'] or 'unused'})"
+    if effective_split(row) not in SPLITS:
+        return f"not in the official split ({row['split']})"
     if proto.static_camera_only and str(row.get("camera_motion", "")) == "cm":
         return "camera motion (protocol keeps static-camera videos)"
     quality = str(row.get("quality", ""))
@@ -220,7 +226,7 @@ def cut_shard(
         arrays["video_index"].append(np.full(n, len(kept), np.int32))
         arrays["start"].append(np.asarray(starts, np.int32))
         arrays["label"].append(np.full(n, labels.index(str(row["label"])), np.int16))
-        arrays["split"].append(np.full(n, SPLITS.index(row["split"]), np.uint8))
+        arrays["split"].append(np.full(n, SPLITS.index(effective_split(row)), np.uint8))
         kept.append(str(row["video_id"]))
     empty = {
         "frames": np.zeros((0, len(proto.offsets), proto.height, proto.width, 3), np.uint8),

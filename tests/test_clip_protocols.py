@@ -68,11 +68,13 @@ def test_staticflow_keeps_static_camera_medium_or_good_quality():
     assert len(eligible_videos(manifest, walker)) == 4  # other protocols keep them all
 
 
-def test_unsplit_videos_are_excluded_with_reason():
-    manifest = _manifest(2)
-    manifest.loc[1, "split"] = "unused"
+def test_unused_videos_are_excluded_and_unsplit_datasets_train():
+    manifest = _manifest(3)
+    manifest.loc[1, "split"] = "unused"  # HMDB-51 split code 0
+    manifest.loc[2, "split"] = ""  # a dataset without official splits (a folder of Flickr videos)
     proto = protocol("svg", PRESETS["smoke"]["clips"]["svg"])
     assert "official split" in exclusion_reason(manifest.iloc[1], proto)
+    assert exclusion_reason(manifest.iloc[2], proto) is None
 
 
 def test_overrides_merge_and_reject_unknown_keys():
