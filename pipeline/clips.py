@@ -12,10 +12,8 @@ shard as soon as the manifest exists, and a rerun writes the same shards.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -280,8 +278,3 @@ def write_clip_index(manifest_path: Path, shard_paths: list[Path], proto: ClipPr
 def total_clips(shard_paths: list[Path]) -> int:
     """Clips across shards (for logs and benchmarks)."""
     return sum(shard_length(open_shard(p)) for p in shard_paths)
-
-
-def read_source_record(path: Path) -> dict[str, Any]:
-    """The source record the fetch stage wrote (kind, root folder, layout, urls or generator)."""
-    return json.loads(Path(path).read_text())

@@ -37,6 +37,11 @@ STANDIN_CLASSES: dict[str, tuple[str, ...]] = {
 _SEED_OFFSET = {name: 1000 * (i + 1) for i, name in enumerate(STANDIN_CLASSES)}
 
 
+def read_source_record(path: Path) -> dict[str, Any]:
+    """The record the fetch stage wrote for a dataset (source kind, root folder, layout, provenance)."""
+    return json.loads(Path(path).read_text())
+
+
 def raw_dir(data_root: Path, dataset: str) -> Path:
     """Where a dataset's downloads, generated files and ``source.json`` live."""
     return Path(data_root) / "raw" / dataset

@@ -15,10 +15,13 @@ import shutil
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Snakemake stamps directory outputs with a .snakemake_timestamp file; it is not part of the shard.
 warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp is not recognized")
@@ -214,7 +217,7 @@ class ShardDataset:
         return state
 
 
-def summarize_shards(paths: Sequence[str | Path], out_csv: str | Path) -> "pd.DataFrame":
+def summarize_shards(paths: Sequence[str | Path], out_csv: str | Path) -> pd.DataFrame:
     """One row per shard of a stage: items kept, items dropped and the drop reasons, so a person
     sees at a glance what a stage threw away (vgan drops about 3% of its segments)."""
     import pandas as pd

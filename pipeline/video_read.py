@@ -378,7 +378,6 @@ def iter_frames(
         + compiled[-1:]
     )
 
-    frame_bytes = height * width * 3
     tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
     try:
         proc = subprocess.Popen(

@@ -1,6 +1,7 @@
 from pathlib import Path
 
-from pipeline.clips import cut_shard, protocol, read_source_record
+from pipeline.clips import cut_shard, protocol
+from pipeline.data import read_source_record
 from pipeline.logs import logging_to
 
 with logging_to(snakemake.log[0]):

@@ -1,8 +1,7 @@
 from pathlib import Path
 
-from pipeline.clips import read_source_record
+from pipeline.data import list_source, read_source_record
 from pipeline.logs import logging_to
-from pipeline.data import list_source
 from pipeline.manifest import write_manifest
 
 with logging_to(snakemake.log[0]) as log:
