@@ -91,6 +91,7 @@ def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: in
         seed=seed + _SEED_OFFSET[dataset],
         hmdb_names=dataset == "hmdb51",
         include_packaged_clips=dataset in ("ucf101", "flickr"),
+        save_flow=bool(sizes.get("save_flow", True)),
     )
     write_standin_dataset(folder, config)
     record_path = folder / SOURCE_RECORD

@@ -19,10 +19,14 @@ from typing import Any
 SCALES: tuple[str, ...] = ("smoke", "demo", "paper")
 
 
-def _standin(videos_per_class: tuple[int, int], width: int, height: int, seconds: float) -> dict:
-    """Sizes of a synthetic stand-in dataset: (train, test) videos per class, frame size, length."""
+def _standin(videos_per_class: tuple[int, int], width: int, height: int, seconds: float, save_flow: bool = True) -> dict:
+    """Sizes of a synthetic stand-in dataset: (train, test) videos per class, frame size, length.
+
+    ``save_flow``: keep the dense ground-truth flow beside each video (about 60 MB per paper-size
+    video, so off at paper scale, where the homographies, masks and positions remain)."""
     train, test = videos_per_class
     return {
+        "save_flow": save_flow,
         "train_videos_per_class": train,
         "test_videos_per_class": test,
         "width": width,
@@ -78,13 +82,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
         # Stand-ins at paper scale only matter offline; real runs use `source: url` or `path`.
         "standin": {
-            "ucf101": _standin((100, 0), 320, 240, 7.0),
-            "thumos": _standin((0, 40), 320, 240, 7.0),
-            "hmdb51": _standin((100, 20), 320, 240, 3.0),
-            "kth": _standin((100, 25), 160, 120, 4.0),
-            "flickr": _standin((100, 0), 320, 240, 8.0),
-            "exercise": _standin((100, 10), 128, 128, 4.0),
-            "pennaction": _standin((100, 10), 128, 128, 4.0),
+            "ucf101": _standin((100, 0), 320, 240, 7.0, save_flow=False),
+            "thumos": _standin((0, 40), 320, 240, 7.0, save_flow=False),
+            "hmdb51": _standin((100, 20), 320, 240, 3.0, save_flow=False),
+            "kth": _standin((100, 25), 160, 120, 4.0, save_flow=False),
+            "flickr": _standin((100, 0), 320, 240, 8.0, save_flow=False),
+            "exercise": _standin((100, 10), 128, 128, 4.0, save_flow=False),
+            "pennaction": _standin((100, 10), 128, 128, 4.0, save_flow=False),
         },
         "clips": {
             # walker: 31-frame one-second clips at 320x240, a clip at every 3rd frame (paper sec. 5)

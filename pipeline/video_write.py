@@ -1,54 +1,104 @@
-"""Writing frames as real H.264 video files, so synthetic data goes through the same decoder as real data."""
+"""Write RGB frames as an H.264 video file, the format every dataset stage decodes.
+
+Frames are piped raw to ffmpeg (libx264, yuv420p: what every decoder and the real datasets'
+transcodes use), so no intermediate images touch the disk. ffmpeg's stderr is drained on a
+thread while frames are written: a full stderr pipe would otherwise block ffmpeg, which would
+stop reading stdin and deadlock the writer. The file is written under a temporary name in the
+destination folder and renamed at the end, so a killed run never leaves a truncated video
+under its final name.
+"""
 
 from __future__ import annotations
 
-import collections
 import os
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 import ffmpeg
 import numpy as np
 
 
-def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, crf: int = 18) -> Path:
-    """Encode (T, H, W, 3) uint8 RGB frames as H.264 (yuv420p) at ``fps``, written atomically.
+def _fps_fraction(fps: float) -> Fraction:
+    """29.97 -> 30000/1001; 25.0 -> 25: the rational rate ffmpeg stores in the container."""
+    return Fraction(fps).limit_denominator(1001)
 
-    yuv420p is what every player and dataset uses, and it needs even sizes: odd ones are refused
-    with an error rather than silently padded (which would shift the ground truth).
+
+def write_video(
+    path: str | Path,
+    frames: np.ndarray,
+    fps: float,
+    crf: int = 18,
+    preset: str = "medium",
+) -> Path:
+    """Encode ``frames`` (T, H, W, 3) uint8 RGB to an H.264 file at ``path``; returns the path.
+
+    ``crf`` is x264's constant-rate factor (0 lossless .. 51 worst; 18 is visually lossless).
+    H and W must be even (yuv420p subsamples chroma by two); odd sizes raise rather than
+    being silently cropped, so the file's size is the array's size.
     """
     path = Path(path)
-    frames = np.ascontiguousarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8 or len(frames) == 0:
-        raise ValueError(f"{path}: expected uint8 frames (T>0, H, W, 3), got {frames.dtype} {frames.shape}")
-    height, width = frames.shape[1:3]
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(
+            f"write_video({path}): frames must be (T, H, W, 3) uint8, got "
+            f"{frames.shape} {frames.dtype}"
+        )
+    n_frames, height, width, _ = frames.shape
+    if n_frames == 0:
+        raise ValueError(f"write_video({path}): no frames to write")
     if height % 2 or width % 2:
-        raise ValueError(f"{path}: H.264 yuv420p needs even width and height, got {width}x{height}")
+        raise ValueError(
+            f"write_video({path}): H.264 yuv420p needs even sizes, got {width}x{height}"
+        )
+    if fps <= 0:
+        raise ValueError(f"write_video({path}): fps must be positive, got {fps}")
+    rate = _fps_fraction(fps)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix or '.mp4'}")
     process = (
-        ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=fps)
-        .output(str(tmp), vcodec="libx264", pix_fmt="yuv420p", crf=crf, preset="medium", r=fps,
-                movflags="+faststart", **{"x264-params": "log-level=error"})
-        .global_args("-nostdin", "-hide_banner", "-loglevel", "error")
+        ffmpeg.input(
+            "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(rate)
+        )
+        .output(
+            str(tmp),
+            vcodec="libx264",
+            pix_fmt="yuv420p",
+            crf=int(crf),
+            preset=preset,
+            r=str(rate),
+            movflags="+faststart",
+            format="mp4",
+        )
+        .global_args("-hide_banner", "-loglevel", "error", "-nostdin")
         .overwrite_output()
-        .run_async(pipe_stdin=True, pipe_stderr=True)
+        .run_async(pipe_stdin=True, pipe_stderr=True, quiet=False)
     )
-    tail: collections.deque[str] = collections.deque(maxlen=20)
-    drainer = threading.Thread(
-        target=lambda: tail.extend(line.decode(errors="replace").rstrip() for line in process.stderr), daemon=True
-    )
-    drainer.start()
+    stderr_chunks: list[bytes] = []
+
+    def drain() -> None:
+        for chunk in iter(lambda: process.stderr.read(4096), b""):
+            stderr_chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     try:
-        process.stdin.write(frames.tobytes())
-    except BrokenPipeError:
-        pass  # ffmpeg died; its exit code and stderr say why
-    finally:
-        process.stdin.close()
+        try:
+            for frame in frames:
+                process.stdin.write(np.ascontiguousarray(frame).tobytes())
+        except BrokenPipeError:
+            pass  # ffmpeg died; its exit code and stderr below say why
+        finally:
+            process.stdin.close()
         code = process.wait()
-        drainer.join()
-    if code != 0:
+        reader.join()
+        if code != 0:
+            message = b"".join(stderr_chunks).decode(errors="replace").strip()
+            raise RuntimeError(f"ffmpeg failed writing {path} (exit {code}): {message[-2000:]}")
+        os.replace(tmp, path)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
         tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"ffmpeg failed writing {path} (exit {code}): {' | '.join(tail)}")
-    os.replace(tmp, path)
     return path

@@ -90,13 +90,39 @@ def test_first_frame_does_not_tell_the_direction():
     draws = np.concatenate([sample_directions("updown", 1, rng)[0] for _ in range(2000)])
     assert abs((draws[:, 1] < 0).mean() - 0.5) < 0.05  # fixed probabilities: up or down, 50/50
     assert np.allclose(np.abs(draws[:, 1]), 1.0)
+    diagonal = np.concatenate([sample_directions("diagonal", 1, rng)[1] for _ in range(2000)])
+    assert np.abs(np.bincount(diagonal, minlength=4) / 2000 - [0.4, 0.4, 0.1, 0.1]).max() < 0.04
+
+
+def test_first_frames_across_seeds_do_not_separate_by_direction():
+    # Over independent scenes, actors that will go up and actors that will go down start at the
+    # same places with the same look (a start drawn from the direction would show here); their
+    # last positions do separate, which shows the statistic can tell groups apart.
+    cfg = SceneConfig(width=32, height=24, frames=6, classes=("updown",), speed_range=(2.0, 2.5))
+    first, last, brightness, going_up = [], [], [], []
+    for seed in range(60):
+        scene = render_scene(cfg, "updown", np.random.default_rng(seed))
+        first.append(scene.positions[0, 0, 1])
+        last.append(scene.positions[-1, 0, 1])
+        brightness.append(scene.frames[0][scene.masks[0] == 1].mean())
+        going_up.append(scene.directions[0, 1] < 0)
+    up = np.array(going_up)
+    assert 15 < up.sum() < 45  # both directions drawn
+
+    def separation(values):  # difference of group means in units of its standard error
+        v = np.asarray(values, dtype=np.float64)
+        a, b = v[up], v[~up]
+        return abs(a.mean() - b.mean()) / np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+
+    assert separation(first) < 3.0 and separation(brightness) < 3.0
+    assert separation(last) > 3.0
 
 
 def test_standin_dataset_layout_reads_like_a_real_dataset(tmp_path):
     cfg = StandinConfig(scene=CFG, train_videos_per_class=2, test_videos_per_class=1, seed=5, hmdb_names=True)
     out = write_standin_dataset(tmp_path / "hmdb", cfg)
     record = json.loads((out / "source.json").read_text())
-    assert record["source"] == "synthetic" and record["seed"] == 5
+    assert record["source"] == "synthetic" and record["seed"] == 5 and record["generator"] == "scenes"
     train = (out / "splits" / "train.txt").read_text().split()
     test = (out / "splits" / "test.txt").read_text().split()
     videos = sorted(str(p.relative_to(out / "videos")) for p in (out / "videos").rglob("*.mp4"))
@@ -107,7 +133,9 @@ def test_standin_dataset_layout_reads_like_a_real_dataset(tmp_path):
     assert set(manifest["status"]) == {"ok"} and set(manifest["camera_motion"]) <= {"cm", "nm"}
     assert set(manifest["label"]) == {"updown", "leftright", "wave"}
     # ground truth beside each video, matching it after an H.264 round trip (looser bound: encoding)
-    row = manifest.iloc[0]
+    assert (manifest["quality"] == "goo").any()
+    row = manifest[manifest["quality"] == "goo"].iloc[0]  # goo = crf 18; med/bad are coarser
+    assert int(np.load(out / row["groundtruth"])["crf"]) == 18
     truth = np.load(out / row["groundtruth"])
     frames = decode(row["path"])
     back = _warp_back(frames[1], truth["flow"][0].astype(np.float32))
@@ -118,3 +146,27 @@ def test_standin_dataset_layout_reads_like_a_real_dataset(tmp_path):
     # deterministic by seed
     again = write_standin_dataset(tmp_path / "again", cfg)
     np.testing.assert_array_equal(np.load(again / row["groundtruth"])["homographies"], truth["homographies"])
+
+
+def test_bouncing_actors_stay_in_view_and_the_flow_still_holds():
+    cfg = SceneConfig(width=64, height=48, frames=40, classes=("leftright",), speed_range=(2.5, 3.0),
+                      bounce=True, camera_motion_prob=0.0)
+    scene = render_scene(cfg, "leftright", np.random.default_rng(2))
+    x = scene.positions[:, 0, 0]
+    assert x.min() >= 0.1 * 64 - 1e-9 and x.max() <= 0.9 * 64 + 1e-9
+    steps = np.sign(np.diff(x))
+    assert (steps[1:] != steps[:-1]).any()  # it turned round at a wall
+    for t in range(cfg.frames - 1):
+        valid = _valid(scene, t)
+        back = _warp_back(scene.frames[t + 1], scene.flow[t])
+        assert np.abs(back - scene.frames[t].astype(np.float32))[valid].mean() < 4.0
+
+
+def test_write_video_refuses_odd_sizes_and_leaves_nothing_behind(tmp_path):
+    from pipeline.video_write import write_video
+
+    with pytest.raises(ValueError, match="even"):
+        write_video(tmp_path / "odd.mp4", np.zeros((3, 47, 64, 3), np.uint8), 25.0)
+    path = write_video(tmp_path / "ok.mp4", np.zeros((3, 48, 64, 3), np.uint8), 29.97)
+    assert [p.name for p in tmp_path.iterdir()] == ["ok.mp4"]
+    assert abs(probe(path).fps - 29.97) < 0.01

