@@ -18,6 +18,9 @@ include: "workflow/rules/stabilize.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/trajectories.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/walker.smk"
+include: "workflow/rules/staticflow.smk"
+include: "workflow/rules/svg.smk"
 
 
 rule all:

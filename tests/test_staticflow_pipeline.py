@@ -1,0 +1,234 @@
+"""staticflow in the graph: data helpers, epoch-wise training that resumes exactly, the paper-scale
+nets from the preset, warping, and the Snakemake chain at smoke scale (tables, figures, reruns)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pipeline.evaluation.staticflow_run import forward_warp
+from pipeline.models.staticflow import StaticFlowConfig, StaticFlowNet, allconv_output_size, build_staticflow
+from pipeline.presets import resolve
+from pipeline.recipes import staticflow as recipe
+from pipeline.shards import SPLITS, summarize_shards, write_shard
+from pipeline.training import load_model
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+SMOKE = resolve("smoke")["staticflow"]
+
+
+def write_flow_shards(root: Path, size: int = 64, per_class: int = 4, frames: int = 3) -> Path:
+    """Flow shards as the flow stage writes them: 3 classes x per_class videos, train and test shards.
+
+    Class c moves right by c px at every position, so the labels are learnable from nothing.
+    """
+    grid = allconv_output_size(size)
+    rng = np.random.default_rng(0)
+    folder = root / "flow" / "hmdb51" / "staticflow"
+    paths = []
+    for shard, split in enumerate(("train", "test")):
+        videos = [f"{split}_c{c}_v{v}" for c in range(3) for v in range(per_class)]
+        video_index = np.repeat(np.arange(len(videos)), frames)
+        label = np.asarray([int(videos[v].split("_c")[1][0]) for v in video_index])
+        n = len(video_index)
+        flow_grid = np.zeros((n, grid, grid, 2), np.float32)
+        flow_grid[..., 0] = (label * grid / size)[:, None, None]  # c px at full size, in grid px
+        image = rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8)
+        image[..., 0] = (80 * label)[:, None, None]  # the class shows in the red channel
+        arrays = {"image": image, "flow": np.zeros((n, size, size, 2), np.float16), "flow_grid": flow_grid,
+                  "video_index": video_index.astype(np.int32), "start": np.zeros(n, np.int32),
+                  "label": label.astype(np.int32), "split": np.full(n, SPLITS.index(split), np.uint8)}
+        paths.append(write_shard(folder / f"shard-{shard:05d}.zarr", arrays, {"videos": videos}))
+    summarize_shards(paths, folder / "summary.csv")
+    return folder / "summary.csv"
+
+
+def prepared(tmp_path: Path, sizes: dict) -> dict[str, str]:
+    write_flow_shards(tmp_path / "data")
+    inputs = recipe.inputs("hmdb51", "allconv", tmp_path / "data")
+    recipe.prepare(Path(inputs["summary"]), {k: Path(inputs[k]) for k in ("codebook", "mean_image", "split")},
+                   sizes, seed=0)
+    return inputs
+
+
+# ----------------------------------------------------------------------------- data helpers
+
+
+def test_step_batches_depend_on_the_step_only_and_cover_each_epoch() -> None:
+    rows = np.arange(10, 20)
+    whole = recipe.step_batches(rows, 3, seed=1)
+    first = [next(whole) for _ in range(9)]  # 3 steps per epoch (the partial batch is dropped)
+    resumed = recipe.step_batches(rows, 3, seed=1, start_step=4)
+    assert [next(resumed) for _ in range(5)] == first[4:]
+    for epoch in range(3):
+        seen = sum(first[3 * epoch : 3 * epoch + 3], [])
+        assert len(set(seen)) == 9 and set(seen) <= set(rows.tolist())
+    assert first[:3] != first[3:6]  # a new permutation every epoch
+
+
+def test_holdout_is_whole_videos_per_class_and_stable() -> None:
+    table = pd.DataFrame({
+        "video_id": [f"v{c}_{k}" for c in range(3) for k in range(5) for _ in range(2)],
+        "label": [c for c in range(3) for _ in range(10)],
+        "split": ["train"] * 30,
+    })
+    held = recipe.holdout_videos(table, 0.2)
+    assert held == recipe.holdout_videos(table.sample(frac=1, random_state=0), 0.2)  # order-free
+    assert sorted(int(v[1]) for v in held) == [0, 1, 2]  # 3 of 15 videos: one of every class
+    rows = recipe.split_rows(table, held)
+    assert len(rows["val"]) == 6 and len(rows["train"]) == 24 and len(rows["test"]) == 0
+    assert len(recipe.holdout_videos(table, 0.1)) == 2  # fewer than the classes: still spread out
+    assert sorted(int(v[1]) for v in recipe.holdout_videos(table, 0.4)) == [0, 0, 1, 1, 2, 2]
+    small = table[table["video_id"].isin(["v0_0", "v0_1"])]
+    assert len(recipe.holdout_videos(small, 0.9)) == 1  # never the whole class
+
+
+def test_prepare_fits_the_codebook_on_training_flow_in_frame_pixels(tmp_path: Path) -> None:
+    inputs = prepared(tmp_path, SMOKE)
+    from pipeline.flow_codebook import load_codebook
+
+    centroids = load_codebook(inputs["codebook"])
+    assert centroids.shape == (SMOKE["model"]["n_clusters"], 2)
+    # the three true motions (0, 1, 2 px right) are all codebook words
+    for dx in (0.0, 1.0, 2.0):
+        assert np.min(np.hypot(centroids[:, 0] - dx, centroids[:, 1])) < 1e-3
+    split = json.loads(Path(inputs["split"]).read_text())
+    assert split["val_frames"] > 0 and split["train_frames"] + split["val_frames"] == 36
+    assert np.load(inputs["mean_image"]).shape == (64, 64, 3)
+
+
+def test_epoch_training_resumes_to_the_same_weights_and_logs_every_epoch(tmp_path: Path) -> None:
+    sizes = copy.deepcopy(SMOKE)
+    sizes["train"].update(epochs={"alexnet": 3, "allconv": 3}, checkpoint_every=1)
+    inputs = prepared(tmp_path, sizes)
+    whole = recipe.train("hmdb51", "allconv", inputs, tmp_path / "whole", sizes, seed=2, device="cpu")
+    short = copy.deepcopy(sizes)
+    short["train"]["epochs"]["allconv"] = 2  # a job killed after its second epoch ...
+    recipe.train("hmdb51", "allconv", inputs, tmp_path / "resumed", short, seed=2, device="cpu")
+    resumed = recipe.train("hmdb51", "allconv", inputs, tmp_path / "resumed", sizes, seed=2, device="cpu")
+    a, b = load_model(whole, build_staticflow), load_model(resumed, build_staticflow)
+    for key, value in a.state_dict().items():
+        assert torch.equal(value, b.state_dict()[key]), key
+    epochs = pd.read_csv(tmp_path / "resumed" / recipe.EPOCH_LOG)
+    assert sorted(set(epochs["epoch"])) == [1, 2, 3] and set(epochs["set"]) == {"train", "val"}
+    assert np.isfinite(epochs[["loss", "top1", "recall"]].to_numpy()).all()
+    assert a.cfg.image_size == 64 and a.cfg.out_size == allconv_output_size(64)
+
+
+# ----------------------------------------------------------------------------- paper scale
+
+
+def test_paper_scale_nets_from_the_preset_are_the_papers() -> None:
+    """The preset builds Tables 1 and 2 exactly (the layer arithmetic is in test_staticflow.py)."""
+    paper = resolve("paper")
+    size = paper["clips"]["staticflow"]["size"]
+    counts = {}
+    for arch in recipe.ARCHS:
+        cfg = recipe.model_config(arch, size, allconv_output_size(size), paper["staticflow"]["model"])
+        assert cfg == StaticFlowConfig(arch=arch)
+        with torch.device("meta"):
+            counts[arch] = recipe.param_count(StaticFlowNet(cfg))
+    print(f"\nstaticflow parameters at paper scale: AlexNet {counts['alexnet']:,}, All-Conv {counts['allconv']:,}")
+    assert counts["alexnet"] > 10 * counts["allconv"]  # "over an order-of-magnitude reduction"
+
+
+# ----------------------------------------------------------------------------- video
+
+
+def test_forward_warp_moves_content_by_the_flow() -> None:
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (24, 30, 3), dtype=np.uint8)
+    assert np.array_equal(forward_warp(frame, np.zeros((24, 30, 2), np.float32)), frame)
+    flow = np.zeros((24, 30, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3.0, -2.0
+    moved = forward_warp(frame, flow)
+    assert np.array_equal(moved[:-2, 3:], frame[2:, :-3])  # content at x is now at x + (3, -2)
+
+
+# ----------------------------------------------------------------------------- evaluation, figures
+
+
+def test_every_predictor_is_scored_and_every_figure_drawn(tmp_path: Path) -> None:
+    from pipeline.evaluation import staticflow_run as run
+    from pipeline.figures import staticflow as figures
+
+    inputs = prepared(tmp_path, SMOKE)
+    models = {a: recipe.train("hmdb51", a, inputs, tmp_path / a, SMOKE, seed=0, device="cpu") for a in recipe.ARCHS}
+    scores = {p: tmp_path / f"{p}.json" for p in recipe.PREDICTORS}
+    for p, path in scores.items():
+        record = run.evaluate_predictor(p, inputs, SMOKE, "cpu", path, models.get(p))
+        assert record["val"]["frames"] > 0 and record["test"]["frames"] == 36
+        assert np.asarray(record["test"]["confusion"]).sum() == 36 * 9  # every grid position counted
+    nomotion = json.loads(scores["nomotion"].read_text())["test"]
+    assert nomotion["top1"] == pytest.approx(1 / 3) and nomotion["l2"] == pytest.approx(1.0, abs=1e-3)
+    run.write_tables(scores, tmp_path / "val.csv", tmp_path / "test.csv", {"scale": "smoke"}, [])
+    examples = {a: run.net_examples(m, inputs, SMOKE, "cpu", tmp_path / f"{a}.zarr") for a, m in models.items()}
+    drawn = [
+        figures.training_curves_figure({a: m.parent for a, m in models.items()}, tmp_path / "training.png"),
+        figures.confusion_figure({a: scores[a] for a in recipe.ARCHS}, tmp_path / "confusion.png"),
+        figures.pixel_accuracy_figure(scores, tmp_path / "pixels.png"),
+        figures.flow_examples_figure(examples, tmp_path / "examples.png"),
+    ]
+    run.flow_video(models["alexnet"], inputs, SMOKE, tmp_path / "video.mp4", tmp_path / "strip.png")
+    drawn.append(tmp_path / "strip.png")
+    assert all(p.stat().st_size > 1000 for p in drawn)
+    assert (tmp_path / "video.mp4").stat().st_size > 0
+
+
+# ----------------------------------------------------------------------------- the graph
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(REPO / "config.yaml"), "--cores", "2", *args,
+               "--config", "scale=smoke", "papers=[staticflow]", "data_root=data",
+               "results_root=results"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def planned_rules(output: str) -> dict[str, int]:
+    """The job stats table of a (dry) run: rule -> job count."""
+    block = output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("staticflow_chain")
+    targets = [f"results/tables/hmdb51_flow_{s}.csv" for s in ("validation", "test")]
+    run = snakemake(workdir, *targets, "results/figures/hmdb51_flow_confusion.png")
+    assert run.returncode == 0, run.stderr[-4000:]
+    return workdir
+
+
+def test_chain_writes_both_tables_beside_the_papers(chain: Path) -> None:
+    val = pd.read_csv(chain / "results" / "tables" / "hmdb51_flow_validation.csv")
+    test = pd.read_csv(chain / "results" / "tables" / "hmdb51_flow_test.csv")
+    rows = {"AlexNet", "All-Conv", "No motion", "Class prior"}
+    assert set(val["row"]) == rows and len(val) == 5 * len(rows)
+    assert rows <= set(test["row"]) and "[18]" in set(test["row"])  # the paper's rows we do not measure
+    ours = test[test["row"].isin(rows)]
+    assert len(ours) == 5 * len(rows) + 2 and np.isfinite(ours["ours"]).all() and np.isfinite(val["ours"]).all()
+    assert val.loc[val["row"] == "AlexNet", "paper"].notna().all()
+    assert test.loc[(test["row"] == "All-Conv") & (test["column"] == "params"), "paper"].notna().all()
+    assert ((val["ours"] >= 0) & (val["ours"] <= 100)).all()
+    record = json.loads((chain / "results" / "tables" / "hmdb51_flow_test.provenance.json").read_text())
+    assert record["scale"] == "smoke" and "hmdb51" in record["data_sources"]
+
+
+def test_a_deleted_figure_reruns_only_its_rule(chain: Path) -> None:
+    figure = chain / "results" / "figures" / "hmdb51_flow_confusion.png"
+    figure.unlink()
+    dry = snakemake(chain, "-n", str(figure.relative_to(chain)))
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert planned_rules(dry.stdout + dry.stderr) == {"staticflow_confusion_figure": 1}

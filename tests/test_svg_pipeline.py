@@ -1,0 +1,300 @@
+"""The svg paper in the graph: recipe (train, resume, data), the Snakemake chain at smoke scale,
+Fig. 5/6 stages, KTH/BAIR shards, and the paper-scale models of every (dataset, variant)."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from pipeline import bair
+from pipeline.data import write_smmnist_test_set
+from pipeline.models.svg import SVG, build_svg, svg_model_config
+from pipeline.presets import resolve
+from pipeline.recipes import svg as recipe
+from pipeline.shards import SPLITS, open_shard, write_shard
+from pipeline.training import load_model
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+SMOKE = resolve("smoke")["svg"]
+
+
+def write_test_set(data_root: Path, n: int = 4, seq_len: int = 20) -> Path:
+    """What the data_smmnist rule writes: 2-digit SM-MNIST test sequences from held-out digits."""
+    out = data_root / "clips" / "smmnist" / "svg" / "test.zarr"
+    return write_smmnist_test_set(out, {"source": "synthetic"}, {"num_digits": 2, "sequence_length": seq_len,
+                                  "test_sequences": n}, data_root, seed=0)
+
+
+# ----------------------------------------------------------------------------- graph functions
+
+
+def test_models_follow_the_enabled_datasets() -> None:
+    assert recipe.models({"smmnist": "synthetic", "kth": "off"}) == [
+        ("smmnist", "deterministic"), ("smmnist", "fp"), ("smmnist", "lp"), ("smmnist", "lp1")]
+    pairs = recipe.models({"smmnist": "off", "kth": "synthetic", "bair": "path"})
+    assert pairs == [(d, v) for d in ("kth", "bair") for v in ("deterministic", "fp", "lp")]
+    assert recipe.inputs("kth", "lp", Path("d")) == {"index": "d/clips/kth/svg/index.csv"}
+    with pytest.raises(KeyError, match="lp1"):
+        recipe.inputs("bair", "lp1", Path("d"))  # the single-digit model is SM-MNIST only
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_recipe_trains_and_resumes_on_smmnist(tmp_path: Path) -> None:
+    data = {"test_set": str(write_test_set(tmp_path / "data"))}
+    sizes = copy.deepcopy(SMOKE)
+    sizes["smmnist"]["train"].update(steps=4, checkpoint_every=2, log_every=1)
+    whole = recipe.train("smmnist", "lp", data, tmp_path / "whole", sizes, seed=3, device="cpu")
+    half = copy.deepcopy(sizes)
+    half["smmnist"]["train"]["steps"] = 2  # a job stopped after its step-2 checkpoint ...
+    recipe.train("smmnist", "lp", data, tmp_path / "resumed", half, seed=3, device="cpu")
+    resumed = recipe.train("smmnist", "lp", data, tmp_path / "resumed", sizes, seed=3, device="cpu")
+    a, b = load_model(whole, build_svg), load_model(resumed, build_svg)  # ... resumes to the same weights
+    for key, value in a.state_dict().items():
+        assert torch.equal(value, b.state_dict()[key]), key
+    log = pd.read_csv(tmp_path / "resumed" / "log.csv")
+    assert list(log["step"]) == [1, 2, 3, 4] and np.isfinite(log["loss"]).all()
+    assert a.cfg == recipe.model_config("smmnist", "lp", sizes)
+
+
+def test_smmnist_batches_are_the_test_sets_kind_and_depend_on_the_step(tmp_path: Path) -> None:
+    data = {"test_set": str(write_test_set(tmp_path / "data"))}
+    cfg = recipe.model_config("smmnist", "lp1", SMOKE)
+    batches = recipe.training_batches("smmnist", "lp1", data, cfg, batch_size=3, seed=0)
+    first, second = next(batches(0)), next(batches(1))
+    assert first.shape == (3, cfg.n_past + cfg.n_future, 1, 64, 64)
+    torch.testing.assert_close(next(batches(1)), second)
+    assert not torch.equal(first, second)
+    two = next(recipe.training_batches("smmnist", "lp", data, cfg, batch_size=3, seed=0)(0))
+
+    def box(frame: torch.Tensor) -> int:  # side of the box holding every lit pixel
+        rows, cols = np.nonzero(frame.numpy())
+        return max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+
+    assert max(box(f) for f in first[:, 0, 0]) <= 32 < max(box(f) for f in two[:, 0, 0])  # lp1: one digit
+
+
+def write_clip_shards(folder: Path, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """KTH-like clip shards (grey video stored as RGB) and the clip index naming them."""
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 256, size=(6, 24, 64, 64), dtype=np.uint8)
+    split = np.array([0, 0, 1, 2, 0, 2], np.uint8)
+    rgb = np.repeat(frames[..., None], 3, axis=-1)
+    for k, part in enumerate((slice(0, 3), slice(3, 6))):
+        write_shard(folder / f"shard-{k:05d}.zarr", {"frames": rgb[part], "split": split[part]}, {})
+    pd.DataFrame({"video_id": ["a", "b", "c"], "shard": ["shard-00000.zarr", "shard-00001.zarr", ""],
+                  "clips": [3, 3, 0], "status": ["ok", "ok", "excluded"], "reason": ["", "", "x"]}
+                 ).to_csv(folder / "index.csv", index=False)
+    return frames, split
+
+
+def test_kth_clips_train_and_test_splits_in_grey(tmp_path: Path) -> None:
+    frames, split = write_clip_shards(tmp_path)
+    data = {"index": str(tmp_path / "index.csv")}
+    test = recipe.test_frames("kth", data, max_sequences=0)
+    np.testing.assert_array_equal(test, frames[split == 2])  # grey round trip is exact
+    cfg = recipe.model_config("kth", "fp", SMOKE)
+    batch = next(recipe.training_batches("kth", "fp", data, cfg, batch_size=5, seed=0)(0))
+    assert batch.shape == (5, 20, 1, 64, 64)
+    train = torch.from_numpy(frames[split == 0]).float() / 255  # (3, 24, 64, 64)
+    for window in batch[:, :, 0]:  # every window is a crop of a training clip
+        assert any(torch.equal(window, clip[s : s + 20]) for clip in train for s in range(5))
+
+
+def test_bair_tfrecords_to_shards_and_batches(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    root = tmp_path / "raw" / "softmotion30_44k"
+    seqs = {}
+    for split, n in (("train", 5), ("test", 3)):
+        seqs[split] = rng.integers(0, 256, size=(n, 30, 64, 64, 3), dtype=np.uint8)
+        records = [bair.make_example({bair.frame_key(i): [f.tobytes()] for i, f in enumerate(s)}) for s in seqs[split]]
+        bair.write_tfrecord(root / split / "traj_0_to_255.tfrecords", records)
+    source = tmp_path / "bair.json"
+    source.write_text('{"dataset": "bair", "source": "path", "root": "%s"}' % root.parent)
+    index = recipe.write_bair_shards(source, tmp_path / "svg", sequences_per_shard=2)
+    table = pd.read_csv(index)
+    assert list(table["split"]) == ["train"] * 3 + ["test"] * 2 and table["sequences"].sum() == 8
+    data = {"shards": str(tmp_path / "svg")}
+    np.testing.assert_array_equal(recipe.test_frames("bair", data, 0), seqs["test"])
+    np.testing.assert_array_equal(recipe.test_frames("bair", data, 2), seqs["test"][[0, 2]])
+    cfg = recipe.model_config("bair", "lp", SMOKE)
+    batch = next(recipe.training_batches("bair", "lp", data, cfg, batch_size=2, seed=0)(0))
+    assert batch.shape == (2, 12, 3, 64, 64)
+    assert open_shard(tmp_path / "svg" / "shard-00003.zarr")["split"][0] == SPLITS.index("test")
+
+
+# ----------------------------------------------------------------------------- Fig. 5 and Fig. 6
+
+
+def test_sigma_collision_summary_finds_the_lag() -> None:
+    frames = np.arange(1, 41)
+    hits = pd.DataFrame({"digit": [0, 1, 0], "frame": [7, 18, 30]})
+    sigma = pd.DataFrame({"frame": frames, "sigma_mean": np.where(np.isin(frames - 1, [7, 18, 30]), 0.9, 0.1)})
+    summary = recipe.sigma_collision_summary(sigma, hits).set_index("lag")
+    assert summary.loc[1, "pearson_r"] == pytest.approx(1.0)
+    assert summary["pearson_r"].drop(1).max() < 0.5
+    assert summary.loc[1, "sigma_at_hits"] == pytest.approx(0.9) and summary.loc[1, "n_hit_frames"] == 3
+
+
+def test_fig5_and_fig6_stages(tmp_path: Path) -> None:
+    test_set = write_test_set(tmp_path / "data")
+    sizes = copy.deepcopy(SMOKE)
+    sizes["fig5"].update(sequences=3, samples=2, frames=10, min_first_bounce=6)
+    sizes["fig6"].update(sequences=3, frames=16)
+    sync = recipe.write_smmnist_set("synchronized", test_set, tmp_path / "sync.zarr", sizes, seed=0)
+    shared = recipe.write_smmnist_set("sharedstart", test_set, tmp_path / "shared.zarr", sizes, seed=0)
+    s, h = open_shard(sync), open_shard(shared)
+    assert s["frames"].shape == (3, 16, 64, 64) and s["positions"].shape[2] == 2
+    assert h["frames"].shape == (3, 10, 64, 64) and h["positions"].shape[2] == 1
+    positions = np.asarray(h["positions"][:])
+    first_bounce = int(np.flatnonzero(np.asarray(h["bounces"][0]).any(-1))[0])
+    assert first_bounce >= 6 and (positions[:, : first_bounce + 1] == positions[0, : first_bounce + 1]).all()
+
+    torch.manual_seed(0)
+    for variant in ("lp", "lp1"):
+        model = SVG(recipe.model_config("smmnist", variant, sizes))
+        torch.save({"state_dict": model.state_dict(), "model_config": svg_model_config(model.cfg)},
+                   tmp_path / f"{variant}.pt")
+    table = recipe.bounce_velocities(tmp_path / "lp1.pt", shared, tmp_path / "vel.csv", tmp_path / "tv.csv",
+                                     sizes, seed=0, device="cpu")
+    assert set(table["source"]) == {"model", "truth"}
+    truth = table[table["source"] == "truth"]
+    assert (truth[truth["step"] <= first_bounce].groupby("step")["probability"].max() == 1.0).all()
+    assert pd.read_csv(tmp_path / "tv.csv")["first_bounce_frame"].iloc[0] == first_bounce + 1
+    recipe.prior_sigma(tmp_path / "lp.pt", sync, tmp_path / "sigma.csv", tmp_path / "hits.csv",
+                       tmp_path / "summary.csv", sizes, device="cpu")
+    sigma = pd.read_csv(tmp_path / "sigma.csv")
+    assert list(sigma["frame"]) == list(range(1, 16)) and (sigma["sigma_mean"] > 0).all()
+    assert len(pd.read_csv(tmp_path / "hits.csv")) == int(np.asarray(s["bounces"][0]).sum())
+
+
+# ----------------------------------------------------------------------------- the graph at smoke scale
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(configfile), "--cores", "2", *args],
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_snakemake_smoke_chain_to_the_smmnist_figure(tmp_path: Path) -> None:
+    configfile = tmp_path / "smoke.yaml"
+    configfile.write_text(yaml.safe_dump({
+        "scale": "smoke", "seed": 0, "papers": ["svg"], "device": "cpu",
+        "datasets": {"smmnist": {"source": "synthetic"}, "kth": {"source": "off"}, "bair": {"source": "off"}},
+    }))
+    work = tmp_path / "work"
+    figure = work / "results" / "figures" / "smmnist_ssim.png"
+    run = snakemake(work, configfile, "results/figures/smmnist_ssim.png")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    table = pd.read_csv(work / "results" / "tables" / "smmnist_ssim.csv")
+    assert list(table.columns) == ["dataset", "model", "metric", "frame", "mean", "ci_low", "ci_high",
+                                   "n_sequences", "n_samples", "n_cond", "train_horizon", "paper"]
+    assert set(table["model"]) == {"deterministic", "fp", "lp"} and set(table["metric"]) == {"ssim"}
+    values = table[["ci_low", "mean", "ci_high"]].to_numpy()
+    assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
+    assert ((values[:, 1] >= 0) & (values[:, 1] <= 1)).all() and (np.abs(values) <= 1).all()  # SSIM <= 1
+    assert table["paper"].isna().all()
+    n_cond, horizon = table["n_cond"].iloc[0], table["train_horizon"].iloc[0]
+    test_len = resolve("smoke")["smmnist"]["sequence_length"]
+    assert sorted(table["frame"].unique()) == list(range(n_cond + 1, test_len + 1)) and horizon < test_len
+    assert (work / "results" / "tables" / "smmnist_ssim.provenance.json").is_file()
+    assert figure.stat().st_size > 0
+
+    figure.unlink()  # the figure is drawn from the saved table: only its own rule reruns
+    dry = snakemake(work, configfile, "-n", "results/figures/smmnist_ssim.png")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    planned = {line.split()[-1].rstrip(":") for line in dry.stdout.splitlines()
+               if line.startswith(("rule ", "localrule "))}
+    assert planned == {"svg_curve_figure"}, dry.stdout[-3000:]
+
+
+def test_bair_graph_from_tfrecords(tmp_path: Path) -> None:
+    configfile = tmp_path / "bair.yaml"
+    configfile.write_text(yaml.safe_dump({
+        "scale": "smoke", "papers": ["svg"], "device": "cpu",
+        "datasets": {"smmnist": {"source": "off"}, "kth": {"source": "off"},
+                     "bair": {"source": "path", "path": str(tmp_path / "bair")}},
+    }))
+    dry = snakemake(tmp_path / "work", configfile, "-n")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    planned = {line.split()[-1].rstrip(":") for line in dry.stdout.splitlines()
+               if line.startswith(("rule ", "localrule "))}
+    assert planned == {"data_fetch", "svg_bair_shards", "train_model", "svg_evaluate", "svg_table",
+                       "svg_curve_figure", "svg_gifs", "all"}, dry.stdout[-3000:]
+    assert "results/figures/bair_ssim_psnr.png" in dry.stdout and "smmnist" not in dry.stdout
+
+
+# ----------------------------------------------------------------------------- paper-scale sizes
+
+
+def conv(c_in: int, c_out: int, k: int) -> int:
+    return c_out * c_in * k * k + c_out
+
+
+def bn(c: int) -> int:
+    return 2 * c
+
+
+def linear(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+def lstm(n_in: int, h: int) -> int:
+    return 4 * (n_in * h + h * h + 2 * h)
+
+
+def vgg(c_in: int, c_out: int) -> int:
+    return conv(c_in, c_out, 3) + bn(c_out)
+
+
+def paper_parameters(dataset: str, variant: str) -> int:
+    """Parameters of the paper's model from its layer sizes (Sec. 4.1): DCGAN 64-128-256-512 with
+    |h| = 128 (SM-MNIST) or VGG16 to its last pooling layer and its mirror (KTH 1 channel, BAIR 3),
+    skips to the decoder; LSTM_theta 2x256 on [h, z] -> g = 128; LSTM_phi, LSTM_psi 1x256 -> |z|."""
+    c, z = {"smmnist": (1, 10), "kth": (1, 32), "bair": (3, 64)}[dataset]
+    if dataset == "smmnist":
+        widths = [(c, 64), (64, 128), (128, 256), (256, 512)]
+        frames = sum(conv(a, b, 4) + bn(b) for a, b in widths) + conv(512, 128, 4) + bn(128)
+        frames += conv(128, 512, 4) + bn(512) + sum(conv(2 * b, a, 4) + bn(a) for a, b in widths[1:]) + conv(128, c, 4)
+    else:
+        encoder = [(c, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),
+                   (256, 512), (512, 512), (512, 512)]
+        decoder = [(1024, 512), (512, 512), (512, 256), (512, 256), (256, 256), (256, 128),
+                   (256, 128), (128, 64), (128, 64)]
+        frames = sum(vgg(a, b) for a, b in encoder + decoder) + conv(512, 128, 4) + bn(128)
+        frames += conv(128, 512, 4) + bn(512) + conv(64, c, 3)
+    stochastic = variant != "deterministic"
+    total = frames + linear(128 + z * stochastic, 256) + 2 * lstm(256, 256) + linear(256, 128)
+    gaussian = linear(128, 256) + lstm(256, 256) + 2 * linear(256, z)
+    return total + gaussian * (stochastic + (variant in ("lp", "lp1")))
+
+
+PAPER_MODELS = [(d, v) for d in ("smmnist", "kth", "bair") for v in ("deterministic", "fp", "lp")] + [("smmnist", "lp1")]
+
+
+@pytest.mark.parametrize("dataset,variant", PAPER_MODELS)
+def test_paper_scale_models_have_the_papers_sizes(dataset: str, variant: str) -> None:
+    sizes = resolve("paper")["svg"]
+    cfg = recipe.model_config(dataset, variant, sizes)
+    protocol = {"smmnist": (5, 10, 10, 1e-4), "kth": (10, 10, 32, 1e-6), "bair": (2, 10, 64, 1e-4)}[dataset]
+    assert (cfg.n_past, cfg.n_future, cfg.z_dim, cfg.beta) == protocol
+    assert (cfg.g_dim, cfg.rnn_size, cfg.width, cfg.lr) == (128, 256, 64, 2e-3)
+    assert (cfg.predictor_layers, cfg.posterior_layers, cfg.prior_layers) == (2, 1, 1)
+    with torch.device("meta"):  # sizes only: no memory, no initialisation cost
+        model = SVG(cfg)
+    assert sum(p.numel() for p in model.parameters()) == paper_parameters(dataset, variant)
+    assert sizes[dataset]["eval"]["samples"] == 100 and sizes["fig6"] == {"sequences": 500, "frames": 100}

@@ -1,0 +1,231 @@
+"""walker in the graph: flow-net extrapolation and cell mapping, sample clustering, training that
+resumes exactly, the paper-scale towers from the preset, and the Snakemake chain at smoke scale."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pipeline.evaluation import walker as evaluation
+from pipeline.models.walker import WalkerConfig, WalkerNet, build_walker
+from pipeline.presets import resolve
+from pipeline.recipes import walker as recipe
+from pipeline.shards import SPLITS, summarize_shards, write_shard
+from pipeline.trajectories import dct_decode, dct_encode
+from pipeline.training import load_model
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+SMOKE = resolve("smoke")["walker"]
+
+
+def ramp_track(vx: float, vy: float) -> np.ndarray:
+    t = np.arange(1, 31, dtype=np.float32)
+    return np.stack([vx * t, vy * t], axis=-1)  # (30, 2) offsets of frames 1..30
+
+
+def write_trajectory_shards(root: Path, dataset: str, split: str, per_class: int = 4, clips: int = 2) -> Path:
+    """Trajectory shards as the trajectory stage writes them (48x64 frames): class c moves everything
+    at a constant velocity (c, 0) or (-c, 0), drawn per clip, so one frame does not tell the sign."""
+    rng = np.random.default_rng(len(dataset))
+    videos = [f"{dataset}_c{c}_v{v}" for c in range(3) for v in range(per_class)]
+    video_index = np.repeat(np.arange(len(videos)), clips)
+    label = video_index // per_class
+    n = len(video_index)
+    sign = rng.choice([-1.0, 1.0], size=n)
+    dct = np.stack([np.broadcast_to(dct_encode(ramp_track(s * c, 0.0)), (48, 64, 10)) for s, c in zip(sign, label)])
+    image = rng.integers(0, 255, (n, 48, 64, 3), dtype=np.uint8)
+    image[..., 1] = (100 * label)[:, None, None]
+    arrays = {"image": image, "dct": dct.astype(np.float16), "reliable": np.ones((n, 48, 64), bool),
+              "video_index": video_index.astype(np.int32), "start": np.zeros(n, np.int32),
+              "label": label.astype(np.int32), "split": np.full(n, SPLITS.index(split), np.uint8)}
+    folder = root / "trajectories" / dataset / "walker"
+    path = write_shard(folder / "shard-00000.zarr", arrays, {"videos": videos})
+    summarize_shards([path], folder / "summary.csv")
+    return folder / "summary.csv"
+
+
+def prepared(tmp_path: Path, sizes: dict) -> Path:
+    data = tmp_path / "data"
+    summary = write_trajectory_shards(data, "ucf101", "train")
+    write_trajectory_shards(data, "thumos", "test", per_class=1)
+    out = {k: Path(v) for k, v in recipe.prepared_files(data).items()}
+    recipe.prepare(summary, out, sizes, seed=0)
+    return data
+
+
+# ----------------------------------------------------------------------------- flow-net baseline
+
+
+def test_flow_label_of_a_track_extrapolates_back_to_the_track() -> None:
+    coefs = dct_encode(ramp_track(3.0, -1.0))  # (10,)
+    label = recipe.trajectory_flow(coefs)  # ~ mean displacement to frames 1..3
+    np.testing.assert_allclose(label / evaluation.VELOCITY_FACTOR, [3.0, -1.0], rtol=1e-5)
+    assert 1.9 < evaluation.VELOCITY_FACTOR < 2.6  # about two frames' worth of motion
+    field = evaluation.extrapolate(label[None, None, None, None])  # (1, 1, 10, 1, 1)
+    np.testing.assert_allclose(field[0, 0, :, 0, 0].numpy(), coefs, rtol=1e-4, atol=1e-3)
+    offsets = dct_decode(field[0, 0, :, 0, 0].numpy())
+    np.testing.assert_allclose(offsets[-1], [90.0, -30.0], rtol=0.1)  # a second at constant velocity
+
+
+def test_flow_softmax_lands_on_the_right_coarse_cells() -> None:
+    cfg = WalkerConfig(image_size=(120, 160), coarse_size=(8, 10))  # 4 rows of margin top and bottom
+    probs = np.zeros((1, 3, 10, 10), np.float32)
+    probs[0, 0, :, :5] = 1.0  # left half of the frame: class 0
+    probs[0, 1, :, 5:] = 1.0  # right half: class 1
+    probs[0, :, 0] = 0.0
+    probs[0, 2, 0] = 1.0  # top row of the square grid (top 12 px of the frame): class 2
+    cells = evaluation.flow_probs_on_cells(probs, cfg)  # (1, 3, 8, 10)
+    np.testing.assert_allclose(cells.sum(axis=1), 1.0, rtol=1e-6)
+    assert (cells[0, :, 1:].argmax(axis=0)[:, :5] == 0).all() and (cells[0, :, 1:].argmax(axis=0)[:, 5:] == 1).all()
+    assert (cells[0, 2, 0] > 0.5).all()  # the first cell row is centred 4 px into the frame
+
+
+def test_clusters_of_two_futures_are_found_and_shown() -> None:
+    rng = np.random.default_rng(0)
+    up, down, still = np.zeros(20), np.zeros(20), np.zeros(20)
+    up[:10], down[:10] = 5.0, -5.0
+    samples = np.concatenate([up + rng.normal(0, 0.1, (45, 20)), down + rng.normal(0, 0.1, (35, 20)),
+                              still + rng.normal(0, 0.1, (20, 20))])
+    centres, sizes = evaluation.cluster_samples(samples, 3, seed=0)
+    np.testing.assert_allclose(sizes, [0.45, 0.35, 0.20])
+    shown = evaluation.shown_clusters(centres, sizes, 2)
+    assert shown.tolist() == [0, 1]  # the two moving modes, not the still one
+    np.testing.assert_allclose(centres[shown].mean(axis=1), [2.5, -2.5], atol=0.1)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_cvae_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    sizes = copy.deepcopy(SMOKE)
+    data = prepared(tmp_path, sizes)
+    inputs = recipe.inputs("ucf101", "cvae", data)
+    whole = recipe.train("ucf101", "cvae", inputs, tmp_path / "whole", sizes, seed=1, device="cpu")
+    short = copy.deepcopy(sizes)
+    short["train"].update(coarse_steps=2, fine_steps=0)  # a job killed at its step-2 checkpoint ...
+    recipe.train("ucf101", "cvae", inputs, tmp_path / "resumed", short, seed=1, device="cpu")
+    resumed = recipe.train("ucf101", "cvae", inputs, tmp_path / "resumed", sizes, seed=1, device="cpu")
+    a, b = load_model(whole, build_walker), load_model(resumed, build_walker)
+    for key, value in a.state_dict().items():
+        assert torch.equal(value, b.state_dict()[key]), key
+    log = pd.read_csv(tmp_path / "resumed" / "log.csv")
+    total = sizes["train"]["coarse_steps"] + sizes["train"]["fine_steps"]
+    assert list(log["step"]) == list(range(1, total + 1))
+    assert (log["fine"].iloc[: sizes["train"]["coarse_steps"]] == 0).all() and (log["fine"].iloc[-1] > 0)
+    assert a.cfg.coarse_size == (3, 4) and a.cfg.image_size == (48, 64)
+
+
+def test_every_variant_is_scored_with_finite_numbers(tmp_path: Path) -> None:
+    sizes = copy.deepcopy(SMOKE)
+    data = prepared(tmp_path, sizes)
+    test = Path(recipe.trajectory_summary(data, "thumos"))
+    scores = {}
+    for variant in recipe.VARIANTS:
+        inputs = recipe.inputs("ucf101", variant, data)
+        model = recipe.train("ucf101", variant, inputs, tmp_path / variant, sizes, seed=0, device="cpu")
+        scores[variant] = evaluation.evaluate_variant(variant, model, inputs, test, sizes, 0, "cpu",
+                                                      tmp_path / f"{variant}.json")
+        assert np.isfinite(scores[variant]["nll_per_image"]).all() and len(scores[variant]["nll_per_image"]) == 6
+        for curve in scores[variant]["curves"].values():
+            assert len(curve) == sizes["eval"]["samples"] and np.all(np.diff(curve) <= 1e-9)
+    assert scores["cvae"]["dims"] == [10 * 3 * 4, 2]
+    # regressor: one Gaussian; its ML bandwidth makes the NLL D/2 (log(2 pi h^2) + 1) per block on average
+    reg = scores["regressor"]
+    expected = sum(d / 2 * (np.log(2 * np.pi * h**2) + 1) for d, h in zip(reg["dims"], reg["bandwidths"]))
+    assert reg["nll"] == pytest.approx(expected, rel=1e-6)
+    assert set(scores["regressor"]["curves"]) == {"Regressor (sampled)", "Regressor (mean)"}
+
+    from pipeline.figures import walker as figures
+
+    mean_image = Path(recipe.prepared_files(data)["mean_image"])
+    examples = evaluation.cvae_examples(tmp_path / "cvae" / "model.pt", mean_image, test, sizes, 0, "cpu",
+                                        tmp_path / "examples.zarr")
+    table = evaluation.write_nll_table({v: tmp_path / f"{v}.json" for v in recipe.VARIANTS}, tmp_path / "t.csv",
+                                       {"scale": "smoke"}, [])
+    assert table.loc[table["column"] == "nll", "paper"].notna().sum() == 3
+    drawn = [
+        figures.min_euclidean_figure({v: tmp_path / f"{v}.json" for v in recipe.VARIANTS}, tmp_path / "curves.png"),
+        figures.samples_figure(examples, tmp_path / "samples.png"),
+        figures.training_figure({v: tmp_path / v for v in recipe.VARIANTS}, tmp_path / "training.png"),
+    ]
+    assert all(p.stat().st_size > 1000 for p in drawn)
+
+
+# ----------------------------------------------------------------------------- paper scale
+
+
+def test_paper_scale_towers_from_the_preset_are_the_papers() -> None:
+    paper = resolve("paper")
+    clips = paper["clips"]["walker"]
+    counts = {}
+    for kind in ("cvae", "regressor"):
+        cfg = recipe.model_config(kind, (clips["height"], clips["width"]), paper["walker"]["model"])
+        assert cfg == WalkerConfig(kind=kind)  # 320x240 -> 16x20, width 1, 8 latents, both fine heads
+        with torch.device("meta"):
+            net = WalkerNet(cfg)
+        counts[kind] = {name: sum(p.numel() for p in m.parameters()) if m is not None else 0
+                        for name, m in (("image tower", net.image_tower), ("encoder tower", net.encoder),
+                                        ("decoder", net.decoder), ("magnitude decoder", net.magnitude_decoder),
+                                        ("all", net))}
+    flownet = recipe.flownet_config(paper["walker"]["flownet"])
+    assert (flownet.arch, flownet.image_size, flownet.out_size, flownet.n_clusters, flownet.width) == \
+        ("alexnet", 200, 20, 40, 1.0)
+    print("\nwalker parameters at paper scale:", json.dumps(counts, indent=1))
+    assert counts["cvae"]["image tower"] == counts["regressor"]["image tower"]
+    assert counts["regressor"]["encoder tower"] == 0 < counts["cvae"]["encoder tower"]
+
+
+# ----------------------------------------------------------------------------- the graph
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(REPO / "config.yaml"), "--cores", "2", *args,
+               "--config", "scale=smoke", "papers=[walker]", "data_root=data",
+               "results_root=results"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def planned_rules(output: str) -> dict[str, int]:
+    block = output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = tmp_path_factory.mktemp("walker_chain")
+    run = snakemake(workdir, "results/tables/thumos_nll.csv", "results/figures/thumos_min_euclidean.png")
+    assert run.returncode == 0, run.stderr[-4000:]
+    return workdir
+
+
+def test_chain_writes_table_1_beside_the_papers(chain: Path) -> None:
+    table = pd.read_csv(chain / "results" / "tables" / "thumos_nll.csv")
+    nll = table[table["column"] == "nll"].set_index("row")
+    assert set(nll.index) == {"Regressor", "Optical Flow", "Ours (CVAE)"}
+    assert np.isfinite(nll["ours"]).all() and nll["paper"].notna().all()
+    dims = 10 * 3 * 4 + 2  # the smoke coarse grid
+    assert (nll["dims"] == dims).all()
+    curves = table[table["column"].str.startswith("min_euclidean")]
+    assert {"Ours (CVAE)", "Regressor (sampled)", "Regressor (mean)", "Optical Flow"} <= set(curves["row"])
+    assert np.isfinite(curves["ours"]).all() and curves["paper"].isna().all()
+    record = json.loads((chain / "results" / "tables" / "thumos_nll.provenance.json").read_text())
+    assert record["scale"] == "smoke" and {"ucf101", "thumos"} <= set(record["data_sources"])
+
+
+def test_a_deleted_figure_reruns_only_its_rule(chain: Path) -> None:
+    figure = chain / "results" / "figures" / "thumos_min_euclidean.png"
+    figure.unlink()
+    dry = snakemake(chain, "-n", str(figure.relative_to(chain)))
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    assert planned_rules(dry.stdout + dry.stderr) == {"walker_min_euclidean_figure": 1}
