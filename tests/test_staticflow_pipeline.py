@@ -107,6 +107,24 @@ def test_prepare_fits_the_codebook_on_training_flow_in_frame_pixels(tmp_path: Pa
     assert np.load(inputs["mean_image"]).shape == (64, 64, 3)
 
 
+def test_codebook_keeps_one_no_motion_word_when_most_of_the_flow_is_still() -> None:
+    """Static-camera flow: 85% of vectors ~0, the rest on a ring of 1-4 px in every direction."""
+    from sklearn.cluster import KMeans
+
+    from pipeline.flow_codebook import assign_labels, fit_codebook
+
+    rng = np.random.default_rng(0)
+    still = rng.normal(0, 0.003, (85_000, 2))
+    angle, radius = rng.uniform(0, 2 * np.pi, 15_000), rng.uniform(1, 4, 15_000)
+    vectors = np.concatenate([still, np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)]).astype(np.float32)
+    centroids = fit_codebook(vectors[:, None, :], 40, seed=0)
+    labels = assign_labels(vectors[:, None, :], centroids)
+    assert (np.hypot(*centroids.T) < 0.1).sum() == 1 and (labels == 0).mean() > 0.84
+    inertia = ((vectors - centroids[labels[:, 0]]) ** 2).sum()
+    reference = KMeans(40, n_init=1, random_state=0).fit(vectors).inertia_
+    assert inertia < 1.3 * reference  # minibatch k-means close to full k-means
+
+
 def test_epoch_training_resumes_to_the_same_weights_and_logs_every_epoch(tmp_path: Path) -> None:
     sizes = copy.deepcopy(SMOKE)
     sizes["train"].update(epochs={"alexnet": 3, "allconv": 3}, checkpoint_every=1)

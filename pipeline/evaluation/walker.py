@@ -50,7 +50,8 @@ from pipeline.models.walker import (
     split_magnitude,
 )
 from pipeline.recipes import walker as recipe
-from pipeline.recipes.staticflow import item_table, predict_probs, read_rows, save_json, spread
+from pipeline.recipes.staticflow import item_table, predict_probs, read_rows, save_json
+from pipeline.shards import open_shard
 from pipeline.training import load_model, resolve_device
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,14 @@ def image_batches(dataset: Any, rows: np.ndarray, batch_size: int) -> Iterator[t
     for start in range(0, len(rows), batch_size):
         items = [dataset[int(r)] for r in rows[start : start + batch_size]]
         yield torch.from_numpy(np.stack([i[0] for i in items])), torch.from_numpy(np.stack([i[1] for i in items]))
+
+
+def random_rows(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """n of the rows drawn at random without replacement (all when n is 0 or too large), in order."""
+    rows = np.asarray(rows)
+    if n <= 0 or n >= len(rows):
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=n, replace=False))
 
 
 def block_dims(cfg: WalkerConfig) -> list[int]:
@@ -244,7 +253,7 @@ def evaluate_variant(
     s = EvalSizes.of(sizes)
     dev = resolve_device(device)
     test = recipe.walker_data(test_summary, train_inputs["mean_image"])
-    test_rows = spread(test.rows["test"], s.test_images)
+    test_rows = random_rows(test.rows["test"], s.test_images, seed)  # "2800 random frames"
     if len(test_rows) == 0:
         raise ValueError(f"{test_summary}: no test clips to score")
     cfg = recipe.model_config("cvae", test.image_size, sizes["model"])  # the geometry the truth is cut to
@@ -260,7 +269,7 @@ def evaluate_variant(
         train = recipe.walker_data(train_inputs["summary"], train_inputs["mean_image"], train_inputs["split"])
         held = train.rows["val"] if len(train.rows["val"]) else train.rows["train"]
         source = "UCF101 hold-out videos" if len(train.rows["val"]) else "UCF101 training clips (no hold-out)"
-        held = spread(held, s.bandwidth_images)
+        held = random_rows(held, s.bandwidth_images, seed)
         sq_bw = block_distances(image_batches(train.dataset, held, s.batch_size), cfg,
                                 _cvae_draw(model, generator), s.samples, s.sample_chunk, dev)
         bandwidths = search_bandwidths(sq_bw[:2], dims, s.grid_points, s.refine_points)
@@ -298,6 +307,10 @@ def evaluate_variant(
     still = [truth_blocks(dct, cfg)[2].flatten(1).norm(dim=1) for _, dct in batches()]
     record["no_motion_distance"] = float(torch.cat(still).mean())  # the reference every curve reads against
     nll = nll_per_image(sq[:2], dims, bandwidths)
+    labels = item_table(test.paths)["label"].to_numpy()[test_rows]
+    names = list(open_shard(test.paths[0]).attrs.get("labels", []))
+    name = lambda k: names[k] if 0 <= k < len(names) else str(k)  # noqa: E731
+    record["nll_per_label"] = {name(int(k)): float(nll[labels == k].mean()) for k in np.unique(labels)}
     record.update(nll=float(nll.mean()), nll_sem=float(nll.std(ddof=1) / math.sqrt(len(nll))) if len(nll) > 1 else 0.0,
                   nll_per_image=nll.tolist(), bandwidths=list(bandwidths), curve_n=curve_ns(s.samples))
     save_json(out_json, record)

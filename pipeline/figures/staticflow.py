@@ -133,15 +133,17 @@ def video_strip_figure(
 ) -> Path:
     """The generated video as a strip: the input, each predicted flow and the frames it warps to."""
     predictions = len(flows)
-    fig = Figure(figsize=(1.6 * (per_prediction + 1), 1.7 * predictions + 0.4), dpi=100, layout="constrained")
-    axes = fig.subplots(predictions, per_prediction + 1, squeeze=False)
+    fig = Figure(figsize=(1.6 * (per_prediction + 2), 1.7 * predictions + 0.4), dpi=100, layout="constrained")
+    axes = fig.subplots(predictions, per_prediction + 2, squeeze=False)
     top = float(np.hypot(*flows.reshape(-1, 2).T).max()) or 1.0
     for p in range(predictions):
-        axes[p, 0].imshow(flow_to_rgb(flows[p], top))
-        axes[p, 0].set_title(f"flow {p + 1}", fontsize=8)
+        axes[p, 0].imshow(frames[p * per_prediction])
+        axes[p, 0].set_title("input" if p == 0 else f"input = frame {p * per_prediction}", fontsize=8)
+        axes[p, 1].imshow(flow_to_rgb(flows[p], top))
+        axes[p, 1].set_title(f"predicted flow {p + 1}", fontsize=8)
         for k in range(per_prediction):
-            axes[p, k + 1].imshow(frames[1 + p * per_prediction + k])
-            axes[p, k + 1].set_title(f"frame {1 + p * per_prediction + k}", fontsize=8)
+            axes[p, k + 2].imshow(frames[1 + p * per_prediction + k])
+            axes[p, k + 2].set_title(f"frame {1 + p * per_prediction + k}", fontsize=8)
     for ax in axes.ravel():
         ax.set_axis_off()
     fig.suptitle(f"{NAMES.get(arch, arch)}: {predictions} predictions x {per_prediction} frames from one frame "

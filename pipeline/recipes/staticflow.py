@@ -166,21 +166,46 @@ def split_rows(table: pd.DataFrame, held: Sequence[str]) -> dict[str, np.ndarray
 
 
 def read_rows(paths: Sequence[Path], table: pd.DataFrame, rows: np.ndarray, name: str) -> np.ndarray:
-    """Array ``name`` of the given dataset rows, read shard by shard (rows keep their order)."""
+    """Array ``name`` of the given dataset rows, read shard by shard (rows keep their order).
+
+    A shard whose rows are a small part of it is read item by item, not whole.
+    """
     from pipeline.shards import open_shard
 
     rows = np.asarray(rows, np.int64)
     sub = table.iloc[rows]
     out: np.ndarray | None = None
     for shard_id, group in sub.groupby("shard", sort=False):
-        data = np.asarray(open_shard(paths[int(shard_id)])[name][:])
+        array = open_shard(paths[int(shard_id)])[name]
+        items = group["item"].to_numpy()
+        if 4 * len(items) >= array.shape[0]:
+            data = np.asarray(array[:])[items]
+        else:
+            data = np.stack([np.asarray(array[int(i)]) for i in items])
         if out is None:
             out = np.empty((len(rows), *data.shape[1:]), data.dtype)
-        where = np.flatnonzero(sub["shard"].to_numpy() == shard_id)
-        out[where] = data[group["item"].to_numpy()]
+        out[np.flatnonzero(sub["shard"].to_numpy() == shard_id)] = data
     if out is None:
         raise ValueError(f"read_rows: no rows to read for {name!r}")
     return out
+
+
+def map_rows(
+    paths: Sequence[Path], table: pd.DataFrame, rows: np.ndarray, name: str, fn: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """``fn`` of array ``name`` of each dataset row, one item in memory at a time, stacked in row order."""
+    from pipeline.shards import open_shard
+
+    rows = np.asarray(rows, np.int64)
+    out: list[np.ndarray | None] = [None] * len(rows)
+    sub = table.iloc[rows].assign(position=np.arange(len(rows)))
+    for shard_id, group in sub.groupby("shard", sort=True):
+        array = open_shard(paths[int(shard_id)])[name]
+        for item, position in zip(group["item"].to_numpy(), group["position"].to_numpy()):
+            out[int(position)] = fn(np.asarray(array[int(item)]))
+    if not out:
+        raise ValueError(f"map_rows: no rows to read for {name!r}")
+    return np.stack(out)
 
 
 def spread(rows: np.ndarray, n: int) -> np.ndarray:

@@ -38,10 +38,10 @@ from pipeline.recipes.staticflow import (
     item_table,
     load_array,
     load_json,
+    map_rows,
     mean_frame,
     normalize_image,
     prepared_dir,
-    read_rows,
     save_array,
     save_json,
     shards_of,
@@ -236,8 +236,7 @@ def prepare(summary: Path, out: Mapping[str, Path], sizes: Mapping[str, Any], se
     chosen = spread(rows["train"], int(data["statistics_images"]))
     save_array(out["mean_image"], mean_frame(paths, table, chosen))
     grid = int(flownet["out_size"])
-    dct = read_rows(paths, table, chosen, "dct")  # (N, H, W, 10) float16
-    flows = np.stack([flow_label_grid(d, grid) for d in dct])  # (N, g, g, 2)
+    flows = map_rows(paths, table, chosen, "dct", lambda d: flow_label_grid(d, grid))  # (N, g, g, 2)
     centroids = fit_codebook(flows, int(flownet["n_clusters"]), seed,
                              int(flownet["codebook_batch"]), int(flownet["codebook_init"]))
     save_codebook(out["flow_codebook"], centroids)

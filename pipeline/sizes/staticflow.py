@@ -34,7 +34,7 @@ SIZES = {
     },
     "paper": {
         "model": {"width": 1.0, "n_clusters": 40},
-        "data": {"val_fraction": 0.1, "mean_images": 20000, "codebook_batch": 4096, "codebook_init": 3},
+        "data": {"val_fraction": 0.1, "mean_images": 0, "codebook_batch": 4096, "codebook_init": 3},
         "train": {"batch_size": 125, "epochs": {"alexnet": 55, "allconv": 81}, "decay_after_epochs": 3,
                   "epoch_eval_images": 4000, "checkpoint_every": 500, "log_every": 50, "workers": 4},
         "eval": {"batch_size": 250, "examples": 6,

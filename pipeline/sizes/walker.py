@@ -36,7 +36,7 @@ SIZES = {
         "examples": {"images": 2, "samples": 8, "clusters": 3, "shown": 2},
     },
     "demo": {
-        "model": {"coarse_size": [8, 10], "width": 1 / 4, "latent_dim": 8, "magnitude_latent_dim": 8, "fine_levels": 0},
+        "model": {"coarse_size": [8, 10], "width": 1 / 8, "latent_dim": 8, "magnitude_latent_dim": 8, "fine_levels": 0},
         "train": {"batch_size": 16, "coarse_steps": 500, "fine_steps": 0, "lr": 1e-3, "validate_every": 50,
                   "checkpoint_every": 50, "log_every": 10, "workers": 0},
         "data": {"holdout_fraction": 0.15, "statistics_images": 0},

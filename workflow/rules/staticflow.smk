@@ -45,7 +45,7 @@ rule staticflow_prepare:
     output:
         **staticflow_recipe.prepared_files(DATA, "{dataset}"),
     params:
-        sizes=STATICFLOW,
+        sizes={"data": STATICFLOW["data"], "model": {"n_clusters": STATICFLOW["model"]["n_clusters"]}},
         seed=config["seed"],
     log:
         LOGS / "staticflow_prepare" / "{dataset}.log",
@@ -61,7 +61,7 @@ rule staticflow_evaluate:
     wildcard_constraints:
         predictor="|".join(STATICFLOW_PREDICTORS),
     params:
-        sizes=STATICFLOW,
+        sizes={"eval": {"batch_size": STATICFLOW["eval"]["batch_size"]}},
         device=config["device"],
     resources:
         gpu=0 if config["device"] == "cpu" else 1,
@@ -80,7 +80,7 @@ rule staticflow_examples:
     wildcard_constraints:
         arch="|".join(STATICFLOW_NETS),
     params:
-        sizes=STATICFLOW,
+        sizes={"eval": {k: STATICFLOW["eval"][k] for k in ("batch_size", "examples")}},
         device=config["device"],
     log:
         LOGS / "staticflow_examples" / "{arch}.log",
@@ -173,7 +173,7 @@ rule staticflow_video:
         strip=report(SF_FIGURES / "hmdb51_flow_video.png", caption="../report/staticflow/video.rst",
                      category="staticflow"),
     params:
-        sizes=STATICFLOW,
+        sizes={"eval": {"video": STATICFLOW["eval"]["video"]}},
     log:
         LOGS / "staticflow_video" / "hmdb51.log",
     script:

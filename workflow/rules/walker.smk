@@ -36,7 +36,7 @@ rule walker_prepare:
     output:
         **walker_recipe.prepared_files(DATA, "{dataset}"),
     params:
-        sizes=WALKER,
+        sizes={k: WALKER[k] for k in ("data", "flownet")},  # only what it reads: other sizes never rerun it
         seed=config["seed"],
     log:
         LOGS / "walker_prepare" / "{dataset}.log",
@@ -52,7 +52,7 @@ rule walker_evaluate:
     wildcard_constraints:
         variant="|".join(WALKER_VARIANTS),
     params:
-        sizes=WALKER,
+        sizes={k: WALKER[k] for k in ("eval", "model")},
         seed=config["seed"],
         device=config["device"],
     resources:
@@ -72,7 +72,7 @@ rule walker_examples:
     output:
         directory(WALKER_EVAL / "examples.zarr"),
     params:
-        sizes=WALKER,
+        sizes={"examples": WALKER["examples"]},
         seed=config["seed"],
         device=config["device"],
     threads: 2
