@@ -62,7 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "standin": {
             "ucf101": _standin((8, 0), 160, 120, 2.2),
             "thumos": _standin((0, 4), 160, 120, 2.2),
-            "hmdb51": _standin((8, 2), 160, 120, 1.4),
+            "hmdb51": _standin((12, 3), 160, 120, 1.4),
             "kth": _standin((6, 2), 160, 120, 2.0),
             "flickr": _standin((6, 0), 128, 96, 2.6),
             "exercise": _standin((4, 1), 96, 96, 1.0),

@@ -406,9 +406,12 @@ def cvae_examples(
 
 
 def write_nll_table(
-    scores: Mapping[str, Path], out: Path, config: Mapping[str, Any], source_records: Sequence[Path]
+    scores: Mapping[str, Path], out: Path, config: Mapping[str, Any], source_records: Sequence[Path], **extra: Any
 ) -> Any:
-    """Table 1 (NLL, lower is better) beside the paper's, plus min-Euclidean points of Fig. 5."""
+    """Table 1 (NLL, lower is better) beside the paper's, plus min-Euclidean points of Fig. 5.
+
+    ``extra`` goes into the provenance sidecar as is (e.g. the figure drawn from the same scores).
+    """
     import json
 
     from pipeline.tables import provenance, write_table
@@ -424,4 +427,4 @@ def write_nll_table(
             for n in sorted({1, 10, len(curve)} & set(range(1, len(curve) + 1))):
                 rows.append({"row": name, "column": f"min_euclidean@{n}",
                              "ours": curve[n - 1], "samples": len(curve), "images": r["test_images"]})
-    return write_table(Path(out), "thumos_nll", rows, provenance(config, list(source_records)))
+    return write_table(Path(out), "thumos_nll", rows, provenance(config, list(source_records), **extra))

@@ -20,7 +20,9 @@ Each action class fixes which directions its actors may take, with which probabi
 and how its actors look (so the class is visible in a frame). The look never depends on the
 direction drawn, and start positions are drawn before and independently of the direction,
 so a single frame says which class but not which way: the future is ambiguous, which is
-what Walker et al. and Xue et al. need.
+what Walker et al. and Xue et al. need. Every such class is symmetric (its mean displacement is
+zero), so the best single guess of its flow is "no motion"; the ``walk`` class is the exception
+a static-frame flow predictor needs: its arrow-shaped actors mostly go the way they point.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class ActionClass:
     directions: tuple[tuple[float, float], ...]  # unit (dx, dy), image axes (y down); () = any angle
     probabilities: tuple[float, ...]  # one per direction, sums to 1
     speed_factor: float  # multiplies SceneConfig.speed_range (small = barely moving)
-    shape: str  # body outline: ellipse, square, triangle, cross, rectangle
+    shape: str  # body outline: ellipse, square, triangle, cross, rectangle, arrow (points right)
     waves: bool = False  # a second part (arm) oscillates vertically with a random phase
 
 
@@ -65,6 +67,8 @@ ACTION_CLASSES: dict[str, ActionClass] = {
         ),
         ActionClass("stand", (), (), 0.05, "cross"),
         ActionClass("wave", (), (), 0.05, "rectangle", waves=True),
+        # Mostly forward: the one class whose mean flow is not zero, visible from the arrow.
+        ActionClass("walk", ((1.0, 0.0), (-1.0, 0.0)), (0.85, 0.15), 1.0, "arrow"),
     )
 }
 """The action classes a scene can show; SceneConfig.classes picks a subset."""
@@ -319,6 +323,8 @@ def _shape_alpha(shape: str, h: int, w: int, s: int) -> np.ndarray:
         poly([(cx - rx, cy - ry), (cx + rx, cy - ry), (cx + rx, cy + ry), (cx - rx, cy + ry)])
     elif shape == "triangle":  # symmetric up/down: a diamond would do too; apex up
         poly([(cx, cy - ry), (cx + rx, cy + ry), (cx - rx, cy + ry)])
+    elif shape == "arrow":  # a pentagon pointing right (+x)
+        poly([(cx - rx, cy - ry), (cx + 0.2 * rx, cy - ry), (cx + rx, cy), (cx + 0.2 * rx, cy + ry), (cx - rx, cy + ry)])
     elif shape == "cross":
         a, b = rx / 3.0, ry / 3.0
         poly([(cx - a, cy - ry), (cx + a, cy - ry), (cx + a, cy + ry), (cx - a, cy + ry)])
