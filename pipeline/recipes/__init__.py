@@ -6,8 +6,11 @@ A recipe module ``pipeline.recipes.<paper>`` provides:
   to train, given each dataset's configured source (cheap: called when Snakemake builds the DAG);
 * ``inputs(dataset: str, variant: str, data_root: Path) -> dict[str, str | list[str]]``: the files
   a training job reads (cheap, DAG time; may use the clip indexes of ``pipeline.clips``);
+* ``training_sizes(sizes, dataset, variant) -> dict``: the part of the paper's sizes that
+  ``train`` reads for this model (Snakemake's params, so a change elsewhere never retrains it);
 * ``train(dataset, variant, inputs, out_dir, sizes, seed, device) -> Path``: build the model from
-  ``sizes`` (the paper's section of the preset), run ``pipeline.training.fit``, return model.pt.
+  ``sizes`` (``training_sizes`` of the paper's section of the preset), run
+  ``pipeline.training.fit``, return model.pt.
 """
 
 from __future__ import annotations

@@ -552,6 +552,11 @@ def schedule_of(sizes: Mapping[str, Any], arch: str) -> FlowSchedule:
                         workers=int(t.get("workers", 0)))
 
 
+def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict[str, Any]:
+    """Recipe contract: a net reads the model widths and its own schedule."""
+    return {"model": sizes["model"], "train": {**sizes["train"], "epochs": {variant: sizes["train"]["epochs"][variant]}}}
+
+
 def train(
     dataset: str,
     variant: str,

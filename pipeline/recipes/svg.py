@@ -238,6 +238,11 @@ def training_batches(
 # ----------------------------------------------------------------------------- train
 
 
+def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict[str, Any]:
+    """Recipe contract: a model reads its dataset's model and schedule only."""
+    return {dataset: {k: sizes[dataset][k] for k in ("model", "train")}}
+
+
 def train(
     dataset: str,
     variant: str,

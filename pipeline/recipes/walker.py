@@ -292,6 +292,12 @@ class _TrajectoryBatches:
             self.step += 1
 
 
+def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict[str, Any]:
+    """Recipe contract: the flow-net baseline reads ``flownet``, the CVAE and regressor ``model``."""
+    key = "flownet" if variant == "flownet" else "model"
+    return {key: sizes[key], "train": sizes["train"]}
+
+
 def train(
     dataset: str,
     variant: str,

@@ -7,6 +7,7 @@ SVG = SIZES["svg"]
 SVG_EVAL = RESULTS / "eval" / "svg"
 SVG_DATASETS = [d for d in svg_recipe.DATASETS if dataset_source(d) != "off"]
 SVG_TABLE_DATASET = {name: d for d, (name, _) in svg_recipe.TABLES.items()}
+FIGURE_OF_SET = {"synchronized": "fig6", "sharedstart": "fig5"}  # whose sizes each SM-MNIST set reads
 
 
 def svg_model(dataset, variant):
@@ -53,7 +54,7 @@ rule svg_smmnist_set:
     wildcard_constraints:
         kind="|".join(svg_recipe.SMMNIST_SETS),
     params:
-        sizes=SVG,
+        sizes=lambda w: {FIGURE_OF_SET[w.kind]: SVG[FIGURE_OF_SET[w.kind]]},
         seed=config["seed"],
     log:
         LOGS / "svg_smmnist_set" / "{kind}.log",
@@ -85,7 +86,7 @@ rule svg_evaluate:
         dataset="|".join(svg_recipe.DATASETS),
         variant="|".join(svg_recipe.EVALUATED),
     params:
-        sizes=SVG,
+        sizes=lambda w: {w.dataset: {"eval": SVG[w.dataset]["eval"]}},
         seed=config["seed"],
         device=config["device"],
     resources:
@@ -105,7 +106,7 @@ rule svg_bounce_velocities:
         table=SVG_EVAL / "smmnist" / "lp1" / "velocities.csv",
         distance=SVG_EVAL / "smmnist" / "lp1" / "velocity_distance.csv",
     params:
-        sizes=SVG,
+        sizes={"fig5": SVG["fig5"], "smmnist": {"eval": SVG["smmnist"]["eval"]}},
         seed=config["seed"],
         device=config["device"],
     threads: 2
@@ -124,7 +125,7 @@ rule svg_prior_sigma:
         collisions=SVG_EVAL / "smmnist" / "lp" / "collisions.csv",
         summary=SVG_EVAL / "smmnist" / "lp" / "sigma_collisions.csv",
     params:
-        sizes=SVG,
+        sizes={"smmnist": {"eval": SVG["smmnist"]["eval"]}},
         device=config["device"],
     log:
         LOGS / "svg_prior_sigma" / "smmnist.log",

@@ -2,13 +2,18 @@
 # (pipeline/training.py) via its paper's recipe (pipeline/recipes/<paper>.py).
 
 
+def training_sizes(wildcards):
+    """Only the sizes this model's training reads: another model's schedule never retrains it."""
+    return recipe(wildcards.paper).training_sizes(SIZES[wildcards.paper], wildcards.dataset, wildcards.variant)
+
+
 rule train_model:
     input:
         unpack(training_inputs),
     output:
         RESULTS / "models" / "{paper}" / "{dataset}" / "{variant}" / "model.pt",
     params:
-        sizes=lambda w: SIZES[w.paper],
+        sizes=training_sizes,
         seed=config["seed"],
         device=config["device"],
     resources:
