@@ -1,3 +1,4 @@
+import gzip
 import hashlib
 import io
 import json
@@ -59,19 +60,19 @@ TREE = {
 def _zip(tree: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in tree.items():
-            zf.writestr(name, data)
+        for name, data in tree.items():  # a fixed date: the same tree always gives the same bytes
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
     return buf.getvalue()
 
 
 def _targz(tree: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+    with tarfile.open(fileobj=buf, mode="w") as tf:
         for name, data in tree.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
+    return gzip.compress(buf.getvalue(), mtime=0)  # no timestamp: the same tree gives the same bytes
 
 
 def _rar_block(head_type: int, flags: int, body: bytes) -> bytes:
