@@ -136,8 +136,21 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any], where: str) -> dic
                 raise TypeError(f"overrides{where}.{key}: expected a mapping, got {value!r}")
             merged[key] = _merge(merged[key], value, f"{where}.{key}")
         else:
-            merged[key] = value
+            merged[key] = _as_preset_type(merged[key], value, f"{where}.{key}")
     return merged
+
+
+def _as_preset_type(preset: Any, value: Any, where: str) -> Any:
+    """A number given as text is read as the preset's number type.
+
+    Snakemake's ``--config 'overrides={...}'`` hands nested numbers over as strings ('6000').
+    """
+    if not isinstance(value, str) or isinstance(preset, bool) or not isinstance(preset, (int, float)):
+        return value
+    try:
+        return float(value) if isinstance(preset, float) else int(value)
+    except ValueError:
+        raise TypeError(f"overrides{where}: expected a number like {preset!r}, got {value!r}") from None
 
 
 def resolve(scale: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

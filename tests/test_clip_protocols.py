@@ -85,3 +85,11 @@ def test_overrides_merge_and_reject_unknown_keys():
         resolve("demo", {"clips": {"walker": {"video_per_shard": 3}}})
     with pytest.raises(KeyError, match="scale"):
         resolve("huge")
+
+
+def test_overrides_read_numbers_given_as_text_as_the_presets_type():
+    """``snakemake --config 'overrides={...}'`` passes nested numbers as strings."""
+    sizes = resolve("demo", {"svg": {"smmnist": {"train": {"steps": "6000"}, "model": {"beta": "1e-3"}}}})
+    assert sizes["svg"]["smmnist"]["train"]["steps"] == 6000 and sizes["svg"]["smmnist"]["model"]["beta"] == 1e-3
+    with pytest.raises(TypeError, match=r"overrides.svg.smmnist.train.steps: expected a number like 2000, got 'many'"):
+        resolve("demo", {"svg": {"smmnist": {"train": {"steps": "many"}}}})

@@ -59,7 +59,10 @@ SIZES = {
         "gifs": 1,
     },
     "demo": {
-        # SM-MNIST: the paper's LSTMs and |h|, a DCGAN of width 8; ~5 min per model on 2 cores
+        # SM-MNIST: the paper's LSTMs and |h|, a DCGAN of width 8; ~6 min per model on 2 cores.
+        # SVG-LP > deterministic here; whether SVG-FP's posterior leaves collapse by 2000 steps
+        # depends on float summation order (threads). With train.steps 6000 (~1 h for the three,
+        # resuming from these checkpoints) LP > FP > deterministic after the bounces, as the paper.
         "smmnist": _dataset("smmnist", {"width": 8}, _train(2000, 16, 100, 25), _eval(64, 100, 32, 4)),
         # KTH, BAIR (VGG at 64x64 is ~10x the DCGAN's cost): the chain runs, nothing is learned yet
         "kth": _dataset("kth", {"width": 4}, _train(200, 4, 50, 25), _eval(32, 10, 16, 4)),
