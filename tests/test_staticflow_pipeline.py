@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from smoke_graph import planned_rules, run_paper
 import torch
 
 from pipeline.evaluation.staticflow_run import forward_warp
@@ -22,8 +21,6 @@ from pipeline.recipes import staticflow as recipe
 from pipeline.shards import SPLITS, summarize_shards, write_shard
 from pipeline.training import load_model
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 SMOKE = resolve("smoke")["staticflow"]
 
 
@@ -207,17 +204,7 @@ def test_every_predictor_is_scored_and_every_figure_drawn(tmp_path: Path) -> Non
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(REPO / "config.yaml"), "--cores", "2", *args,
-               "--config", "scale=smoke", "papers=[staticflow]", "data_root=data",
-               "results_root=results"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
-
-
-def planned_rules(output: str) -> dict[str, int]:
-    """The job stats table of a (dry) run: rule -> job count."""
-    block = output.split("Job stats:")[1].split("total")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
+    return run_paper(workdir, "staticflow", *args)
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from smoke_graph import planned_rules, run_paper
 import torch
 
 from pipeline.evaluation import walker as evaluation
@@ -23,8 +22,6 @@ from pipeline.shards import SPLITS, summarize_shards, write_shard
 from pipeline.trajectories import dct_decode, dct_encode
 from pipeline.training import load_model
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 SMOKE = resolve("smoke")["walker"]
 
 
@@ -189,16 +186,7 @@ def test_paper_scale_towers_from_the_preset_are_the_papers() -> None:
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(REPO / "config.yaml"), "--cores", "2", *args,
-               "--config", "scale=smoke", "papers=[walker]", "data_root=data",
-               "results_root=results"]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600)
-
-
-def planned_rules(output: str) -> dict[str, int]:
-    block = output.split("Job stats:")[1].split("total")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
+    return run_paper(workdir, "walker", *args)
 
 
 @pytest.fixture(scope="module")

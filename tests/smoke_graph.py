@@ -1,0 +1,25 @@
+"""Running one paper's part of the graph at smoke scale, as the pipeline tests do."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def run_paper(workdir: Path, paper: str, *args: str) -> subprocess.CompletedProcess:
+    """``snakemake <args>`` in ``workdir`` on the embedded config at smoke scale, ``paper`` only."""
+    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(REPO / "config.yaml"), "--cores", "2", *args,
+               "--config", "scale=smoke", f"papers=[{paper}]", "data_root=data", "results_root=results"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def planned_rules(output: str) -> dict[str, int]:
+    """The job stats table of a (dry) run: rule -> job count."""
+    block = output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
