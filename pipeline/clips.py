@@ -28,16 +28,6 @@ from pipeline.video_read import UnreadableVideo, iter_frames
 
 log = logging.getLogger(__name__)
 
-PAPER_CLIPS: dict[str, tuple[tuple[str, str], ...]] = {
-    "walker": (("ucf101", "walker"), ("thumos", "walker")),
-    "staticflow": (("hmdb51", "staticflow"),),
-    "vgan": (("ucf101", "vgan"), ("flickr", "vgan")),
-    "svg": (("kth", "svg"),),
-    "crossconv": (("exercise", "crossconv"), ("pennaction", "crossconv")),
-}
-"""The (video dataset, clip protocol) pairs each paper reads (SPEC sections 5 and 6)."""
-
-
 @dataclass(frozen=True)
 class ClipProtocol:
     """How one paper samples clips from a video."""

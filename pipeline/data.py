@@ -123,7 +123,11 @@ def digit_pool(dataset_config: Mapping[str, Any], data_root: Path, split: str, s
 
     Train and test pools are disjoint, so test sequences never show a training digit.
     """
-    from pipeline.synthetic.digits import load_digits_sklearn, load_mnist_idx, resize_digits
+    from pipeline.synthetic.digits import (
+        load_digits_sklearn,
+        load_mnist_idx,
+        resize_digits,
+    )
 
     source = dataset_config.get("source", "synthetic")
     if source == "synthetic":

@@ -33,7 +33,13 @@ import requests
 import urllib3
 from tqdm import tqdm
 
-from pipeline.sources import DownloadFile, Requirement, SourceEntry, check_kind, get_source
+from pipeline.sources import (
+    DownloadFile,
+    Requirement,
+    SourceEntry,
+    check_kind,
+    get_source,
+)
 
 log = logging.getLogger(__name__)
 

@@ -111,17 +111,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Per scale, nested by stage. ``max_clips_per_video: 0`` means every clip the stride allows."""
 
 
-def _with_paper_sizes(scale: str) -> dict[str, Any]:
-    """The scale's data sizes plus each paper's model/training sizes (``pipeline.sizes.<paper>``)."""
-    import importlib
-    import pkgutil
-
-    import pipeline.sizes
-
+def _with_paper_sizes(scale: str, paper_sizes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The scale's data sizes plus each paper's model/training sizes under the paper's key."""
     merged = copy.deepcopy(PRESETS[scale])
-    for module in pkgutil.iter_modules(pipeline.sizes.__path__):
-        sizes = importlib.import_module(f"pipeline.sizes.{module.name}").SIZES
-        merged[module.name] = copy.deepcopy(sizes[scale])
+    for paper, sizes in paper_sizes.items():
+        if scale in sizes:
+            merged[paper] = copy.deepcopy(sizes[scale])
     return merged
 
 
@@ -153,8 +148,16 @@ def _as_preset_type(preset: Any, value: Any, where: str) -> Any:
         raise TypeError(f"overrides{where}: expected a number like {preset!r}, got {value!r}") from None
 
 
-def resolve(scale: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The sizes and counts of ``scale`` with the user's ``overrides`` applied."""
+def resolve(
+    scale: str,
+    overrides: Mapping[str, Any] | None = None,
+    paper_sizes: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The sizes and counts of ``scale`` with the user's ``overrides`` applied.
+
+    ``paper_sizes``: paper -> scale -> its sizes (each paper's ``spec.SIZES``; the registry
+    ``pipeline.papers.sizes`` passes them all).
+    """
     if scale not in PRESETS:
         raise KeyError(f"scale: {scale!r} is not a preset; choose one of {', '.join(SCALES)}")
-    return _merge(_with_paper_sizes(scale), overrides or {}, "")
+    return _merge(_with_paper_sizes(scale, paper_sizes or {}), overrides or {}, "")

@@ -11,7 +11,6 @@ sees a half-written shard under its final name.
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import zarr
+
+from pipeline.atomic import publishing_dir, write_csv
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +30,6 @@ warnings.filterwarnings("ignore", message="Object at .snakemake_timestamp is not
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 """Split names; per-item ``split`` arrays store the index into this tuple."""
 
-_TMP_MARKER = ".tmp-"
 _TARGET_FILE_BYTES = 256 * 2**20  # aim for Zarr shard files of about this size
 
 
@@ -37,21 +37,6 @@ def _items_per_file(shape: tuple[int, ...], itemsize: int) -> int:
     """Items per Zarr shard file: a few hundred MB per file keeps file counts low on clusters."""
     item_bytes = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)
     return max(1, min(shape[0], _TARGET_FILE_BYTES // item_bytes))
-
-
-def _tmp_dir_for(path: Path) -> Path:
-    return path.parent / f".{path.name}{_TMP_MARKER}{os.getpid()}"
-
-
-def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Delete temporary directories a killed writer left beside ``path``; returns what it removed."""
-    path = Path(path)
-    removed = []
-    if path.parent.is_dir():
-        for candidate in path.parent.glob(f".{path.name}{_TMP_MARKER}*"):
-            shutil.rmtree(candidate, ignore_errors=True)
-            removed.append(candidate)
-    return removed
 
 
 def write_shard(
@@ -67,33 +52,22 @@ def write_shard(
     lengths = {name: np.asarray(a).shape[0] for name, a in arrays.items() if np.ndim(a) > 0}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"shard {path}: arrays disagree on the item count (axis 0): {lengths}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
-    tmp = _tmp_dir_for(path)
-    group = zarr.open_group(tmp, mode="w")
-    group.attrs.update(dict(attrs or {}))
-    for name, data in arrays.items():
-        data = np.ascontiguousarray(data)
-        if data.ndim == 0:
-            raise ValueError(f"shard {path}: array {name!r} is a scalar; put scalars in attrs")
-        if data.ndim == 1:
-            chunks = shards = (max(1, data.shape[0]),)
-        else:
-            chunks = (1, *data.shape[1:])
-            per_file = _items_per_file(data.shape, data.dtype.itemsize)
-            shards = (max(1, per_file), *data.shape[1:])
-        arr = group.create_array(
-            name, shape=data.shape, chunks=chunks, shards=shards, dtype=data.dtype
-        )
-        if data.size:
-            arr[...] = data
-    if path.exists():
-        trash = path.parent / f".{path.name}.old-{os.getpid()}"
-        os.rename(path, trash)
-        os.rename(tmp, path)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.rename(tmp, path)
+    with publishing_dir(path) as tmp:
+        group = zarr.open_group(tmp, mode="w")
+        group.attrs.update(dict(attrs or {}))
+        for name, data in arrays.items():
+            data = np.ascontiguousarray(data)
+            if data.ndim == 0:
+                raise ValueError(f"shard {path}: array {name!r} is a scalar; put scalars in attrs")
+            if data.ndim == 1:
+                chunks = shards = (max(1, data.shape[0]),)
+            else:
+                chunks = (1, *data.shape[1:])
+                per_file = _items_per_file(data.shape, data.dtype.itemsize)
+                shards = (max(1, per_file), *data.shape[1:])
+            arr = group.create_array(name, shape=data.shape, chunks=chunks, shards=shards, dtype=data.dtype)
+            if data.size:
+                arr[...] = data
     return path
 
 
@@ -233,8 +207,5 @@ def summarize_shards(paths: Sequence[str | Path], out_csv: str | Path) -> pd.Dat
                      "reasons": "; ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))})
     table = pd.DataFrame(rows, columns=["shard", "kept", "dropped", "reasons"])
     out_csv = Path(out_csv)
-    out_csv.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_csv.with_name(out_csv.name + ".tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(out_csv)
+    write_csv(table, out_csv)
     return table

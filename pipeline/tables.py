@@ -1,46 +1,46 @@
 """Result tables: our number beside the paper's, with where ours came from.
 
 Every table is long-form (``row``, ``column``, ``ours``, ``paper``) so one writer serves all five
-papers, and a sidecar ``<table>.provenance.json`` records the config, scale, data sources and code
-version that produced it: a number is only as good as the record of how it was measured.
+papers, and a sidecar ``<table>.provenance.json`` records the config, scale, data sources, code
+version and the records of the models behind it: a number is only as good as the record of how
+it was measured. The papers' numbers come from each paper's ``spec.REFERENCE`` (the only place
+they live) and fill the ``paper`` column only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pipeline.reference import REPORTED, paper_value
+from pipeline.atomic import write_csv as publish_csv
+from pipeline.atomic import write_json
+from pipeline.provenance import code_version, describe_code, models_summary
 
-
-def code_version(repo: Path | None = None) -> str:
-    """The git commit of the code, marked ``-dirty`` when the work tree has changes."""
-    cwd = repo or Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return rev + ("-dirty" if dirty else "")
+Reference = Mapping[str, Mapping[str, float]]
+"""One paper table as reported: row -> column -> value."""
 
 
 def provenance(config: Mapping[str, Any], source_records: Sequence[Path] = (), **extra: Any) -> dict[str, Any]:
-    """What a table's numbers depend on: config (and so the scale), data sources, inputs."""
+    """What a table's numbers depend on: config (and so the scale), data sources, inputs.
+
+    ``models``: provenance records of the models the table was computed from (``model.pt``);
+    they are summarised (code versions, machines, whether they are mixed).
+    """
     sources = {}
     for record in source_records:
         data = json.loads(Path(record).read_text())
         sources[data.get("dataset", Path(record).stem)] = {
             k: data.get(k) for k in ("source", "layout", "root", "files", "generator", "seed") if k in data
         }
+    models = extra.pop("models", None)
+    summary = {"models": models_summary(models)} if models else {}
     return {"scale": config.get("scale"), "seed": config.get("seed"), "config": dict(config),
-            "data_sources": sources, **extra}
+            "data_sources": sources, **summary, **extra}
 
 
 def write_csv(frame: pd.DataFrame, path: Path, provenance_record: Mapping[str, Any]) -> Path:
@@ -50,18 +50,22 @@ def write_csv(frame: pd.DataFrame, path: Path, provenance_record: Mapping[str, A
     ``paper`` column so every table has one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    publish_csv(frame, path)
+    code = code_version()
     record = {
         "table": path.stem,
         "written": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "code_version": code_version(),
+        "code_version": describe_code(code),
+        "code": code,
         **provenance_record,
     }
-    path.with_suffix(".provenance.json").write_text(json.dumps(record, indent=2, default=str))
+    write_json(path.with_suffix(".provenance.json"), record)
     return path
+
+
+def paper_column(reference: Reference, rows: Sequence[str], columns: Sequence[str]) -> list[float | None]:
+    """The paper's value for each (row, column), None where the paper reports nothing."""
+    return [reference.get(r, {}).get(c) for r, c in zip(rows, columns, strict=True)]
 
 
 def write_table(
@@ -69,6 +73,7 @@ def write_table(
     table: str,
     ours: Sequence[Mapping[str, Any]],
     provenance: Mapping[str, Any],
+    reference: Reference,
 ) -> pd.DataFrame:
     """Write ``ours`` (dicts with row, column, ours and optional extra fields) beside the paper's values.
 
@@ -79,12 +84,12 @@ def write_table(
     for needed in ("row", "column", "ours"):
         if needed not in frame.columns:
             frame[needed] = pd.Series(dtype=object)
-    frame["paper"] = [paper_value(table, r, c) for r, c in zip(frame["row"], frame["column"], strict=True)]
+    frame["paper"] = paper_column(reference, list(frame["row"]), list(frame["column"]))
 
     measured = set(zip(frame["row"], frame["column"], strict=True))
     missing = [
         {"row": r, "column": c, "ours": None, "paper": v}
-        for r, cols in REPORTED.get(table, {}).items()
+        for r, cols in reference.items()
         for c, v in cols.items()
         if (r, c) not in measured
     ]

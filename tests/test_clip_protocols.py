@@ -3,8 +3,16 @@
 import pandas as pd
 import pytest
 
-from pipeline.clips import clip_starts, eligible_videos, exclusion_reason, protocol, shard_count, shard_videos
-from pipeline.presets import PRESETS, SCALES, resolve
+from pipeline.clips import (
+    clip_starts,
+    eligible_videos,
+    exclusion_reason,
+    protocol,
+    shard_count,
+    shard_videos,
+)
+from pipeline.papers import sizes as resolve
+from pipeline.presets import PRESETS, SCALES
 
 
 def _manifest(n: int, **extra) -> pd.DataFrame:

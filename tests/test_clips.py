@@ -6,10 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import media
 import numpy as np
 import pytest
 
-import media
 from pipeline.clips import ClipProtocol, cut_shard, cut_video, write_clip_index
 from pipeline.manifest import list_videos, read_manifest, write_manifest
 from pipeline.shards import SPLITS, open_shard

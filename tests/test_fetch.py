@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rarfile
-
 from http_fixture import closed_port, serve_files
+
 from pipeline import fetch
 from pipeline.fetch import (
     ChecksumError,

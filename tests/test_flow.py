@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from pipeline.flow import compute_clip_flow, compute_flow, endpoint_error, resize_flow, staticflow_target
+from pipeline.flow import (
+    compute_clip_flow,
+    compute_flow,
+    endpoint_error,
+    resize_flow,
+    staticflow_target,
+)
 from pipeline.synthetic.scenes import SceneConfig, render_scene
 
 # A shaky camera and a fast actor: 2-6 px per frame, the regime of 320x240 footage at 30 fps.
@@ -102,7 +108,7 @@ def test_bad_method_is_rejected(scenes):
 
 
 def test_flow_colour_coding_and_figure(scenes, tmp_path):
-    from pipeline.figures.preprocessing import colour_wheel, flow_figure, flow_to_rgb
+    from pipeline.plots import colour_wheel, flow_figure, flow_to_rgb
 
     # Middlebury coding: no motion is white; opposite directions get different hues; the
     # legend is the same coding, so a flow's colour appears on the wheel at its direction.

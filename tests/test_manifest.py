@@ -4,10 +4,10 @@ layout's names, official split files and meta tags parsed into columns."""
 import os
 import shutil
 
+import media
 import pandas as pd
 import pytest
 
-import media
 from pipeline.manifest import (
     HMDB_COLUMNS,
     MANIFEST_COLUMNS,

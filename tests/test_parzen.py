@@ -8,7 +8,7 @@ import torch
 from scipy.special import logsumexp
 from scipy.stats import norm
 
-from pipeline.evaluation.parzen import (
+from pipeline.papers.walker.parzen import (
     gaussian_bandwidths,
     gaussian_samples,
     grid_nll,

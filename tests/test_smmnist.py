@@ -7,7 +7,12 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.synthetic.digits import load_digits_sklearn, load_mnist_idx, read_idx, resize_digits
+from pipeline.synthetic.digits import (
+    load_digits_sklearn,
+    load_mnist_idx,
+    read_idx,
+    resize_digits,
+)
 from pipeline.synthetic.smmnist import (
     SMMNISTConfig,
     generate,

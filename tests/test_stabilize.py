@@ -117,7 +117,7 @@ def test_bad_input_is_rejected():
 
 
 def test_stabilization_figure(scenes, tmp_path):
-    from pipeline.figures.preprocessing import stabilization_figure
+    from pipeline.plots import stabilization_figure
 
     scene = scenes[0]
     warped, _ = warp_to_reference(scene.frames, scene.homographies)

@@ -4,15 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.evaluation.staticflow import (
-    class_frequencies,
-    constant_prediction,
-    evaluate_staticflow,
-    flow_metrics,
-    no_motion_probs,
-    sample_flow,
-)
-from pipeline.flow_codebook import (
+from pipeline.papers.staticflow.codebook import (
     assign_labels,
     decode_softmax,
     fit_codebook,
@@ -22,7 +14,15 @@ from pipeline.flow_codebook import (
     resize_flow,
     save_codebook,
 )
-from pipeline.models.staticflow import (
+from pipeline.papers.staticflow.metrics import (
+    class_frequencies,
+    constant_prediction,
+    evaluate_staticflow,
+    flow_metrics,
+    no_motion_probs,
+    sample_flow,
+)
+from pipeline.papers.staticflow.model import (
     StaticFlowConfig,
     StaticFlowNet,
     allconv_output_size,
@@ -136,7 +136,7 @@ def test_training_steps_reduce_the_loss(arch):
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     losses = []
     for _ in range(25):
-        out = net.training_step((images, labels))
+        out = net.losses((images, labels))
         opt.zero_grad()
         out["loss"].backward()
         opt.step()

@@ -8,16 +8,25 @@ import json
 import subprocess
 from pathlib import Path
 
+import jobs
 import numpy as np
 import pandas as pd
 import pytest
-from smoke_graph import planned_rules, run_paper
 import torch
+from smoke_graph import planned_rules, run_paper
 
-from pipeline.evaluation.staticflow_run import forward_warp
-from pipeline.models.staticflow import StaticFlowConfig, StaticFlowNet, allconv_output_size, build_staticflow
-from pipeline.presets import resolve
-from pipeline.recipes import staticflow as recipe
+from pipeline import batches
+from pipeline.papers import sizes as resolve
+from pipeline.papers.staticflow import data as staticflow_data
+from pipeline.papers.staticflow import spec
+from pipeline.papers.staticflow import train as staticflow_train
+from pipeline.papers.staticflow.evaluate import forward_warp
+from pipeline.papers.staticflow.model import (
+    StaticFlowConfig,
+    StaticFlowNet,
+    allconv_output_size,
+    build_staticflow,
+)
 from pipeline.shards import SPLITS, summarize_shards, write_shard
 from pipeline.training import load_model
 
@@ -52,8 +61,8 @@ def write_flow_shards(root: Path, size: int = 64, per_class: int = 4, frames: in
 
 def prepared(tmp_path: Path, sizes: dict) -> dict[str, str]:
     write_flow_shards(tmp_path / "data")
-    inputs = recipe.inputs("hmdb51", "allconv", tmp_path / "data")
-    recipe.prepare(Path(inputs["summary"]), {k: Path(inputs[k]) for k in ("codebook", "mean_image", "split")},
+    inputs = spec.inputs("hmdb51", "allconv", tmp_path / "data")
+    staticflow_data.prepare(Path(inputs["summary"]), {k: Path(inputs[k]) for k in ("codebook", "mean_image", "split")},
                    sizes, seed=0)
     return inputs
 
@@ -63,9 +72,9 @@ def prepared(tmp_path: Path, sizes: dict) -> dict[str, str]:
 
 def test_step_batches_depend_on_the_step_only_and_cover_each_epoch() -> None:
     rows = np.arange(10, 20)
-    whole = recipe.step_batches(rows, 3, seed=1)
+    whole = batches.step_batches(rows, 3, seed=1)
     first = [next(whole) for _ in range(9)]  # 3 steps per epoch (the partial batch is dropped)
-    resumed = recipe.step_batches(rows, 3, seed=1, start_step=4)
+    resumed = batches.step_batches(rows, 3, seed=1, start_step=4)
     assert [next(resumed) for _ in range(5)] == first[4:]
     for epoch in range(3):
         seen = sum(first[3 * epoch : 3 * epoch + 3], [])
@@ -79,20 +88,20 @@ def test_holdout_is_whole_videos_per_class_and_stable() -> None:
         "label": [c for c in range(3) for _ in range(10)],
         "split": ["train"] * 30,
     })
-    held = recipe.holdout_videos(table, 0.2)
-    assert held == recipe.holdout_videos(table.sample(frac=1, random_state=0), 0.2)  # order-free
+    held = batches.holdout_videos(table, 0.2)
+    assert held == batches.holdout_videos(table.sample(frac=1, random_state=0), 0.2)  # order-free
     assert sorted(int(v[1]) for v in held) == [0, 1, 2]  # 3 of 15 videos: one of every class
-    rows = recipe.split_rows(table, held)
+    rows = batches.split_rows(table, held)
     assert len(rows["val"]) == 6 and len(rows["train"]) == 24 and len(rows["test"]) == 0
-    assert len(recipe.holdout_videos(table, 0.1)) == 2  # fewer than the classes: still spread out
-    assert sorted(int(v[1]) for v in recipe.holdout_videos(table, 0.4)) == [0, 0, 1, 1, 2, 2]
+    assert len(batches.holdout_videos(table, 0.1)) == 2  # fewer than the classes: still spread out
+    assert sorted(int(v[1]) for v in batches.holdout_videos(table, 0.4)) == [0, 0, 1, 1, 2, 2]
     small = table[table["video_id"].isin(["v0_0", "v0_1"])]
-    assert len(recipe.holdout_videos(small, 0.9)) == 1  # never the whole class
+    assert len(batches.holdout_videos(small, 0.9)) == 1  # never the whole class
 
 
 def test_prepare_fits_the_codebook_on_training_flow_in_frame_pixels(tmp_path: Path) -> None:
     inputs = prepared(tmp_path, SMOKE)
-    from pipeline.flow_codebook import load_codebook
+    from pipeline.papers.staticflow.codebook import load_codebook
 
     centroids = load_codebook(inputs["codebook"])
     assert centroids.shape == (SMOKE["model"]["n_clusters"], 2)
@@ -108,7 +117,7 @@ def test_codebook_keeps_one_no_motion_word_when_most_of_the_flow_is_still() -> N
     """Static-camera flow: 85% of vectors ~0, the rest on a ring of 1-4 px in every direction."""
     from sklearn.cluster import KMeans
 
-    from pipeline.flow_codebook import assign_labels, fit_codebook
+    from pipeline.papers.staticflow.codebook import assign_labels, fit_codebook
 
     rng = np.random.default_rng(0)
     still = rng.normal(0, 0.003, (85_000, 2))
@@ -126,15 +135,15 @@ def test_epoch_training_resumes_to_the_same_weights_and_logs_every_epoch(tmp_pat
     sizes = copy.deepcopy(SMOKE)
     sizes["train"].update(epochs={"alexnet": 3, "allconv": 3}, checkpoint_every=1)
     inputs = prepared(tmp_path, sizes)
-    whole = recipe.train("hmdb51", "allconv", inputs, tmp_path / "whole", sizes, seed=2, device="cpu")
-    short = copy.deepcopy(sizes)
-    short["train"]["epochs"]["allconv"] = 2  # a job killed after its second epoch ...
-    recipe.train("hmdb51", "allconv", inputs, tmp_path / "resumed", short, seed=2, device="cpu")
-    resumed = recipe.train("hmdb51", "allconv", inputs, tmp_path / "resumed", sizes, seed=2, device="cpu")
+    whole = jobs.train("staticflow", "hmdb51", "allconv", inputs, tmp_path / "whole", sizes, seed=2)
+    steps_per_epoch = len(pd.read_csv(tmp_path / "whole" / "log.csv")) // 3
+    with jobs.killed_after_checkpoint(2 * steps_per_epoch):  # a job killed after its second epoch ...
+        jobs.train("staticflow", "hmdb51", "allconv", inputs, tmp_path / "resumed", sizes, seed=2)
+    resumed = jobs.train("staticflow", "hmdb51", "allconv", inputs, tmp_path / "resumed", sizes, seed=2)
     a, b = load_model(whole, build_staticflow), load_model(resumed, build_staticflow)
     for key, value in a.state_dict().items():
         assert torch.equal(value, b.state_dict()[key]), key
-    epochs = pd.read_csv(tmp_path / "resumed" / recipe.EPOCH_LOG)
+    epochs = pd.read_csv(tmp_path / "resumed" / staticflow_train.EPOCH_LOG)
     assert sorted(set(epochs["epoch"])) == [1, 2, 3] and set(epochs["set"]) == {"train", "val"}
     assert np.isfinite(epochs[["loss", "top1", "recall"]].to_numpy()).all()
     assert a.cfg.image_size == 64 and a.cfg.out_size == allconv_output_size(64)
@@ -148,11 +157,11 @@ def test_paper_scale_nets_from_the_preset_are_the_papers() -> None:
     paper = resolve("paper")
     size = paper["clips"]["staticflow"]["size"]
     counts = {}
-    for arch in recipe.ARCHS:
-        cfg = recipe.model_config(arch, size, allconv_output_size(size), paper["staticflow"]["model"])
+    for arch in spec.ARCHS:
+        cfg = staticflow_train.model_config(arch, size, allconv_output_size(size), paper["staticflow"]["model"])
         assert cfg == StaticFlowConfig(arch=arch)
         with torch.device("meta"):
-            counts[arch] = recipe.param_count(StaticFlowNet(cfg))
+            counts[arch] = staticflow_train.param_count(StaticFlowNet(cfg))
     print(f"\nstaticflow parameters at paper scale: AlexNet {counts['alexnet']:,}, All-Conv {counts['allconv']:,}")
     assert counts["alexnet"] > 10 * counts["allconv"]  # "over an order-of-magnitude reduction"
 
@@ -174,12 +183,12 @@ def test_forward_warp_moves_content_by_the_flow() -> None:
 
 
 def test_every_predictor_is_scored_and_every_figure_drawn(tmp_path: Path) -> None:
-    from pipeline.evaluation import staticflow_run as run
-    from pipeline.figures import staticflow as figures
+    from pipeline.papers.staticflow import evaluate as run
+    from pipeline.papers.staticflow import figures
 
     inputs = prepared(tmp_path, SMOKE)
-    models = {a: recipe.train("hmdb51", a, inputs, tmp_path / a, SMOKE, seed=0, device="cpu") for a in recipe.ARCHS}
-    scores = {p: tmp_path / f"{p}.json" for p in recipe.PREDICTORS}
+    models = {a: jobs.train("staticflow", "hmdb51", a, inputs, tmp_path / a, SMOKE, seed=0) for a in spec.ARCHS}
+    scores = {p: tmp_path / f"{p}.json" for p in spec.PREDICTORS}
     for p, path in scores.items():
         record = run.evaluate_predictor(p, inputs, SMOKE, "cpu", path, models.get(p))
         assert record["val"]["frames"] > 0 and record["test"]["frames"] == 36
@@ -190,7 +199,7 @@ def test_every_predictor_is_scored_and_every_figure_drawn(tmp_path: Path) -> Non
     examples = {a: run.net_examples(m, inputs, SMOKE, "cpu", tmp_path / f"{a}.zarr") for a, m in models.items()}
     drawn = [
         figures.training_curves_figure({a: m.parent for a, m in models.items()}, tmp_path / "training.png"),
-        figures.confusion_figure({a: scores[a] for a in recipe.ARCHS}, tmp_path / "confusion.png"),
+        figures.confusion_figure({a: scores[a] for a in spec.ARCHS}, tmp_path / "confusion.png"),
         figures.pixel_accuracy_figure(scores, tmp_path / "pixels.png"),
         figures.flow_examples_figure(examples, tmp_path / "examples.png"),
     ]

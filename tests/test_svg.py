@@ -12,11 +12,18 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.evaluation import svg as ev
-from pipeline.figures import svg as figs
-from pipeline.models.svg import SVG, SVGConfig, build_svg, frames_to_batch, make_optimizer, svg_model_config
-from pipeline.models.svg_backbones import build_backbone
-from pipeline.training import TrainConfig, fit, load_model
+from pipeline.papers.svg import figures as figs
+from pipeline.papers.svg import metrics as ev
+from pipeline.papers.svg.backbones import build_backbone
+from pipeline.papers.svg.model import (
+    SVG,
+    SVGConfig,
+    build_svg,
+    frames_to_batch,
+    make_optimizer,
+    svg_model_config,
+)
+from pipeline.training import Minimize, TrainConfig, TrainingJob, fit, load_model
 
 SMOKE = dict(width=4, g_dim=16, z_dim=3, rnn_size=24, n_past=2, n_future=3)
 
@@ -38,7 +45,7 @@ def n_params(module: torch.nn.Module) -> int:
 def test_shapes_of_every_variant_and_backbone(variant: str, backbone: str, channels: int) -> None:
     model = smoke_model(variant, backbone, channels)
     x = torch.rand(2, 6, channels, 64, 64)  # one frame more than n_past + n_future: ignored
-    out = model.training_step(x)
+    out = model.losses(x)
     assert set(out) == {"loss", "mse", "kld"} and all(v.dim() == 0 for v in out.values())
     out["loss"].backward()
     assert all(p.grad is not None for p in model.parameters())  # every module takes part
@@ -144,7 +151,7 @@ def test_kl_is_against_the_variants_prior(variant: str) -> None:
     model = smoke_model(variant).eval()  # eval: batch norm gives the same h on every call
     x = torch.rand(2, 5, 1, 64, 64)
     with torch.no_grad():
-        kld = model.training_step(x)["kld"] * 4  # summed over the 4 predicted steps
+        kld = model.losses(x)["kld"] * 4  # summed over the 4 predicted steps
         h, _ = model.encode(x)
         q, p = model.latent_distributions(h)
     assert q.loc.shape == p.loc.shape == (2, 4, 3)
@@ -205,8 +212,9 @@ def test_smoke_training_reduces_the_loss(tmp_path: Path) -> None:
     torch.manual_seed(0)
     cfg = SVGConfig(variant="lp", **SMOKE)
     model = SVG(cfg)
-    train = TrainConfig(steps=150, checkpoint_every=150, log_every=10, seed=0, device="cpu")
-    path = fit(model, make_optimizer(model), moving_square_batches, train, tmp_path, svg_model_config(cfg))
+    train = TrainConfig(steps=150, checkpoint_every=150, log_every=10)
+    job = TrainingJob(paper="svg", dataset="squares", variant="lp", out_dir=tmp_path, seed=0, device="cpu")
+    path = fit(Minimize(model, make_optimizer(model)), moving_square_batches, train, job, svg_model_config(cfg))
     with open(tmp_path / "log.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     mse = [float(r["mse"]) for r in rows]

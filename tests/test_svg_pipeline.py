@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jobs
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,9 +17,12 @@ import yaml
 
 from pipeline import bair
 from pipeline.data import write_smmnist_test_set
-from pipeline.models.svg import SVG, build_svg, svg_model_config
-from pipeline.presets import resolve
-from pipeline.recipes import svg as recipe
+from pipeline.papers import sizes as resolve
+from pipeline.papers.svg import data as svg_data
+from pipeline.papers.svg import evaluate as svg_evaluate
+from pipeline.papers.svg import spec
+from pipeline.papers.svg import train as svg_train
+from pipeline.papers.svg.model import SVG, build_svg, svg_model_config
 from pipeline.shards import SPLITS, open_shard, write_shard
 from pipeline.training import load_model
 
@@ -38,13 +42,13 @@ def write_test_set(data_root: Path, n: int = 4, seq_len: int = 20) -> Path:
 
 
 def test_models_follow_the_enabled_datasets() -> None:
-    assert recipe.models({"smmnist": "synthetic", "kth": "off"}) == [
+    assert spec.models({"smmnist": "synthetic", "kth": "off"}) == [
         ("smmnist", "deterministic"), ("smmnist", "fp"), ("smmnist", "lp"), ("smmnist", "lp1")]
-    pairs = recipe.models({"smmnist": "off", "kth": "synthetic", "bair": "path"})
+    pairs = spec.models({"smmnist": "off", "kth": "synthetic", "bair": "path"})
     assert pairs == [(d, v) for d in ("kth", "bair") for v in ("deterministic", "fp", "lp")]
-    assert recipe.inputs("kth", "lp", Path("d")) == {"index": "d/clips/kth/svg/index.csv"}
+    assert spec.inputs("kth", "lp", Path("d")) == {"index": "d/clips/kth/svg/index.csv"}
     with pytest.raises(KeyError, match="lp1"):
-        recipe.inputs("bair", "lp1", Path("d"))  # the single-digit model is SM-MNIST only
+        spec.inputs("bair", "lp1", Path("d"))  # the single-digit model is SM-MNIST only
 
 
 # ----------------------------------------------------------------------------- training
@@ -54,28 +58,27 @@ def test_recipe_trains_and_resumes_on_smmnist(tmp_path: Path) -> None:
     data = {"test_set": str(write_test_set(tmp_path / "data"))}
     sizes = copy.deepcopy(SMOKE)
     sizes["smmnist"]["train"].update(steps=4, checkpoint_every=2, log_every=1)
-    whole = recipe.train("smmnist", "lp", data, tmp_path / "whole", sizes, seed=3, device="cpu")
-    half = copy.deepcopy(sizes)
-    half["smmnist"]["train"]["steps"] = 2  # a job stopped after its step-2 checkpoint ...
-    recipe.train("smmnist", "lp", data, tmp_path / "resumed", half, seed=3, device="cpu")
-    resumed = recipe.train("smmnist", "lp", data, tmp_path / "resumed", sizes, seed=3, device="cpu")
+    whole = jobs.train("svg", "smmnist", "lp", data, tmp_path / "whole", sizes, seed=3)
+    with jobs.killed_after_checkpoint(2):  # a job stopped after its step-2 checkpoint ...
+        jobs.train("svg", "smmnist", "lp", data, tmp_path / "resumed", sizes, seed=3)
+    resumed = jobs.train("svg", "smmnist", "lp", data, tmp_path / "resumed", sizes, seed=3)
     a, b = load_model(whole, build_svg), load_model(resumed, build_svg)  # ... resumes to the same weights
     for key, value in a.state_dict().items():
         assert torch.equal(value, b.state_dict()[key]), key
     log = pd.read_csv(tmp_path / "resumed" / "log.csv")
     assert list(log["step"]) == [1, 2, 3, 4] and np.isfinite(log["loss"]).all()
-    assert a.cfg == recipe.model_config("smmnist", "lp", sizes)
+    assert a.cfg == svg_train.model_config("smmnist", "lp", sizes)
 
 
 def test_smmnist_batches_are_the_test_sets_kind_and_depend_on_the_step(tmp_path: Path) -> None:
     data = {"test_set": str(write_test_set(tmp_path / "data"))}
-    cfg = recipe.model_config("smmnist", "lp1", SMOKE)
-    batches = recipe.training_batches("smmnist", "lp1", data, cfg, batch_size=3, seed=0)
+    cfg = svg_train.model_config("smmnist", "lp1", SMOKE)
+    batches = svg_data.training_batches("smmnist", "lp1", data, cfg, batch_size=3, seed=0)
     first, second = next(batches(0)), next(batches(1))
     assert first.shape == (3, cfg.n_past + cfg.n_future, 1, 64, 64)
     torch.testing.assert_close(next(batches(1)), second)
     assert not torch.equal(first, second)
-    two = next(recipe.training_batches("smmnist", "lp", data, cfg, batch_size=3, seed=0)(0))
+    two = next(svg_data.training_batches("smmnist", "lp", data, cfg, batch_size=3, seed=0)(0))
 
     def box(frame: torch.Tensor) -> int:  # side of the box holding every lit pixel
         rows, cols = np.nonzero(frame.numpy())
@@ -101,10 +104,10 @@ def write_clip_shards(folder: Path, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 def test_kth_clips_train_and_test_splits_in_grey(tmp_path: Path) -> None:
     frames, split = write_clip_shards(tmp_path)
     data = {"index": str(tmp_path / "index.csv")}
-    test = recipe.test_frames("kth", data, max_sequences=0)
+    test = svg_data.test_frames("kth", data, max_sequences=0)
     np.testing.assert_array_equal(test, frames[split == 2])  # grey round trip is exact
-    cfg = recipe.model_config("kth", "fp", SMOKE)
-    batch = next(recipe.training_batches("kth", "fp", data, cfg, batch_size=5, seed=0)(0))
+    cfg = svg_train.model_config("kth", "fp", SMOKE)
+    batch = next(svg_data.training_batches("kth", "fp", data, cfg, batch_size=5, seed=0)(0))
     assert batch.shape == (5, 20, 1, 64, 64)
     train = torch.from_numpy(frames[split == 0]).float() / 255  # (3, 24, 64, 64)
     for window in batch[:, :, 0]:  # every window is a crop of a training clip
@@ -121,14 +124,14 @@ def test_bair_tfrecords_to_shards_and_batches(tmp_path: Path) -> None:
         bair.write_tfrecord(root / split / "traj_0_to_255.tfrecords", records)
     source = tmp_path / "bair.json"
     source.write_text('{"dataset": "bair", "source": "path", "root": "%s"}' % root.parent)
-    index = recipe.write_bair_shards(source, tmp_path / "svg", sequences_per_shard=2)
+    index = svg_data.write_bair_shards(source, tmp_path / "svg", sequences_per_shard=2)
     table = pd.read_csv(index)
     assert list(table["split"]) == ["train"] * 3 + ["test"] * 2 and table["sequences"].sum() == 8
     data = {"shards": str(tmp_path / "svg")}
-    np.testing.assert_array_equal(recipe.test_frames("bair", data, 0), seqs["test"])
-    np.testing.assert_array_equal(recipe.test_frames("bair", data, 2), seqs["test"][[0, 2]])
-    cfg = recipe.model_config("bair", "lp", SMOKE)
-    batch = next(recipe.training_batches("bair", "lp", data, cfg, batch_size=2, seed=0)(0))
+    np.testing.assert_array_equal(svg_data.test_frames("bair", data, 0), seqs["test"])
+    np.testing.assert_array_equal(svg_data.test_frames("bair", data, 2), seqs["test"][[0, 2]])
+    cfg = svg_train.model_config("bair", "lp", SMOKE)
+    batch = next(svg_data.training_batches("bair", "lp", data, cfg, batch_size=2, seed=0)(0))
     assert batch.shape == (2, 12, 3, 64, 64)
     assert open_shard(tmp_path / "svg" / "shard-00003.zarr")["split"][0] == SPLITS.index("test")
 
@@ -140,7 +143,7 @@ def test_sigma_collision_summary_finds_the_lag() -> None:
     frames = np.arange(1, 41)
     hits = pd.DataFrame({"digit": [0, 1, 0], "frame": [7, 18, 30]})
     sigma = pd.DataFrame({"frame": frames, "sigma_mean": np.where(np.isin(frames - 1, [7, 18, 30]), 0.9, 0.1)})
-    summary = recipe.sigma_collision_summary(sigma, hits).set_index("lag")
+    summary = svg_evaluate.sigma_collision_summary(sigma, hits).set_index("lag")
     assert summary.loc[1, "pearson_r"] == pytest.approx(1.0)
     assert summary["pearson_r"].drop(1).max() < 0.5
     assert summary.loc[1, "sigma_at_hits"] == pytest.approx(0.9) and summary.loc[1, "n_hit_frames"] == 3
@@ -151,8 +154,8 @@ def test_fig5_and_fig6_stages(tmp_path: Path) -> None:
     sizes = copy.deepcopy(SMOKE)
     sizes["fig5"].update(sequences=3, samples=2, frames=10, min_first_bounce=6)
     sizes["fig6"].update(sequences=3, frames=16)
-    sync = recipe.write_smmnist_set("synchronized", test_set, tmp_path / "sync.zarr", sizes, seed=0)
-    shared = recipe.write_smmnist_set("sharedstart", test_set, tmp_path / "shared.zarr", sizes, seed=0)
+    sync = svg_data.write_smmnist_set("synchronized", test_set, tmp_path / "sync.zarr", sizes, seed=0)
+    shared = svg_data.write_smmnist_set("sharedstart", test_set, tmp_path / "shared.zarr", sizes, seed=0)
     s, h = open_shard(sync), open_shard(shared)
     assert s["frames"].shape == (3, 16, 64, 64) and s["positions"].shape[2] == 2
     assert h["frames"].shape == (3, 10, 64, 64) and h["positions"].shape[2] == 1
@@ -162,16 +165,16 @@ def test_fig5_and_fig6_stages(tmp_path: Path) -> None:
 
     torch.manual_seed(0)
     for variant in ("lp", "lp1"):
-        model = SVG(recipe.model_config("smmnist", variant, sizes))
-        torch.save({"state_dict": model.state_dict(), "model_config": svg_model_config(model.cfg)},
+        model = SVG(svg_train.model_config("smmnist", variant, sizes))
+        torch.save({"state_dicts": {"model": model.state_dict()}, "model_config": svg_model_config(model.cfg)},
                    tmp_path / f"{variant}.pt")
-    table = recipe.bounce_velocities(tmp_path / "lp1.pt", shared, tmp_path / "vel.csv", tmp_path / "tv.csv",
+    table = svg_evaluate.bounce_velocities(tmp_path / "lp1.pt", shared, tmp_path / "vel.csv", tmp_path / "tv.csv",
                                      sizes, seed=0, device="cpu")
     assert set(table["source"]) == {"model", "truth"}
     truth = table[table["source"] == "truth"]
     assert (truth[truth["step"] <= first_bounce].groupby("step")["probability"].max() == 1.0).all()
     assert pd.read_csv(tmp_path / "tv.csv")["first_bounce_frame"].iloc[0] == first_bounce + 1
-    recipe.prior_sigma(tmp_path / "lp.pt", sync, tmp_path / "sigma.csv", tmp_path / "hits.csv",
+    svg_evaluate.prior_sigma(tmp_path / "lp.pt", sync, tmp_path / "sigma.csv", tmp_path / "hits.csv",
                        tmp_path / "summary.csv", sizes, device="cpu")
     sigma = pd.read_csv(tmp_path / "sigma.csv")
     assert list(sigma["frame"]) == list(range(1, 16)) and (sigma["sigma_mean"] > 0).all()
@@ -289,7 +292,7 @@ PAPER_MODELS = [(d, v) for d in ("smmnist", "kth", "bair") for v in ("determinis
 @pytest.mark.parametrize("dataset,variant", PAPER_MODELS)
 def test_paper_scale_models_have_the_papers_sizes(dataset: str, variant: str) -> None:
     sizes = resolve("paper")["svg"]
-    cfg = recipe.model_config(dataset, variant, sizes)
+    cfg = svg_train.model_config(dataset, variant, sizes)
     protocol = {"smmnist": (5, 10, 10, 1e-4), "kth": (10, 10, 32, 1e-6), "bair": (2, 10, 64, 1e-4)}[dataset]
     assert (cfg.n_past, cfg.n_future, cfg.z_dim, cfg.beta) == protocol
     assert (cfg.g_dim, cfg.rnn_size, cfg.width, cfg.lr) == (128, 256, 64, 2e-3)

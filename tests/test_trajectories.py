@@ -157,7 +157,7 @@ def test_downsample_to_walker_grids():
 
 
 def test_trajectory_figure_colours_by_direction(scenes, tmp_path):
-    from pipeline.figures.preprocessing import colour_wheel, trajectories_figure, trajectory_segments
+    from pipeline.plots import colour_wheel, trajectories_figure, trajectory_segments
 
     offsets = np.zeros((16, 16, 4, 2), np.float32)
     offsets[..., 0] = np.arange(1, 5)  # every track goes right, 1 px per frame

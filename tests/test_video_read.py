@@ -6,10 +6,10 @@ import os
 import subprocess
 import threading
 
+import media
 import numpy as np
 import pytest
 
-import media
 from pipeline.video_read import UnreadableVideo, decode, iter_frames, probe
 
 W, H, N, FPS = 96, 72, 30, 25.0

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.models.walker import (
+from pipeline.papers.walker.model import (
     WalkerConfig,
     WalkerNet,
     build_walker,
@@ -84,12 +84,12 @@ def test_training_step_trains_every_head_up_to_the_given_resolution(kind):
     net = WalkerNet(cfg)
     image = torch.rand(2, 3, 48, 64) * 2 - 1
     for level in range(3):
-        out = net.training_step((image, torch.randn(2, 10, *cfg.level_size(level))))
+        out = net.losses((image, torch.randn(2, 10, *cfg.level_size(level))))
         assert set(out) == {"loss", "coarse", "fine", "magnitude", "kl"}
         assert (float(out["fine"]) > 0) == (level > 0)
         assert (float(out["kl"]) > 0) == (kind == "cvae")
     with pytest.raises(ValueError, match="trajectories"):
-        net.training_step((image, torch.randn(2, 10, 5, 5)))
+        net.losses((image, torch.randn(2, 10, 5, 5)))
     ynorm, mag = net.predict_parts(image, level=2)
     assert ynorm.shape == (2, 10, 12, 16) and mag.shape == (2, 2)
 
@@ -122,7 +122,7 @@ def test_training_steps_reduce_the_loss(kind):
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     losses = []
     for _ in range(30):
-        out = net.training_step((image, traj))
+        out = net.losses((image, traj))
         opt.zero_grad()
         out["loss"].backward()
         opt.step()

@@ -8,19 +8,22 @@ import json
 import subprocess
 from pathlib import Path
 
+import jobs
 import numpy as np
 import pandas as pd
 import pytest
-from smoke_graph import planned_rules, run_paper
 import torch
+from smoke_graph import planned_rules, run_paper
 
-from pipeline.evaluation import walker as evaluation
-from pipeline.models.walker import WalkerConfig, WalkerNet, build_walker
-from pipeline.presets import resolve
-from pipeline.recipes import walker as recipe
+from pipeline.papers import sizes as resolve
+from pipeline.papers.walker import data as walker_data
+from pipeline.papers.walker import evaluate as evaluation
+from pipeline.papers.walker import spec
+from pipeline.papers.walker import train as walker_train
+from pipeline.papers.walker.model import WalkerConfig, WalkerNet, build_walker
 from pipeline.shards import SPLITS, summarize_shards, write_shard
-from pipeline.trajectories import dct_decode, dct_encode
 from pipeline.training import load_model
+from pipeline.trajectories import dct_decode, dct_encode
 
 SMOKE = resolve("smoke")["walker"]
 
@@ -55,8 +58,8 @@ def prepared(tmp_path: Path, sizes: dict) -> Path:
     data = tmp_path / "data"
     summary = write_trajectory_shards(data, "ucf101", "train")
     write_trajectory_shards(data, "thumos", "test", per_class=1)
-    out = {k: Path(v) for k, v in recipe.prepared_files(data).items()}
-    recipe.prepare(summary, out, sizes, seed=0)
+    out = {k: Path(v) for k, v in spec.prepared_files(data).items()}
+    walker_data.prepare(summary, out, sizes, seed=0)
     return data
 
 
@@ -65,7 +68,7 @@ def prepared(tmp_path: Path, sizes: dict) -> Path:
 
 def test_flow_label_of_a_track_extrapolates_back_to_the_track() -> None:
     coefs = dct_encode(ramp_track(3.0, -1.0))  # (10,)
-    label = recipe.trajectory_flow(coefs)  # ~ mean displacement to frames 1..3
+    label = walker_data.trajectory_flow(coefs)  # ~ mean displacement to frames 1..3
     np.testing.assert_allclose(label / evaluation.VELOCITY_FACTOR, [3.0, -1.0], rtol=1e-5)
     assert 1.9 < evaluation.VELOCITY_FACTOR < 2.6  # about two frames' worth of motion
     field = evaluation.extrapolate(label[None, None, None, None])  # (1, 1, 10, 1, 1)
@@ -106,12 +109,11 @@ def test_clusters_of_two_futures_are_found_and_shown() -> None:
 def test_cvae_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     sizes = copy.deepcopy(SMOKE)
     data = prepared(tmp_path, sizes)
-    inputs = recipe.inputs("ucf101", "cvae", data)
-    whole = recipe.train("ucf101", "cvae", inputs, tmp_path / "whole", sizes, seed=1, device="cpu")
-    short = copy.deepcopy(sizes)
-    short["train"].update(coarse_steps=2, fine_steps=0)  # a job killed at its step-2 checkpoint ...
-    recipe.train("ucf101", "cvae", inputs, tmp_path / "resumed", short, seed=1, device="cpu")
-    resumed = recipe.train("ucf101", "cvae", inputs, tmp_path / "resumed", sizes, seed=1, device="cpu")
+    inputs = spec.inputs("ucf101", "cvae", data)
+    whole = jobs.train("walker", "ucf101", "cvae", inputs, tmp_path / "whole", sizes, seed=1)
+    with jobs.killed_after_checkpoint(2):  # a job killed at its step-2 checkpoint ...
+        jobs.train("walker", "ucf101", "cvae", inputs, tmp_path / "resumed", sizes, seed=1)
+    resumed = jobs.train("walker", "ucf101", "cvae", inputs, tmp_path / "resumed", sizes, seed=1)
     a, b = load_model(whole, build_walker), load_model(resumed, build_walker)
     for key, value in a.state_dict().items():
         assert torch.equal(value, b.state_dict()[key]), key
@@ -125,11 +127,11 @@ def test_cvae_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
 def test_every_variant_is_scored_with_finite_numbers(tmp_path: Path) -> None:
     sizes = copy.deepcopy(SMOKE)
     data = prepared(tmp_path, sizes)
-    test = Path(recipe.trajectory_summary(data, "thumos"))
+    test = Path(spec.trajectory_summary(data, "thumos"))
     scores = {}
-    for variant in recipe.VARIANTS:
-        inputs = recipe.inputs("ucf101", variant, data)
-        model = recipe.train("ucf101", variant, inputs, tmp_path / variant, sizes, seed=0, device="cpu")
+    for variant in spec.VARIANTS:
+        inputs = spec.inputs("ucf101", variant, data)
+        model = jobs.train("walker", "ucf101", variant, inputs, tmp_path / variant, sizes, seed=0)
         scores[variant] = evaluation.evaluate_variant(variant, model, inputs, test, sizes, 0, "cpu",
                                                       tmp_path / f"{variant}.json")
         assert np.isfinite(scores[variant]["nll_per_image"]).all() and len(scores[variant]["nll_per_image"]) == 6
@@ -142,18 +144,18 @@ def test_every_variant_is_scored_with_finite_numbers(tmp_path: Path) -> None:
     assert reg["nll"] == pytest.approx(expected, rel=1e-6)
     assert set(scores["regressor"]["curves"]) == {"Regressor (sampled)", "Regressor (mean)"}
 
-    from pipeline.figures import walker as figures
+    from pipeline.papers.walker import figures
 
-    mean_image = Path(recipe.prepared_files(data)["mean_image"])
+    mean_image = Path(spec.prepared_files(data)["mean_image"])
     examples = evaluation.cvae_examples(tmp_path / "cvae" / "model.pt", mean_image, test, sizes, 0, "cpu",
                                         tmp_path / "examples.zarr")
-    table = evaluation.write_nll_table({v: tmp_path / f"{v}.json" for v in recipe.VARIANTS}, tmp_path / "t.csv",
+    table = evaluation.write_nll_table({v: tmp_path / f"{v}.json" for v in spec.VARIANTS}, tmp_path / "t.csv",
                                        {"scale": "smoke"}, [])
     assert table.loc[table["column"] == "nll", "paper"].notna().sum() == 3
     drawn = [
-        figures.min_euclidean_figure({v: tmp_path / f"{v}.json" for v in recipe.VARIANTS}, tmp_path / "curves.png"),
+        figures.min_euclidean_figure({v: tmp_path / f"{v}.json" for v in spec.VARIANTS}, tmp_path / "curves.png"),
         figures.samples_figure(examples, tmp_path / "samples.png"),
-        figures.training_figure({v: tmp_path / v for v in recipe.VARIANTS}, tmp_path / "training.png"),
+        figures.training_figure({v: tmp_path / v for v in spec.VARIANTS}, tmp_path / "training.png"),
     ]
     assert all(p.stat().st_size > 1000 for p in drawn)
 
@@ -166,7 +168,7 @@ def test_paper_scale_towers_from_the_preset_are_the_papers() -> None:
     clips = paper["clips"]["walker"]
     counts = {}
     for kind in ("cvae", "regressor"):
-        cfg = recipe.model_config(kind, (clips["height"], clips["width"]), paper["walker"]["model"])
+        cfg = walker_train.model_config(kind, (clips["height"], clips["width"]), paper["walker"]["model"])
         assert cfg == WalkerConfig(kind=kind)  # 320x240 -> 16x20, width 1, 8 latents, both fine heads
         with torch.device("meta"):
             net = WalkerNet(cfg)
@@ -174,7 +176,7 @@ def test_paper_scale_towers_from_the_preset_are_the_papers() -> None:
                         for name, m in (("image tower", net.image_tower), ("encoder tower", net.encoder),
                                         ("decoder", net.decoder), ("magnitude decoder", net.magnitude_decoder),
                                         ("all", net))}
-    flownet = recipe.flownet_config(paper["walker"]["flownet"])
+    flownet = walker_train.flownet_config(paper["walker"]["flownet"])
     assert (flownet.arch, flownet.image_size, flownet.out_size, flownet.n_clusters, flownet.width) == \
         ("alexnet", 200, 20, 40, 1.0)
     print("\nwalker parameters at paper scale:", json.dumps(counts, indent=1))

@@ -4,16 +4,16 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from pipeline import clips as clip_protocols
+from pipeline import papers
 from pipeline.manifest import read_manifest
-from pipeline.presets import resolve
-from pipeline.recipes import recipe
 
 validate(config, "../schemas/config.schema.yaml")
+papers.check_names(config["papers"])
 
-SIZES = resolve(config["scale"], config.get("overrides"))
+SIZES = papers.sizes(config["scale"], config.get("overrides"))
 DATA = Path(config["data_root"])
 RESULTS = Path(config["results_root"])
-LOGS = Path("logs")
+LOGS = RESULTS / "logs"
 
 
 wildcard_constraints:
@@ -29,14 +29,13 @@ def dataset_source(name):
     return config["datasets"].get(name, {}).get("source", "off")
 
 
+SOURCES = {name: dataset_source(name) for name in config["datasets"]}
+"""dataset -> its configured source kind (url, path, synthetic, off)."""
+
+
 def paper_clip_sets():
     """(dataset, protocol) pairs the chosen papers read, from datasets that are not off."""
-    pairs = []
-    for paper in config["papers"]:
-        for dataset, protocol in clip_protocols.PAPER_CLIPS.get(paper, ()):
-            if dataset_source(dataset) != "off" and (dataset, protocol) not in pairs:
-                pairs.append((dataset, protocol))
-    return pairs
+    return papers.clip_sets(config["papers"], SOURCES)
 
 
 def clip_protocol(name):
@@ -86,26 +85,16 @@ def preprocessing_targets():
 
 
 def training_inputs(wildcards):
-    """The files one training job reads, as its paper's recipe names them."""
-    return recipe(wildcards.paper).inputs(wildcards.dataset, wildcards.variant, DATA)
-
-
-PAPER_TARGETS = {}
-"""paper -> its tables and figures; each workflow/rules/<paper>.smk fills its own entry."""
+    """The files one training job reads, as its paper's spec names them."""
+    return papers.spec(wildcards.paper).inputs(wildcards.dataset, wildcards.variant, DATA)
 
 
 def all_targets():
     """Everything `snakemake` builds by default for the configured papers."""
-    targets = [t for paper in config["papers"] for t in PAPER_TARGETS.get(paper, [])]
-    return targets + clip_targets() + preprocessing_targets()
+    return papers.targets(config["papers"], SOURCES, RESULTS, SIZES) + clip_targets() + preprocessing_targets()
 
 
 def clip_targets():
     """Every manifest's clip shards (through their indexes) and the generated sets."""
     targets = [DATA / "clips" / d / p / "index.csv" for d, p in paper_clip_sets()]
-    if "svg" in config["papers"] and dataset_source("smmnist") != "off":
-        targets.append(DATA / "clips" / "smmnist" / "svg" / "test.zarr")
-    if "crossconv" in config["papers"] and dataset_source("shapes") != "off":
-        targets += [DATA / "clips" / v / "crossconv" / f"{s}.zarr"
-                    for v in ("shapes", "shapestexture") for s in ("train", "test")]
-    return targets
+    return targets + papers.data_targets(config["papers"], SOURCES, DATA)

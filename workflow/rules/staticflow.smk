@@ -1,11 +1,11 @@
 # Stage: staticflow (optical flow from a static frame). Training-set statistics (hold-out, mean frame,
 # flow codebook), scores of the two nets and two constant predictors, Tables 3-4, Figs. 6-11 and the
 # generated video. The nets train through the generic train_model rule (train.smk) with
-# pipeline/recipes/staticflow.py; sizes in pipeline/sizes/staticflow.py.
-from pipeline.recipes import staticflow as staticflow_recipe
+# pipeline/papers/staticflow/ (sizes in its spec.py).
+from pipeline.papers.staticflow import spec as staticflow_spec
 
-STATICFLOW_NETS = staticflow_recipe.ARCHS
-STATICFLOW_PREDICTORS = staticflow_recipe.PREDICTORS
+STATICFLOW_NETS = staticflow_spec.ARCHS
+STATICFLOW_PREDICTORS = staticflow_spec.PREDICTORS
 
 STATICFLOW = SIZES["staticflow"]
 SF_DATASET = "hmdb51"
@@ -19,8 +19,8 @@ def staticflow_model(arch):
 
 def staticflow_data_inputs():
     """What every staticflow job after training reads: the flow shards' summary and the prepared files."""
-    return {"summary": staticflow_recipe.flow_summary(DATA, SF_DATASET),
-            **staticflow_recipe.prepared_files(DATA, SF_DATASET)}
+    return {"summary": staticflow_spec.flow_summary(DATA, SF_DATASET),
+            **staticflow_spec.prepared_files(DATA, SF_DATASET)}
 
 
 def staticflow_eval_inputs(wildcards):
@@ -28,22 +28,11 @@ def staticflow_eval_inputs(wildcards):
     return {**staticflow_data_inputs(), **model}
 
 
-def staticflow_targets():
-    if dataset_source(SF_DATASET) == "off":
-        return []
-    tables = [RESULTS / "tables" / f"hmdb51_flow_{s}.csv" for s in ("validation", "test")]
-    figures = [SF_FIGURES / f"hmdb51_flow_{n}.png" for n in ("training", "confusion", "pixel_accuracy", "examples", "video")]
-    return tables + figures + [SF_FIGURES / "hmdb51_flow_video.mp4"]
-
-
-PAPER_TARGETS["staticflow"] = staticflow_targets()
-
-
 rule staticflow_prepare:
     input:
-        staticflow_recipe.flow_summary(DATA, "{dataset}"),
+        staticflow_spec.flow_summary(DATA, "{dataset}"),
     output:
-        **staticflow_recipe.prepared_files(DATA, "{dataset}"),
+        **staticflow_spec.prepared_files(DATA, "{dataset}"),
     params:
         sizes={"data": STATICFLOW["data"], "model": {"n_clusters": STATICFLOW["model"]["n_clusters"]}},
         seed=config["seed"],

@@ -1,12 +1,12 @@
 # Stage: svg (Denton & Fergus 2018). Evaluation, tables and figures of the svg paper, and the data
 # only it reads (Fig. 5/6 SM-MNIST sets, BAIR TFRecords -> shards). Its models train through the
-# generic train_model rule (train.smk) with pipeline/recipes/svg.py; sizes in pipeline/sizes/svg.py.
-from pipeline.recipes import svg as svg_recipe
+# generic train_model rule (train.smk) with pipeline/papers/svg/ (sizes in its spec.py).
+from pipeline.papers.svg import spec as svg_spec
 
 SVG = SIZES["svg"]
 SVG_EVAL = RESULTS / "eval" / "svg"
-SVG_DATASETS = [d for d in svg_recipe.DATASETS if dataset_source(d) != "off"]
-SVG_TABLE_DATASET = {name: d for d, (name, _) in svg_recipe.TABLES.items()}
+SVG_DATASETS = [d for d in svg_spec.DATASETS if dataset_source(d) != "off"]
+SVG_TABLE_DATASET = {name: d for d, (name, _) in svg_spec.TABLES.items()}
 FIGURE_OF_SET = {"synchronized": "fig6", "sharedstart": "fig5"}  # whose sizes each SM-MNIST set reads
 
 
@@ -17,33 +17,19 @@ def svg_model(dataset, variant):
 def svg_eval_inputs(wildcards):
     """The trained model and the dataset's test data (the files its training read)."""
     return {"model": svg_model(wildcards.dataset, wildcards.variant),
-            **svg_recipe.data_inputs(wildcards.dataset, DATA)}
+            **svg_spec.data_inputs(wildcards.dataset, DATA)}
 
 
 def svg_table_inputs(wildcards):
     dataset = SVG_TABLE_DATASET[wildcards.table]
-    data = svg_recipe.data_inputs(dataset, DATA)
-    return {"curves": [SVG_EVAL / dataset / v / "curves.csv" for v in svg_recipe.EVALUATED],
+    data = svg_spec.data_inputs(dataset, DATA)
+    return {"curves": [SVG_EVAL / dataset / v / "curves.csv" for v in svg_spec.EVALUATED],
             "sources": [DATA / "sources" / f"{dataset}.json"] if dataset != "smmnist" else [],
             **({"test_set": data["test_set"]} if "test_set" in data else {})}
 
 
 def svg_gifs(dataset, variant):
-    return [RESULTS / "figures" / "svg" / f"{dataset}_{variant}_{k}.gif" for k in range(SVG["gifs"])]
-
-
-def svg_targets():
-    targets = []
-    for dataset in SVG_DATASETS:
-        name = svg_recipe.TABLES[dataset][0]
-        targets += [RESULTS / "tables" / f"{name}.csv", RESULTS / "figures" / f"{name}.png"]
-        targets += [gif for variant in svg_recipe.EVALUATED for gif in svg_gifs(dataset, variant)]
-    if "smmnist" in SVG_DATASETS:
-        targets += [RESULTS / "figures" / "smmnist_bounce_velocity.png", RESULTS / "figures" / "smmnist_prior_sigma.png"]
-    return targets
-
-
-PAPER_TARGETS["svg"] = svg_targets()
+    return svg_spec.gifs(RESULTS, dataset, variant, SVG)
 
 
 rule svg_smmnist_set:
@@ -52,7 +38,7 @@ rule svg_smmnist_set:
     output:
         directory(DATA / "clips" / "smmnist" / "svg" / "{kind}.zarr"),
     wildcard_constraints:
-        kind="|".join(svg_recipe.SMMNIST_SETS),
+        kind="|".join(svg_spec.SMMNIST_SETS),
     params:
         sizes=lambda w: {FIGURE_OF_SET[w.kind]: SVG[FIGURE_OF_SET[w.kind]]},
         seed=config["seed"],
@@ -83,8 +69,8 @@ rule svg_evaluate:
         scores=directory(SVG_EVAL / "{dataset}" / "{variant}" / "scores.zarr"),
         examples=directory(SVG_EVAL / "{dataset}" / "{variant}" / "examples.zarr"),
     wildcard_constraints:
-        dataset="|".join(svg_recipe.DATASETS),
-        variant="|".join(svg_recipe.EVALUATED),
+        dataset="|".join(svg_spec.DATASETS),
+        variant="|".join(svg_spec.EVALUATED),
     params:
         sizes=lambda w: {w.dataset: {"eval": SVG[w.dataset]["eval"]}},
         seed=config["seed"],
@@ -196,8 +182,8 @@ rule svg_gifs:
         [report(gif, caption="../report/svg/samples.rst", category="svg")
          for gif in svg_gifs("{dataset}", "{variant}")],
     wildcard_constraints:
-        dataset="|".join(svg_recipe.DATASETS),
-        variant="|".join(svg_recipe.EVALUATED),
+        dataset="|".join(svg_spec.DATASETS),
+        variant="|".join(svg_spec.EVALUATED),
     log:
         LOGS / "svg_gifs" / "{dataset}" / "{variant}.log",
     script:

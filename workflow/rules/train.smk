@@ -1,10 +1,10 @@
 # Stage: train. One job per (paper, dataset, variant); every model trains through the one loop
-# (pipeline/training.py) via its paper's recipe (pipeline/recipes/<paper>.py).
+# (pipeline/training.py) via its paper's pipeline/papers/<paper>/train.py.
 
 
 def training_sizes(wildcards):
     """Only the sizes this model's training reads: another model's schedule never retrains it."""
-    return recipe(wildcards.paper).training_sizes(SIZES[wildcards.paper], wildcards.dataset, wildcards.variant)
+    return papers.spec(wildcards.paper).training_sizes(SIZES[wildcards.paper], wildcards.dataset, wildcards.variant)
 
 
 rule train_model:
@@ -12,6 +12,8 @@ rule train_model:
         unpack(training_inputs),
     output:
         RESULTS / "models" / "{paper}" / "{dataset}" / "{variant}" / "model.pt",
+    wildcard_constraints:
+        paper="|".join(papers.PAPERS),
     params:
         sizes=training_sizes,
         seed=config["seed"],

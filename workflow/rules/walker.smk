@@ -1,12 +1,12 @@
 # Stage: walker (Walker et al. 2016). Training-set statistics, evaluation (Parzen NLL, min-Euclidean,
 # clustered samples), Table 1 and Figs. 3, 5. The three models (cvae, regressor, flownet) train through
-# the generic train_model rule (train.smk) with pipeline/recipes/walker.py; sizes in pipeline/sizes/walker.py.
-from pipeline.recipes import walker as walker_recipe
+# the generic train_model rule (train.smk) with pipeline/papers/walker/ (sizes in its spec.py).
+from pipeline.papers.walker import spec as walker_spec
 
 WALKER = SIZES["walker"]
-WALKER_TRAIN, WALKER_TEST = "ucf101", "thumos"
+WALKER_TRAIN, WALKER_TEST = walker_spec.DATASETS[0], walker_spec.TEST_DATASET
 WALKER_EVAL = RESULTS / "eval" / "walker" / WALKER_TEST
-WALKER_VARIANTS = walker_recipe.VARIANTS
+WALKER_VARIANTS = walker_spec.VARIANTS
 
 
 def walker_model(variant):
@@ -15,26 +15,16 @@ def walker_model(variant):
 
 def walker_eval_inputs(wildcards):
     """The model, the files its training read (prepared UCF101 statistics) and the THUMOS trajectories."""
-    train = walker_recipe.inputs(WALKER_TRAIN, wildcards.variant, DATA)
-    return {"model": walker_model(wildcards.variant), "test_summary": walker_recipe.trajectory_summary(DATA, WALKER_TEST),
+    train = walker_spec.inputs(WALKER_TRAIN, wildcards.variant, DATA)
+    return {"model": walker_model(wildcards.variant), "test_summary": walker_spec.trajectory_summary(DATA, WALKER_TEST),
             **{f"train_{k}": v for k, v in train.items()}}
-
-
-def walker_targets():
-    if dataset_source(WALKER_TRAIN) == "off" or dataset_source(WALKER_TEST) == "off":
-        return []
-    return [RESULTS / "tables" / "thumos_nll.csv", RESULTS / "figures" / "thumos_min_euclidean.png",
-            RESULTS / "figures" / "thumos_trajectory_samples.png", RESULTS / "figures" / "walker_training.png"]
-
-
-PAPER_TARGETS["walker"] = walker_targets()
 
 
 rule walker_prepare:
     input:
-        walker_recipe.trajectory_summary(DATA, "{dataset}"),
+        walker_spec.trajectory_summary(DATA, "{dataset}"),
     output:
-        **walker_recipe.prepared_files(DATA, "{dataset}"),
+        **walker_spec.prepared_files(DATA, "{dataset}"),
     params:
         sizes={k: WALKER[k] for k in ("data", "flownet")},  # only what it reads: other sizes never rerun it
         seed=config["seed"],
@@ -67,8 +57,8 @@ rule walker_evaluate:
 rule walker_examples:
     input:
         model=walker_model("cvae"),
-        mean_image=walker_recipe.prepared_files(DATA, WALKER_TRAIN)["mean_image"],
-        test_summary=walker_recipe.trajectory_summary(DATA, WALKER_TEST),
+        mean_image=walker_spec.prepared_files(DATA, WALKER_TRAIN)["mean_image"],
+        test_summary=walker_spec.trajectory_summary(DATA, WALKER_TEST),
     output:
         directory(WALKER_EVAL / "examples.zarr"),
     params:

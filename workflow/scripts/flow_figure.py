@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pipeline.figures.preprocessing import flow_figure_from_shard
 from pipeline.logs import logging_to
+from pipeline.plots import flow_figure_from_shard
 
 with logging_to(snakemake.log[0]):
     flow_figure_from_shard(Path(snakemake.input[0]), Path(snakemake.output[0]))

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pipeline.figures.preprocessing import stabilization_figure_from_shards
 from pipeline.logs import logging_to
+from pipeline.plots import stabilization_figure_from_shards
 
 with logging_to(snakemake.log[0]):
     stabilization_figure_from_shards(Path(snakemake.input.clips), Path(snakemake.input.stabilized), Path(snakemake.output[0]))

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pipeline.evaluation.staticflow_run import evaluate_predictor
 from pipeline.logs import logging_to
+from pipeline.papers.staticflow.evaluate import evaluate_predictor
 
 with logging_to(snakemake.log[0]):
     model = Path(snakemake.input.model) if "model" in snakemake.input.keys() else None

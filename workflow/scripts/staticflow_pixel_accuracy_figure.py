@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pipeline.figures.staticflow import pixel_accuracy_figure
 from pipeline.logs import logging_to
+from pipeline.papers.staticflow.figures import pixel_accuracy_figure
 
 with logging_to(snakemake.log[0]):
     pixel_accuracy_figure(dict(zip(snakemake.params.names, map(Path, snakemake.input))), Path(snakemake.output[0]))

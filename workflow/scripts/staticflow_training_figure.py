@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pipeline.figures.staticflow import training_curves_figure
 from pipeline.logs import logging_to
+from pipeline.papers.staticflow.figures import training_curves_figure
 
 with logging_to(snakemake.log[0]):
     folders = {arch: Path(model).parent for arch, model in zip(snakemake.params.archs, snakemake.input)}

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pipeline.evaluation.staticflow_run import flow_video
 from pipeline.logs import logging_to
+from pipeline.papers.staticflow.evaluate import flow_video
 
 with logging_to(snakemake.log[0]):
     flow_video(Path(snakemake.input.model), dict(snakemake.input.items()), snakemake.params.sizes,

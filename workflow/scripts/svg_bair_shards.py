@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.recipes.svg import write_bair_shards
+from pipeline.papers.svg.data import write_bair_shards
 
 with logging_to(snakemake.log[0]):
     write_bair_shards(

@@ -3,7 +3,7 @@ from pathlib import Path
 import torch
 
 from pipeline.logs import logging_to
-from pipeline.recipes.svg import bounce_velocities
+from pipeline.papers.svg.evaluate import bounce_velocities
 
 torch.set_num_threads(snakemake.threads)
 with logging_to(snakemake.log[0]):

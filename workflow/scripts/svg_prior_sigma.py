@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.recipes.svg import prior_sigma
+from pipeline.papers.svg.evaluate import prior_sigma
 
 with logging_to(snakemake.log[0]):
     prior_sigma(

@@ -1,5 +1,5 @@
-from pipeline.figures.svg import prior_sigma_figure
 from pipeline.logs import logging_to
+from pipeline.papers.svg.figures import prior_sigma_figure
 
 with logging_to(snakemake.log[0]):
     prior_sigma_figure(

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.recipes.svg import write_smmnist_set
+from pipeline.papers.svg.data import write_smmnist_set
 
 with logging_to(snakemake.log[0]):
     write_smmnist_set(

@@ -1,15 +1,17 @@
 from pathlib import Path
 
+from pipeline import papers
 from pipeline.logs import logging_to
-from pipeline.recipes import recipe
+from pipeline.training import TrainingJob
 
 with logging_to(snakemake.log[0]):
-    recipe(snakemake.wildcards.paper).train(
+    papers.train(TrainingJob(
+        paper=snakemake.wildcards.paper,
         dataset=snakemake.wildcards.dataset,
         variant=snakemake.wildcards.variant,
-        inputs=dict(snakemake.input.items()),
         out_dir=Path(snakemake.output[0]).parent,
         sizes=snakemake.params.sizes,
+        inputs=dict(snakemake.input.items()),
         seed=snakemake.params.seed,
         device=snakemake.params.device,
-    )
+    ))

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from pipeline.evaluation.walker import evaluate_variant
 from pipeline.logs import logging_to
+from pipeline.papers.walker.evaluate import evaluate_variant
 
 with logging_to(snakemake.log[0]):
     train_inputs = {k.removeprefix("train_"): v for k, v in snakemake.input.items() if k.startswith("train_")}

@@ -1,0 +1,168 @@
+"""svg's evaluation jobs: best-of-N per-frame scores (Figs. 7, 8), Fig. 5 and Fig. 6 data, tables.
+
+Each function is called by one rule of ``workflow/rules/svg.smk`` and reads only files the graph
+names; the scoring itself is in ``metrics``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.papers.svg.data import test_frames
+from pipeline.papers.svg.metrics import (
+    CURVE_COLUMNS,
+    collision_table,
+    evaluate_svg,
+    fig5_velocities,
+    prior_sigma_table,
+    save_evaluation,
+    velocity_distance,
+    velocity_table,
+)
+from pipeline.papers.svg.spec import TABLES
+from pipeline.papers.svg.train import _load
+from pipeline.shards import open_shard
+from pipeline.tables import provenance, write_csv
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(
+    dataset: str,
+    variant: str,
+    model_path: str | Path,
+    data: Mapping[str, str],
+    out_dir: str | Path,
+    sizes: Mapping[str, Any],
+    seed: int,
+    device: str,
+) -> Path:
+    """Best-of-N per-frame SSIM/PSNR on the test sequences, over all their frames after the
+    conditioning ones (beyond the training horizon); writes curves.csv, scores.zarr, examples.zarr."""
+
+    model = _load(model_path, device)
+    cfg = model.cfg
+    e = sizes[dataset]["eval"]
+    frames = test_frames(dataset, data, int(e["sequences"]))
+    n_future = frames.shape[1] - cfg.n_past
+    if n_future < 1:
+        raise ValueError(f"{dataset} test sequences have {frames.shape[1]} frames, need more than n_past={cfg.n_past}")
+    log.info("svg %s/%s: %d test sequences, %d -> %d frames, %d samples", dataset, variant, len(frames),
+             cfg.n_past, n_future, e["samples"])
+    result = evaluate_svg(model, frames, cfg.n_past, n_future, int(e["samples"]), seed,
+                          batch_size=int(e["batch_size"]), sample_chunk=int(e["sample_chunk"]),
+                          n_examples=int(e["examples"]))
+    return save_evaluation(result, out_dir, variant, train_horizon=cfg.n_past + cfg.n_future)
+
+
+def write_curve_table(
+    dataset: str, curve_paths: Sequence[str | Path], out: str | Path, config: Mapping[str, Any],
+    source_records: Sequence[Path] = (), test_set: str | Path | None = None,
+) -> pd.DataFrame:
+    """One dataset's table (smmnist_ssim.csv, ...): every model's per-frame curves, with an empty
+    ``paper`` column (the paper plots curves, no numbers) and a provenance sidecar (with the
+    SM-MNIST test set's definition and digit pool, which has no source record of its own)."""
+
+
+    parts = []
+    for path in curve_paths:
+        part = pd.read_csv(path)
+        missing = set(CURVE_COLUMNS) - set(part.columns)
+        if missing:
+            raise ValueError(f"{path}: missing columns {sorted(missing)}")
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    table = table[table["metric"].isin(TABLES[dataset][1])].reset_index(drop=True)
+    table.insert(0, "dataset", dataset)
+    table["paper"] = np.nan
+    extra: dict[str, Any] = {"paper": "svg", "curves": [str(p) for p in curve_paths]}
+    if test_set is not None:
+        attrs = dict(open_shard(test_set).attrs)
+        extra["test_set"] = {"path": str(test_set), **{k: attrs.get(k) for k in
+                             ("source", "config", "n", "seed", "digit_pool_size", "digit_pool_sha1")}}
+    record = provenance(config, source_records, **extra)
+    write_csv(table, Path(out), record)
+    return table
+
+
+def bounce_velocities(
+    model_path: str | Path, shared_start: str | Path, out_table: str | Path, out_distance: str | Path,
+    sizes: Mapping[str, Any], seed: int, device: str,
+) -> pd.DataFrame:
+    """Fig. 5: (dx, dy) distribution per step of SVG-LP samples and of the truth, by template
+    matching; ``step`` t is the motion from frame t to t+1 (1-based). Also the total variation
+    distance between the two per step."""
+
+    model = _load(model_path, device)
+    group = open_shard(shared_start)
+    config = group.attrs["config"]
+    f = sizes["fig5"]
+    model_vel, true_vel = fig5_velocities(
+        model, np.asarray(group["frames"][:]), np.asarray(group["positions"][:]), n_cond=model.cfg.n_past,
+        n_samples=int(f["samples"]), seed=seed, digit_size=int(config["digit_size"]),
+        batch_size=int(sizes["smmnist"]["eval"]["batch_size"]),
+        sample_chunk=int(sizes["smmnist"]["eval"]["sample_chunk"]),
+    )
+    table = velocity_table(model_vel, true_vel, first_step=1, max_speed=int(config["max_speed"]))
+    first_bounce = int(np.flatnonzero(np.asarray(group["bounces"][0]).any(-1))[0])
+    distance = velocity_distance(table)
+    distance["first_bounce_frame"] = first_bounce + 1  # 1-based frame where the digit hits the wall
+    distance["n_cond"] = model.cfg.n_past
+    table.to_csv(out_table, index=False)
+    distance.to_csv(out_distance, index=False)
+    return table
+
+
+def sigma_collision_summary(sigma: pd.DataFrame, hits: pd.DataFrame, lags: Sequence[int] = range(-2, 4)) -> pd.DataFrame:
+    """How the prior's sigma lines up with the true wall hits, per lag.
+
+    A hit at frame c makes frame c + 1 the first unpredictable one, and the prior's sigma at
+    ``frame`` t has seen frames 0..t-1, so the paper's claim predicts a peak at lag t - c = 1.
+    Per lag: Pearson correlation of sigma_mean(t) with "some digit hit a wall at t - lag", and
+    the mean sigma at those frames and at the others.
+    """
+
+    frames = sigma["frame"].to_numpy()
+    values = sigma["sigma_mean"].to_numpy()
+    hit_frames = set(int(f) for f in hits["frame"])
+    rows = []
+    for lag in lags:
+        marked = np.array([int(t) - lag in hit_frames for t in frames])
+        if marked.all() or not marked.any():
+            corr = np.nan
+        else:
+            corr = float(np.corrcoef(values, marked.astype(float))[0, 1])
+        rows.append({
+            "lag": lag,
+            "pearson_r": corr,
+            "sigma_at_hits": float(values[marked].mean()) if marked.any() else np.nan,
+            "sigma_elsewhere": float(values[~marked].mean()) if (~marked).any() else np.nan,
+            "n_hit_frames": int(marked.sum()),
+        })
+    return pd.DataFrame(rows)
+
+
+def prior_sigma(
+    model_path: str | Path, synchronized: str | Path, out_sigma: str | Path, out_collisions: str | Path,
+    out_summary: str | Path, sizes: Mapping[str, Any], device: str,
+) -> pd.DataFrame:
+    """Fig. 6: mean and std over sequences of the learned prior's sigma per frame, the true wall
+    hits of the shared trajectory, and their alignment (:func:`sigma_collision_summary`)."""
+
+    model = _load(model_path, device)
+    group = open_shard(synchronized)
+    sigma = prior_sigma_table(model, np.asarray(group["frames"][:]), batch_size=int(sizes["smmnist"]["eval"]["batch_size"]))
+    hits = collision_table(np.asarray(group["bounces"][0]))
+    summary = sigma_collision_summary(sigma, hits)
+    sigma.to_csv(out_sigma, index=False)
+    hits.to_csv(out_collisions, index=False)
+    summary.to_csv(out_summary, index=False)
+    return summary
+
+

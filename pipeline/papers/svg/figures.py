@@ -1,0 +1,187 @@
+"""Figures of the svg paper, drawn only from saved evaluation outputs.
+
+Fig. 7 (SM-MNIST, KTH) and Fig. 8 (BAIR): per-frame SSIM / PSNR curves with 95% CI bands, read
+from the curve tables of ``pipeline.papers.svg.metrics``; Fig. 5: velocity distributions after a
+bounce; Fig. 6: the learned prior's sigma against true collisions; sample GIFs (truth, best
+and random samples) from the saved example frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from pipeline.papers.svg.metrics import CURVE_COLUMNS, EXAMPLE_ROWS  # noqa: E402
+from pipeline.shards import open_shard
+
+_METRIC_LABELS = {"ssim": "SSIM", "psnr": "PSNR (dB)"}
+_MODEL_ORDER = ("lp", "fp", "deterministic")
+
+
+def _read(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
+    table = pd.read_csv(path)
+    missing = set(columns) - set(table.columns)
+    if missing:
+        raise ValueError(f"{path}: missing columns {sorted(missing)} (has {list(table.columns)})")
+    return table
+
+
+def _save(fig: plt.Figure, out_path: str | Path) -> Path:
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return out_path
+
+
+def plot_curves(
+    csv_path: str | Path, out_path: str | Path, metrics: Sequence[str], title: str
+) -> Path:
+    """One panel per metric: mean per frame, CI band, dashed bar at the training horizon."""
+    table = _read(csv_path, CURVE_COLUMNS)
+    models = sorted(table["model"].unique(), key=lambda m: (_MODEL_ORDER.index(m) if m in _MODEL_ORDER else 99, m))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        part = table[table["metric"] == metric]
+        if part.empty:
+            raise ValueError(f"{csv_path}: no rows for metric {metric!r}")
+        for model in models:
+            rows = part[part["model"] == model].sort_values("frame")
+            if rows.empty:
+                continue
+            label = {"lp": "SVG-LP", "fp": "SVG-FP", "deterministic": "Deterministic"}.get(model, model)
+            ax.plot(rows["frame"], rows["mean"], label=label)
+            ax.fill_between(rows["frame"], rows["ci_low"], rows["ci_high"], alpha=0.25)
+        for horizon in part["train_horizon"].unique():
+            ax.axvline(horizon, color="k", linestyle="--", linewidth=1)
+        ax.set_xlabel("frame")
+        ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return _save(fig, out_path)
+
+
+def smmnist_ssim_figure(csv_path: str | Path, out_path: str | Path) -> Path:
+    """Fig. 7 left: SM-MNIST, conditioned on 5 frames."""
+    return plot_curves(csv_path, out_path, ["ssim"], "SM-MNIST: best-of-N SSIM per frame (95% CI)")
+
+
+def kth_ssim_figure(csv_path: str | Path, out_path: str | Path) -> Path:
+    """Fig. 7 right: KTH, conditioned on 10 frames."""
+    return plot_curves(csv_path, out_path, ["ssim"], "KTH: best-of-N SSIM per frame (95% CI)")
+
+
+def bair_ssim_psnr_figure(csv_path: str | Path, out_path: str | Path) -> Path:
+    """Fig. 8: BAIR, conditioned on 2 frames, SSIM and PSNR."""
+    return plot_curves(csv_path, out_path, ["ssim", "psnr"], "BAIR: best-of-N SSIM and PSNR per frame (95% CI)")
+
+
+def velocity_figure(csv_path: str | Path, out_path: str | Path, steps: Sequence[int] | None = None) -> Path:
+    """Fig. 5: (dx, dy) distribution per step, model samples (top) over ground truth (bottom)."""
+    table = _read(csv_path, ["source", "step", "dx", "dy", "probability"])
+    steps = sorted(table["step"].unique()) if steps is None else list(steps)
+    lim = int(max(table["dx"].abs().max(), table["dy"].abs().max(), 1))
+    fig, axes = plt.subplots(2, len(steps), figsize=(1.4 * len(steps), 3.2), squeeze=False)
+    for col, step in enumerate(steps):
+        for row, source in enumerate(("model", "truth")):
+            grid = np.zeros((2 * lim + 1, 2 * lim + 1))
+            part = table[(table["source"] == source) & (table["step"] == step)]
+            grid[part["dy"].to_numpy() + lim, part["dx"].to_numpy() + lim] = part["probability"].to_numpy()
+            ax = axes[row, col]
+            ax.imshow(grid, origin="lower", extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5), cmap="viridis")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"t={step}", fontsize=8)
+            if col == 0:
+                ax.set_ylabel("SVG-LP" if source == "model" else "truth", fontsize=8)
+    fig.suptitle(r"digit velocity $(\Delta x, \Delta y)$ per step", fontsize=9)
+    return _save(fig, out_path)
+
+
+def prior_sigma_figure(sigma_csv: str | Path, collisions_csv: str | Path, out_path: str | Path) -> Path:
+    """Fig. 6: mean +- std of the learned prior's sigma, vertical lines at true wall hits."""
+    sig = _read(sigma_csv, ["frame", "sigma_mean", "sigma_std"])
+    hits = _read(collisions_csv, ["digit", "frame"])
+    fig, ax = plt.subplots(figsize=(9, 3))
+    ax.plot(sig["frame"], sig["sigma_mean"], color="k", label=r"mean $\sigma_\psi$")
+    ax.fill_between(
+        sig["frame"], sig["sigma_mean"] - sig["sigma_std"], sig["sigma_mean"] + sig["sigma_std"], color="0.7"
+    )
+    colors = ("tab:red", "tab:blue", "tab:green", "tab:purple")
+    for digit, rows in hits.groupby("digit"):
+        for i, frame in enumerate(rows["frame"]):
+            ax.axvline(frame, color=colors[int(digit) % len(colors)], linewidth=1,
+                       label=f"digit {int(digit) + 1} hits a wall" if i == 0 else None)
+    ax.set_xlabel("frame")
+    ax.set_ylabel(r"$\sigma_\psi$")
+    ax.legend(fontsize=8, loc="upper right")
+    return _save(fig, out_path)
+
+
+def sample_gif(
+    examples: np.ndarray,
+    n_cond: int,
+    out_path: str | Path,
+    labels: Sequence[str] = EXAMPLE_ROWS,
+    scale: int = 2,
+    frame_ms: int = 250,
+) -> Path:
+    """Animated GIF of one test sequence: side by side truth, best and random samples.
+
+    examples uint8 (R, T, H, W, C) as saved by the evaluation. Borders are green on
+    conditioning frames and red on generated ones (the authors' convention).
+    """
+    examples = np.asarray(examples)
+    if examples.ndim != 5 or examples.dtype != np.uint8 or len(labels) != examples.shape[0]:
+        raise ValueError(f"examples must be uint8 (R={len(labels)}, T, H, W, C), got {examples.shape} {examples.dtype}")
+    r, t, h, w, c = examples.shape
+    pad, text_h = 2, 14
+    cell_w, cell_h = w * scale + 2 * pad, h * scale + 2 * pad
+    images = []
+    for step in range(t):
+        canvas = Image.new("RGB", (r * cell_w, cell_h + text_h), "white")
+        draw = ImageDraw.Draw(canvas)
+        for row in range(r):
+            frame = examples[row, step]
+            frame = np.repeat(frame, 3, axis=2) if c == 1 else frame
+            tile = Image.fromarray(frame).resize((w * scale, h * scale), Image.NEAREST)
+            border = (0, 170, 0) if step < n_cond or row == 0 else (200, 0, 0)
+            x0 = row * cell_w
+            draw.rectangle([x0, 0, x0 + cell_w - 1, cell_h - 1], fill=border)
+            canvas.paste(tile, (x0 + pad, pad))
+            draw.text((x0 + 2, cell_h + 1), labels[row], fill=(0, 0, 0))
+        images.append(canvas)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(out_path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    return out_path
+
+
+def curve_figure(dataset: str, table: str | Path, out: str | Path) -> Path:
+    """Fig. 7 left / right or Fig. 8 from the dataset's table."""
+
+    draw = {"smmnist": smmnist_ssim_figure, "kth": kth_ssim_figure,
+            "bair": bair_ssim_psnr_figure}[dataset]
+    return draw(table, out)
+
+
+def write_gifs(examples: str | Path, outs: Sequence[str | Path]) -> list[Path]:
+    """One GIF per saved example sequence (truth, best sample, random samples side by side)."""
+
+    group = open_shard(examples)
+    frames = group["frames"]  # (K, R, T, H, W, C)
+    if len(outs) > frames.shape[0]:
+        raise ValueError(f"{examples} holds {frames.shape[0]} example sequences, {len(outs)} GIFs asked")
+    return [sample_gif(np.asarray(frames[k]), int(group.attrs["n_cond"]), out) for k, out in enumerate(outs)]
+
+

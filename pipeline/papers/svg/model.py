@@ -1,0 +1,289 @@
+"""Stochastic Video Generation (Denton & Fergus, ICML 2018): SVG-LP, SVG-FP and the
+deterministic baseline, as one model whose variants differ only in the prior over z_t.
+
+At step t (predicting frame x_t from x_{t-1}):
+
+    h_{t-1}, skips = Enc(x_{t-1})           frame encoder shared by all three LSTMs
+    q_phi(z_t | x_{1:t})   = N(mu, sigma)   posterior LSTM on Enc(x_t)          (training)
+    p_psi(z_t | x_{1:t-1}) = N(mu, sigma)   prior LSTM on h_{t-1}               (``lp``)
+    p(z_t)                 = N(0, I)                                            (``fp``)
+    g_t = LSTM_theta(h_{t-1}, z_t);  x_hat_t = Dec(g_t, skips of the last ground-truth frame)
+
+Loss (per sequence, summed over predicted steps): ||x_hat_t - x_t||^2 (mean over pixels)
++ beta * KL(q_phi || prior). Training is teacher-forced: the predictor always sees the true
+previous frame, and frames inside the conditioning window are predicted too (as the authors'
+``train_svg_lp.py`` does). Batches are (B, T, C, 64, 64) float in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Normal, kl_divergence
+
+from pipeline.papers.svg.backbones import BACKBONES, build_backbone
+
+VARIANTS: tuple[str, ...] = ("deterministic", "fp", "lp")
+
+LSTMState = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class SVGConfig:
+    variant: str = "lp"  # deterministic (no z) | fp (z ~ N(0, I)) | lp (learned prior LSTM_psi)
+    backbone: str = "dcgan"  # dcgan (SM-MNIST) | vgg (KTH, BAIR)
+    channels: int = 1  # image channels: 1 SM-MNIST / KTH, 3 BAIR
+    width: int = 64  # channels of the first encoder stage; stages use 1, 2, 4, 8x (paper: 64)
+    g_dim: int = 128  # |h| = |g|, encoder output and predictor output
+    z_dim: int = 10  # |z|: 10 SM-MNIST, 32 KTH, 64 BAIR
+    rnn_size: int = 256  # cells per LSTM layer
+    predictor_layers: int = 2  # LSTM_theta
+    posterior_layers: int = 1  # LSTM_phi
+    prior_layers: int = 1  # LSTM_psi
+    n_past: int = 5  # conditioning frames: 5 SM-MNIST, 10 KTH, 2 BAIR
+    n_future: int = 10  # frames predicted during training
+    beta: float = 1e-4  # KL weight: 1e-4 SM-MNIST and BAIR, 1e-6 KTH
+    lr: float = 2e-3  # Adam learning rate
+    beta1: float = 0.9  # Adam first-moment decay
+    last_frame_skip: bool = False  # skips from the previous (possibly generated) frame instead
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"SVGConfig.variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"SVGConfig.backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.n_past < 1 or self.n_future < 1:
+            raise ValueError(f"SVGConfig needs n_past >= 1 and n_future >= 1, got {self.n_past}, {self.n_future}")
+
+
+class FramePredictor(nn.Module):
+    """LSTM_theta: linear embedding, stacked LSTM, linear output through tanh (g lives in [-1, 1])."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(in_dim, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, layers, batch_first=True)
+        self.output = nn.Sequential(nn.Linear(hidden, out_dim), nn.Tanh())
+
+    def forward(
+        self, x: torch.Tensor, state: LSTMState | None = None
+    ) -> tuple[torch.Tensor, LSTMState]:
+        out, state = self.lstm(self.embed(x), state)  # x (B, T, in) -> (B, T, hidden)
+        return self.output(out), state  # (B, T, out)
+
+
+class GaussianLSTM(nn.Module):
+    """LSTM_phi / LSTM_psi: embedding, stacked LSTM, linear heads for the mean and log-variance."""
+
+    def __init__(self, in_dim: int, z_dim: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(in_dim, hidden)
+        self.lstm = nn.LSTM(hidden, hidden, layers, batch_first=True)
+        self.mu = nn.Linear(hidden, z_dim)
+        self.logvar = nn.Linear(hidden, z_dim)
+
+    def forward(
+        self, x: torch.Tensor, state: LSTMState | None = None
+    ) -> tuple[Normal, LSTMState]:
+        out, state = self.lstm(self.embed(x), state)  # x (B, T, in) -> (B, T, hidden)
+        return Normal(self.mu(out), torch.exp(0.5 * self.logvar(out))), state  # (B, T, z)
+
+
+def _init_weights(module: nn.Module) -> None:
+    """DCGAN initialisation, as the authors apply to every conv, linear and batch-norm layer."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class SVG(nn.Module):
+    def __init__(self, cfg: SVGConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder, self.decoder = build_backbone(cfg.backbone, cfg.g_dim, cfg.channels, cfg.width)
+        stochastic = cfg.variant != "deterministic"
+        z_in = cfg.z_dim if stochastic else 0
+        self.predictor = FramePredictor(cfg.g_dim + z_in, cfg.g_dim, cfg.rnn_size, cfg.predictor_layers)
+        self.posterior = (
+            GaussianLSTM(cfg.g_dim, cfg.z_dim, cfg.rnn_size, cfg.posterior_layers) if stochastic else None
+        )
+        self.prior = (
+            GaussianLSTM(cfg.g_dim, cfg.z_dim, cfg.rnn_size, cfg.prior_layers)
+            if cfg.variant == "lp"
+            else None
+        )
+        self.apply(_init_weights)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """All frames at once: x (B, T, C, 64, 64) -> h (B, T, g_dim), skips [(B, T, c, s, s)]."""
+        b, t = x.shape[:2]
+        h, skips = self.encoder(x.flatten(0, 1))  # (B*T, g_dim), [(B*T, c, s, s)]
+        return h.view(b, t, -1), [s.view(b, t, *s.shape[1:]) for s in skips]
+
+    def decode(self, g: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+        """g (B, T, g_dim), skips [(B, T, c, s, s)] -> frames (B, T, C, 64, 64)."""
+        b, t = g.shape[:2]
+        x = self.decoder(g.flatten(0, 1), [s.flatten(0, 1) for s in skips])
+        return x.view(b, t, *x.shape[1:])
+
+    def latent_distributions(self, h: torch.Tensor) -> tuple[Normal | None, Normal | None]:
+        """Posterior q(z_t | x_{1:t}) and prior for the steps predicting frames 1..T-1.
+
+        h (B, T, g_dim) -> two Normals over (B, T-1, z_dim) (``None`` for the deterministic
+        model). The posterior reads the target frames h_1..h_{T-1}; the learned prior reads
+        only the frames before each target, h_0..h_{T-2}.
+        """
+        if self.posterior is None:
+            return None, None
+        q, _ = self.posterior(h[:, 1:])  # (B, T-1, z)
+        if self.prior is None:
+            zeros = torch.zeros_like(q.loc)
+            return q, Normal(zeros, torch.ones_like(zeros))
+        p, _ = self.prior(h[:, :-1])  # (B, T-1, z)
+        return q, p
+
+    def _skip_frames(self, t: int) -> list[int]:
+        """Index of the frame whose skips feed the decoder when predicting frames 1..t-1."""
+        if self.cfg.last_frame_skip:
+            return list(range(t - 1))
+        return [min(i - 1, self.cfg.n_past - 1) for i in range(1, t)]
+
+    def losses(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Teacher-forced loss of one batch (B, T >= n_past + n_future, C, 64, 64) in [0, 1]."""
+        t = self.cfg.n_past + self.cfg.n_future
+        if batch.dim() != 5 or batch.shape[1] < t:
+            raise ValueError(
+                f"SVG batch must be (B, T >= {t}, C, 64, 64), got {tuple(batch.shape)}"
+            )
+        x = batch[:, :t].to(self.device, torch.float32)  # (B, T, C, 64, 64)
+        h, skips = self.encode(x)  # (B, T, g), [(B, T, c, s, s)]
+        q, p = self.latent_distributions(h)
+        pred_in = h[:, :-1]  # (B, T-1, g)
+        if q is not None:
+            pred_in = torch.cat([pred_in, q.rsample()], dim=2)  # (B, T-1, g + z)
+        g, _ = self.predictor(pred_in)  # (B, T-1, g)
+        skip_idx = self._skip_frames(t)
+        x_hat = self.decode(g, [s[:, skip_idx] for s in skips])  # (B, T-1, C, 64, 64)
+        mse = F.mse_loss(x_hat, x[:, 1:], reduction="none").mean(dim=(0, 2, 3, 4)).sum()
+        if q is None:
+            kld = torch.zeros((), device=x.device)
+        else:
+            kld = kl_divergence(q, p).sum(dim=2).mean(dim=0).sum()  # sum_t mean_b sum_z
+        return {
+            "loss": mse + self.cfg.beta * kld,
+            "mse": mse.detach() / (t - 1),
+            "kld": kld.detach() / (t - 1),
+        }
+
+    @torch.no_grad()
+    def generate(
+        self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int = 0
+    ) -> torch.Tensor:
+        """Sample futures: x_cond (B, n_cond, C, 64, 64) -> (S, B, n_future, C, 64, 64).
+
+        Conditioning frames go through the predictor with z from the posterior (as the authors
+        do, so the LSTM states match training); each future z_t comes from the prior (learned
+        or N(0, I)) and each generated frame is fed back. The output holds predicted frames only.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            return self._generate(x_cond, n_future, n_samples, seed)
+        finally:
+            self.train(was_training)
+
+    def _generate(self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int) -> torch.Tensor:
+        b, n_cond = x_cond.shape[:2]
+        if n_cond < 1:
+            raise ValueError("generate needs at least one conditioning frame")
+        device = self.device
+        rng = torch.Generator(device=device).manual_seed(seed)
+
+        def sample(dist: Normal) -> torch.Tensor:
+            eps = torch.randn(dist.loc.shape, generator=rng, device=device)
+            return dist.loc + dist.scale * eps
+
+        x = x_cond.to(device, torch.float32).repeat(n_samples, 1, 1, 1, 1)  # (S*B, n_cond, C, H, W)
+        h, skips = self.encode(x)  # (S*B, n_cond, g), [(S*B, n_cond, c, s, s)]
+        pred_state: LSTMState | None = None
+        prior_state: LSTMState | None = None
+        if n_cond > 1:  # teacher-forced warm-up over the conditioning frames
+            pred_in = h[:, :-1]  # (S*B, n_cond-1, g)
+            if self.posterior is not None:
+                q, _ = self.posterior(h[:, 1:])
+                pred_in = torch.cat([pred_in, sample(q)], dim=2)
+            if self.prior is not None:
+                _, prior_state = self.prior(h[:, :-1])
+            _, pred_state = self.predictor(pred_in, pred_state)
+        skip = [s[:, -1] for s in skips]  # skips of the last ground-truth frame
+        h_in = h[:, -1:]  # (S*B, 1, g)
+        frames = []
+        for _ in range(n_future):
+            pred_in = h_in
+            if self.prior is not None:
+                p, prior_state = self.prior(h_in, prior_state)
+                pred_in = torch.cat([h_in, sample(p)], dim=2)
+            elif self.posterior is not None:
+                zeros = torch.zeros(h_in.shape[0], 1, self.cfg.z_dim, device=device)
+                pred_in = torch.cat([h_in, sample(Normal(zeros, torch.ones_like(zeros)))], dim=2)
+            g, pred_state = self.predictor(pred_in, pred_state)  # (S*B, 1, g)
+            x_hat = self.decoder(g[:, 0], skip)  # (S*B, C, 64, 64)
+            frames.append(x_hat)
+            h_new, skip_new = self.encoder(x_hat)  # (S*B, g)
+            h_in = h_new[:, None]
+            if self.cfg.last_frame_skip:
+                skip = skip_new
+        out = torch.stack(frames, dim=1)  # (S*B, n_future, C, 64, 64)
+        return out.view(n_samples, b, n_future, *out.shape[2:])
+
+    @torch.no_grad()
+    def prior_sigma(self, x: torch.Tensor) -> torch.Tensor:
+        """sigma_psi(x_{1:t-1}) of the learned prior fed true frames x (B, T, C, 64, 64) -> (B, T-1, z)."""
+        if self.prior is None:
+            raise ValueError(f"prior_sigma needs the learned prior (variant 'lp'), not {self.cfg.variant!r}")
+        was_training = self.training
+        self.eval()
+        try:
+            h, _ = self.encode(x.to(self.device, torch.float32))  # (B, T, g)
+            p, _ = self.prior(h[:, :-1])
+            return p.scale  # (B, T-1, z)
+        finally:
+            self.train(was_training)
+
+
+def build_svg(model_config: dict) -> SVG:
+    """Rebuild from the plain dict saved beside the weights (``pipeline.training.load_model``)."""
+    return SVG(SVGConfig(**model_config))
+
+
+def svg_model_config(cfg: SVGConfig) -> dict:
+    """The plain dict stored in checkpoints (never a pickled dataclass)."""
+    return asdict(cfg)
+
+
+def make_optimizer(model: SVG) -> torch.optim.Adam:
+    """Adam with the paper's learning rate and beta1 (beta2 0.999 as in the authors' code)."""
+    return torch.optim.Adam(model.parameters(), lr=model.cfg.lr, betas=(model.cfg.beta1, 0.999))
+
+
+def frames_to_batch(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 frames (B, T, H, W) or (B, T, H, W, C) -> float (B, T, C, H, W) in [0, 1]."""
+    x = torch.as_tensor(np.asarray(frames))
+    if x.dtype != torch.uint8:
+        raise TypeError(f"frames_to_batch expects uint8 frames, got {x.dtype}")
+    if x.dim() == 4:
+        x = x[..., None]  # (B, T, H, W, 1)
+    if x.dim() != 5:
+        raise ValueError(f"frames must be (B, T, H, W) or (B, T, H, W, C), got {tuple(x.shape)}")
+    return x.permute(0, 1, 4, 2, 3).float().div_(255.0)

@@ -1,0 +1,209 @@
+"""svg (Denton & Fergus 2018): what the graph needs to know, without torch.
+
+The datasets, variants and backbones, the files each job reads, the tables and figures it
+produces, and its sizes per preset. The paper plots curves only, so it has no ``REFERENCE``
+numbers: its tables carry an empty ``paper`` column.
+
+Sizes: model widths, schedules, sample counts.
+
+Per dataset (``smmnist``, ``kth``, ``bair``): ``model`` holds what ``pipeline.papers.svg.model.SVGConfig``
+takes beyond the variant, the backbone and the image channels (those are the algorithm, fixed in
+``spec.BACKBONES``); ``train`` the schedule of ``pipeline.training.fit``; ``eval`` the
+sample counts. The conditioning and training horizons (``n_past``, ``n_future``), |z|, beta and
+the learning rate are the paper's at every scale; smaller scales narrow the convolutional
+backbone (``width``, the channels of its first stage) and train and sample less. Test-time
+generation runs over every frame of the test sequences after the conditioning ones, beyond the
+training horizon as in the paper's plots.
+
+Paper values (Sec. 4.1-4.4): |h| = |g| = 128, LSTMs of 256 cells, DCGAN (SM-MNIST) or VGG16
+(KTH, BAIR) with 64 channels in the first stage, |z| = 10 / 32 / 64, beta 1e-4 / 1e-6 / 1e-4,
+Adam lr 0.002; SM-MNIST 5 -> 10, KTH 10 -> 10, BAIR 2 -> 10; 100 samples per test sequence, the
+best kept; Fig. 6 with 500 synchronized sequences over 100 steps. The paper gives no schedule;
+``train`` at paper scale is the authors' code default (batch 100, 300 epochs of 600 batches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PAPER = "svg"
+CLIP_SETS: tuple[tuple[str, str], ...] = (("kth", "svg"),)
+"""KTH is cut into clips; SM-MNIST is generated (its test set by the data stage) and BAIR read from TFRecords."""
+DATASETS: tuple[str, ...] = ("smmnist", "kth", "bair")
+
+
+EVALUATED: tuple[str, ...] = ("deterministic", "fp", "lp")
+"""Variants scored per frame (Fig. 7, 8); ``lp1`` (single-digit SM-MNIST) only serves Fig. 5."""
+
+
+VARIANTS: dict[str, tuple[str, int | None]] = {
+    # name -> (SVGConfig.variant, SM-MNIST digits per sequence; None: the test set's count)
+    "deterministic": ("deterministic", None),
+    "fp": ("fp", None),
+    "lp": ("lp", None),
+    "lp1": ("lp", 1),
+}
+
+
+BACKBONES: dict[str, tuple[str, int]] = {
+    # dataset -> (frame encoder/decoder family, image channels); Sec. 4.1
+    "smmnist": ("dcgan", 1),
+    "kth": ("vgg", 1),  # KTH is grey-level video
+    "bair": ("vgg", 3),
+}
+
+
+TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # dataset -> (results/tables/<name>.csv and figures/<name>.png, metrics it holds)
+    "smmnist": ("smmnist_ssim", ("ssim",)),  # Fig. 7 left
+    "kth": ("kth_ssim", ("ssim",)),  # Fig. 7 right
+    "bair": ("bair_ssim_psnr", ("ssim", "psnr")),  # Fig. 8
+}
+
+
+SMMNIST_SETS: tuple[str, ...] = ("synchronized", "sharedstart")
+"""Extra SM-MNIST sets: Fig. 6 (one trajectory, many digits) and Fig. 5 (one start, one digit)."""
+
+
+
+_PAPER_MODELS = {
+    "smmnist": {"width": 64, "g_dim": 128, "z_dim": 10, "rnn_size": 256, "n_past": 5, "n_future": 10,
+                "beta": 1e-4, "lr": 2e-3},
+    "kth": {"width": 64, "g_dim": 128, "z_dim": 32, "rnn_size": 256, "n_past": 10, "n_future": 10,
+            "beta": 1e-6, "lr": 2e-3},
+    "bair": {"width": 64, "g_dim": 128, "z_dim": 64, "rnn_size": 256, "n_past": 2, "n_future": 10,
+             "beta": 1e-4, "lr": 2e-3},
+}
+
+
+def _dataset(name: str, model: dict, train: dict, evaluation: dict) -> dict:
+    return {"model": {**_PAPER_MODELS[name], **model}, "train": train, "eval": evaluation}
+
+
+def _train(steps: int, batch_size: int, checkpoint_every: int, log_every: int) -> dict:
+    # steps: optimisation steps; batch_size: sequences per step
+    return {"steps": steps, "batch_size": batch_size, "checkpoint_every": checkpoint_every, "log_every": log_every}
+
+
+def _eval(sequences: int, samples: int, batch_size: int, examples: int) -> dict:
+    # sequences: test sequences scored, spread over the test set (0 = all); samples: futures
+    # drawn per sequence, the best kept; examples: sequences saved for GIFs
+    return {"sequences": sequences, "samples": samples, "batch_size": batch_size, "sample_chunk": 10,
+            "examples": examples}
+
+
+SIZES = {
+    "smoke": {
+        "smmnist": _dataset("smmnist", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 4, 2, 1), _eval(4, 3, 4, 1)),
+        "kth": _dataset("kth", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 2, 2, 1), _eval(4, 3, 4, 1)),
+        "bair": _dataset("bair", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 2, 2, 1), _eval(4, 3, 4, 1)),
+        # Fig. 5: single-digit sequences sharing one start, first bounce at frame >= min_first_bounce
+        "fig5": {"sequences": 3, "samples": 2, "frames": 12, "min_first_bounce": 7},
+        # Fig. 6: synchronized sequences (the test set's digit count) fed to the learned prior
+        "fig6": {"sequences": 4, "frames": 24},
+        # BAIR TFRecords -> Zarr shards; max_sequences per split (0 = all)
+        "bair_shards": {"sequences_per_shard": 4, "max_sequences": 8},
+        # sample GIFs per evaluated model (at most eval.examples)
+        "gifs": 1,
+    },
+    "demo": {
+        # SM-MNIST: the paper's LSTMs and |h|, a DCGAN of width 8; ~6 min per model on 2 cores.
+        # SVG-LP > deterministic here; whether SVG-FP's posterior leaves collapse by 2000 steps
+        # depends on float summation order (threads). With train.steps 6000 (~1 h for the three,
+        # resuming from these checkpoints) LP > FP > deterministic after the bounces, as the paper.
+        "smmnist": _dataset("smmnist", {"width": 8}, _train(2000, 16, 100, 25), _eval(64, 100, 32, 4)),
+        # KTH, BAIR (VGG at 64x64 is ~10x the DCGAN's cost): the chain runs, nothing is learned yet
+        "kth": _dataset("kth", {"width": 4}, _train(200, 4, 50, 25), _eval(32, 10, 16, 4)),
+        "bair": _dataset("bair", {"width": 4}, _train(200, 4, 50, 25), _eval(32, 10, 16, 4)),
+        "fig5": {"sequences": 20, "samples": 20, "frames": 20, "min_first_bounce": 7},
+        "fig6": {"sequences": 100, "frames": 100},
+        "bair_shards": {"sequences_per_shard": 256, "max_sequences": 2048},
+        "gifs": 2,
+    },
+    "paper": {
+        "smmnist": _dataset("smmnist", {}, _train(180_000, 100, 1000, 100), _eval(0, 100, 16, 8)),
+        "kth": _dataset("kth", {}, _train(180_000, 100, 1000, 100), _eval(0, 100, 16, 8)),
+        "bair": _dataset("bair", {}, _train(180_000, 100, 1000, 100), _eval(0, 100, 16, 8)),
+        "fig5": {"sequences": 100, "samples": 100, "frames": 20, "min_first_bounce": 7},
+        "fig6": {"sequences": 500, "frames": 100},
+        "bair_shards": {"sequences_per_shard": 1024, "max_sequences": 0},
+        "gifs": 4,
+    },
+}
+
+
+REFERENCE: dict[str, dict[str, dict[str, float]]] = {}
+"""The paper reports curves only (Figs. 7, 8): no numbers to put beside ours."""
+
+
+def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any]) -> list[Path]:
+    """Per dataset its table, curve figure and sample GIFs; Figs. 5 and 6 with SM-MNIST."""
+    out = []
+    for dataset in DATASETS:
+        if sources.get(dataset, "off") == "off":
+            continue
+        name = TABLES[dataset][0]
+        out += [results / "tables" / f"{name}.csv", results / "figures" / f"{name}.png"]
+        out += [gif for variant in EVALUATED for gif in gifs(results, dataset, variant, sizes)]
+    if sources.get("smmnist", "off") != "off":
+        out += [results / "figures" / "smmnist_bounce_velocity.png", results / "figures" / "smmnist_prior_sigma.png"]
+    return out
+
+
+def gifs(results: Path, dataset: str, variant: str, sizes: Mapping[str, Any]) -> list[Path]:
+    return [results / "figures" / "svg" / f"{dataset}_{variant}_{k}.gif" for k in range(int(sizes["gifs"]))]
+
+
+def data_targets(sources: Mapping[str, str], data_root: Path) -> list[Path]:
+    """Generated data the paper reads: the SM-MNIST test set."""
+    if sources.get("smmnist", "off") == "off":
+        return []
+    return [Path(data_root) / "clips" / "smmnist" / "svg" / "test.zarr"]
+
+
+def models(datasets: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(dataset, variant) pairs to train, for the datasets whose source is not ``off``."""
+    pairs = []
+    for dataset in DATASETS:
+        if datasets.get(dataset, "off") == "off":
+            continue
+        pairs += [(dataset, v) for v in EVALUATED]
+        if dataset == "smmnist":
+            pairs.append((dataset, "lp1"))
+    return pairs
+
+
+def data_inputs(dataset: str, data_root: Path) -> dict[str, str]:
+    """The data files of a dataset that training and evaluation read."""
+    root = Path(data_root) / "clips" / dataset / "svg"
+    if dataset == "smmnist":
+        # The saved test set fixes the digit source (sklearn or MNIST) for training too.
+        return {"test_set": str(root / "test.zarr")}
+    if dataset == "kth":
+        return {"index": str(root / "index.csv")}  # written once every KTH clip shard exists
+    if dataset == "bair":
+        return {"shards": str(root)}
+    raise KeyError(f"svg has no dataset {dataset!r}; known: {', '.join(DATASETS)}")
+
+
+def inputs(dataset: str, variant: str, data_root: Path) -> dict[str, str]:
+    """Files a training job reads (recipe contract)."""
+    check(dataset, variant)
+    return data_inputs(dataset, data_root)
+
+
+def check(dataset: str, variant: str) -> None:
+    if dataset not in DATASETS:
+        raise KeyError(f"svg has no dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    if variant not in VARIANTS or (variant == "lp1" and dataset != "smmnist"):
+        known = ", ".join(v for v in VARIANTS if v != "lp1" or dataset == "smmnist")
+        raise KeyError(f"svg {dataset} has no variant {variant!r}; known: {known}")
+
+
+def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict[str, Any]:
+    """Recipe contract: a model reads its dataset's model and schedule only."""
+    return {dataset: {k: sizes[dataset][k] for k in ("model", "train")}}
+
+

@@ -1,0 +1,1 @@
+"""vgan: Vondrick, Pirsiavash & Torralba 2016, "Generating Videos with Scene Dynamics"."""

@@ -1,0 +1,1 @@
+"""walker: Walker et al. 2016, "An Uncertain Future": a conditional VAE over dense trajectories."""

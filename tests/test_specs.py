@@ -1,0 +1,35 @@
+"""The spec contract: each training job depends on its own sizes only (Snakemake params)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from pipeline import papers
+
+# (paper, the model, a size only some other model reads, a size this model reads)
+CASES = [
+    ("svg", ("smmnist", "lp"), ("kth", "train", "steps"), ("smmnist", "train", "steps")),
+    ("staticflow", ("hmdb51", "alexnet"), ("train", "epochs", "allconv"), ("train", "epochs", "alexnet")),
+    ("walker", ("ucf101", "flownet"), ("model", "width"), ("flownet", "epochs")),
+    ("walker", ("ucf101", "cvae"), ("flownet", "epochs"), ("model", "width")),
+]
+
+
+def _bumped(sizes: dict, path: tuple[str, ...]) -> dict:
+    changed = copy.deepcopy(sizes)
+    node = changed
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = node[path[-1]] * 2 + 1
+    return changed
+
+
+@pytest.mark.parametrize(("paper", "model", "elsewhere", "own"), CASES)
+def test_training_sizes_change_only_with_the_models_own_sizes(paper, model, elsewhere, own) -> None:
+    sizes = papers.sizes("demo")[paper]
+    training_sizes = papers.spec(paper).training_sizes
+    before = training_sizes(sizes, *model)
+    assert training_sizes(_bumped(sizes, elsewhere), *model) == before
+    assert training_sizes(_bumped(sizes, own), *model) != before
