@@ -17,18 +17,18 @@ tests (and anyone converting data) can produce files in exactly the same format.
 
 from __future__ import annotations
 
-import os
 import re
 import struct
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import google_crc32c
 import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from pipeline.atomic import write_with
 
 FRAMES_PER_SEQUENCE = 30
 IMAGE_SIZE = 64
@@ -80,22 +80,16 @@ def read_tfrecord(path: str | Path, verify: bool = True) -> Iterator[bytes]:
 def write_tfrecord(path: str | Path, records: Iterable[bytes]) -> Path:
     """Write records with TFRecord framing and real CRCs; the file appears atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for record in records:
-                length = _LENGTH.pack(len(record))
-                handle.write(length)
-                handle.write(_CRC.pack(masked_crc32c(length)))
-                handle.write(record)
-                handle.write(_CRC.pack(masked_crc32c(record)))
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-    return path
+
+    def write(handle: BinaryIO) -> None:
+        for record in records:
+            length = _LENGTH.pack(len(record))
+            handle.write(length)
+            handle.write(_CRC.pack(masked_crc32c(length)))
+            handle.write(record)
+            handle.write(_CRC.pack(masked_crc32c(record)))
+
+    return write_with(path, write, mode="wb")
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline.atomic import write_csv
 from pipeline.manifest import read_manifest
 from pipeline.shards import SPLITS, open_shard, shard_length, write_shard
 from pipeline.video_read import UnreadableVideo, iter_frames
@@ -259,9 +260,7 @@ def write_clip_index(manifest_path: Path, shard_paths: list[Path], proto: ClipPr
                                       "clips": 0, "status": "skipped", "reason": item["reason"]}
     table = pd.DataFrame(list(rows.values()), columns=["video_id", "shard", "clips", "status", "reason"])
     out_csv.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_csv.with_suffix(".tmp")
-    table.sort_values("video_id").to_csv(tmp, index=False)
-    tmp.replace(out_csv)
+    write_csv(table.sort_values("video_id"), out_csv)
     return table
 
 

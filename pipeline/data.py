@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.atomic import write_text
 from pipeline.fetch import SOURCE_RECORD, fetch_source, read_source
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,7 @@ def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: in
     record_path = folder / SOURCE_RECORD
     record = json.loads(record_path.read_text())
     record.update({"dataset": dataset, "source": "synthetic", "layout": "synthetic", "root": str(folder.resolve())})
-    tmp = record_path.with_name(f".{SOURCE_RECORD}.partial")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, record_path)
+    write_text(record_path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
     return folder
 
 

@@ -33,6 +33,7 @@ import requests
 import urllib3
 from tqdm import tqdm
 
+from pipeline.atomic import write_text
 from pipeline.sources import (
     DownloadFile,
     Requirement,
@@ -512,11 +513,7 @@ def _now() -> str:
 
 def _write_record(raw_dir: Path, record: dict) -> Path:
     raw_dir.mkdir(parents=True, exist_ok=True)
-    path = raw_dir / SOURCE_RECORD
-    tmp = path.with_name(f".{SOURCE_RECORD}.partial")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(raw_dir / SOURCE_RECORD, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def read_source(raw_dir: Path | str) -> dict:

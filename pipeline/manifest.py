@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from pipeline.atomic import write_csv
 from pipeline.video_read import UnreadableVideo, VideoInfo, probe
 
 __all__ = [
@@ -529,17 +529,7 @@ def write_manifest(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write the manifest as CSV atomically: a reader sees the old file or the whole new one."""
     path = Path(path)
     _check_columns(frame, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            frame.to_csv(handle, index=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_csv(frame, path)
 
 
 def read_manifest(path: str | os.PathLike, *, raw_dir: str | os.PathLike | None = None) -> pd.DataFrame:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 from flow_vis import flow_uv_to_colors
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+
+from pipeline.atomic import save_figure
 
 
 def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
@@ -43,14 +44,6 @@ def colour_wheel(size: int = 101) -> np.ndarray:
     wheel = flow_to_rgb(np.stack([u, v], axis=-1), max_magnitude=1.0)
     wheel[np.hypot(u, v) > 1.0] = 255
     return wheel
-
-
-def _save(fig: Figure, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=fig.dpi)
-    return path
 
 
 def _legend(ax, max_magnitude: float | None) -> None:
@@ -89,7 +82,7 @@ def flow_figure(
     _legend(axes[-1], max_magnitude)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def trajectory_segments(
@@ -147,7 +140,7 @@ def trajectories_figure(
     _legend(axes[-1], None)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def stabilization_figure(
@@ -174,7 +167,7 @@ def stabilization_figure(
         ax.set_axis_off()
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------- drawn from saved stage outputs

@@ -10,13 +10,15 @@ under its final name.
 
 from __future__ import annotations
 
-import os
 import threading
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 import numpy as np
+
+from pipeline.atomic import publishing
 
 
 def _fps_fraction(fps: float) -> Fraction:
@@ -54,8 +56,13 @@ def write_video(
     if fps <= 0:
         raise ValueError(f"write_video({path}): fps must be positive, got {fps}")
     rate = _fps_fraction(fps)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix or '.mp4'}")
+    with publishing(path) as tmp:
+        _encode(frames, tmp, path, width, height, rate, crf, preset)
+    return path
+
+
+def _encode(frames: Any, tmp: Path, path: Path, width: int, height: int, rate: Fraction, crf: int, preset: str) -> None:
+    """Pipe ``frames`` through ffmpeg into ``tmp``; an ffmpeg failure raises naming ``path``."""
     process = (
         ffmpeg.input(
             "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=str(rate)
@@ -95,10 +102,7 @@ def write_video(
         if code != 0:
             message = b"".join(stderr_chunks).decode(errors="replace").strip()
             raise RuntimeError(f"ffmpeg failed writing {path} (exit {code}): {message[-2000:]}")
-        os.replace(tmp, path)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        tmp.unlink(missing_ok=True)
-    return path

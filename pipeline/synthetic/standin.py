@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from pipeline.atomic import publishing_dir
 from pipeline.synthetic.scenes import SceneConfig, render_scene
 from pipeline.video_write import write_video
 
@@ -77,9 +78,12 @@ def _video_id(
 def write_standin_dataset(out_dir: str | os.PathLike, cfg: StandinConfig) -> Path:
     """Render and write a whole stand-in dataset, published atomically (temp dir, then rename)."""
     out_dir = Path(out_dir)
-    tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
-    for stale in out_dir.parent.glob(f".{out_dir.name}.partial-*"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
+    with publishing_dir(out_dir) as tmp:  # a killed run's temporary is removed by the next one
+        _render_into(tmp, out_dir.name, cfg)
+    return out_dir
+
+
+def _render_into(tmp: Path, name: str, cfg: StandinConfig) -> None:
     splits: dict[str, list[str]] = {"train": [], "test": []}
     jobs = [(label, split) for label in cfg.scene.classes
             for split, count in (("train", cfg.train_videos_per_class), ("test", cfg.test_videos_per_class))
@@ -87,7 +91,7 @@ def write_standin_dataset(out_dir: str | os.PathLike, cfg: StandinConfig) -> Pat
     root = np.random.SeedSequence([cfg.seed])
     names = np.random.default_rng(root.spawn(1)[0])
     for index, ((label, split), seed) in enumerate(tqdm(list(zip(jobs, root.spawn(len(jobs) + 1)[1:], strict=True)),
-                                                        desc=f"render {out_dir.name}", unit="video")):
+                                                        desc=f"render {name}", unit="video")):
         scene = render_scene(cfg.scene, label, np.random.default_rng(seed))
         video_id, crf = _video_id(
             label, index, scene.camera_motion, cfg.scene.n_actors, names, cfg.hmdb_names
@@ -117,12 +121,3 @@ def write_standin_dataset(out_dir: str | os.PathLike, cfg: StandinConfig) -> Pat
               "config": json.loads(json.dumps(dataclasses.asdict(cfg), default=list)),
               "videos": {split: len(items) for split, items in splits.items()}}
     (tmp / "source.json").write_text(json.dumps(record, indent=2, sort_keys=True))
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        os.rename(out_dir, old)
-        os.rename(tmp, out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(tmp, out_dir)
-    return out_dir

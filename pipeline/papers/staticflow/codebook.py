@@ -12,8 +12,6 @@ Centroids are stored sorted by length (then angle), so class 0 is the slowest cl
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -21,6 +19,8 @@ import numpy as np
 import torch
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_argmin
+
+from pipeline.atomic import write_with
 
 CODEBOOK_KEY = "centroids"
 
@@ -110,16 +110,7 @@ def save_codebook(path: str | Path, centroids: np.ndarray) -> None:
     centroids = np.asarray(centroids, np.float32)
     if centroids.ndim != 2 or centroids.shape[1] != 2:
         raise ValueError(f"centroids must be (K, 2), got {centroids.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **{CODEBOOK_KEY: centroids})
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_with(path, lambda handle: np.savez(handle, **{CODEBOOK_KEY: centroids}), mode="wb")
 
 
 def load_codebook(path: str | Path) -> np.ndarray:

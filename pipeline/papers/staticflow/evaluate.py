@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ import numpy as np
 import torch
 from scipy.interpolate import griddata
 
-from pipeline.atomic import load_array, write_json
+from pipeline.atomic import load_array, publishing, write_json
 from pipeline.batches import item_table, normalize_image, read_rows, shards_of, spread
 from pipeline.papers.staticflow.codebook import assign_labels, decode_softmax
 from pipeline.papers.staticflow.data import FlowNetData, label_flow, staticflow_data
@@ -220,22 +218,14 @@ def write_mp4(frames: np.ndarray, path: Path, fps: float) -> Path:
     """Encode frames (T, H, W, 3) uint8 as H.264 (ffmpeg-python), published atomically."""
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     t, h, w, _ = frames.shape
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".mp4", dir=path.parent)
-    os.close(fd)
-    try:
+    with publishing(path) as tmp:
         (
             ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{w}x{h}", r=fps)
-            .output(tmp, vcodec="libx264", pix_fmt="yuv420p", vf="pad=ceil(iw/2)*2:ceil(ih/2)*2")
+            .output(str(tmp), vcodec="libx264", pix_fmt="yuv420p", vf="pad=ceil(iw/2)*2:ceil(ih/2)*2")
             .overwrite_output()
             .run(input=np.ascontiguousarray(frames, np.uint8).tobytes(), quiet=True)
         )
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from skimage.color import rgb2gray
 
+from pipeline.atomic import write_csv
 from pipeline.bair import bair_files, read_bair_sequences
 from pipeline.data import digit_pool
 from pipeline.papers.svg.model import SVGConfig, frames_to_batch
@@ -195,7 +196,7 @@ def write_bair_shards(source_record: str | Path, out_dir: str | Path, sequences_
             flush(buffer, split, files)
         log.info("BAIR %s: %d sequences", split, count)
     index = out_dir / "index.csv"
-    pd.DataFrame(rows, columns=["shard", "split", "sequences", "files"]).to_csv(index, index=False)
+    write_csv(pd.DataFrame(rows, columns=["shard", "split", "sequences", "files"]), index)
     return index
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.atomic import write_csv
 from pipeline.papers.svg.data import test_frames
 from pipeline.papers.svg.metrics import (
     CURVE_COLUMNS,
@@ -28,7 +29,8 @@ from pipeline.papers.svg.metrics import (
 from pipeline.papers.svg.spec import TABLES
 from pipeline.papers.svg.train import _load
 from pipeline.shards import open_shard
-from pipeline.tables import provenance, write_csv
+from pipeline.tables import provenance
+from pipeline.tables import write_csv as write_result_table
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,7 @@ def write_curve_table(
         extra["test_set"] = {"path": str(test_set), **{k: attrs.get(k) for k in
                              ("source", "config", "n", "seed", "digit_pool_size", "digit_pool_sha1")}}
     record = provenance(config, source_records, **extra)
-    write_csv(table, Path(out), record)
+    write_result_table(table, Path(out), record)
     return table
 
 
@@ -114,8 +116,8 @@ def bounce_velocities(
     distance = velocity_distance(table)
     distance["first_bounce_frame"] = first_bounce + 1  # 1-based frame where the digit hits the wall
     distance["n_cond"] = model.cfg.n_past
-    table.to_csv(out_table, index=False)
-    distance.to_csv(out_distance, index=False)
+    write_csv(table, out_table)
+    write_csv(distance, out_distance)
     return table
 
 
@@ -160,9 +162,9 @@ def prior_sigma(
     sigma = prior_sigma_table(model, np.asarray(group["frames"][:]), batch_size=int(sizes["smmnist"]["eval"]["batch_size"]))
     hits = collision_table(np.asarray(group["bounces"][0]))
     summary = sigma_collision_summary(sigma, hits)
-    sigma.to_csv(out_sigma, index=False)
-    hits.to_csv(out_collisions, index=False)
-    summary.to_csv(out_summary, index=False)
+    write_csv(sigma, out_sigma)
+    write_csv(hits, out_collisions)
+    write_csv(summary, out_summary)
     return summary
 
 

@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from pipeline.atomic import save_figure
 from pipeline.papers.svg.metrics import CURVE_COLUMNS, EXAMPLE_ROWS  # noqa: E402
 from pipeline.shards import open_shard
 
@@ -35,11 +36,9 @@ def _read(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
 
 
 def _save(fig: plt.Figure, out_path: str | Path) -> Path:
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=120, bbox_inches="tight")
+    save_figure(fig, out_path, dpi=120, bbox_inches="tight")
     plt.close(fig)
-    return out_path
+    return Path(out_path)
 
 
 def plot_curves(

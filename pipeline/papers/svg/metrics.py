@@ -26,6 +26,7 @@ import scipy.stats
 from skimage.feature import match_template
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from pipeline.atomic import write_csv
 from pipeline.papers.svg.model import SVG, frames_to_batch
 from pipeline.shards import write_shard
 
@@ -199,7 +200,7 @@ def save_evaluation(result: SVGEvaluation, out_dir: str | Path, model_name: str,
     write_shard(out_dir / "scores.zarr", {"ssim": result.ssim, "psnr": result.psnr}, attrs)
     write_shard(out_dir / "examples.zarr", {"frames": result.examples}, {**attrs, "rows": list(EXAMPLE_ROWS)})
     path = out_dir / "curves.csv"
-    curve_table(result, model_name, train_horizon).to_csv(path, index=False)
+    write_csv(curve_table(result, model_name, train_horizon), path)
     return path
 
 
@@ -209,7 +210,7 @@ def combine_curves(paths: Sequence[str | Path], out_path: str | Path) -> pd.Data
     missing = set(CURVE_COLUMNS) - set(table.columns)
     if missing:
         raise ValueError(f"curve tables {list(paths)} lack columns {sorted(missing)}")
-    table.to_csv(out_path, index=False)
+    write_csv(table, out_path)
     return table
 
 
