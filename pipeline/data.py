@@ -17,6 +17,17 @@ from typing import Any
 
 from pipeline.atomic import write_text
 from pipeline.fetch import SOURCE_RECORD, fetch_source, read_source
+from pipeline.manifest import list_videos
+from pipeline.shards import write_shard
+from pipeline.synthetic.digits import (
+    load_digits_sklearn,
+    load_mnist_idx,
+    resize_digits,
+)
+from pipeline.synthetic.scenes import SceneConfig
+from pipeline.synthetic.shapes import ShapesConfig, make_split
+from pipeline.synthetic.smmnist import SMMNISTConfig, make_test_set
+from pipeline.synthetic.standin import StandinConfig, write_standin_dataset
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +85,6 @@ def fetch_dataset(
 
 def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: int) -> Path:
     """Render the synthetic stand-in for ``dataset`` and record it as its source."""
-    from pipeline.synthetic.scenes import SceneConfig
-    from pipeline.synthetic.standin import StandinConfig, write_standin_dataset
 
     scene = SceneConfig(
         width=int(sizes["width"]),
@@ -108,7 +117,6 @@ def list_source(record: Mapping[str, Any], split_index: int = 1, workers: int = 
 
     Every row records the source it came from, so a table built on it can say so.
     """
-    from pipeline.manifest import list_videos
 
     manifest = list_videos(Path(record["root"]), record["layout"], split_index=split_index, workers=workers)
     manifest["data_source"] = record["source"]
@@ -121,11 +129,6 @@ def digit_pool(dataset_config: Mapping[str, Any], data_root: Path, split: str, s
 
     Train and test pools are disjoint, so test sequences never show a training digit.
     """
-    from pipeline.synthetic.digits import (
-        load_digits_sklearn,
-        load_mnist_idx,
-        resize_digits,
-    )
 
     source = dataset_config.get("source", "synthetic")
     if source == "synthetic":
@@ -140,8 +143,6 @@ def digit_pool(dataset_config: Mapping[str, Any], data_root: Path, split: str, s
 def write_smmnist_test_set(out: Path, dataset_config: Mapping[str, Any], sizes: Mapping[str, Any],
                            data_root: Path, seed: int) -> Path:
     """The fixed, saved SM-MNIST test set (svg), with per-digit positions, velocities and bounces."""
-    from pipeline.shards import write_shard
-    from pipeline.synthetic.smmnist import SMMNISTConfig, make_test_set
 
     cfg = SMMNISTConfig(num_digits=int(sizes["num_digits"]), seq_len=int(sizes["sequence_length"]))
     arrays, attrs = make_test_set(cfg, digit_pool(dataset_config, data_root, "test", cfg.digit_size),
@@ -152,8 +153,6 @@ def write_smmnist_test_set(out: Path, dataset_config: Mapping[str, Any], sizes: 
 
 def write_shapes_split(out: Path, variant: str, split: str, sizes: Mapping[str, Any], seed: int) -> Path:
     """A train or test split of Shapes or Shapes+Texture (crossconv), generated as in the paper."""
-    from pipeline.shards import write_shard
-    from pipeline.synthetic.shapes import ShapesConfig, make_split
 
     cfg = ShapesConfig(size=int(sizes["size"]), textured=variant == "shapestexture")
     n = int(sizes[f"{split}_pairs"])

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from flow_vis import flow_uv_to_colors
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from pipeline.atomic import save_figure
+from pipeline.shards import open_shard, shard_length
+from pipeline.trajectories import dct_decode
 
 
 def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
@@ -174,7 +177,6 @@ def stabilization_figure(
 
 
 def _first_items(path: Path, names: tuple[str, ...], n: int = 1) -> dict[str, np.ndarray]:
-    from pipeline.shards import open_shard, shard_length
 
     group = open_shard(path)
     if shard_length(group) == 0:
@@ -184,7 +186,6 @@ def _first_items(path: Path, names: tuple[str, ...], n: int = 1) -> dict[str, np
 
 def stabilization_figure_from_shards(clip_shard: Path, stabilized_shard: Path, path: Path) -> Path:
     """The first kept clip of a shard before and after stabilization."""
-    from pipeline.shards import open_shard
 
     after = _first_items(stabilized_shard, ("frames", "source_item"))
     before = np.asarray(open_shard(clip_shard)["frames"][int(after["source_item"][0])])
@@ -193,7 +194,6 @@ def stabilization_figure_from_shards(clip_shard: Path, stabilized_shard: Path, p
 
 def flow_figure_from_shard(flow_shard: Path, path: Path) -> Path:
     """The first frame of a shard with its staticflow target at full resolution and on the label grid."""
-    import cv2
 
     item = _first_items(flow_shard, ("image", "flow", "flow_grid"))
     image, flow, grid = item["image"][0], item["flow"][0].astype(np.float32), item["flow_grid"][0]
@@ -206,7 +206,6 @@ def flow_figure_from_shard(flow_shard: Path, path: Path) -> Path:
 
 def trajectories_figure_from_shard(trajectory_shard: Path, path: Path, step: int = 8) -> Path:
     """Tracks of the first clip of a shard, reconstructed from their 10 DCT coefficients."""
-    from pipeline.trajectories import dct_decode
 
     item = _first_items(trajectory_shard, ("image", "dct", "reliable"))
     offsets = dct_decode(item["dct"][0].astype(np.float32))  # (H, W, 30, 2)

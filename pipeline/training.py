@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
@@ -241,7 +242,6 @@ class _RowLog:
 
 
 def _frame(rows: list[dict[str, Any]], fields: list[str]) -> Any:
-    import pandas as pd
 
     return pd.DataFrame.from_records(rows, columns=fields)
 
