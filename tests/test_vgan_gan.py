@@ -91,6 +91,18 @@ def test_discriminator_step_uses_only_the_discriminator_optimizer() -> None:
     assert all(torch.equal(p, q) for p, q in zip(gan.generator.parameters(), g0, strict=True))
 
 
+def test_mask_prior_pulls_the_mask_toward_the_background() -> None:
+    def final_mask(weight: float) -> float:
+        torch.manual_seed(0)
+        gan = VideoGAN(Generator(TINY), Discriminator(TINY), lr=2e-3, mask_penalty=weight)
+        for step in range(15):
+            gan.training_step(clips(4, seed=step), step)
+        with torch.no_grad():
+            return float(gan.generator.decompose(torch.randn(8, TINY.z_dim)).mask.mean())
+
+    assert final_mask(10.0) < final_mask(0.0) - 0.1
+
+
 def test_future_generation_learns_the_first_frame() -> None:
     torch.manual_seed(0)
     gan = VideoGAN(FutureGenerator(TINY), Discriminator(TINY), lr=2e-3, mask_penalty=0.0)

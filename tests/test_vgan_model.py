@@ -83,6 +83,8 @@ def test_autoencoder_count() -> None:
     encoder = DISCRIMINATOR - conv(512, 2, 2, 4, 4) + conv(512, 100, 2, 4, 4)
     decoder = TRUNK + VIDEO_OUT + MASK_OUT + BACKGROUND
     assert count(build(Autoencoder, PAPER)) == encoder + decoder == 28_908_971
+    # The paper: "the baseline autoencoder network has a similar number of parameters".
+    assert encoder + decoder == pytest.approx(DISCRIMINATOR + decoder, rel=0.1)
 
 
 def test_future_generator_and_encoder_counts() -> None:

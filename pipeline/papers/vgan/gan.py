@@ -65,6 +65,7 @@ class VideoGAN:
 
     A ``FutureGenerator`` is fed the first frame of each real clip and pays
     ``first_frame_weight`` times the distance between that frame and its first generated frame.
+    The authors' future-generation run had no mask prior: pass ``mask_penalty=0`` to match it.
     """
 
     def __init__(
