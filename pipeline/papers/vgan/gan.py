@@ -12,6 +12,9 @@ What the paper leaves open follows the authors' code (cvondrick/videogan):
   the paper's "numerically stable cross entropy"); G is trained against the *real* label
   (non-saturating); D's gradient is the sum of the real and the fake batch terms (the logged
   ``errD`` is their mean); real and fake go through D as separate batches (own BN statistics).
+  One difference: Torch's G step reused D's forward output from before D's update
+  (``netD.output``); here G's loss is D's fresh output on the same fake batch, after the update
+  (as PyTorch DCGAN ports do), since autograd cannot mix the two weight versions.
 * The mask prior is ``nn.L1Penalty(0.1, sizeAverage=true)`` on the mask: 0.1 * mean |m| over
   every element of the batch, added to G's loss only.
 * ``main_conditional.lua``: first-frame term ``nn.AbsCriterion`` (L1, mean) times
