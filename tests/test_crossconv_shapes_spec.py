@@ -81,7 +81,7 @@ def test_random_size_position_colour_and_occlusion(rendered):
     assert p.center.std() > 8 and np.ptp(p.center) > 30  # positions spread over the frame
     hues = np.unique(p.color.reshape(-1, 3), axis=0)
     assert len(hues) > 0.95 * p.color.reshape(-1, 3).shape[0]  # colours are (almost) all distinct
-    alone = np.stack([visible_masks(ShapesConfig(size=64, shapes=(n,)), _slot(p, k))[:, 0]
+    alone = np.stack([visible_masks(ShapesConfig(size=64, shapes=(n,)), p.slot(k))[:, 0]
                       for k, n in enumerate(("circle", "square", "triangle"))], 1)
     visible = vis.sum((2, 3)) / alone.sum((2, 3))
     assert (visible < 0.5).mean() > 0.05 and (visible == 1).mean() > 0.3  # heavy occlusion happens, not always
@@ -94,10 +94,3 @@ def test_every_pair_saves_its_true_displacement():
     assert attrs["motion_convention"] == "(dx, dy) pixels from frame1 to frame2"
     assert attrs["config"]["max_motion"] == 5.0
 
-
-def _slot(p, k):
-    from dataclasses import replace
-
-    sl = slice(k, k + 1)
-    return replace(p, shape=p.shape[:, sl], present=p.present[:, sl], motion=p.motion[:, sl], center=p.center[:, sl],
-                   radius=p.radius[:, sl], color=p.color[:, sl], depth=p.depth[:, sl], phase=p.phase[:, sl])

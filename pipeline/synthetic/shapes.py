@@ -79,6 +79,12 @@ class ShapesPairs:
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+    def slot(self, k: int) -> ShapesPairs:
+        """The per-object fields of object slot k alone (frames unchanged): e.g. its unoccluded
+        mask from `visible_masks` with a one-shape config."""
+        per_object = {f: getattr(self, f)[:, k : k + 1] for f in self.__dataclass_fields__ if f not in ("frame1", "frame2")}
+        return ShapesPairs(frame1=self.frame1, frame2=self.frame2, **per_object)
+
 
 def sample_motions(cfg: ShapesConfig, n: int, rng: np.random.Generator) -> np.ndarray:
     """(n, K, 2) motions (dx, dy) for the slots of cfg.shapes, before presence is applied."""
