@@ -93,4 +93,3 @@ def test_every_pair_saves_its_true_displacement():
     assert arrays["motion"].shape == (4, 3, 2) and arrays["motion"].dtype == np.float32
     assert attrs["motion_convention"] == "(dx, dy) pixels from frame1 to frame2"
     assert attrs["config"]["max_motion"] == 5.0
-
