@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from pipeline.papers.crossconv.kl import (
     EDGES,
@@ -24,7 +25,7 @@ def measured():
     vis = visible_masks(cfg, p)
     truth_frames = np.stack([measure_motion(p.frame1[i], p.frame2[i], vis[i], p.color[i]) for i in range(N)])
     still_frames = np.stack([measure_motion(p.frame1[i], p.frame1[i], vis[i], p.color[i]) for i in range(N)])
-    return p, truth_frames, still_frames
+    return p, vis, truth_frames, still_frames
 
 
 def test_histogram_bins():
@@ -54,17 +55,17 @@ def test_kl_divergence_values():
 
 
 def test_ground_truth_frames_measure_their_true_motion(measured):
-    p, truth_frames, _ = measured
+    p, _, truth_frames, _ = measured
     found = ~np.isnan(truth_frames).any(-1)
     assert found.mean() > 0.9
     err = np.abs(truth_frames - p.motion)[found]
-    assert np.median(err) < 0.02 and np.percentile(err, 90) < 0.1
+    assert np.median(err) < 0.02 and np.percentile(err, 90) < 0.15
     still = np.zeros_like(p.motion)
     assert np.median(np.abs(still - p.motion)[found]) > 1  # the check can fail: motions are real
 
 
 def test_kl_near_zero_for_ground_truth_and_large_for_a_still_model(measured):
-    p, truth_frames, still_frames = measured
+    p, _, truth_frames, still_frames = measured
     exact = shapes_kl(p.motion, p.motion, p.shape, p.present)
     assert all(exact[k] == pytest.approx(0.0, abs=1e-12) for k in KL_KEYS)
     gt = shapes_kl(p.motion, truth_frames, p.shape, p.present)
@@ -82,8 +83,20 @@ def test_kl_near_zero_for_ground_truth_and_large_for_a_still_model(measured):
         assert gt[f"{k} measured"] > 0.8
 
 
+def test_soft_predictions_of_the_true_motion_score_low(measured):
+    """A model's frames are blurrier than the renderer's: true next frames blurred by 1 px."""
+    p, vis, _, still_frames = measured
+    n = 150
+    soft = [ndimage.gaussian_filter(p.frame2[i].astype(np.float64), (1.0, 1.0, 0)) for i in range(n)]
+    m = np.stack([measure_motion(p.frame1[i], soft[i], vis[i], p.color[i]) for i in range(n)])
+    kl = shapes_kl(p.motion[:n], m, p.shape[:n], p.present[:n])
+    still = shapes_kl(p.motion[:n], still_frames[:n], p.shape[:n], p.present[:n])
+    assert kl["circles"] < 0.25 and kl["squares"] < 0.25 and kl["triangles"] < 2.0  # 150 pairs: sparse
+    assert all(kl[k] < 0.2 * still[k] for k in ("circles", "squares", "triangles"))
+
+
 def test_wrong_axis_is_penalised_for_that_shape_only(measured):
-    p, _, _ = measured
+    p = measured[0]
     swapped = p.motion.copy()
     swapped[:, 0] = swapped[:, 0, ::-1]  # circles (slot 0) move horizontally instead of vertically
     kl = shapes_kl(p.motion, swapped, p.shape, p.present)

@@ -69,7 +69,7 @@ def test_motions_measured_from_pixels_follow_the_specification(rendered):
     assert np.median(np.abs(c[oc, 0])) < 0.03 and np.abs(c[oc, 1]).max() > 4
     assert np.median(np.abs(s[os_, 1])) < 0.03 and np.abs(s[os_, 0]).max() > 4
     assert np.median(np.abs(t[ot, 0] - t[ot, 1])) < 0.05 and np.abs(t[ot, 0]).max() > 4
-    both = oc & ot & (np.abs(c[:, 1]) > 0.3)
+    both = oc & ot & (np.abs(c[:, 1]) > 0.3) & (np.abs(t[:, 1]) > 0.3)  # signs readable above the error
     assert (np.sign(t[both, 1]) == -np.sign(c[both, 1])).mean() > 0.97
     assert np.abs(measured[ok]).max() < 5.3  # inside the paper's [-5, 5] histogram range, up to error
 
