@@ -17,9 +17,9 @@ measured by registering its own colour layer rather than by a generic optical fl
    than mismatched;
 3. both coverages blurred by a 0.7 px Gaussian (`PRE_BLUR`, normalised by confidence), so a
    sharp template still fits a soft prediction (true next frames blurred by 1 px keep circle
-   and square KLs near 0.05 at 300 pairs);
-   integer displacement within |d| <= `search` px by correlations, then sub-pixel Gauss-Newton
-   (cubic-spline shifts of the template, Cauchy-reweighted residuals);
+   and square KLs near 0.05 at 300 pairs); then the integer displacement within |d| <= `search`
+   px by correlations, and sub-pixel Gauss-Newton steps (cubic-spline shifts of the template,
+   Cauchy-reweighted residuals);
 4. an object is "lost" (NaN) with fewer than `min_pixels` visible pixels in the input, or when
    under a fifth of it is readable in the prediction or under half of that matches (the
    prediction erased or recoloured it). Lost objects are left out of the histograms; the
