@@ -12,9 +12,10 @@ What the paper leaves open, and what we chose (all in ShapesConfig):
   with probability `present_prob` (default 1).
 * Motion magnitudes: circle dy ~ U(-m, m), square dx ~ U(-m, m), triangle (dx, dy) = (s, s)
   (the down-right / up-left diagonal) with |s| ~ U(0, m) independent of the circle and
-  sign(s) = -sign(circle dy). m = `max_motion` = 4 px keeps every component inside the
-  paper's [-5, 5]^2 evaluation histogram. Continuous (sub-pixel) motions, so the 41x41-bin
-  histograms of the ground truth are not comb-like.
+  sign(s) = -sign(circle dy), so every moving component is uniform over [-m, m]. m =
+  `max_motion` = 5 px: the paper's KL histograms cover exactly [-5, 5]^2 (Fig. 5), so the
+  motions fill that range and none falls outside it. Continuous (sub-pixel) motions, so the
+  41x41-bin histograms of the ground truth are not comb-like.
 * Sizes: radius (circle radius, square half-side, triangle circumradius; upright
   equilateral triangles) ~ U(radius_range) x image size. Centres uniform over positions that
   keep the object wholly inside both frames. Depth order a random permutation, the same in
@@ -45,7 +46,7 @@ class ShapesConfig:
     size: int = 128  # frames are size x size RGB (paper: 128)
     textured: bool = False  # Shapes+Texture instead of Shapes
     shapes: tuple[str, ...] = SHAPE_NAMES  # object slots, one object of each listed type per image
-    max_motion: float = 4.0  # pixels; bound of each motion component
+    max_motion: float = 5.0  # pixels; bound of each motion component (the paper's histogram range)
     radius_range: tuple[float, float] = (0.1, 0.25)  # object radius as a fraction of size (overlaps are common)
     present_prob: float = 1.0  # probability that each object slot is filled
     texture_period: float = 1 / 16  # stripe / checker period as a fraction of size (8 px at 128)
@@ -77,6 +78,12 @@ class ShapesPairs:
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def slot(self, k: int) -> ShapesPairs:
+        """The per-object fields of object slot k alone (frames unchanged): e.g. its unoccluded
+        mask from `visible_masks` with a one-shape config."""
+        per_object = {f: getattr(self, f)[:, k : k + 1] for f in self.__dataclass_fields__ if f not in ("frame1", "frame2")}
+        return ShapesPairs(frame1=self.frame1, frame2=self.frame2, **per_object)
 
 
 def sample_motions(cfg: ShapesConfig, n: int, rng: np.random.Generator) -> np.ndarray:
