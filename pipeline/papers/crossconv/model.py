@@ -289,7 +289,6 @@ class CrossConvNet(nn.Module):
             out["loss"] = self.cfg.recon_weight * recon
         return out
 
-    training_step = losses  # the name the shared training loop calls
 
     @torch.no_grad()
     def sample(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
