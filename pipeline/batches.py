@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,31 @@ def split_rows(table: pd.DataFrame, held: Sequence[str]) -> dict[str, np.ndarray
         "val": np.flatnonzero(is_train & is_held),
         "test": np.flatnonzero((table["split"] == "test").to_numpy()),
     }
+
+
+@dataclass
+class VideoSplit:
+    """A stage's shards, their items, and the rows of train / val (whole held-out videos) / test."""
+
+    paths: list[Path]
+    table: pd.DataFrame
+    held: list[str]  # held-out training videos
+    rows: dict[str, np.ndarray]
+
+
+def split_by_video(summary: str | Path, holdout_fraction: float) -> VideoSplit:
+    """The shards a stage summary lists, split by whole videos with a per-class hold-out.
+
+    A split with no training rows left fails here, naming the summary: every later statistic
+    (mean frame, codebook, training) would be empty.
+    """
+    paths = shards_of(summary)
+    table = item_table(paths)
+    held = holdout_videos(table, float(holdout_fraction))
+    rows = split_rows(table, held)
+    if len(rows["train"]) == 0:
+        raise ValueError(f"{summary}: no training items left after holding out {len(held)} videos")
+    return VideoSplit(paths, table, held, rows)
 
 
 def read_rows(paths: Sequence[Path], table: pd.DataFrame, rows: np.ndarray, name: str) -> np.ndarray:

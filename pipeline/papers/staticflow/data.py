@@ -24,12 +24,12 @@ import pandas as pd
 
 from pipeline.atomic import load_array, read_json, save_array, write_json
 from pipeline.batches import (
-    holdout_videos,
     item_table,
     mean_frame,
     normalize_image,
     read_rows,
     shards_of,
+    split_by_video,
     split_rows,
 )
 from pipeline.papers.staticflow.codebook import (
@@ -94,12 +94,8 @@ def prepare(summary: Path, out: Mapping[str, Path], sizes: Mapping[str, Any], se
     """
 
     data, k = sizes["data"], int(sizes["model"]["n_clusters"])
-    paths = shards_of(summary)
-    table = item_table(paths)
-    held = holdout_videos(table, float(data["val_fraction"]))
-    rows = split_rows(table, held)
-    if len(rows["train"]) == 0:
-        raise ValueError(f"{summary}: no training frames left after holding out {len(held)} videos")
+    split = split_by_video(summary, float(data["val_fraction"]))
+    paths, table, held, rows = split.paths, split.table, split.held, split.rows
     write_json(out["split"], {"val_videos": held, "val_fraction": float(data["val_fraction"]),
                              **{f"{name}_frames": int(len(r)) for name, r in rows.items()}})
     save_array(out["mean_image"], mean_frame(paths, table, rows["train"], int(data["mean_images"])))

@@ -24,12 +24,12 @@ import numpy as np
 
 from pipeline.atomic import load_array, read_json, save_array, write_json
 from pipeline.batches import (
-    holdout_videos,
     item_table,
     map_rows,
     mean_frame,
     normalize_image,
     shards_of,
+    split_by_video,
     split_rows,
     spread,
 )
@@ -154,12 +154,8 @@ def prepare(summary: Path, out: Mapping[str, Path], sizes: Mapping[str, Any], se
     """Per-class hold-out videos, mean training frame and the flow-net codebook of UCF101."""
 
     data, flownet = sizes["data"], sizes["flownet"]
-    paths = shards_of(summary)
-    table = item_table(paths)
-    held = holdout_videos(table, float(data["holdout_fraction"]))
-    rows = split_rows(table, held)
-    if len(rows["train"]) == 0:
-        raise ValueError(f"{summary}: no training clips left after holding out {len(held)} videos")
+    split = split_by_video(summary, float(data["holdout_fraction"]))
+    paths, table, held, rows = split.paths, split.table, split.held, split.rows
     write_json(out["split"], {"holdout_videos": held, "holdout_fraction": float(data["holdout_fraction"]),
                              **{f"{name}_clips": int(len(r)) for name, r in rows.items()}})
     chosen = spread(rows["train"], int(data["statistics_images"]))
