@@ -238,6 +238,9 @@ def test_chain_writes_both_tables_beside_the_papers(chain: Path) -> None:
     assert ((val["ours"] >= 0) & (val["ours"] <= 100)).all()
     record = json.loads((chain / "results" / "tables" / "hmdb51_flow_test.provenance.json").read_text())
     assert record["scale"] == "smoke" and "hmdb51" in record["data_sources"]
+    models = record["models"]
+    assert len(models["models"]) == 2 and not models["mixed_code"] and not models["mixed_machines"]
+    assert {m["variant"] for m in models["models"]} == {"alexnet", "allconv"} and models["code_versions"] == [record["code_version"]]
 
 
 def test_a_deleted_figure_reruns_only_its_rule(chain: Path) -> None:

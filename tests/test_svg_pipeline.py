@@ -4,6 +4,7 @@ Fig. 5/6 stages, KTH/BAIR shards, and the paper-scale models of every (dataset, 
 from __future__ import annotations
 
 import copy
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -214,7 +215,8 @@ def test_snakemake_smoke_chain_to_the_smmnist_figure(tmp_path: Path) -> None:
     n_cond, horizon = table["n_cond"].iloc[0], table["train_horizon"].iloc[0]
     test_len = resolve("smoke")["smmnist"]["sequence_length"]
     assert sorted(table["frame"].unique()) == list(range(n_cond + 1, test_len + 1)) and horizon < test_len
-    assert (work / "results" / "tables" / "smmnist_ssim.provenance.json").is_file()
+    record = json.loads((work / "results" / "tables" / "smmnist_ssim.provenance.json").read_text())
+    assert {m["variant"] for m in record["models"]["models"]} == {"deterministic", "fp", "lp"}
     assert figure.stat().st_size > 0
 
     figure.unlink()  # the figure is drawn from the saved table: only its own rule reruns

@@ -211,6 +211,9 @@ def test_chain_writes_table_1_beside_the_papers(chain: Path) -> None:
     assert np.isfinite(curves["ours"]).all() and curves["paper"].isna().all()
     record = json.loads((chain / "results" / "tables" / "thumos_nll.provenance.json").read_text())
     assert record["scale"] == "smoke" and {"ucf101", "thumos"} <= set(record["data_sources"])
+    models = record["models"]
+    assert len(models["models"]) == 3 and not models["mixed_code"] and not models["mixed_machines"]
+    assert {m["variant"] for m in models["models"]} == {"cvae", "regressor", "flownet"} and models["code_versions"] == [record["code_version"]]
 
 
 def test_a_deleted_figure_reruns_only_its_rule(chain: Path) -> None:

@@ -31,6 +31,7 @@ from pipeline.papers.svg.train import _load
 from pipeline.shards import open_shard
 from pipeline.tables import provenance
 from pipeline.tables import write_csv as write_result_table
+from pipeline.training import model_provenance
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def evaluate(
     result = evaluate_svg(model, frames, cfg.n_past, n_future, int(e["samples"]), seed,
                           batch_size=int(e["batch_size"]), sample_chunk=int(e["sample_chunk"]),
                           n_examples=int(e["examples"]))
-    return save_evaluation(result, out_dir, variant, train_horizon=cfg.n_past + cfg.n_future)
+    return save_evaluation(result, out_dir, variant, train_horizon=cfg.n_past + cfg.n_future,
+                           model_record=model_provenance(Path(model_path)))
 
 
 def write_curve_table(
@@ -88,7 +90,8 @@ def write_curve_table(
         attrs = dict(open_shard(test_set).attrs)
         extra["test_set"] = {"path": str(test_set), **{k: attrs.get(k) for k in
                              ("source", "config", "n", "seed", "digit_pool_size", "digit_pool_sha1")}}
-    record = provenance(config, source_records, **extra)
+    models = [dict(open_shard(Path(p).parent / "scores.zarr").attrs.get("model_provenance", {})) for p in curve_paths]
+    record = provenance(config, source_records, models=[m for m in models if m], **extra)
     write_result_table(table, Path(out), record)
     return table
 

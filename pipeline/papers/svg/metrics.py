@@ -16,9 +16,10 @@ Outputs are arrays (Zarr shards) and long-format CSV tables; the figures read on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -193,11 +194,16 @@ def curve_table(
     return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
 
 
-def save_evaluation(result: SVGEvaluation, out_dir: str | Path, model_name: str, train_horizon: int) -> Path:
-    """Write ``scores`` and ``examples`` shards and ``curves.csv`` under ``out_dir``; returns the CSV."""
+def save_evaluation(result: SVGEvaluation, out_dir: str | Path, model_name: str, train_horizon: int,
+                    model_record: Mapping[str, Any] | None = None) -> Path:
+    """Write ``scores`` and ``examples`` shards and ``curves.csv`` under ``out_dir``; returns the CSV.
+
+    ``model_record``: the model's provenance, kept in the scores' attributes for the tables.
+    """
     out_dir = Path(out_dir)
     attrs = {"model": model_name, "n_cond": result.n_cond, "n_future": result.n_future, "train_horizon": train_horizon}
-    write_shard(out_dir / "scores.zarr", {"ssim": result.ssim, "psnr": result.psnr}, attrs)
+    write_shard(out_dir / "scores.zarr", {"ssim": result.ssim, "psnr": result.psnr},
+                {**attrs, "model_provenance": dict(model_record or {})})
     write_shard(out_dir / "examples.zarr", {"frames": result.examples}, {**attrs, "rows": list(EXAMPLE_ROWS)})
     path = out_dir / "curves.csv"
     write_csv(curve_table(result, model_name, train_horizon), path)
