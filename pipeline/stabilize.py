@@ -32,7 +32,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.camera_motion import CameraMotion, MotionConfig, corners, estimate_camera, project, warp_problem
 from pipeline.shards import map_shard
+from pipeline.shot_cuts import CutConfig, detect_cuts, shots
 
 # Reasons a segment is dropped; stable strings so a stage can count them.
 REASONS = (
@@ -62,6 +64,7 @@ class StabilizeConfig:
     max_reprojection_error: float = 1.0  # px, RMS error of the inliers under the fitted model
     max_pair_shift: float = 0.25  # fraction of the image diagonal a corner may move between frames
     max_fill_fraction: float = 0.5  # fraction of a stabilized frame allowed to come from fill
+    max_warp_shift: float = 0.5  # fraction of the diagonal a frame's warp to the reference may move a corner
     refine_to_reference: bool = True  # re-fit each frame directly against the reference (no drift)
     guide_radius: float = 4.0  # px, a reference match must land this close to the chained estimate
     warp_dropped: bool = False  # also warp frames of dropped segments (for inspection)
@@ -161,11 +164,6 @@ def _match(a: _Features, b: _Features, ratio: float) -> tuple[np.ndarray, np.nda
     return a.points[ia], b.points[ib]
 
 
-def _project(model: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a 3x3 homography to (N, 2) points."""
-    return cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), model).reshape(-1, 2)
-
-
 def _fit_points(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], cfg: StabilizeConfig) -> _PairFit:
     """RANSAC model src -> dst from matched points (M, 2), with the checks that decide a drop."""
     identity = np.eye(3)
@@ -184,12 +182,12 @@ def _fit_points(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], cfg: S
     inliers = mask.ravel().astype(bool)
     n_in = int(inliers.sum())
     ratio = n_in / n
-    residual = np.linalg.norm(_project(model, src[inliers]) - dst[inliers], axis=1)
+    residual = np.linalg.norm(project(model, src[inliers]) - dst[inliers], axis=1)
     error = float(np.sqrt(np.mean(residual**2))) if n_in else np.inf
     fit = _PairFit(model / model[2, 2], n, n_in, ratio, error)
     height, width = shape
     diagonal = float(np.hypot(width, height))
-    shift = float(np.max(np.linalg.norm(_project(model, _corners(shape)) - _corners(shape), axis=1)))
+    shift = float(np.max(np.linalg.norm(project(model, corners(shape)) - corners(shape), axis=1)))
     det = float(np.linalg.det(fit.model[:2, :2]))
     if n_in < cfg.min_inliers:
         fit.reason, fit.detail = "few_inliers", f"{n_in} inliers < {cfg.min_inliers}"
@@ -204,11 +202,6 @@ def _fit_points(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], cfg: S
     if fit.reason:
         fit.model = identity
     return fit
-
-
-def _corners(shape: tuple[int, int]) -> np.ndarray:
-    height, width = shape
-    return np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float64)
 
 
 def _fit_pairs(features: list[_Features], shape: tuple[int, int], cfg: StabilizeConfig) -> list[_PairFit]:
@@ -247,7 +240,7 @@ def _refine(
         guess = guess / guess[2, 2]
         src, dst = _match(features[0], features[t], cfg.ratio)
         if len(src):
-            near = np.linalg.norm(_project(guess, src) - dst, axis=1) < cfg.guide_radius
+            near = np.linalg.norm(project(guess, src) - dst, axis=1) < cfg.guide_radius
             src, dst = src[near], dst[near]
         fit = _fit_points(src, dst, shape, replace(cfg, max_pair_shift=np.inf))
         refined.append(guess if fit.reason else fit.model)
@@ -294,6 +287,12 @@ def _assemble(
     warped, fill = None, np.zeros(n, np.float32)
     if ok and cfg.refine_to_reference:
         homographies = _refine(fits, features, frames.shape[1:3], cfg)
+    if ok:  # the chained or re-fitted warps themselves: a corner thrown away is never published
+        for t, h in enumerate(homographies):
+            problem = warp_problem(h, frames.shape[1:3], max_shift=cfg.max_warp_shift)
+            if problem:
+                ok, reason, detail = False, "implausible_motion", f"frame {start + t} warp: {problem}"
+                break
     if ok or cfg.warp_dropped:
         warped, fill = warp_to_reference(frames, homographies)
         worst = int(np.argmax(fill))
@@ -358,9 +357,9 @@ def corner_error(estimated: np.ndarray, truth: np.ndarray, shape: tuple[int, int
     The standard way to compare homographies in pixels rather than in matrix entries, which
     mix rotation, translation and perspective on different scales.
     """
-    corners = _corners(shape)
+    c = corners(shape)
     return np.array(
-        [np.max(np.linalg.norm(_project(e, corners) - _project(g, corners), axis=1)) for e, g in zip(estimated, truth)]
+        [np.max(np.linalg.norm(project(e, c) - project(g, c), axis=1)) for e, g in zip(estimated, truth)]
     )
 
 
@@ -378,7 +377,7 @@ def reference_residual(estimated: np.ndarray, truth: np.ndarray, shape: tuple[in
     grid = np.stack([xs, ys], axis=-1).reshape(-1, 2)  # (H*W, 2)
     out = np.empty((len(truth), height, width, 2), np.float32)
     for t, (e, g) in enumerate(zip(estimated, truth)):
-        out[t] = (_project(np.linalg.inv(e) @ g, grid) - grid).reshape(height, width, 2)
+        out[t] = (project(np.linalg.inv(e) @ g, grid) - grid).reshape(height, width, 2)
     return out
 
 
@@ -394,3 +393,138 @@ def stabilize_shard(src: Path, dst: Path, cfg: StabilizeConfig) -> tuple[int, in
         return {"frames": result.frames, **diagnostics}
 
     return map_shard(src, dst, one, attrs={"stabilize": asdict(cfg)}, desc=f"stabilize {Path(dst).name}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Robust mode (the default): background camera motion, shot cuts, warps checked before use.
+
+
+@dataclass(frozen=True)
+class RobustConfig:
+    """The robust default: what to hold still, and the limits a published warp must respect."""
+
+    motion: MotionConfig = MotionConfig()
+    cuts: CutConfig = CutConfig()
+    path: str = "auto"  # "tripod" (hold each shot's first frame), "smooth" (remove shake only), "auto"
+    smooth_sigma: float = 15.0  # frames, Gaussian smoothing of the camera path in "smooth" mode
+    max_fill_fraction: float = 0.5  # "auto": tripod while no frame is more than this share uncovered
+    max_warp_shift: float = 0.35  # fraction of the diagonal a published warp may move a corner
+    detect_cuts: bool = True  # split at shot cuts (off for clips known to be one shot)
+
+    def __post_init__(self) -> None:
+        if self.path not in ("tripod", "smooth", "auto"):
+            raise ValueError(f"stabilize.path must be 'tripod', 'smooth' or 'auto', got {self.path!r}")
+
+
+@dataclass
+class RobustStabilized:
+    """A stabilized video: every frame is published; what could not be trusted is recorded."""
+
+    frames: np.ndarray  # (T, H, W, 3) uint8
+    homographies: np.ndarray  # (T, 3, 3) float64, the warp applied: output pixel -> source frame pixel
+    fill_fraction: np.ndarray  # (T,) float32, share of each output frame filled from earlier frames
+    fallback: np.ndarray  # (T,) bool, the frame's own estimate was not used
+    reasons: list[str]  # (T,) "" or a camera_motion.FALLBACK_REASONS entry
+    details: list[str]  # (T,) the numbers behind each reason
+    cuts: list[int]  # first frame of every new shot
+    shot_paths: list[str]  # per shot: "tripod" or "smooth"
+
+    def fallback_counts(self) -> dict[str, int]:
+        return dict(Counter(r for r in self.reasons if r))
+
+
+def smooth_path(path: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Low-pass camera path (T, 3, 3): image corners' trajectories smoothed with a Gaussian.
+
+    Smoothing the corners rather than matrix entries keeps every smoothed homography a valid
+    view of the frame, whatever mix of rotation, zoom and perspective the shake has.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    c = corners(shape).astype(np.float32)
+    positions = np.stack([project(h, c) for h in path])  # (T, 4, 2)
+    smoothed = gaussian_filter1d(positions, sigma, axis=0, mode="nearest") if len(path) > 1 else positions
+    return np.stack([cv2.getPerspectiveTransform(c, s.astype(np.float32)) for s in smoothed])
+
+
+def warp_frames(frames: np.ndarray, warps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """out[t](x) = frames[t](warps[t] x); uncovered pixels keep the previous output (the first
+    frame's keep the frame itself). Returns frames (T, H, W, 3) and uncovered share (T,)."""
+    n, height, width = frames.shape[:3]
+    out = np.empty_like(frames)
+    fill = np.zeros(n, np.float32)
+    full = np.full((height, width), 255, np.uint8)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    previous = frames[0]
+    for t in range(n):
+        if np.allclose(warps[t], np.eye(3), atol=1e-9):
+            out[t] = frames[t]
+        else:
+            warped = cv2.warpPerspective(frames[t], warps[t], (width, height), flags=flags)
+            covered = cv2.warpPerspective(full, warps[t], (width, height), flags=flags) == 255
+            out[t] = np.where(covered[..., None], warped, previous)
+            fill[t] = 1.0 - covered.mean()
+        previous = out[t]
+    return out, fill
+
+
+def _coverage(warp: np.ndarray, shape: tuple[int, int]) -> float:
+    """Share of the output covered by the source frame under ``warp`` (on a 1/4-size grid)."""
+    height, width = shape
+    small = np.diag([4.0, 4.0, 1.0])
+    h, w = max(2, height // 4), max(2, width // 4)
+    inside = cv2.warpPerspective(np.full((h, w), 255, np.uint8), np.linalg.inv(small) @ warp @ small, (w, h),
+                                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    return float((inside == 255).mean())
+
+
+def _shot_warps(camera: CameraMotion, shape: tuple[int, int], cfg: RobustConfig) -> tuple[np.ndarray, str]:
+    """Warps for one shot from its camera path: tripod (the path itself) or path @ smoothed^-1."""
+    tripod = camera.path
+    if cfg.path == "tripod":
+        return tripod, "tripod"
+    smooth = camera.path @ np.linalg.inv(smooth_path(camera.path, shape, cfg.smooth_sigma))
+    if cfg.path == "smooth":
+        return smooth, "smooth"
+    sample = list(tripod[:: max(1, len(tripod) // 16)]) + [tripod[-1]]
+    worst = min(_coverage(w, shape) for w in sample)
+    return (tripod, "tripod") if 1.0 - worst <= cfg.max_fill_fraction else (smooth, "smooth")
+
+
+def stabilize_robust(frames: np.ndarray, cfg: RobustConfig = RobustConfig()) -> RobustStabilized:
+    """Robust default: split at shot cuts, follow the background, publish only plausible warps.
+
+    Every frame comes out (nothing is dropped). A frame whose camera estimate was not trusted
+    keeps its neighbours' position; a warp that would throw a corner away, fold or rescale the
+    frame is replaced by the smoothed path's warp or, failing that, by no warp; each case is
+    recorded per frame with its reason.
+    """
+    _check_frames(frames, "stabilize_robust")
+    n, shape = len(frames), frames.shape[1:3]
+    cuts = detect_cuts(frames, cfg.cuts) if cfg.detect_cuts else []
+    warps = np.tile(np.eye(3), (n, 1, 1))
+    reasons, details, paths = [""] * n, [""] * n, []
+    for start, stop in shots(n, cuts):
+        if stop - start < 2:
+            paths.append("tripod")
+            continue
+        camera = estimate_camera(frames[start:stop], cfg.motion)
+        shot, kind = _shot_warps(camera, shape, cfg)
+        paths.append(kind)
+        smooth = None
+        for t, warp in enumerate(shot):
+            problem = warp_problem(warp, shape, max_shift=cfg.max_warp_shift)
+            if problem:
+                if smooth is None:
+                    smooth = camera.path @ np.linalg.inv(smooth_path(camera.path, shape, cfg.smooth_sigma))
+                alternative = smooth[t] if not warp_problem(smooth[t], shape, max_shift=cfg.max_warp_shift) else np.eye(3)
+                reasons[start + t] = "implausible_warp"
+                details[start + t] = f"frame {start + t}: {problem}"
+                warp = alternative
+            elif camera.reasons[t]:
+                reasons[start + t] = camera.reasons[t]
+                details[start + t] = f"frame {start + t} (shot from {start}): {camera.details[t]}"
+            warps[start + t] = warp
+    out, fill = warp_frames(frames, warps)
+    fallback = np.array([bool(r) for r in reasons])
+    return RobustStabilized(out, warps, fill, fallback, reasons, details, cuts, paths)
