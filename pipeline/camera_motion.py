@@ -50,10 +50,10 @@ class MotionConfig:
 
     work_width: int = 320  # frames wider than this are tracked on a downscaled copy (speed)
     grid: tuple[int, int] = (8, 6)  # cells (columns, rows): keypoint spread and the spread score
-    per_cell: int = 10  # keypoints kept per cell
+    per_cell: int = 5  # keypoints kept per cell (KLT's cost grows with the points)
     min_distance: float = 5.0  # px at work scale between keypoints
     quality: float = 0.001  # corner quality relative to the strongest corner (low: plain backgrounds count)
-    window: int = 21  # KLT window, px at work scale
+    window: int = 11  # KLT window, px at work scale
     levels: int = 3  # KLT pyramid levels
     fb_threshold: float = 0.5  # px, forward-backward disagreement that rejects a track
     magsac_threshold: float = 1.0  # px at work scale, MAGSAC++ inlier threshold
@@ -207,11 +207,13 @@ def _track(
     key_grey: np.ndarray, grey: np.ndarray, key_points: np.ndarray, guess: np.ndarray, cfg: MotionConfig
 ) -> tuple[np.ndarray, np.ndarray]:
     """KLT keyframe -> frame from a guess, forward-backward checked: (points (N, 2), ok (N,))."""
-    params = dict(
-        winSize=(cfg.window, cfg.window), maxLevel=cfg.levels, flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
-        criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 30, 0.01),
+    params = {
+        "winSize": (cfg.window, cfg.window), "maxLevel": cfg.levels, "flags": cv2.OPTFLOW_USE_INITIAL_FLOW,
+        "criteria": (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.01),
+    }
+    forward, status, _ = cv2.calcOpticalFlowPyrLK(
+        key_grey, grey, key_points, guess.astype(np.float32).copy(), **params
     )
-    forward, status, _ = cv2.calcOpticalFlowPyrLK(key_grey, grey, key_points, guess.astype(np.float32).copy(), **params)
     back, status_back, _ = cv2.calcOpticalFlowPyrLK(grey, key_grey, forward, key_points.copy(), **params)
     ok = (status.ravel() == 1) & (status_back.ravel() == 1)
     ok &= np.linalg.norm(back - key_points, axis=1) < cfg.fb_threshold

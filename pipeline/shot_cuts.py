@@ -10,6 +10,7 @@ relative to the local median (fast pans and flashes raise the median, not the pe
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -59,13 +60,13 @@ def detect_cuts(frames: np.ndarray, cfg: CutConfig = CutConfig()) -> list[int]:
         lo, hi = max(1, t - cfg.window), min(len(d), t + cfg.window + 1)
         nearby = np.concatenate([d[lo:t], d[t + 1 : hi]])
         local = float(np.median(nearby)) if len(nearby) else 0.0
-        if d[t] >= cfg.min_distance and d[t] >= cfg.ratio * local:
-            if not cuts or t - cuts[-1] >= cfg.min_shot:
-                cuts.append(t)
+        peak = d[t] >= cfg.min_distance and d[t] >= cfg.ratio * local
+        if peak and (not cuts or t - cuts[-1] >= cfg.min_shot):
+            cuts.append(t)
     return cuts
 
 
 def shots(n_frames: int, cuts: list[int]) -> list[tuple[int, int]]:
     """(start, stop) of every shot between the cuts, covering all ``n_frames``."""
     edges = [0] + [c for c in cuts if 0 < c < n_frames] + [n_frames]
-    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]

@@ -23,6 +23,7 @@ against the unshaken video (median KLT displacement between output and truth fra
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -121,7 +122,7 @@ def score(inputs: np.ndarray, outputs: np.ndarray, covered: np.ndarray | None = 
         eig = np.sort(np.abs(np.linalg.eigvals(m[:2, :2])))[::-1]
         distortion.append(eig[1] / eig[0])
     path, shifts = [], []
-    for a, b in zip(features_out[:-1], features_out[1:]):
+    for a, b in itertools.pairwise(features_out):
         m = _homography(a, b)
         m = np.eye(3) if m is None else m  # DIFRINT keeps the last fit; no fit -> no motion is kinder to nobody
         path.append(m)
@@ -194,7 +195,7 @@ def known_shake(
     scale = 1.0 + zoom * shake[:, 3] / 1.5
     tx, ty = tx - tx[0], ty - ty[0]
     cx, cy = (width - 1) / 2, (height - 1) / 2
-    mx, my = int(round(margin * width)), int(round(margin * height))
+    mx, my = round(margin * width), round(margin * height)
     offset = np.array([[1.0, 0, mx], [0, 1, my], [0, 0, 1]])
     homographies, shaken = [], []
     for t in range(n):

@@ -26,15 +26,27 @@ rate is explained by a reason, not just a count.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from pipeline.camera_motion import CameraMotion, MotionConfig, corners, estimate_camera, project, warp_problem
-from pipeline.shards import map_shard
+from pipeline.camera_motion import (
+    FALLBACK_REASONS,
+    CameraMotion,
+    MotionConfig,
+    corners,
+    estimate_camera,
+    project,
+    warp_problem,
+)
+from pipeline.shards import map_shard, open_shard, summarize_shards
 from pipeline.shot_cuts import CutConfig, detect_cuts, shots
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Reasons a segment is dropped; stable strings so a stage can count them.
 REASONS = (
@@ -381,20 +393,6 @@ def reference_residual(estimated: np.ndarray, truth: np.ndarray, shape: tuple[in
     return out
 
 
-def stabilize_shard(src: Path, dst: Path, cfg: StabilizeConfig) -> tuple[int, int]:
-    """Stabilize every clip of a clip shard relative to its own first frame (walker; vgan's
-    32-frame segments are its clips), keeping per-frame homographies, inlier ratios and errors
-    beside the frames; clips that fail the thresholds are dropped with their reason."""
-    def one(item: dict[str, np.ndarray]) -> dict[str, np.ndarray] | tuple[str, str]:
-        result = stabilize_clip(item["frames"], cfg)
-        if not result.ok:
-            return result.reason, result.detail
-        diagnostics = {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in result.diagnostics().items()}
-        return {"frames": result.frames, **diagnostics}
-
-    return map_shard(src, dst, one, attrs={"stabilize": asdict(cfg)}, desc=f"stabilize {Path(dst).name}")
-
-
 # ---------------------------------------------------------------------------------------------
 # Robust mode (the default): background camera motion, shot cuts, warps checked before use.
 
@@ -403,8 +401,8 @@ def stabilize_shard(src: Path, dst: Path, cfg: StabilizeConfig) -> tuple[int, in
 class RobustConfig:
     """The robust default: what to hold still, and the limits a published warp must respect."""
 
-    motion: MotionConfig = MotionConfig()
-    cuts: CutConfig = CutConfig()
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    cuts: CutConfig = field(default_factory=CutConfig)
     path: str = "auto"  # "tripod" (hold each shot's first frame), "smooth" (remove shake only), "auto"
     smooth_sigma: float = 15.0  # frames, Gaussian smoothing of the camera path in "smooth" mode
     max_fill_fraction: float = 0.5  # "auto": tripod while no frame is more than this share uncovered
@@ -528,3 +526,78 @@ def stabilize_robust(frames: np.ndarray, cfg: RobustConfig = RobustConfig()) -> 
     out, fill = warp_frames(frames, warps)
     fallback = np.array([bool(r) for r in reasons])
     return RobustStabilized(out, warps, fill, fallback, reasons, details, cuts, paths)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage: one clip shard in, one stabilized shard out.
+
+
+def stabilize_shard(src: Path, dst: Path, cfg: StabilizeConfig | RobustConfig) -> tuple[int, int]:
+    """Stabilize every clip of a clip shard relative to its own first frame (walker; vgan's
+    32-frame segments are its clips), keeping per-frame homographies beside the frames.
+
+    ``StabilizeConfig`` (mode "paper", the papers' procedure): clips that fail the thresholds
+    are dropped with their reason. ``RobustConfig`` (mode "robust", the default): every clip is
+    kept; per frame ``fallback_reason`` (index into the ``fallback_reasons`` attribute, -1 when
+    the frame's own estimate was used) and ``shot_start`` (a cut: the frame starts a new shot,
+    stabilized to itself) and ``smoothed`` (the shot drifted too far for its first frame to be
+    held, so only its shake was removed) are written beside ``homographies`` and ``fill_fraction``.
+    """
+    if isinstance(cfg, RobustConfig):
+        def one(item: dict[str, np.ndarray]) -> dict[str, np.ndarray] | tuple[str, str]:
+            result = stabilize_robust(item["frames"], cfg)
+            codes = np.array([FALLBACK_REASONS.index(r) if r else -1 for r in result.reasons], np.int8)
+            starts = np.zeros(len(codes), bool)
+            starts[result.cuts] = True
+            smoothed = np.zeros(len(codes), bool)
+            for (a, b), kind in zip(shots(len(codes), result.cuts), result.shot_paths):
+                smoothed[a:b] = kind == "smooth"
+            return {"frames": result.frames, "homographies": result.homographies.astype(np.float32),
+                    "fill_fraction": result.fill_fraction, "fallback_reason": codes, "shot_start": starts,
+                    "smoothed": smoothed}
+
+        attrs = {"stabilize": {"mode": "robust", **asdict(cfg)}, "fallback_reasons": list(FALLBACK_REASONS)}
+        return map_shard(src, dst, one, attrs=attrs, desc=f"stabilize {Path(dst).name}")
+
+    def paper(item: dict[str, np.ndarray]) -> dict[str, np.ndarray] | tuple[str, str]:
+        result = stabilize_clip(item["frames"], cfg)
+        if not result.ok:
+            return result.reason, result.detail
+        diagnostics = {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in result.diagnostics().items()}
+        return {"frames": result.frames, **diagnostics}
+
+    attrs = {"stabilize": {"mode": "paper", **asdict(cfg)}}
+    return map_shard(src, dst, paper, attrs=attrs, desc=f"stabilize {Path(dst).name}")
+
+
+def stage_config(mode: str, keypoints: str = "sift") -> StabilizeConfig | RobustConfig:
+    """The configuration for ``preprocess.stabilization`` (robust | paper) and ``preprocess.keypoints``."""
+    if mode == "robust":
+        return RobustConfig()
+    if mode == "paper":
+        return StabilizeConfig(detector=keypoints)
+    raise ValueError(f"preprocess.stabilization must be 'robust' or 'paper', got {mode!r}")
+
+
+def summarize_stabilized(paths: list[Path], out_csv: Path) -> pd.DataFrame:
+    """The stage's ``summary.csv``: kept/dropped clips with drop reasons (as every stage), plus
+    the robust mode's frames that fell back, by reason, and the shot cuts found."""
+    table = summarize_shards(paths, out_csv)
+    fallbacks, cuts = [], []
+    for path in paths:
+        group = open_shard(path)
+        names = list(group.attrs.get("fallback_reasons", []))
+        counts: Counter[str] = Counter()
+        n_cuts = 0
+        if "fallback_reason" in group:
+            codes = np.asarray(group["fallback_reason"][:])
+            counts.update(names[c] for c in codes[codes >= 0].tolist())
+            n_cuts = int(np.asarray(group["shot_start"][:]).sum())
+        fallbacks.append("; ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+        cuts.append(n_cuts)
+    table["fallback_frames"] = fallbacks
+    table["shot_cuts"] = cuts
+    tmp = Path(out_csv).with_name(Path(out_csv).name + ".tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(out_csv)
+    return table
