@@ -129,11 +129,12 @@ def warp_problem(
         x, y = c[worst]
         u, v = mapped[worst]
         return f"corner ({x:.0f}, {y:.0f}) -> ({u:.0f}, {v:.0f}), {shifts[worst]:.0f} px > {max_shift * diagonal:.0f}"
-    edges = np.roll(mapped, -1, axis=0) - mapped
-    turns = edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1] - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    following = mapped[[1, 2, 3, 0]]
+    edges = following - mapped
+    turns = edges[:, 0] * edges[[1, 2, 3, 0], 1] - edges[:, 1] * edges[[1, 2, 3, 0], 0]
     if not np.all(turns > 0):
         return "the warped frame folds (corners not convex in the frame's orientation)"
-    area = 0.5 * abs(np.sum(mapped[:, 0] * np.roll(mapped[:, 1], -1) - mapped[:, 1] * np.roll(mapped[:, 0], -1)))
+    area = 0.5 * abs(float(np.sum(mapped[:, 0] * following[:, 1] - mapped[:, 1] * following[:, 0])))
     ratio = area / ((width - 1) * (height - 1))
     if not 1.0 / max_area_ratio <= ratio <= max_area_ratio:
         return f"area ratio {ratio:.2f} outside [{1 / max_area_ratio:.2f}, {max_area_ratio:.2f}]"
@@ -256,7 +257,8 @@ def fit_background(
     if first is not None:
         candidates.append(in_first)
         rest = ~in_first
-        if rest.sum() >= cfg.min_points:
+        # A second motion can only win if the first leaves some cells to it.
+        if rest.sum() >= cfg.min_points and _spread(src[in_first], shape, cfg.grid) < _spread(src, shape, cfg.grid):
             second, in_rest = _magsac(src[rest], dst[rest], cfg.magsac_threshold)
             if second is not None:
                 in_second = np.zeros(n, bool)

@@ -1,7 +1,18 @@
-"""Camera stabilization: keypoints + RANSAC homographies, frames warped to a reference frame.
+"""Camera stabilization: frames warped to a reference frame, in two modes.
 
 Both walker and vgan remove camera motion before anything learns from a clip, so that the
-motion left in the pixels is the motion of the objects:
+motion left in the pixels is the motion of the objects. Two modes (``preprocess.stabilization``):
+
+* ``robust`` (the default, :func:`stabilize_robust`): camera motion of the background
+  (:mod:`pipeline.camera_motion`), videos split at shot cuts (:mod:`pipeline.shot_cuts`),
+  every published warp checked (:func:`pipeline.camera_motion.warp_problem`); nothing is
+  dropped, each frame whose estimate was not trusted is recorded with its reason. On real
+  footage the papers' procedure follows the object with most keypoints and can do worse than
+  no stabilization at all (``benchmarks/bench_stabilization.py``);
+* ``paper`` (below): the papers' keypoints + RANSAC, failing clips dropped, so the tables
+  can follow the papers.
+
+The paper mode's protocols:
 
 * walker: each 31-frame clip is stabilized with respect to its own first frame
   (:func:`stabilize_clip`);
@@ -405,7 +416,7 @@ class RobustConfig:
     cuts: CutConfig = field(default_factory=CutConfig)
     path: str = "auto"  # "tripod" (hold each shot's first frame), "smooth" (remove shake only), "auto"
     smooth_sigma: float = 15.0  # frames, Gaussian smoothing of the camera path in "smooth" mode
-    max_fill_fraction: float = 0.5  # "auto": tripod while no frame is more than this share uncovered
+    max_fill_fraction: float = 0.15  # "auto": tripod while no frame is more than this share uncovered (else smooth)
     max_warp_shift: float = 0.35  # fraction of the diagonal a published warp may move a corner
     detect_cuts: bool = True  # split at shot cuts (off for clips known to be one shot)
 
