@@ -456,9 +456,12 @@ def smooth_path(path: np.ndarray, shape: tuple[int, int], sigma: float) -> np.nd
     return np.stack([cv2.getPerspectiveTransform(c, s.astype(np.float32)) for s in smoothed])
 
 
-def warp_frames(frames: np.ndarray, warps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def warp_frames(
+    frames: np.ndarray, warps: np.ndarray, shot_starts: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """out[t](x) = frames[t](warps[t] x); uncovered pixels keep the previous output (the first
-    frame's keep the frame itself). Returns frames (T, H, W, 3) and uncovered share (T,).
+    frame of the video and of every shot in ``shot_starts`` keep the frame itself, never another
+    shot's pixels). Returns frames (T, H, W, 3) and uncovered share (T,).
 
     One warp per frame onto a copy of the previous output with a transparent border (pixels
     with no source are not written), so filling costs no mask warp and no select.
@@ -468,7 +471,10 @@ def warp_frames(frames: np.ndarray, warps: np.ndarray) -> tuple[np.ndarray, np.n
     fill = np.zeros(n, np.float32)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     previous = frames[0]
+    starts = set(shot_starts or [])
     for t in range(n):
+        if t in starts:
+            previous = frames[t]
         if np.allclose(warps[t], np.eye(3), atol=1e-9):
             out[t] = frames[t]
         else:
@@ -537,7 +543,7 @@ def stabilize_robust(frames: np.ndarray, cfg: RobustConfig = RobustConfig()) -> 
                 reasons[start + t] = camera.reasons[t]
                 details[start + t] = f"frame {start + t} (shot from {start}): {camera.details[t]}"
             warps[start + t] = warp
-    out, fill = warp_frames(frames, warps)
+    out, fill = warp_frames(frames, warps, cuts)
     fallback = np.array([bool(r) for r in reasons])
     return RobustStabilized(out, warps, fill, fallback, reasons, details, cuts, paths)
 
