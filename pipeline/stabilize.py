@@ -1,7 +1,18 @@
-"""Camera stabilization: keypoints + RANSAC homographies, frames warped to a reference frame.
+"""Camera stabilization: frames warped to a reference frame, in two modes.
 
 Both walker and vgan remove camera motion before anything learns from a clip, so that the
-motion left in the pixels is the motion of the objects:
+motion left in the pixels is the motion of the objects. Two modes (``preprocess.stabilization``):
+
+* ``robust`` (the default, :func:`stabilize_robust`): camera motion of the background
+  (:mod:`pipeline.camera_motion`), videos split at shot cuts (:mod:`pipeline.shot_cuts`),
+  every published warp checked (:func:`pipeline.camera_motion.warp_problem`); nothing is
+  dropped, each frame whose estimate was not trusted is recorded with its reason. On real
+  footage the papers' procedure follows the object with most keypoints and can do worse than
+  no stabilization at all (``benchmarks/bench_stabilization.py``);
+* ``paper`` (below): the papers' keypoints + RANSAC, failing clips dropped, so the tables
+  can follow the papers.
+
+The paper mode's protocols:
 
 * walker: each 31-frame clip is stabilized with respect to its own first frame
   (:func:`stabilize_clip`);
@@ -26,13 +37,27 @@ rate is explained by a reason, not just a count.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from pipeline.shards import map_shard
+from pipeline.camera_motion import (
+    FALLBACK_REASONS,
+    CameraMotion,
+    MotionConfig,
+    corners,
+    estimate_camera,
+    project,
+    warp_problem,
+)
+from pipeline.shards import map_shard, open_shard, summarize_shards
+from pipeline.shot_cuts import CutConfig, detect_cuts, shots
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Reasons a segment is dropped; stable strings so a stage can count them.
 REASONS = (
@@ -62,6 +87,7 @@ class StabilizeConfig:
     max_reprojection_error: float = 1.0  # px, RMS error of the inliers under the fitted model
     max_pair_shift: float = 0.25  # fraction of the image diagonal a corner may move between frames
     max_fill_fraction: float = 0.5  # fraction of a stabilized frame allowed to come from fill
+    max_warp_shift: float = 0.5  # fraction of the diagonal a frame's warp to the reference may move a corner
     refine_to_reference: bool = True  # re-fit each frame directly against the reference (no drift)
     guide_radius: float = 4.0  # px, a reference match must land this close to the chained estimate
     warp_dropped: bool = False  # also warp frames of dropped segments (for inspection)
@@ -161,11 +187,6 @@ def _match(a: _Features, b: _Features, ratio: float) -> tuple[np.ndarray, np.nda
     return a.points[ia], b.points[ib]
 
 
-def _project(model: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a 3x3 homography to (N, 2) points."""
-    return cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), model).reshape(-1, 2)
-
-
 def _fit_points(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], cfg: StabilizeConfig) -> _PairFit:
     """RANSAC model src -> dst from matched points (M, 2), with the checks that decide a drop."""
     identity = np.eye(3)
@@ -184,12 +205,12 @@ def _fit_points(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], cfg: S
     inliers = mask.ravel().astype(bool)
     n_in = int(inliers.sum())
     ratio = n_in / n
-    residual = np.linalg.norm(_project(model, src[inliers]) - dst[inliers], axis=1)
+    residual = np.linalg.norm(project(model, src[inliers]) - dst[inliers], axis=1)
     error = float(np.sqrt(np.mean(residual**2))) if n_in else np.inf
     fit = _PairFit(model / model[2, 2], n, n_in, ratio, error)
     height, width = shape
     diagonal = float(np.hypot(width, height))
-    shift = float(np.max(np.linalg.norm(_project(model, _corners(shape)) - _corners(shape), axis=1)))
+    shift = float(np.max(np.linalg.norm(project(model, corners(shape)) - corners(shape), axis=1)))
     det = float(np.linalg.det(fit.model[:2, :2]))
     if n_in < cfg.min_inliers:
         fit.reason, fit.detail = "few_inliers", f"{n_in} inliers < {cfg.min_inliers}"
@@ -204,11 +225,6 @@ def _fit_points(src: np.ndarray, dst: np.ndarray, shape: tuple[int, int], cfg: S
     if fit.reason:
         fit.model = identity
     return fit
-
-
-def _corners(shape: tuple[int, int]) -> np.ndarray:
-    height, width = shape
-    return np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], np.float64)
 
 
 def _fit_pairs(features: list[_Features], shape: tuple[int, int], cfg: StabilizeConfig) -> list[_PairFit]:
@@ -247,7 +263,7 @@ def _refine(
         guess = guess / guess[2, 2]
         src, dst = _match(features[0], features[t], cfg.ratio)
         if len(src):
-            near = np.linalg.norm(_project(guess, src) - dst, axis=1) < cfg.guide_radius
+            near = np.linalg.norm(project(guess, src) - dst, axis=1) < cfg.guide_radius
             src, dst = src[near], dst[near]
         fit = _fit_points(src, dst, shape, replace(cfg, max_pair_shift=np.inf))
         refined.append(guess if fit.reason else fit.model)
@@ -294,6 +310,12 @@ def _assemble(
     warped, fill = None, np.zeros(n, np.float32)
     if ok and cfg.refine_to_reference:
         homographies = _refine(fits, features, frames.shape[1:3], cfg)
+    if ok:  # the chained or re-fitted warps themselves: a corner thrown away is never published
+        for t, h in enumerate(homographies):
+            problem = warp_problem(h, frames.shape[1:3], max_shift=cfg.max_warp_shift)
+            if problem:
+                ok, reason, detail = False, "implausible_motion", f"frame {start + t} warp: {problem}"
+                break
     if ok or cfg.warp_dropped:
         warped, fill = warp_to_reference(frames, homographies)
         worst = int(np.argmax(fill))
@@ -358,9 +380,9 @@ def corner_error(estimated: np.ndarray, truth: np.ndarray, shape: tuple[int, int
     The standard way to compare homographies in pixels rather than in matrix entries, which
     mix rotation, translation and perspective on different scales.
     """
-    corners = _corners(shape)
+    c = corners(shape)
     return np.array(
-        [np.max(np.linalg.norm(_project(e, corners) - _project(g, corners), axis=1)) for e, g in zip(estimated, truth)]
+        [np.max(np.linalg.norm(project(e, c) - project(g, c), axis=1)) for e, g in zip(estimated, truth)]
     )
 
 
@@ -378,19 +400,224 @@ def reference_residual(estimated: np.ndarray, truth: np.ndarray, shape: tuple[in
     grid = np.stack([xs, ys], axis=-1).reshape(-1, 2)  # (H*W, 2)
     out = np.empty((len(truth), height, width, 2), np.float32)
     for t, (e, g) in enumerate(zip(estimated, truth)):
-        out[t] = (_project(np.linalg.inv(e) @ g, grid) - grid).reshape(height, width, 2)
+        out[t] = (project(np.linalg.inv(e) @ g, grid) - grid).reshape(height, width, 2)
     return out
 
 
-def stabilize_shard(src: Path, dst: Path, cfg: StabilizeConfig) -> tuple[int, int]:
+# ---------------------------------------------------------------------------------------------
+# Robust mode (the default): background camera motion, shot cuts, warps checked before use.
+
+
+@dataclass(frozen=True)
+class RobustConfig:
+    """The robust default: what to hold still, and the limits a published warp must respect."""
+
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    cuts: CutConfig = field(default_factory=CutConfig)
+    path: str = "auto"  # "tripod" (hold each shot's first frame), "smooth" (remove shake only), "auto"
+    smooth_sigma: float = 15.0  # frames, Gaussian smoothing of the camera path in "smooth" mode
+    max_fill_fraction: float = 0.15  # "auto": tripod while no frame is more than this share uncovered (else smooth)
+    max_warp_shift: float = 0.35  # fraction of the diagonal a published warp may move a corner
+    detect_cuts: bool = True  # split at shot cuts (off for clips known to be one shot)
+
+    def __post_init__(self) -> None:
+        if self.path not in ("tripod", "smooth", "auto"):
+            raise ValueError(f"stabilize.path must be 'tripod', 'smooth' or 'auto', got {self.path!r}")
+
+
+@dataclass
+class RobustStabilized:
+    """A stabilized video: every frame is published; what could not be trusted is recorded."""
+
+    frames: np.ndarray  # (T, H, W, 3) uint8
+    homographies: np.ndarray  # (T, 3, 3) float64, the warp applied: output pixel -> source frame pixel
+    fill_fraction: np.ndarray  # (T,) float32, share of each output frame filled from earlier frames
+    fallback: np.ndarray  # (T,) bool, the frame's own estimate was not used
+    reasons: list[str]  # (T,) "" or a camera_motion.FALLBACK_REASONS entry
+    details: list[str]  # (T,) the numbers behind each reason
+    cuts: list[int]  # first frame of every new shot
+    shot_paths: list[str]  # per shot: "tripod" or "smooth"
+
+    def fallback_counts(self) -> dict[str, int]:
+        return dict(Counter(r for r in self.reasons if r))
+
+
+def smooth_path(path: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Low-pass camera path (T, 3, 3): image corners' trajectories smoothed with a Gaussian.
+
+    Smoothing the corners rather than matrix entries keeps every smoothed homography a valid
+    view of the frame, whatever mix of rotation, zoom and perspective the shake has.
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    c = corners(shape).astype(np.float32)
+    positions = np.stack([project(h, c) for h in path])  # (T, 4, 2)
+    smoothed = gaussian_filter1d(positions, sigma, axis=0, mode="nearest") if len(path) > 1 else positions
+    return np.stack([cv2.getPerspectiveTransform(c, s.astype(np.float32)) for s in smoothed])
+
+
+def warp_frames(
+    frames: np.ndarray, warps: np.ndarray, shot_starts: list[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """out[t](x) = frames[t](warps[t] x); uncovered pixels keep the previous output (the first
+    frame of the video and of every shot in ``shot_starts`` keep the frame itself, never another
+    shot's pixels). Returns frames (T, H, W, 3) and uncovered share (T,).
+
+    One warp per frame onto a copy of the previous output with a transparent border (pixels
+    with no source are not written), so filling costs no mask warp and no select.
+    """
+    n, height, width = frames.shape[:3]
+    out = np.empty_like(frames)
+    fill = np.zeros(n, np.float32)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    previous = frames[0]
+    starts = set(shot_starts or [])
+    for t in range(n):
+        if t in starts:
+            previous = frames[t]
+        if np.allclose(warps[t], np.eye(3), atol=1e-9):
+            out[t] = frames[t]
+        else:
+            out[t] = previous
+            cv2.warpPerspective(frames[t], warps[t], (width, height), dst=out[t], flags=flags,
+                                borderMode=cv2.BORDER_TRANSPARENT)
+            fill[t] = 1.0 - _coverage(warps[t], (height, width))
+        previous = out[t]
+    return out, fill
+
+
+def _coverage(warp: np.ndarray, shape: tuple[int, int]) -> float:
+    """Share of the output covered by the source frame under ``warp`` (on a half-size grid)."""
+    height, width = shape
+    half = np.diag([2.0, 2.0, 1.0])
+    h, w = max(2, height // 2), max(2, width // 2)
+    inside = cv2.warpPerspective(np.full((h, w), 255, np.uint8), np.linalg.inv(half) @ warp @ half, (w, h),
+                                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    return float((inside == 255).mean())
+
+
+def _shot_warps(camera: CameraMotion, shape: tuple[int, int], cfg: RobustConfig) -> tuple[np.ndarray, str]:
+    """Warps for one shot from its camera path: tripod (the path itself) or path @ smoothed^-1."""
+    tripod = camera.path
+    if cfg.path == "tripod":
+        return tripod, "tripod"
+    smooth = camera.path @ np.linalg.inv(smooth_path(camera.path, shape, cfg.smooth_sigma))
+    if cfg.path == "smooth":
+        return smooth, "smooth"
+    sample = list(tripod[:: max(1, len(tripod) // 16)]) + [tripod[-1]]
+    worst = min(_coverage(w, shape) for w in sample)
+    return (tripod, "tripod") if 1.0 - worst <= cfg.max_fill_fraction else (smooth, "smooth")
+
+
+def stabilize_robust(frames: np.ndarray, cfg: RobustConfig = RobustConfig()) -> RobustStabilized:
+    """Robust default: split at shot cuts, follow the background, publish only plausible warps.
+
+    Every frame comes out (nothing is dropped). A frame whose camera estimate was not trusted
+    keeps its neighbours' position; a warp that would throw a corner away, fold or rescale the
+    frame is replaced by the smoothed path's warp or, failing that, by no warp; each case is
+    recorded per frame with its reason.
+    """
+    _check_frames(frames, "stabilize_robust")
+    n, shape = len(frames), frames.shape[1:3]
+    cuts = detect_cuts(frames, cfg.cuts) if cfg.detect_cuts else []
+    warps = np.tile(np.eye(3), (n, 1, 1))
+    reasons, details, paths = [""] * n, [""] * n, []
+    for start, stop in shots(n, cuts):
+        if stop - start < 2:
+            paths.append("tripod")
+            continue
+        camera = estimate_camera(frames[start:stop], cfg.motion)
+        shot, kind = _shot_warps(camera, shape, cfg)
+        paths.append(kind)
+        smooth = None
+        for t, warp in enumerate(shot):
+            problem = warp_problem(warp, shape, max_shift=cfg.max_warp_shift)
+            if problem:
+                if smooth is None:
+                    smooth = camera.path @ np.linalg.inv(smooth_path(camera.path, shape, cfg.smooth_sigma))
+                alternative = smooth[t] if not warp_problem(smooth[t], shape, max_shift=cfg.max_warp_shift) else np.eye(3)
+                reasons[start + t] = "implausible_warp"
+                details[start + t] = f"frame {start + t}: {problem}"
+                warp = alternative
+            elif camera.reasons[t]:
+                reasons[start + t] = camera.reasons[t]
+                details[start + t] = f"frame {start + t} (shot from {start}): {camera.details[t]}"
+            warps[start + t] = warp
+    out, fill = warp_frames(frames, warps, cuts)
+    fallback = np.array([bool(r) for r in reasons])
+    return RobustStabilized(out, warps, fill, fallback, reasons, details, cuts, paths)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage: one clip shard in, one stabilized shard out.
+
+
+def stabilize_shard(src: Path, dst: Path, cfg: StabilizeConfig | RobustConfig) -> tuple[int, int]:
     """Stabilize every clip of a clip shard relative to its own first frame (walker; vgan's
-    32-frame segments are its clips), keeping per-frame homographies, inlier ratios and errors
-    beside the frames; clips that fail the thresholds are dropped with their reason."""
-    def one(item: dict[str, np.ndarray]) -> dict[str, np.ndarray] | tuple[str, str]:
+    32-frame segments are its clips), keeping per-frame homographies beside the frames.
+
+    ``StabilizeConfig`` (mode "paper", the papers' procedure): clips that fail the thresholds
+    are dropped with their reason. ``RobustConfig`` (mode "robust", the default): every clip is
+    kept; per frame ``fallback_reason`` (index into the ``fallback_reasons`` attribute, -1 when
+    the frame's own estimate was used) and ``shot_start`` (a cut: the frame starts a new shot,
+    stabilized to itself) and ``smoothed`` (the shot drifted too far for its first frame to be
+    held, so only its shake was removed) are written beside ``homographies`` and ``fill_fraction``.
+    """
+    if isinstance(cfg, RobustConfig):
+        def one(item: dict[str, np.ndarray]) -> dict[str, np.ndarray] | tuple[str, str]:
+            result = stabilize_robust(item["frames"], cfg)
+            codes = np.array([FALLBACK_REASONS.index(r) if r else -1 for r in result.reasons], np.int8)
+            starts = np.zeros(len(codes), bool)
+            starts[result.cuts] = True
+            smoothed = np.zeros(len(codes), bool)
+            for (a, b), kind in zip(shots(len(codes), result.cuts), result.shot_paths):
+                smoothed[a:b] = kind == "smooth"
+            return {"frames": result.frames, "homographies": result.homographies.astype(np.float32),
+                    "fill_fraction": result.fill_fraction, "fallback_reason": codes, "shot_start": starts,
+                    "smoothed": smoothed}
+
+        attrs = {"stabilize": {"mode": "robust", **asdict(cfg)}, "fallback_reasons": list(FALLBACK_REASONS)}
+        return map_shard(src, dst, one, attrs=attrs, desc=f"stabilize {Path(dst).name}")
+
+    def paper(item: dict[str, np.ndarray]) -> dict[str, np.ndarray] | tuple[str, str]:
         result = stabilize_clip(item["frames"], cfg)
         if not result.ok:
             return result.reason, result.detail
         diagnostics = {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in result.diagnostics().items()}
         return {"frames": result.frames, **diagnostics}
 
-    return map_shard(src, dst, one, attrs={"stabilize": asdict(cfg)}, desc=f"stabilize {Path(dst).name}")
+    attrs = {"stabilize": {"mode": "paper", **asdict(cfg)}}
+    return map_shard(src, dst, paper, attrs=attrs, desc=f"stabilize {Path(dst).name}")
+
+
+def stage_config(mode: str, keypoints: str = "sift") -> StabilizeConfig | RobustConfig:
+    """The configuration for ``preprocess.stabilization`` (robust | paper) and ``preprocess.keypoints``."""
+    if mode == "robust":
+        return RobustConfig()
+    if mode == "paper":
+        return StabilizeConfig(detector=keypoints)
+    raise ValueError(f"preprocess.stabilization must be 'robust' or 'paper', got {mode!r}")
+
+
+def summarize_stabilized(paths: list[Path], out_csv: Path) -> pd.DataFrame:
+    """The stage's ``summary.csv``: kept/dropped clips with drop reasons (as every stage), plus
+    the robust mode's frames that fell back, by reason, and the shot cuts found."""
+    table = summarize_shards(paths, out_csv)
+    fallbacks, cuts = [], []
+    for path in paths:
+        group = open_shard(path)
+        names = list(group.attrs.get("fallback_reasons", []))
+        counts: Counter[str] = Counter()
+        n_cuts = 0
+        if "fallback_reason" in group:
+            codes = np.asarray(group["fallback_reason"][:])
+            counts.update(names[c] for c in codes[codes >= 0].tolist())
+            n_cuts = int(np.asarray(group["shot_start"][:]).sum())
+        fallbacks.append("; ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+        cuts.append(n_cuts)
+    table["fallback_frames"] = fallbacks
+    table["shot_cuts"] = cuts
+    tmp = Path(out_csv).with_name(Path(out_csv).name + ".tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(out_csv)
+    return table

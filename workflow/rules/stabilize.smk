@@ -1,4 +1,5 @@
-# Stage: stabilize. Keypoints + RANSAC homographies per clip, warped to the clip's first frame.
+# Stage: stabilize. Each clip warped to its first frame: robust (background KLT + MAGSAC++, shot
+# cuts, implausible warps refused; the default) or paper (SIFT/ORB + RANSAC, failing clips dropped).
 
 
 rule stabilize_shard:
@@ -9,6 +10,7 @@ rule stabilize_shard:
     wildcard_constraints:
         protocol="walker|vgan",
     params:
+        mode=config["preprocess"].get("stabilization", "robust"),
         keypoints=config["preprocess"]["keypoints"],
     log:
         LOGS / "stabilize" / "{dataset}" / "{protocol}" / "{shard}.log",
@@ -26,7 +28,7 @@ rule stabilize_summary:
     log:
         LOGS / "stabilize" / "{dataset}" / "{protocol}" / "summary.log",
     script:
-        "../scripts/summarize_shards.py"
+        "../scripts/stabilize_summary.py"
 
 
 rule stabilize_figure:
