@@ -10,7 +10,7 @@ rule stabilize_shard:
     wildcard_constraints:
         protocol="walker|vgan",
     params:
-        mode=config["preprocess"].get("stabilization", "robust"),
+        mode=config["preprocess"]["stabilization"],
         keypoints=config["preprocess"]["keypoints"],
     log:
         LOGS / "stabilize" / "{dataset}" / "{protocol}" / "{shard}.log",
