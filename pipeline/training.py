@@ -246,6 +246,14 @@ def _frame(rows: list[dict[str, Any]], fields: list[str]) -> Any:
     return pd.DataFrame.from_records(rows, columns=fields)
 
 
+def _board_row(board: SummaryWriter, file: str, row: Mapping[str, Any], step: int) -> None:
+    """An evaluation row's numbers as TensorBoard scalars, e.g. ``epoch_log/val/top1``."""
+    prefix = Path(file).stem + (f"/{row['set']}" if "set" in row else "")
+    for key, value in row.items():
+        if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool) and key != "epoch":
+            board.add_scalar(f"{prefix}/{key}", float(value), step)
+
+
 def _schedulers(trainable: Trainable) -> Mapping[str, Any]:
     get = getattr(trainable, "schedulers", None)
     return get() if get is not None else {}
@@ -327,7 +335,7 @@ def fit(
     resumed_at = step
     loss_log = _RowLog(out_dir / LOG_NAME, step)
     eval_logs = [_RowLog(out_dir / e.file, step) for e in evaluations]
-    board = SummaryWriter(str(out_dir / TENSORBOARD_DIR), purge_step=step if step else None)
+    board = SummaryWriter(str(out_dir / TENSORBOARD_DIR), purge_step=step + 1 if step else None)
 
     def save_checkpoint() -> None:
         atomic_torch_save(
@@ -400,6 +408,7 @@ def fit(
                         _train_mode(trainable, False)
                         for row in evaluation.run(step):
                             rows.write({"step": step, **row})
+                            _board_row(board, evaluation.file, row, step)
                         _train_mode(trainable, True)
             if cfg.preview_every and step % cfg.preview_every == 0:
                 show_preview()

@@ -109,6 +109,9 @@ def test_resume_after_kill_gives_identical_weights_and_log(tmp_path: Path, caplo
     assert [r["step"] for r in res_log] == ["2", "4", "6", "8", "10"]  # no duplicated rows
     assert [r["loss"] for r in res_log] == [r["loss"] for r in ref_log]
     assert [r["abs_err"] for r in res_log] == [r["abs_err"] for r in ref_log]
+    events = EventAccumulator(str(tmp_path / "killed" / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("loss/loss")] == [2, 4, 6, 8, 10]  # the killed run's tail purged
 
 
 def test_finished_run_leaves_no_checkpoint_and_a_forced_rerun_trains_from_step_0(tmp_path: Path, caplog) -> None:
@@ -176,6 +179,9 @@ def test_evaluations_are_written_beside_the_log_and_truncated_on_resume(tmp_path
     rows = read_log(tmp_path / "run" / "val_log.csv")
     assert [int(r["step"]) for r in rows] == [2, 4, 6, 8, 10]
     assert [float(r["score"]) for r in rows] == [4.0, 16.0, 36.0, 64.0, 100.0]
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert [(e.step, e.value) for e in events.Scalars("val_log/val/score")][-2:] == [(8, 64.0), (10, 100.0)]
 
 
 def test_model_file_rebuilds_the_trained_model_and_says_what_made_it(tmp_path: Path) -> None:
