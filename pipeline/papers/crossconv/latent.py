@@ -24,7 +24,8 @@ import torch
 
 from pipeline.atomic import write_csv, write_json
 from pipeline.papers.crossconv.data import read_split
-from pipeline.papers.crossconv.model import collect_z, sample_empirical
+from pipeline.papers.crossconv.model import sample_empirical
+from pipeline.papers.crossconv.predictors import training_bank
 from pipeline.papers.crossconv.spec import REFERENCE
 from pipeline.papers.crossconv.train import load_crossconv
 from pipeline.shards import write_shard
@@ -52,15 +53,12 @@ def latent_statistics(model_path: Path, train_path: Path, sizes: Mapping[str, An
     """Encode training pairs -> per-dimension statistics (CSV) and the Table 1 numbers (JSON)."""
     e = sizes["eval"]
     model = load_crossconv(model_path)
-    train = read_split(train_path)
-    rows = np.random.default_rng([seed, 1]).permutation(len(train))[: int(e["z_bank"])]
-    b = int(e["batch_size"])
-    bank = collect_z(model, [train.tensor(rows[i : i + b]) for i in range(0, len(rows), b)])
+    bank = training_bank(model, read_split(train_path), int(e["z_bank"]), int(e["batch_size"]), seed)
     mean, logvar = bank.mean.numpy().astype(np.float64), bank.logvar.numpy().astype(np.float64)
     nonzero = np.abs(mean).mean(0) > NONZERO_THRESHOLD
     write_csv(pd.DataFrame({"dim": np.arange(mean.shape[1]), "mean_mean": mean.mean(0), "mean_std": mean.std(0),
                             "logvar_mean": logvar.mean(0), "logvar_std": logvar.std(0), "nonzero": nonzero}), out_csv)
-    record = {"dataset": dataset, "pairs": len(rows), "z_dim": int(mean.shape[1]), "nonzero": int(nonzero.sum()),
+    record = {"dataset": dataset, "pairs": len(mean), "z_dim": int(mean.shape[1]), "nonzero": int(nonzero.sum()),
               "nonzero_threshold": NONZERO_THRESHOLD, "pca95": pca_components(mean), "variance": VARIANCE,
               "model_provenance": model_provenance(model_path)}
     write_json(out_json, record)
@@ -92,9 +90,7 @@ def sample_examples(model_path: Path, inputs: Mapping[str, Any], sizes: Mapping[
     model = load_crossconv(model_path)
     train, test = read_split(inputs["train"]), read_split(inputs["test"])
     rows = np.arange(min(int(e["examples"]), len(test)))
-    bank_rows = np.random.default_rng([seed, 1]).permutation(len(train))[: int(e["z_bank"])]
-    b = int(e["batch_size"])
-    bank = collect_z(model, [train.tensor(bank_rows[i : i + b]) for i in range(0, len(bank_rows), b)])
+    bank = training_bank(model, train, int(e["z_bank"]), int(e["batch_size"]), seed)
     generator = torch.Generator().manual_seed(seed)
     image = test.tensor(rows)[:, 0]
     frames = [model.sample(image, sample_empirical(bank, len(rows), generator)) for _ in range(samples)]

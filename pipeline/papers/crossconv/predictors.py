@@ -27,7 +27,13 @@ import torch
 
 from pipeline.flow import compute_flow
 from pipeline.papers.crossconv.data import ShapesSplit
-from pipeline.papers.crossconv.model import collect_z, sample_empirical, sample_prior
+from pipeline.papers.crossconv.model import (
+    CrossConvNet,
+    ZBank,
+    collect_z,
+    sample_empirical,
+    sample_prior,
+)
 from pipeline.papers.crossconv.train import load_crossconv
 from pipeline.synthetic.shapes import render_moved, sample_motions
 
@@ -41,13 +47,18 @@ def _to_uint8(frames: torch.Tensor) -> np.ndarray:
     return (frames.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()  # (B, H, W, 3)
 
 
+def training_bank(model: CrossConvNet, train: ShapesSplit, n: int, batch_size: int, seed: int) -> ZBank:
+    """Posteriors of ``n`` training pairs drawn by the seed: the empirical z distribution (and Fig. 10's sample)."""
+    rows = np.random.default_rng([seed, 1]).permutation(len(train))[: max(1, min(n, len(train)))]
+    return collect_z(model, [train.tensor(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size)])
+
+
 def network_frames(model_path: Path, train: ShapesSplit, test: ShapesSplit, samples: int, z_source: str,
                    z_bank: int, batch_size: int, seed: int) -> np.ndarray:
     """(N, S, H, W, 3) next frames of a trained network, z from ``z_source`` (empirical | prior)."""
     model = load_crossconv(model_path)
     generator = torch.Generator().manual_seed(seed)
-    bank_rows = np.random.default_rng([seed, 1]).permutation(len(train))[: max(1, min(z_bank, len(train)))]
-    bank = collect_z(model, [train.tensor(bank_rows[i : i + batch_size]) for i in range(0, len(bank_rows), batch_size)])
+    bank = training_bank(model, train, z_bank, batch_size, seed)
     n = len(test)
     out = np.empty((n, samples, test.size, test.size, 3), np.uint8)
     with torch.no_grad():
