@@ -14,6 +14,7 @@ CASES = [
     ("staticflow", ("hmdb51", "alexnet"), ("train", "epochs", "allconv"), ("train", "epochs", "alexnet")),
     ("walker", ("ucf101", "flownet"), ("model", "width"), ("flownet", "epochs")),
     ("walker", ("ucf101", "cvae"), ("flownet", "epochs"), ("model", "width")),
+    ("crossconv", ("shapes", "ours"), ("train", "steps", "ae"), ("train", "steps", "ours")),
 ]
 
 

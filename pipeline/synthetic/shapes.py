@@ -236,3 +236,17 @@ def make_split(cfg: ShapesConfig, n: int, seed: int) -> tuple[dict[str, np.ndarr
         "motion_convention": "(dx, dy) pixels from frame1 to frame2",
     }
     return pairs.arrays(), attrs
+
+
+def pairs_from_arrays(arrays: dict[str, np.ndarray]) -> ShapesPairs:
+    """The ShapesPairs a split was written from (its shard's arrays), to re-render or mask it."""
+    return ShapesPairs(**{name: np.asarray(arrays[name]) for name in ShapesPairs.__dataclass_fields__})
+
+
+def render_moved(cfg: ShapesConfig, pairs: ShapesPairs, motion: np.ndarray) -> np.ndarray:
+    """Frame 1 of every pair re-rendered with its objects moved by ``motion`` (N, K, 2) -> (N, H, W, 3).
+
+    Why: the resampled-truth and mean-motion references of the crossconv KL table are next frames
+    drawn exactly as the generator draws them, from other motions than the stored ones.
+    """
+    return np.stack([_render(cfg, pairs, i, np.asarray(motion[i], np.float32)) for i in range(len(motion))])

@@ -192,3 +192,21 @@ def shapes_kl(
     out["circles-triangles"] = kl_divergence(motion_histogram(t), motion_histogram(p), smoothing)
     out["circles-triangles measured"] = float((~np.isnan(p).any(1)).mean()) if len(p) else float("nan")
     return out
+
+
+def shape_histograms(motion: np.ndarray, shape: np.ndarray, present: np.ndarray) -> dict[str, np.ndarray]:
+    """The four (41, 41) histograms of the Fig. 5 table from (M, K, 2) motions (NaN where lost).
+
+    Unlike :func:`shapes_kl`, truth and prediction need not be aligned: the truth may be motions
+    drawn from the generator, the prediction several samples per test pair. Per shape, every
+    present object of that shape counts; the circles-triangles joint holds (circle dy, triangle
+    dy) of the first circle and triangle of each row that has both.
+    """
+    out: dict[str, np.ndarray] = {}
+    for key, code in (("circles", 0), ("squares", 1), ("triangles", 2)):
+        out[key] = motion_histogram(motion[present & (shape == code)])
+    circle, triangle = present & (shape == 0), present & (shape == 2)
+    both = circle.any(1) & triangle.any(1)
+    rows, ci, ti = np.nonzero(both)[0], circle.argmax(1)[both], triangle.argmax(1)[both]
+    out["circles-triangles"] = motion_histogram(np.stack([motion[rows, ci, 1], motion[rows, ti, 1]], 1))
+    return out

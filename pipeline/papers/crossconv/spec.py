@@ -1,19 +1,62 @@
 """crossconv (Xue et al.): what the graph needs to know, without torch.
 
-So far the data only: the Shapes and Shapes+Texture pairs (generated as in the paper) and the
-Exercise / PennAction frame pairs are built by the default graph; models, tables and figures
-are not built yet, so this spec declares no models and no targets. ``REFERENCE`` holds the
-paper's numbers for the tables to come (the ``paper`` column only).
+The Shapes pairs (generated as in the paper by the data stage) train the cross convolutional
+network ("ours", the VAE) and its AE baseline (no KL, no sampling layer); their samples, three
+baselines computed by the same measurement code (nearest-neighbour flow transfer, "no motion",
+"mean motion") and a resampled-truth floor give the Fig. 5 KL table; the VAE's z statistics
+give Table 1 and the figures. ``REFERENCE`` holds the paper's numbers (the ``paper`` column only).
+
+Sizes per preset: ``model`` (what ``CrossConvConfig`` takes beyond the variant; the image size
+is the Shapes pairs' own, ``shapes.size`` of the preset), ``train`` (one schedule per variant),
+``eval`` (sample counts). Paper values (Sec. 4.2, 5.1): 128x128 input, 4 scales from 256 to 32,
+32 maps per scale, z of 3,200, 20,000 / 500 Shapes pairs, 50,000 samples for the KL (100 per
+test pair), 10 nearest neighbours for the flow baseline. The paper gives no schedule or optimiser
+settings; ``train`` at paper scale is our choice (Adam 1e-3, batch 32, 40 epochs of 20,000 pairs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 PAPER = "crossconv"
-SIZES: dict[str, dict] = {}
-"""No model sizes yet (the data sizes are the presets' ``clips.crossconv`` and ``shapes``)."""
+DATASETS: tuple[str, ...] = ("shapes",)
+"""Datasets a model trains on (Shapes+Texture is generated but its results are qualitative only)."""
+VARIANTS: tuple[str, ...] = ("ours", "ae")
+"""The cross convolutional VAE and the same network without KL and sampling layer (Fig. 5's AE)."""
+PREDICTORS: dict[str, str] = {
+    "ours": "Ours", "ours_prior": "Ours (z from prior)", "ae": "AE", "flow": "Flow",
+    "nomotion": "No motion", "meanmotion": "Mean motion", "truth": "Truth (resampled motion)",
+}
+"""Rows of the Shapes KL table: predictor key -> row name (Ours, AE, Flow as in the paper)."""
+MODEL_OF: dict[str, str] = {"ours": "ours", "ours_prior": "ours", "ae": "ae"}
+"""Predictors that sample from a trained model -> its variant."""
+
+
+def _sizes(model: dict, steps: int, batch: int, every: tuple[int, int], evaluation: dict) -> dict:
+    return {"model": model,
+            "train": {"steps": {v: steps for v in VARIANTS}, "batch_size": batch, "lr": 1e-3,
+                      "checkpoint_every": every[0], "log_every": every[1]},
+            "eval": evaluation}
+
+
+SIZES: dict[str, dict[str, Any]] = {
+    # model: num_scales / top_scale of the image pyramid, maps (= kernels) per scale, width x
+    # hidden channels. eval: samples_per_pair (predictions drawn per test pair), test_pairs (0:
+    # all), z_bank (training pairs encoded for the empirical z and the z statistics), neighbours
+    # (flow transfer), truth_draws (motions drawn from the generator for p_gt), bootstrap
+    # (resamples of test pairs for the intervals), examples (test pairs in the samples figure).
+    "smoke": _sizes({"num_scales": 3, "top_scale": 1.0, "maps": 4, "width": 1 / 16}, 4, 8, (2, 1),
+                    {"samples_per_pair": 2, "test_pairs": 0, "z_bank": 32, "neighbours": 3, "truth_draws": 2000,
+                     "bootstrap": 20, "batch_size": 16, "examples": 2}),
+    "demo": _sizes({"num_scales": 4, "top_scale": 1.0, "maps": 16, "width": 1 / 4}, 600, 16, (100, 20),
+                   {"samples_per_pair": 10, "test_pairs": 200, "z_bank": 1000, "neighbours": 10,
+                    "truth_draws": 50_000, "bootstrap": 200, "batch_size": 50, "examples": 4}),
+    "paper": _sizes({"num_scales": 4, "top_scale": 2.0, "maps": 32, "width": 1.0}, 25_000, 32, (1000, 100),
+                    {"samples_per_pair": 100, "test_pairs": 0, "z_bank": 1000, "neighbours": 10,
+                     "truth_draws": 50_000, "bootstrap": 200, "batch_size": 50, "examples": 6}),
+}
 CLIP_SETS: tuple[tuple[str, str], ...] = (("exercise", "crossconv"), ("pennaction", "crossconv"))
 SHAPES_SETS: tuple[str, ...] = ("shapes", "shapestexture")
 
@@ -46,6 +89,44 @@ REFERENCE: dict[str, dict[str, dict[str, float]]] = {
     },
 }
 """The paper's numbers, table -> row -> column -> value, as printed."""
+
+
+def models(sources: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(dataset, variant) pairs to train: both networks on Shapes unless it is off."""
+    return [(d, v) for d in DATASETS if sources.get(d, "off") != "off" for v in VARIANTS]
+
+
+def shapes_split(data_root: Path, dataset: str, split: str) -> str:
+    return str(Path(data_root) / "clips" / dataset / "crossconv" / f"{split}.zarr")
+
+
+def inputs(dataset: str, variant: str, data_root: Path) -> dict[str, str]:
+    """Files a training job reads: the training pairs (and the test pairs, for its previews)."""
+    check(dataset, variant)
+    return {"train": shapes_split(data_root, dataset, "train"), "test": shapes_split(data_root, dataset, "test")}
+
+
+def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict[str, Any]:
+    """A network reads the model sizes and its own schedule: the other variant's steps never retrain it."""
+    check(dataset, variant)
+    return {"model": sizes["model"], "train": {**sizes["train"], "steps": {variant: sizes["train"]["steps"][variant]}}}
+
+
+def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any]) -> list[Path]:
+    """The Fig. 5 KL table, Table 1 (sparsity of z), the samples and z statistics figures."""
+    if sources.get("shapes", "off") == "off":
+        return []
+    results = Path(results)
+    return [results / "tables" / "shapes_kl.csv", results / "tables" / "latent_sparsity.csv",
+            results / "figures" / "shapes_samples.png", results / "figures" / "shapes_z_statistics.png",
+            results / "figures" / "shapes_motion_histograms.png"]
+
+
+def check(dataset: str, variant: str) -> None:
+    if dataset not in DATASETS:
+        raise KeyError(f"crossconv has no dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    if variant not in VARIANTS:
+        raise KeyError(f"crossconv has no variant {variant!r}; known: {', '.join(VARIANTS)}")
 
 
 def data_targets(sources: Mapping[str, str], data_root: Path) -> list[Path]:
