@@ -21,6 +21,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/walker.smk"
 include: "workflow/rules/staticflow.smk"
 include: "workflow/rules/svg.smk"
+include: "workflow/rules/vgan.smk"
 
 
 rule all:
