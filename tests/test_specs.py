@@ -14,6 +14,9 @@ CASES = [
     ("staticflow", ("hmdb51", "alexnet"), ("train", "epochs", "allconv"), ("train", "epochs", "alexnet")),
     ("walker", ("ucf101", "flownet"), ("model", "width"), ("flownet", "epochs")),
     ("walker", ("ucf101", "cvae"), ("flownet", "epochs"), ("model", "width")),
+    ("vgan", ("flickr", "twostream"), ("train", "steps", "onestream"), ("train", "steps", "twostream")),
+    ("vgan", ("flickr", "twostream"), ("gmm", "components"), ("model", "z_dim")),
+    ("vgan", ("flickr", "ae"), ("eval", "samples"), ("gmm", "components")),
 ]
 
 
