@@ -75,24 +75,28 @@ JUDGED_BY = "automatic judge (real-vs-generated 3D CNN), not people"
 
 @torch.no_grad()
 def _generate(variant: str, model_path: Path, n: int, seed: int, batch_size: int) -> dict[str, np.ndarray]:
-    """``n`` clips of one model as uint8 arrays: frames (n, T, H, W, 3) and, for two streams, the streams."""
+    """``n`` clips of one model as uint8 arrays: frames (n, T, H, W, 3) and, for two streams, the streams.
+
+    Each batch is quantised as it is made, so only uint8 arrays accumulate (1,000 paper-size clips).
+    """
+    chunks: list[dict[str, np.ndarray]] = []
     if variant == "ae":
         ae: Autoencoder = load_model(model_path, build_autoencoder)
         gmm: CodeGMM = load_gmm(Path(model_path).parent / GMM_NAME)
         codes = torch.from_numpy(gmm.sample(n, seed)).float()
-        videos = [ae.decoder(chunk) for chunk in codes.split(batch_size)]
-        return {"frames": to_frames(to_clip_layout(torch.cat(videos)))}
-    generator: Generator = load_model(model_path, build_generator, module="generator")
-    z = torch.randn(n, generator.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
-    outs = [generator.decompose(chunk) for chunk in z.split(batch_size)]
-    arrays = {"frames": to_frames(to_clip_layout(torch.cat([o.video for o in outs])))}
-    if generator.cfg.two_stream:
-        arrays["foreground"] = to_frames(to_clip_layout(torch.cat([o.foreground for o in outs])))
-        mask = torch.cat([o.mask for o in outs])[:, 0]  # (n, T, H, W) in (0, 1)
-        arrays["mask"] = np.round(mask.numpy() * 255).astype(np.uint8)
-        background = torch.cat([o.background for o in outs])  # (n, 3, H, W)
-        arrays["background"] = to_frames(background[:, None])[:, 0]  # (n, H, W, 3)
-    return arrays
+        chunks = [{"frames": to_frames(to_clip_layout(ae.decoder(chunk)))} for chunk in codes.split(batch_size)]
+    else:
+        generator: Generator = load_model(model_path, build_generator, module="generator")
+        z = torch.randn(n, generator.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
+        for chunk in z.split(batch_size):
+            out = generator.decompose(chunk)
+            arrays = {"frames": to_frames(to_clip_layout(out.video))}
+            if out.mask is not None and out.background is not None:
+                arrays["foreground"] = to_frames(to_clip_layout(out.foreground))
+                arrays["mask"] = np.round(out.mask[:, 0].numpy() * 255).astype(np.uint8)  # (b, T, H, W)
+                arrays["background"] = to_frames(out.background[:, None])[:, 0]  # (b, H, W, 3)
+            chunks.append(arrays)
+    return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
 
 
 def write_samples(variant: str, model_path: Path, sizes: Mapping[str, Any], seed: int, out: Path) -> Path:

@@ -90,7 +90,8 @@ def train_autoencoder(cfg: VGANConfig, clips: VganClips, job: TrainingJob) -> Pa
 
     def preview() -> dict[str, np.ndarray]:
         real = torch.stack([torch.from_numpy(clips.dataset[int(r)]) for r in shown])
-        recon = autoencoder(real.permute(0, 2, 1, 3, 4)).permute(0, 2, 1, 3, 4)
+        device = next(autoencoder.parameters()).device
+        recon = autoencoder(real.permute(0, 2, 1, 3, 4).to(device)).permute(0, 2, 1, 3, 4).cpu()
         return {"reconstructions": preview_grid(torch.cat([real, recon]))}
 
     batches = training_batches(clips, int(train["batch_size"]), job.seed, int(train.get("workers", 0)))
