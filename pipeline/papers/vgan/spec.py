@@ -9,8 +9,8 @@ comparison) stands in for the paper's human raters in Table 1.
 Sizes per preset: model widths, schedules, sample counts. The clip size (32 frames of 64x64)
 is the data's (``clips.vgan`` in ``pipeline.presets``). The paper's values (Sec. 2-3): z of 100
 dims, Adam lr 2e-4 with beta1 0.5, batch 64, a GMM of 256 components over the AE codes; the
-paper gives no iteration count, so ``paper.train.steps`` is ours (about 20 epochs of its 5,000
-hours of video would be far more; set it with ``overrides``).
+paper gives no iteration count, so ``paper.train.steps`` (100,000) is our choice (change it
+with ``overrides``). The small presets train at 16 frames of 32x32 (``data.frames``, ``data.size``).
 """
 
 from __future__ import annotations
