@@ -22,6 +22,7 @@ include: "workflow/rules/walker.smk"
 include: "workflow/rules/staticflow.smk"
 include: "workflow/rules/svg.smk"
 include: "workflow/rules/crossconv.smk"
+include: "workflow/rules/vgan.smk"
 
 
 rule all:

@@ -64,7 +64,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "thumos": _standin((0, 4), 160, 120, 2.2),
             "hmdb51": _standin((12, 3), 160, 120, 1.4),
             "kth": _standin((6, 2), 160, 120, 2.0),
-            "flickr": _standin((6, 0), 128, 96, 2.6),
+            "flickr": _standin((16, 0), 128, 96, 2.6),
             "exercise": _standin((4, 1), 96, 96, 1.0),
             "pennaction": _standin((4, 1), 96, 96, 1.0),
         },

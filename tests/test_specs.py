@@ -15,6 +15,9 @@ CASES = [
     ("walker", ("ucf101", "flownet"), ("model", "width"), ("flownet", "epochs")),
     ("walker", ("ucf101", "cvae"), ("flownet", "epochs"), ("model", "width")),
     ("crossconv", ("shapes", "ours"), ("train", "steps", "ae"), ("train", "steps", "ours")),
+    ("vgan", ("flickr", "twostream"), ("train", "steps", "onestream"), ("train", "steps", "twostream")),
+    ("vgan", ("flickr", "twostream"), ("gmm", "components"), ("model", "z_dim")),
+    ("vgan", ("flickr", "ae"), ("eval", "samples"), ("gmm", "components")),
 ]
 
 

@@ -1,16 +1,71 @@
 """vgan (Vondrick et al. 2016): what the graph needs to know, without torch.
 
-So far the data only: the default graph cuts and stabilizes (VGAN mode) the UCF101 and Flickr
-clips this paper reads; models, tables and figures are not built yet, so this spec declares no
-models and no targets. ``REFERENCE`` holds the paper's numbers for the tables to come.
+Three models train on the stabilized Flickr clips (scene videos; a synthetic stand-in by
+default): the two-stream and one-stream generators against their discriminators, and the
+autoencoder baseline whose 100-d codes a Gaussian mixture then models. An automatic judge (a
+real-vs-generated video classifier trained on held-out real clips and samples kept out of the
+comparison) stands in for the paper's human raters in Table 1.
+
+Sizes per preset: model widths, schedules, sample counts. The clip size (32 frames of 64x64)
+is the data's (``clips.vgan`` in ``pipeline.presets``). The paper's values (Sec. 2-3): z of 100
+dims, Adam lr 2e-4 with beta1 0.5, batch 64, a GMM of 256 components over the AE codes; the
+paper gives no iteration count, so ``paper.train.steps`` (100,000) is our choice (change it
+with ``overrides``). The small presets train at 16 frames of 32x32 (``data.frames``, ``data.size``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 PAPER = "vgan"
-SIZES: dict[str, dict] = {}
-"""No model sizes yet (the clip sizes are the presets' ``clips.vgan``)."""
+DATASET = "flickr"
+VARIANTS: tuple[str, ...] = ("twostream", "onestream", "ae")
+"""Two-stream GAN, one-stream GAN, autoencoder + GMM baseline (the models of Table 1)."""
+GANS: tuple[str, ...] = ("twostream", "onestream")
 CLIP_SETS: tuple[tuple[str, str], ...] = (("ucf101", "vgan"), ("flickr", "vgan"))
+
+SIZES = {
+    "smoke": {
+        # z_dim: latent size (paper 100); width: factor on every hidden width (paper 1.0, 64 .. 512)
+        "model": {"z_dim": 8, "width": 1 / 16},
+        # frames, size: the clips every model and the judge see, resampled from the data's 32 x 64 x 64
+        # (every k-th frame, k x k pixel means; paper 32, 64). judge_fraction / compare_fraction:
+        # training videos held out (whole videos, spread over classes) for training the judge and
+        # for the real side of the comparison; the models never see them
+        "data": {"frames": 16, "size": 32, "judge_fraction": 0.25, "compare_fraction": 0.25},
+        # steps per model; lr and beta1 are the paper's Adam; mask_penalty: L1 weight on the mask
+        "train": {"batch_size": 2, "steps": {"twostream": 2, "onestream": 2, "ae": 2}, "lr": 2e-4, "beta1": 0.5,
+                  "mask_penalty": 0.1, "checkpoint_every": 1, "log_every": 1, "preview_every": 0, "workers": 0},
+        # components of the Gaussian mixture over the AE codes (paper 256; at most the training clips)
+        "gmm": {"components": 1},
+        # samples: generated clips per model for the comparison (the real side is the compare hold-out);
+        # judge_samples: generated clips per model the judge trains on (other seeds)
+        "eval": {"samples": 4, "judge_samples": 4, "bootstrap": 200, "batch_size": 4,
+                 "judge": {"width": 4, "steps": 4, "batch_size": 4, "lr": 1e-3}, "figure_samples": 2},
+    },
+    "demo": {
+        "model": {"z_dim": 32, "width": 1 / 8},
+        "data": {"frames": 16, "size": 32, "judge_fraction": 0.25, "compare_fraction": 0.25},
+        "train": {"batch_size": 8, "steps": {"twostream": 200, "onestream": 200, "ae": 150}, "lr": 2e-4,
+                  "beta1": 0.5, "mask_penalty": 0.1, "checkpoint_every": 50, "log_every": 10,
+                  "preview_every": 100, "workers": 0},
+        "gmm": {"components": 4},
+        "eval": {"samples": 64, "judge_samples": 64, "bootstrap": 2000, "batch_size": 32,
+                 "judge": {"width": 8, "steps": 300, "batch_size": 16, "lr": 1e-3}, "figure_samples": 4},
+    },
+    "paper": {
+        "model": {"z_dim": 100, "width": 1.0},
+        "data": {"frames": 32, "size": 64, "judge_fraction": 0.1, "compare_fraction": 0.1},
+        "train": {"batch_size": 64, "steps": {"twostream": 100_000, "onestream": 100_000, "ae": 100_000},
+                  "lr": 2e-4, "beta1": 0.5, "mask_penalty": 0.1, "checkpoint_every": 1000, "log_every": 100,
+                  "preview_every": 1000, "workers": 4},
+        "gmm": {"components": 256},
+        "eval": {"samples": 1000, "judge_samples": 1000, "bootstrap": 2000, "batch_size": 64,
+                 "judge": {"width": 32, "steps": 3000, "batch_size": 64, "lr": 1e-3}, "figure_samples": 8},
+    },
+}
 
 REFERENCE: dict[str, dict[str, dict[str, float]]] = {
     # Vondrick et al., Table 1: human 2AFC preference (%), mean over scenes.
@@ -35,3 +90,64 @@ REFERENCE: dict[str, dict[str, dict[str, float]]] = {
     },
 }
 """The paper's numbers, table -> row -> column -> value, as printed."""
+
+PAIRINGS: tuple[tuple[str, str], ...] = (
+    ("twostream", "ae"), ("onestream", "ae"), ("twostream", "onestream"),
+    ("twostream", "real"), ("onestream", "real"), ("ae", "real"),
+)
+"""Table 1's pairings (A, B): how often A's clip is judged the more realistic."""
+NAMES: dict[str, str] = {"twostream": "two-stream", "onestream": "one-stream", "ae": "AE", "real": "real"}
+CONTROL_ROW = "real over real (control)"
+
+
+def pairing_row(a: str, b: str) -> str:
+    """Table 1's row name of a pairing (the names of ``REFERENCE``)."""
+    return f"{NAMES[a]} over {NAMES[b]}"
+
+
+def models(sources: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(dataset, variant) pairs to train: the three models of Table 1 on Flickr unless it is off."""
+    return [(DATASET, v) for v in VARIANTS] if sources.get(DATASET, "off") != "off" else []
+
+
+def stabilized_summary(data_root: Path, dataset: str) -> str:
+    """The stabilize stage's summary of a dataset's vgan clips (written once all its shards exist)."""
+    return str(Path(data_root) / "stabilized" / dataset / "vgan" / "summary.csv")
+
+
+def inputs(dataset: str, variant: str, data_root: Path) -> dict[str, str]:
+    """Files a training job reads: the stabilized clips, through their summary."""
+    check(dataset, variant)
+    return {"summary": stabilized_summary(data_root, dataset)}
+
+
+def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict[str, Any]:
+    """A model reads the widths, the hold-out fractions and its own schedule (the AE also the GMM).
+
+    The other models' step counts and the evaluation sizes never retrain it.
+    """
+    check(dataset, variant)
+    train = {k: v for k, v in sizes["train"].items() if k != "steps"}
+    if variant == "ae":
+        train = {k: v for k, v in train.items() if k != "mask_penalty"}
+    out = {"model": dict(sizes["model"]), "data": dict(sizes["data"]),
+           "train": {**train, "steps": int(sizes["train"]["steps"][variant])}}
+    if variant == "ae":
+        out["gmm"] = dict(sizes["gmm"])
+    return out
+
+
+def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any]) -> list[Path]:
+    """Table 1 (automatic judge), the statistics table and the figures (none when Flickr is off)."""
+    if sources.get(DATASET, "off") == "off":
+        return []
+    tables = [results / "tables" / f"{name}.csv" for name in ("vgan_preference", "vgan_statistics")]
+    figures = [results / "figures" / f"vgan_{name}.png" for name in ("generations", "streams", "training")]
+    return tables + figures
+
+
+def check(dataset: str, variant: str) -> None:
+    if dataset != DATASET:
+        raise KeyError(f"vgan has no dataset {dataset!r}; known: {DATASET}")
+    if variant not in VARIANTS:
+        raise KeyError(f"vgan has no variant {variant!r}; known: {', '.join(VARIANTS)}")

@@ -1,0 +1,112 @@
+# Stage: vgan (generating videos with scene dynamics). Samples of the three models of Table 1, the
+# automatic judge (a real-vs-generated classifier standing in for the paper's human raters), its
+# preference table and clip statistics, and the figures. The models train through the generic
+# train_model rule (train.smk) with pipeline/papers/vgan/ (sizes in its spec.py).
+from pipeline.papers.vgan import spec as vgan_spec
+
+VGAN = SIZES["vgan"]
+VGAN_DATASET = vgan_spec.DATASET
+VGAN_VARIANTS = vgan_spec.VARIANTS
+VGAN_EVAL = RESULTS / "eval" / "vgan" / VGAN_DATASET
+VGAN_SUMMARY = vgan_spec.stabilized_summary(DATA, VGAN_DATASET)
+
+
+def vgan_model(variant):
+    return RESULTS / "models" / "vgan" / VGAN_DATASET / variant / "model.pt"
+
+
+def vgan_samples(variants=VGAN_VARIANTS):
+    return {v: VGAN_EVAL / f"{v}_samples.zarr" for v in variants}
+
+
+rule vgan_samples:
+    input:
+        model=vgan_model("{variant}"),
+    output:
+        directory(VGAN_EVAL / "{variant}_samples.zarr"),
+    wildcard_constraints:
+        variant="|".join(VGAN_VARIANTS),
+    params:
+        sizes={"eval": {k: VGAN["eval"][k] for k in ("samples", "judge_samples", "batch_size")}},
+        seed=config["seed"],
+    log:
+        LOGS / "vgan_samples" / "{variant}.log",
+    script:
+        "../scripts/vgan_samples.py"
+
+
+rule vgan_judge:
+    input:
+        **vgan_samples(),
+        summary=VGAN_SUMMARY,
+    output:
+        VGAN_EVAL / "judge.json",
+    params:
+        sizes={"data": VGAN["data"], "eval": VGAN["eval"]},
+        variants=list(VGAN_VARIANTS),
+        seed=config["seed"],
+    log:
+        LOGS / "vgan_judge" / f"{VGAN_DATASET}.log",
+    script:
+        "../scripts/vgan_judge.py"
+
+
+rule vgan_tables:
+    input:
+        judge=VGAN_EVAL / "judge.json",
+        sources=[DATA / "sources" / f"{VGAN_DATASET}.json"],
+    output:
+        preference=report(RESULTS / "tables" / "vgan_preference.csv", caption="../report/vgan/preference.rst",
+                          category="vgan"),
+        statistics=report(RESULTS / "tables" / "vgan_statistics.csv", caption="../report/vgan/statistics.rst",
+                          category="vgan"),
+        provenance=[RESULTS / "tables" / f"vgan_{t}.provenance.json" for t in ("preference", "statistics")],
+    params:
+        config=config,
+    log:
+        LOGS / "vgan_tables" / f"{VGAN_DATASET}.log",
+    script:
+        "../scripts/vgan_tables.py"
+
+
+rule vgan_generations_figure:
+    input:
+        **vgan_samples(),
+        summary=VGAN_SUMMARY,
+    output:
+        report(RESULTS / "figures" / "vgan_generations.png", caption="../report/vgan/generations.rst",
+               category="vgan"),
+    params:
+        sizes={"data": VGAN["data"]},
+        n=VGAN["eval"]["figure_samples"],
+        variants=list(VGAN_VARIANTS),
+    log:
+        LOGS / "vgan_figures" / "generations.log",
+    script:
+        "../scripts/vgan_generations_figure.py"
+
+
+rule vgan_streams_figure:
+    input:
+        VGAN_EVAL / "twostream_samples.zarr",
+    output:
+        report(RESULTS / "figures" / "vgan_streams.png", caption="../report/vgan/streams.rst", category="vgan"),
+    params:
+        n=VGAN["eval"]["figure_samples"],
+    log:
+        LOGS / "vgan_figures" / "streams.log",
+    script:
+        "../scripts/vgan_streams_figure.py"
+
+
+rule vgan_training_figure:
+    input:
+        [vgan_model(v) for v in VGAN_VARIANTS],
+    output:
+        report(RESULTS / "figures" / "vgan_training.png", caption="../report/vgan/training.rst", category="vgan"),
+    params:
+        variants=list(VGAN_VARIANTS),
+    log:
+        LOGS / "vgan_figures" / "training.log",
+    script:
+        "../scripts/vgan_training_figure.py"

@@ -1,0 +1,9 @@
+from pathlib import Path
+
+from pipeline.logs import logging_to
+from pipeline.papers.vgan.evaluate import judge_samples
+
+with logging_to(snakemake.log[0]):
+    samples = {v: Path(snakemake.input[v]) for v in snakemake.params.variants}
+    judge_samples(samples, Path(snakemake.input.summary), snakemake.params.sizes, snakemake.params.seed,
+                  Path(snakemake.output[0]))
