@@ -155,8 +155,8 @@ def resolve(
 ) -> dict[str, Any]:
     """The sizes and counts of ``scale`` with the user's ``overrides`` applied.
 
-    ``paper_sizes``: paper -> scale -> its sizes (each paper's ``spec.SIZES``; the registry
-    ``pipeline.papers.sizes`` passes them all).
+    ``paper_sizes``: paper -> scale -> its sizes (each paper's ``spec.SIZES``; the registry's
+    ``sizes`` function passes them all).
     """
     if scale not in PRESETS:
         raise KeyError(f"scale: {scale!r} is not a preset; choose one of {', '.join(SCALES)}")
