@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import logging
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -332,6 +333,7 @@ def fit(
         log.info("resumed at step %d of %d from %s", step, cfg.steps, checkpoint_path)
     else:
         log.info("training from step 0 of %d into %s", cfg.steps, out_dir)
+        shutil.rmtree(out_dir / TENSORBOARD_DIR, ignore_errors=True)  # a new run's curves, not two overlaid
     resumed_at = step
     loss_log = _RowLog(out_dir / LOG_NAME, step)
     eval_logs = [_RowLog(out_dir / e.file, step) for e in evaluations]

@@ -122,6 +122,7 @@ def test_finished_run_leaves_no_checkpoint_and_a_forced_rerun_trains_from_step_0
         again = train(tmp_path / "run", steps=6)
     assert "training from step 0 of 6" in caplog.text and "resumed" not in caplog.text
     assert len(again.seen) == 6  # really trained every step
+    assert len(list((tmp_path / "run" / "tensorboard").glob("events.*"))) == 1  # the old run's curves are gone
     assert_same_weights(first, again)  # deterministic on CPU
 
 
