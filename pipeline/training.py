@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import random
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -37,6 +36,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from pipeline import provenance
 from pipeline.atomic import publishing, write_csv
+from pipeline.rng import rng_state, seed_everything, set_rng_state
 
 log = logging.getLogger(__name__)
 
@@ -154,45 +154,6 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save`` published atomically: a job killed mid-write leaves the previous file intact."""
     with publishing(path) as tmp:
         torch.save(obj, tmp)
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def _rng_state() -> dict[str, Any]:
-    """Every global RNG a training step may draw from, in weights_only-loadable types."""
-    np_state = np.random.get_state(legacy=False)
-    return {
-        "python": random.getstate(),
-        "numpy": {
-            "bit_generator": np_state["bit_generator"],
-            "key": torch.from_numpy(np.asarray(np_state["state"]["key"], dtype=np.int64)),
-            "pos": int(np_state["state"]["pos"]),
-            "has_gauss": int(np_state["has_gauss"]),
-            "gauss": float(np_state["gauss"]),
-        },
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np_state = state["numpy"]
-    np.random.set_state(
-        {
-            "bit_generator": np_state["bit_generator"],
-            "state": {"key": np_state["key"].numpy().astype(np.uint32), "pos": np_state["pos"]},
-            "has_gauss": np_state["has_gauss"],
-            "gauss": np_state["gauss"],
-        }
-    )
-    torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _scalars(outputs: Mapping[str, Any]) -> dict[str, float]:
@@ -313,7 +274,7 @@ def fit(
     modules, optimizers, schedulers = trainable.modules(), trainable.optimizers(), _schedulers(trainable)
     for module in modules.values():
         module.to(device)
-    _seed_everything(job.seed)
+    seed_everything(job.seed)
     identity = job.identity(model_config)
 
     step, elapsed, count = 0, 0.0, 0
@@ -329,7 +290,7 @@ def fit(
             scheduler.load_state_dict(ckpt["schedulers"][name])
         step, elapsed = int(ckpt["step"]), float(ckpt["elapsed"])
         sums, count = dict(ckpt["log_sums"]), int(ckpt["log_count"])
-        _set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"])
         log.info("resumed at step %d of %d from %s", step, cfg.steps, checkpoint_path)
     else:
         log.info("training from step 0 of %d into %s", cfg.steps, out_dir)
@@ -346,7 +307,7 @@ def fit(
                 "optimizers": {name: o.state_dict() for name, o in optimizers.items()},
                 "schedulers": {name: s.state_dict() for name, s in schedulers.items()},
                 "step": step, "elapsed": elapsed, "log_sums": sums, "log_count": count,
-                "rng": _rng_state(), "identity": identity,
+                "rng": rng_state(), "identity": identity,
             },
             checkpoint_path,
         )
