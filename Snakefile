@@ -23,6 +23,7 @@ include: "workflow/rules/staticflow.smk"
 include: "workflow/rules/svg.smk"
 include: "workflow/rules/crossconv.smk"
 include: "workflow/rules/vgan.smk"
+include: "workflow/rules/seeds.smk"
 
 
 rule all:

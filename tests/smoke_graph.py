@@ -11,11 +11,14 @@ REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
-def run_paper(workdir: Path, paper: str, *args: str) -> subprocess.CompletedProcess:
-    """``snakemake <args>`` in ``workdir`` on the embedded config at smoke scale, ``paper`` only."""
+def run_paper(workdir: Path, paper: str, *args: str, config: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """``snakemake <args>`` in ``workdir`` on the embedded config at smoke scale, ``paper`` only.
+
+    ``config``: further ``key=value`` overrides (``--config`` takes them all at once).
+    """
     command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                "--configfile", str(REPO / "config.yaml"), "--cores", "2", *args,
-               "--config", "scale=smoke", f"papers=[{paper}]", "data_root=data", "results_root=results"]
+               "--config", "scale=smoke", f"papers=[{paper}]", "data_root=data", "results_root=results", *config]
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 

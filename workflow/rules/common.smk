@@ -22,6 +22,29 @@ wildcard_constraints:
     dataset="[a-z0-9]+",
     protocol="[a-z]+",
     shard="[0-9]{5}",
+    seeddir="(seed[0-9]+/)?",
+
+
+SEEDS = list(dict.fromkeys([config["seed"], *map(int, config["seeds"])]))
+"""Training seeds: the main one (``seed``, whose outputs are the tables everyone reads) first."""
+
+
+def seed_dir(seed):
+    """Where one seed's models, evaluations and tables go, under their usual folders: '' for the main seed."""
+    return "" if seed == config["seed"] else f"seed{seed}/"
+
+
+def run_seed(wildcards):
+    """The training / evaluation seed of a job whose output paths carry ``{seeddir}``."""
+    return int(wildcards.seeddir[len("seed"):-1]) if wildcards.seeddir else config["seed"]
+
+
+def seeded_config(wildcards):
+    """The config as one seed's tables record it: ``seed`` is the seed their models trained with.
+
+    Without ``seeds``: asking for more seeds never makes the main seed's tables out of date.
+    """
+    return {**{k: v for k, v in config.items() if k != "seeds"}, "seed": run_seed(wildcards)}
 
 
 def dataset_source(name):
@@ -90,8 +113,15 @@ def training_inputs(wildcards):
 
 
 def all_targets():
-    """Everything `snakemake` builds by default for the configured papers."""
-    return papers.targets(config["papers"], SOURCES, RESULTS, SIZES) + clip_targets() + preprocessing_targets()
+    """Everything `snakemake` builds by default for the configured papers (+ the seed spread when asked)."""
+    spread = [RESULTS / "tables" / "seed_spread.csv"] if len(SEEDS) > 1 else []
+    return papers.targets(config["papers"], SOURCES, RESULTS, SIZES) + clip_targets() + preprocessing_targets() + spread
+
+
+def seeded_tables():
+    """Every result table of the chosen papers, per seed: {seed: [paths]} (the main seed's at their usual place)."""
+    tables = [p for p in papers.targets(config["papers"], SOURCES, RESULTS, SIZES) if p.suffix == ".csv"]
+    return {s: [p.parent / seed_dir(s) / p.name for p in tables] for s in SEEDS}
 
 
 def clip_targets():

@@ -11,17 +11,17 @@ rule train_model:
     input:
         unpack(training_inputs),
     output:
-        RESULTS / "models" / "{paper}" / "{dataset}" / "{variant}" / "model.pt",
+        RESULTS / "models" / "{paper}" / "{dataset}" / "{variant}" / "{seeddir}model.pt",
     wildcard_constraints:
         paper="|".join(papers.PAPERS),
     params:
         sizes=training_sizes,
-        seed=config["seed"],
+        seed=run_seed,
         device=config["device"],
     resources:
         gpu=0 if config["device"] == "cpu" else 1,
     threads: 2
     log:
-        LOGS / "train" / "{paper}" / "{dataset}" / "{variant}.log",
+        LOGS / "train" / "{paper}" / "{dataset}" / "{seeddir}{variant}.log",
     script:
         "../scripts/train_model.py"

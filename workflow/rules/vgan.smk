@@ -11,60 +11,60 @@ VGAN_EVAL = RESULTS / "eval" / "vgan" / VGAN_DATASET
 VGAN_SUMMARY = vgan_spec.stabilized_summary(DATA, VGAN_DATASET)
 
 
-def vgan_model(variant):
-    return RESULTS / "models" / "vgan" / VGAN_DATASET / variant / "model.pt"
+def vgan_model(variant, seeddir=""):
+    return RESULTS / "models" / "vgan" / VGAN_DATASET / variant / f"{seeddir}model.pt"
 
 
-def vgan_samples(variants=VGAN_VARIANTS):
-    return {v: VGAN_EVAL / f"{v}_samples.zarr" for v in variants}
+def vgan_samples(variants=VGAN_VARIANTS, seeddir=""):
+    return {v: VGAN_EVAL / f"{seeddir}{v}_samples.zarr" for v in variants}
 
 
 rule vgan_samples:
     input:
-        model=vgan_model("{variant}"),
+        model=vgan_model("{variant}", "{seeddir}"),
     output:
-        directory(VGAN_EVAL / "{variant}_samples.zarr"),
+        directory(VGAN_EVAL / "{seeddir}{variant}_samples.zarr"),
     wildcard_constraints:
         variant="|".join(VGAN_VARIANTS),
     params:
         sizes={"eval": {k: VGAN["eval"][k] for k in ("samples", "judge_samples", "batch_size")}},
-        seed=config["seed"],
+        seed=run_seed,
     log:
-        LOGS / "vgan_samples" / "{variant}.log",
+        LOGS / "vgan_samples" / "{seeddir}{variant}.log",
     script:
         "../scripts/vgan_samples.py"
 
 
 rule vgan_judge:
     input:
-        **vgan_samples(),
+        **vgan_samples(seeddir="{seeddir}"),
         summary=VGAN_SUMMARY,
     output:
-        VGAN_EVAL / "judge.json",
+        VGAN_EVAL / "{seeddir}judge.json",
     params:
         sizes={"data": VGAN["data"], "eval": VGAN["eval"]},
         variants=list(VGAN_VARIANTS),
-        seed=config["seed"],
+        seed=run_seed,
     log:
-        LOGS / "vgan_judge" / f"{VGAN_DATASET}.log",
+        LOGS / "vgan_judge" / f"{{seeddir}}{VGAN_DATASET}.log",
     script:
         "../scripts/vgan_judge.py"
 
 
 rule vgan_tables:
     input:
-        judge=VGAN_EVAL / "judge.json",
+        judge=VGAN_EVAL / "{seeddir}judge.json",
         sources=[DATA / "sources" / f"{VGAN_DATASET}.json"],
     output:
-        preference=report(RESULTS / "tables" / "vgan_preference.csv", caption="../report/vgan/preference.rst",
+        preference=report(RESULTS / "tables" / "{seeddir}vgan_preference.csv", caption="../report/vgan/preference.rst",
                           category="vgan"),
-        statistics=report(RESULTS / "tables" / "vgan_statistics.csv", caption="../report/vgan/statistics.rst",
+        statistics=report(RESULTS / "tables" / "{seeddir}vgan_statistics.csv", caption="../report/vgan/statistics.rst",
                           category="vgan"),
-        provenance=[RESULTS / "tables" / f"vgan_{t}.provenance.json" for t in ("preference", "statistics")],
+        provenance=[RESULTS / "tables" / f"{{seeddir}}vgan_{t}.provenance.json" for t in ("preference", "statistics")],
     params:
-        config=config,
+        config=seeded_config,
     log:
-        LOGS / "vgan_tables" / f"{VGAN_DATASET}.log",
+        LOGS / "vgan_tables" / f"{{seeddir}}{VGAN_DATASET}.log",
     script:
         "../scripts/vgan_tables.py"
 
