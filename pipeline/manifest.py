@@ -54,6 +54,7 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "duration",  # seconds
     "status",  # ok / skipped
     "reason",  # why skipped ("" when ok)
+    "note",  # what a reader should know about a kept file (dropped-frame entries), else ""
     "codec",
     "variable_frame_rate",
     "relpath",  # path relative to raw_dir, POSIX separators
@@ -413,8 +414,11 @@ def _probe_row(entry: Entry, count_packets: bool = True) -> dict[str, object]:
     row = {
         "frames": info.frames, "fps": info.fps, "width": info.width, "height": info.height,
         "duration": info.duration, "codec": info.codec,
-        "variable_frame_rate": info.variable_frame_rate, "status": "ok", "reason": "",
+        "variable_frame_rate": info.variable_frame_rate, "status": "ok", "reason": "", "note": "",
     }
+    if info.empty_slots:
+        row["note"] = (f"{info.empty_slots} of {info.frames} frame slots are empty (dropped frames); "
+                       f"read as played, each repeating the frame before")
     if info.frames < 2:  # nothing moves in a single frame: no clip, no flow
         row.update(status="skipped", reason=f"{info.frames} frame")
     return row
@@ -519,6 +523,9 @@ def _to_bool(value: object) -> bool | None:
     return None
 
 
+_ADDED_COLUMNS = {"note": ""}  # columns newer than some manifests on disk: filled when read
+
+
 def _check_columns(frame: pd.DataFrame, where: str) -> None:
     missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
     if missing:
@@ -542,6 +549,9 @@ def read_manifest(path: str | os.PathLike, *, raw_dir: str | os.PathLike | None 
     if not path.is_file():
         raise FileNotFoundError(f"manifest {path} does not exist; run the list stage first")
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column, default in _ADDED_COLUMNS.items():
+        if column not in frame.columns:
+            frame.insert(list(MANIFEST_COLUMNS).index(column), column, default)
     _check_columns(frame, str(path))
     frame = _coerce(frame)
     if raw_dir is not None:

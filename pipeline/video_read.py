@@ -68,6 +68,7 @@ class VideoInfo:
     variable_frame_rate: bool
     rotation: int = 0  # degrees, clockwise display rotation found in the file
     stream_index: int = 0  # index of the decoded video stream in the container
+    empty_slots: int = 0  # frame slots stored empty (dropped frames); each shows the frame before
 
 
 # ----------------------------------------------------------------------------- probe
@@ -118,10 +119,15 @@ def _last_line(stderr: str, limit: int = 160) -> str:
 
 
 def _ffprobe_json(path: str, count_packets: bool, timeout: float) -> dict:
-    """Run ffprobe; ffmpeg-python 0.2's ``probe`` has no timeout, which a listing needs."""
-    args = ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json"]
+    """Run ffprobe; ffmpeg-python 0.2's ``probe`` has no timeout, which a listing needs.
+
+    ``count_packets`` also lists every packet's timestamps and size (one demuxing pass, no
+    decoding): what tells a truncated file from one with dropped-frame entries, and a
+    variable frame rate from a constant one.
+    """
+    args = ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json=compact=1"]
     if count_packets:
-        args.append("-count_packets")
+        args += ["-show_entries", "packet=stream_index,pts,dts,size"]
     args.append(path)
     try:
         proc = subprocess.run(args, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -162,6 +168,28 @@ def _pick_video_stream(path: str, streams: list[dict]) -> dict:
     raise UnreadableVideo(path, "no video stream")
 
 
+def _packet_times(packets: list[dict], index: int, time_base: str | None) -> tuple[int, int, np.ndarray | None]:
+    """(packets of the stream, those with data, sorted presentation times in seconds of the
+    latter; None when the stream has no usable time base or timestamps)."""
+    mine = [p for p in packets if int(p.get("stream_index", -1)) == index]
+    coded = [p for p in mine if (_number(p.get("size")) or 0) > 0]
+    try:
+        tick = Fraction(time_base) if time_base else None
+    except (ValueError, ZeroDivisionError):
+        tick = None
+    stamps = [p.get("pts") if p.get("pts") not in (None, "N/A") else p.get("dts") for p in coded]
+    if tick is None or tick <= 0 or not coded or any(t in (None, "N/A") for t in stamps):
+        return len(mine), len(coded), None
+    return len(mine), len(coded), np.sort(np.array([int(t) for t in stamps], np.float64)) * float(tick)
+
+
+def _slots_spanned(times: np.ndarray | None, rate: float) -> int | None:
+    """Frame slots from the first to the last coded frame at the nominal ``rate``."""
+    if times is None or rate <= 0 or len(times) == 0:
+        return None
+    return int(round((times[-1] - times[0]) * rate)) + 1
+
+
 def probe(
     path: str | os.PathLike, *, count_packets: bool = True, timeout: float = PROBE_TIMEOUT_S
 ) -> VideoInfo:
@@ -171,7 +199,11 @@ def probe(
     duration and with the packets actually present, else the number of packets counted.
     Counting packets (``count_packets=True``) reads the file through the demuxer only; it
     costs about as much as starting ffprobe and is what reveals a truncated file whose
-    header still promises every frame.
+    header still promises every frame. The packets' timestamps say more: a file whose coded
+    frames are far fewer than its slots but whose timestamps still run to the last slot
+    stores dropped frames as empty entries (AVI captures do); it is counted as a player shows
+    it, every slot, an empty one repeating the frame before (``empty_slots``, and ``decode``
+    does the same).
 
     Raises ``UnreadableVideo`` with a short reason for anything that is not a readable video.
     """
@@ -197,23 +229,35 @@ def probe(
     avg_rate, base_rate = _rate(stream.get("avg_frame_rate")), _rate(stream.get("r_frame_rate"))
     duration = _number(stream.get("duration")) or _number(fmt.get("duration")) or 0.0
     declared = _number(stream.get("nb_frames"))
-    counted = _number(stream.get("nb_read_packets")) if count_packets else None
+    index = int(stream.get("index", 0))
+    counted: float | None = None
+    times: np.ndarray | None = None
+    if count_packets:
+        entries, coded, times = _packet_times(meta.get("packets", []), index, stream.get("time_base"))
+        counted = float(coded)
+        if declared is None and entries > coded:  # empty packets of their own (mkv, mp4)
+            declared = float(entries)
 
     if counted is not None and counted <= 0:
         raise UnreadableVideo(path, "no video frames (0 packets)")
+    empty = 0
     if declared is not None and declared > 0 and counted is not None:
         missing = declared - counted
-        if missing > max(1.0, _TRUNCATION_TOLERANCE * declared):
-            raise UnreadableVideo(
-                path, f"truncated: only {int(counted)} of {int(declared)} frames present"
-            )
+        allowed = max(1.0, _TRUNCATION_TOLERANCE * declared)
+        if missing > allowed:
+            slots = _slots_spanned(times, base_rate)
+            if slots is None or slots < declared - allowed:  # the frames stop early: cut short
+                raise UnreadableVideo(
+                    path, f"truncated: only {int(counted)} of {int(declared)} frames present"
+                )
+            empty = int(declared - counted)  # coded frames run to the end: dropped-frame entries
 
-    fps = avg_rate or base_rate
+    fps = base_rate if empty else (avg_rate or base_rate)
     sane = declared is not None and declared > 0
     if sane and duration > 0 and fps > 0:
         expected = duration * fps
         sane = abs(declared - expected) <= max(2.0, 0.1 * expected)
-    if sane and counted is not None:
+    if sane and counted is not None and not empty:
         sane = declared <= counted
     if sane:
         frames = int(declared)
@@ -228,7 +272,10 @@ def probe(
         duration = frames / fps
     if fps <= 0 and duration > 0:
         fps = frames / duration
-    vfr = bool(avg_rate and base_rate and abs(avg_rate - base_rate) > _VFR_TOLERANCE * base_rate)
+    if empty:
+        vfr = False  # the slots keep a constant rate; only their content repeats
+    else:
+        vfr = bool(avg_rate and base_rate and abs(avg_rate - base_rate) > _VFR_TOLERANCE * base_rate)
 
     return VideoInfo(
         path=path,
@@ -240,7 +287,8 @@ def probe(
         codec=str(stream.get("codec_name", "unknown")),
         variable_frame_rate=vfr,
         rotation=rotation,
-        stream_index=int(stream.get("index", 0)),
+        stream_index=index,
+        empty_slots=empty,
     )
 
 
@@ -341,9 +389,10 @@ def iter_frames(
     ``fps`` resamples to a constant rate with ffmpeg's ``fps`` filter (frames are dropped or
     repeated by timestamp), which is what turns a variable-frame-rate video into a fixed
     number of frames per second. Without it every decoded frame is returned once
-    (passthrough: no duplication to a nominal rate). Then ``size`` = (height, width) or
-    ``resize_height`` (width keeps the aspect ratio), then ``center_crop`` = int or
-    (height, width). ``start`` is in seconds (frame ``k`` starts at ``k / info.fps``);
+    (passthrough: no duplication to a nominal rate), except in a file with dropped-frame
+    entries (``info.empty_slots``), which is read at its slot rate as a player shows it.
+    Then ``size`` = (height, width) or ``resize_height`` (width keeps the aspect ratio),
+    then ``center_crop`` = int or (height, width). ``start`` is in seconds (frame ``k`` starts at ``k / info.fps``);
     ``info`` (this file's ``probe``) skips probing again; ``loglevel`` is ffmpeg's.
 
     Raises ``UnreadableVideo`` if probing fails or ffmpeg fails, with its last stderr lines.
@@ -358,10 +407,17 @@ def iter_frames(
     if start < 0:
         raise ValueError(f"start must be >= 0 seconds, got {start}")
 
-    input_kwargs = {"ss": f"{start:.6f}"} if start > 0 else {}
+    if fps is None and info.empty_slots:
+        fps = info.fps  # every slot, an empty one repeating the frame before
+    # a seek lands on the next coded frame, so in a file with empty slots the frames are counted
+    # off after the fps filter instead (the slots between lie before that coded frame)
+    seek = start > 0 and not info.empty_slots
+    input_kwargs = {"ss": f"{start:.6f}"} if seek else {}
     stream = ffmpeg.input(src, **input_kwargs)[str(info.stream_index)]
     if fps is not None:
         stream = stream.filter("fps", fps=fps)
+    if start > 0 and not seek:
+        stream = stream.filter("trim", start_frame=int(round(start * fps)))
     # RGB first: chroma is upsampled at native size, and a crop at an odd offset is exact
     # (a crop of subsampled YUV would be moved to an even column).
     stream = stream.filter("format", "rgb24")

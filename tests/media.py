@@ -160,6 +160,23 @@ def make_vfr(path: str | os.PathLike, *, width: int = 64, height: int = 48) -> P
     return path
 
 
+def make_dropped_frames_avi(
+    path: str | os.PathLike, *, every: int = 4, coded: int = 20, width: int = 64, height: int = 48
+) -> Path:
+    """An AVI that stores dropped frames as empty entries, as capture software writes them.
+
+    Of a 25 fps pattern only every ``every``-th frame is coded (``coded`` of them); the
+    timestamps keep their gaps (passthrough) and the AVI muxer fills each gap with a
+    zero-size index entry, so the header counts ``every * (coded - 1) + 1`` frame slots. A
+    player shows slot ``k`` as pattern frame ``every * (k // every)``.
+    """
+    path = _prepare(path)
+    stream = _lavfi(width, height, 25).filter("select", f"not(mod(n,{every}))")
+    _run(stream.output(str(path), vcodec="mpeg4", pix_fmt="yuv420p", fps_mode="passthrough",
+                       **{"q:v": 2, "frames:v": coded}))
+    return path
+
+
 def make_rotated(path: str | os.PathLike, *, width: int = 64, height: int = 48, frames: int = 8) -> Path:
     """A phone-style video: stored landscape, flagged to display rotated by 90 degrees."""
     path = _prepare(path)

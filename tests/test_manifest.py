@@ -69,6 +69,20 @@ def test_folder_lists_every_file_and_skips_bad_ones(tmp_path, tiny):
         assert os.path.isabs(path) and decode(path, max_frames=2).shape[0] == 2
 
 
+def test_real_footage_quirks_are_listed_not_skipped(tmp_path):
+    raw = tmp_path / "camera"
+    media.make_dropped_frames_avi(raw / "capture.avi", every=4, coded=20)  # 77 slots, 20 coded
+    media.make_good(raw / "steady.mp4", frames=10)
+    df = _by_id(list_videos(raw, "folder", workers=2, progress=False))
+    assert set(df["status"]) == {"ok"} and set(df["reason"]) == {""}
+    assert df.loc["capture", "frames"] == 77 and "57 of 77 frame slots are empty" in df.loc["capture", "note"]
+    assert df.loc["steady", "note"] == ""
+    write_manifest(df, tmp_path / "m.csv")
+    old = pd.read_csv(tmp_path / "m.csv", dtype=str, keep_default_na=False).drop(columns="note")
+    old.to_csv(tmp_path / "old.csv", index=False)  # written before the note column existed
+    assert set(read_manifest(tmp_path / "old.csv")["note"]) == {""}
+
+
 def test_relative_raw_dir_gives_absolute_paths(tmp_path, tiny, monkeypatch):
     media.copy_video(tiny, tmp_path / "data" / "a" / "x.avi")
     monkeypatch.chdir(tmp_path)

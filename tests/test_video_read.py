@@ -6,6 +6,7 @@ import os
 import subprocess
 import threading
 
+import ffmpeg
 import media
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ def files(tmp_path_factory):
     return {
         "good": media.make_good(d / "good.mp4", width=W, height=H, frames=N, fps=FPS),
         "vfr": media.make_vfr(d / "vfr.mp4"),
+        "dropped": media.make_dropped_frames_avi(d / "dropped.avi", every=4, coded=20),
         "odd": media.make_odd_size(d / "odd.avi"),
         "one": media.make_one_frame(d / "one.mp4"),
         "rotated": media.make_rotated(d / "rotated.mp4", width=64, height=48),
@@ -83,6 +85,25 @@ def test_variable_frame_rate_resampled_to_constant_rate(files):
     assert all(np.array_equal(at10[j], native[n]) for j, n in enumerate(picked))
     assert np.all(np.abs(shown[picked] - np.arange(len(at10)) / 10) <= 0.05 + 1e-9)
     assert np.all(np.diff(picked)[20:] == 3)  # the 30 fps part keeps every third frame
+
+
+def test_dropped_frame_entries_are_read_as_played(files):
+    # the file really holds empty entries: 77 slots in the header, 20 packets with data
+    counts = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_packets", "-show_entries", "stream=nb_frames,nb_read_packets",
+         "-of", "csv=p=0", str(files["dropped"])], capture_output=True, text=True, check=True).stdout
+    assert counts.strip() == "77,20"
+    info = probe(files["dropped"])
+    assert (info.frames, info.empty_slots, info.fps) == (77, 57, 25.0) and not info.variable_frame_rate
+    frames = decode(files["dropped"])
+    assert frames.shape == (77, 48, 64, 3)
+    coded, _ = (ffmpeg.input(str(files["dropped"])).output("pipe:", format="rawvideo", pix_fmt="rgb24",
+                                                           fps_mode="passthrough").run(quiet=True))
+    coded = np.frombuffer(coded, np.uint8).reshape(20, 48, 64, 3)  # each coded frame once
+    assert np.array_equal(frames, coded[np.arange(77) // 4])  # an empty slot repeats the frame before
+    ref = media.reference_frames(width=64, height=48, frames=77)[::4].astype(np.float32)
+    assert np.abs(coded - ref).mean(axis=(1, 2, 3)).max() < 3.0  # coded frame g is pattern frame 4g
+    assert np.array_equal(decode(files["dropped"], start=9 / 25, max_frames=4), frames[9:13])
 
 
 def test_odd_width_and_height(files):
