@@ -34,6 +34,9 @@ __all__ = ["UnreadableVideo", "VideoInfo", "probe", "decode", "iter_frames"]
 PROBE_TIMEOUT_S = 120.0  # a probe that hangs (dead network mount, FIFO) must not stall a listing
 _STDERR_TAIL_LINES = 8  # ffmpeg lines kept for the error message; the rest is drained and dropped
 _VFR_TOLERANCE = 0.01  # relative gap between r_frame_rate and avg_frame_rate that means VFR
+_JITTER = 0.05  # a frame interval this far (relative) from the median one is irregular...
+_JITTER_TICKS = 1.5  # ...and farther than this many time-base ticks (a 1 ms base rounds 33.37 ms)
+_IRREGULAR_SHARE = 0.02  # more irregular intervals than this share (and more than one) means VFR
 _TRUNCATION_TOLERANCE = 0.02  # fraction of the declared frames allowed to be missing
 _SHORTFALL = 0.9  # a decode giving fewer than this fraction of the expected frames failed
 
@@ -183,6 +186,16 @@ def _packet_times(packets: list[dict], index: int, time_base: str | None) -> tup
     return len(mine), len(coded), np.sort(np.array([int(t) for t in stamps], np.float64)) * float(tick)
 
 
+def _irregular_timing(times: np.ndarray, tick: float) -> bool:
+    """True when the intervals between frames vary more than timestamp rounding explains."""
+    gaps = np.diff(times)
+    if len(gaps) < 2:
+        return False
+    typical = float(np.median(gaps))
+    off = np.abs(gaps - typical) > max(_JITTER * typical, _JITTER_TICKS * tick)
+    return int(off.sum()) > max(1.0, _IRREGULAR_SHARE * len(gaps))
+
+
 def _slots_spanned(times: np.ndarray | None, rate: float) -> int | None:
     """Frame slots from the first to the last coded frame at the nominal ``rate``."""
     if times is None or rate <= 0 or len(times) == 0:
@@ -203,7 +216,8 @@ def probe(
     frames are far fewer than its slots but whose timestamps still run to the last slot
     stores dropped frames as empty entries (AVI captures do); it is counted as a player shows
     it, every slot, an empty one repeating the frame before (``empty_slots``, and ``decode``
-    does the same).
+    does the same). Frame intervals that vary beyond timestamp rounding mark a variable
+    frame rate (without packets, only a gap between the nominal and average rates can).
 
     Raises ``UnreadableVideo`` with a short reason for anything that is not a readable video.
     """
@@ -274,6 +288,8 @@ def probe(
         fps = frames / duration
     if empty:
         vfr = False  # the slots keep a constant rate; only their content repeats
+    elif times is not None and len(times) >= 3:
+        vfr = _irregular_timing(times, float(Fraction(stream["time_base"])))
     else:
         vfr = bool(avg_rate and base_rate and abs(avg_rate - base_rate) > _VFR_TOLERANCE * base_rate)
 
@@ -392,8 +408,9 @@ def iter_frames(
     (passthrough: no duplication to a nominal rate), except in a file with dropped-frame
     entries (``info.empty_slots``), which is read at its slot rate as a player shows it.
     Then ``size`` = (height, width) or ``resize_height`` (width keeps the aspect ratio),
-    then ``center_crop`` = int or (height, width). ``start`` is in seconds (frame ``k`` starts at ``k / info.fps``);
-    ``info`` (this file's ``probe``) skips probing again; ``loglevel`` is ffmpeg's.
+    then ``center_crop`` = int or (height, width). ``start`` is in seconds (frame ``k``
+    starts at ``k / info.fps``); ``info`` (this file's ``probe``) skips probing again;
+    ``loglevel`` is ffmpeg's.
 
     Raises ``UnreadableVideo`` if probing fails or ffmpeg fails, with its last stderr lines.
     """

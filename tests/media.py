@@ -177,6 +177,23 @@ def make_dropped_frames_avi(
     return path
 
 
+def make_jittery_vfr(path: str | os.PathLike, *, frames: int = 60, width: int = 64, height: int = 48) -> Path:
+    """Variable frame rate that the container's rates hide: intervals alternate 30 and 50 ms.
+
+    The average is exactly 25 fps, and Matroska reports ``r_frame_rate`` = ``avg_frame_rate``
+    = 25/1 for it, so only the packet timestamps show the rate varies (as phone recordings do).
+    """
+    path = _prepare(path)
+    stream = (
+        _lavfi(width, height, 25)
+        .filter("settb", "1/1000")
+        .filter("setpts", "(N*40-10*mod(N,2))/1000/TB")
+    )
+    _run(stream.output(str(path), vcodec="libx264", pix_fmt="yuv420p", crf=18, fps_mode="vfr",
+                       enc_time_base="1:1000", **{"frames:v": frames}))
+    return path
+
+
 def make_rotated(path: str | os.PathLike, *, width: int = 64, height: int = 48, frames: int = 8) -> Path:
     """A phone-style video: stored landscape, flagged to display rotated by 90 degrees."""
     path = _prepare(path)

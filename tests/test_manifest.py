@@ -72,11 +72,13 @@ def test_folder_lists_every_file_and_skips_bad_ones(tmp_path, tiny):
 def test_real_footage_quirks_are_listed_not_skipped(tmp_path):
     raw = tmp_path / "camera"
     media.make_dropped_frames_avi(raw / "capture.avi", every=4, coded=20)  # 77 slots, 20 coded
+    media.make_jittery_vfr(raw / "phone.mkv")
     media.make_good(raw / "steady.mp4", frames=10)
     df = _by_id(list_videos(raw, "folder", workers=2, progress=False))
     assert set(df["status"]) == {"ok"} and set(df["reason"]) == {""}
     assert df.loc["capture", "frames"] == 77 and "57 of 77 frame slots are empty" in df.loc["capture", "note"]
-    assert df.loc["steady", "note"] == ""
+    assert df["variable_frame_rate"].tolist() == [False, True, False]  # capture, phone, steady
+    assert df.loc["phone", "note"] == df.loc["steady", "note"] == ""
     write_manifest(df, tmp_path / "m.csv")
     old = pd.read_csv(tmp_path / "m.csv", dtype=str, keep_default_na=False).drop(columns="note")
     old.to_csv(tmp_path / "old.csv", index=False)  # written before the note column existed

@@ -22,6 +22,7 @@ def files(tmp_path_factory):
     return {
         "good": media.make_good(d / "good.mp4", width=W, height=H, frames=N, fps=FPS),
         "vfr": media.make_vfr(d / "vfr.mp4"),
+        "jittery": media.make_jittery_vfr(d / "jittery.mkv"),
         "dropped": media.make_dropped_frames_avi(d / "dropped.avi", every=4, coded=20),
         "odd": media.make_odd_size(d / "odd.avi"),
         "one": media.make_one_frame(d / "one.mp4"),
@@ -85,6 +86,15 @@ def test_variable_frame_rate_resampled_to_constant_rate(files):
     assert all(np.array_equal(at10[j], native[n]) for j, n in enumerate(picked))
     assert np.all(np.abs(shown[picked] - np.arange(len(at10)) / 10) <= 0.05 + 1e-9)
     assert np.all(np.diff(picked)[20:] == 3)  # the 30 fps part keeps every third frame
+
+
+def test_vfr_seen_in_packet_timestamps_when_the_rates_agree(files):
+    stream = ffmpeg.probe(str(files["jittery"]))["streams"][0]
+    assert stream["r_frame_rate"] == stream["avg_frame_rate"] == "25/1"  # the header looks constant
+    info = probe(files["jittery"])
+    assert info.variable_frame_rate and info.frames == 60 and info.fps == pytest.approx(25.0)
+    assert len(decode(files["jittery"])) == 60
+    assert not probe(files["good"]).variable_frame_rate  # a constant rate stays constant
 
 
 def test_dropped_frame_entries_are_read_as_played(files):
