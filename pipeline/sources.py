@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.manifest import VIDEO_EXTENSIONS
+
 SOURCE_KINDS = ("url", "path", "synthetic")
 ARCHIVE_KINDS = ("zip", "tar", "rar", "file")  # "file": used as downloaded, not unpacked
 
@@ -61,7 +63,19 @@ class SourceEntry:
         return kind in self.kinds
 
 
-_VIDEO_GLOBS = tuple(f"**/*.{ext}" for ext in ("mp4", "avi", "webm", "mkv", "mov", "m4v"))
+def _any_case(text: str) -> str:
+    """A glob matching ``text`` in any letter case (``.avi`` -> ``.[aA][vV][iI]``)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in text)
+
+
+def _video_globs(stem: str) -> tuple[str, ...]:
+    """``stem`` followed by every extension the listing reads (``pipeline.manifest.VIDEO_EXTENSIONS``),
+    in any case: a copy the fetch check accepts is one the list stage lists, and vice versa."""
+    return tuple(f"{stem}{_any_case(ext)}" for ext in sorted(VIDEO_EXTENSIONS))
+
+
+_VIDEO_GLOBS = _video_globs("**/*")
+_VIDEO_NAMES = ", ".join(sorted(VIDEO_EXTENSIONS))
 
 _UCF = "https://www.crcv.ucf.edu"
 _HMDB = "serre-lab.clps.brown.edu/wp-content/uploads/2013/10"
@@ -105,7 +119,7 @@ _ENTRIES: tuple[SourceEntry, ...] = (
         ),
         requires=(
             Requirement("videos", "the class folders of .avi clips (UCF-101/<Class>/v_*.avi)",
-                        ("*/v_*.avi",), dirname="UCF-101"),
+                        _video_globs("*/v_*"), dirname="UCF-101"),
             Requirement("splits", "the official split lists (ucfTrainTestlist/classInd.txt, trainlist01.txt ...)",
                         ("classInd.txt",), dirname="ucfTrainTestlist"),
         ),
@@ -120,9 +134,10 @@ _ENTRIES: tuple[SourceEntry, ...] = (
         kinds=("url", "path", "synthetic"),
         layout="thumos",
         layout_doc=(
-            "A folder (at any depth) of THUMOS 2015 untrimmed `.mp4` videos: "
+            "A folder (at any depth) of THUMOS 2015 untrimmed videos: "
             "`thumos15_video_validation_<NNNNNNN>.mp4` from thumos15_validation_complete.zip "
-            "and/or `thumos15_video_test_<NNNNNNN>.mp4` from the test set. walker tests on the test "
+            "and/or `thumos15_video_test_<NNNNNNN>.mp4` from the test set (re-encoded copies in any "
+            f"extension the listing reads are accepted too: {_VIDEO_NAMES}). walker tests on the test "
             "portion; thumos.info hands out the test archive after registration, so it is only "
             "reachable through `source: path`."
         ),
@@ -134,8 +149,8 @@ _ENTRIES: tuple[SourceEntry, ...] = (
             ),
         ),
         requires=(
-            Requirement("videos", "THUMOS 2015 .mp4 videos (thumos15_video_*.mp4)",
-                        ("thumos15_video_*.mp4", "*.mp4")),
+            Requirement("videos", f"THUMOS 2015 videos (thumos15_video_*.mp4, or any of {_VIDEO_NAMES})",
+                        _video_globs("*")),
         ),
         homepage="http://www.thumos.info/download.html",
         note="`source: url` fetches the public validation videos only; the test videos walker "
@@ -167,7 +182,7 @@ _ENTRIES: tuple[SourceEntry, ...] = (
         ),
         requires=(
             Requirement("videos", "the class folders of .avi clips (brush_hair/*.avi ... wave/*.avi)",
-                        ("brush_hair/*.avi",)),
+                        _video_globs("brush_hair/*")),
             Requirement("splits", "the split lists (<class>_test_split1.txt, from test_train_splits.rar)",
                         ("brush_hair_test_split1.txt",)),
         ),
@@ -181,10 +196,10 @@ _ENTRIES: tuple[SourceEntry, ...] = (
         layout="folder",
         layout_doc=(
             "There is no public bundle of the vgan training videos. Point `path` at a folder of "
-            "videos (.mp4, .avi, .webm, .mkv, .mov, .m4v, at any depth); the listing walks it and "
+            f"videos ({_VIDEO_NAMES}, at any depth); the listing walks it and "
             "the scene-class filter (golf, beach, train station, hospital babies) runs after listing."
         ),
-        requires=(Requirement("videos", "video files (.mp4/.avi/.webm/.mkv/.mov/.m4v)", _VIDEO_GLOBS),),
+        requires=(Requirement("videos", f"video files ({_VIDEO_NAMES})", _VIDEO_GLOBS),),
         homepage="http://www.cs.columbia.edu/~vondrick/tinyvideo/",
         note="Only `source: path` or `source: synthetic`: the videos are not redistributed.",
     ),
@@ -289,7 +304,7 @@ _ENTRIES: tuple[SourceEntry, ...] = (
         ),
         requires=tuple(
             Requirement(action, f"the {action} clips (person*_{action}_d*_uncomp.avi)",
-                        (f"person*_{action}_d*.avi",))
+                        _video_globs(f"person*_{action}_d*"))
             for action in _KTH_ACTIONS
         ),
         homepage="https://www.csc.kth.se/cvap/actions/",

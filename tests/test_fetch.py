@@ -11,6 +11,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import media
 import numpy as np
 import pytest
 import rarfile
@@ -28,6 +29,7 @@ from pipeline.fetch import (
     link_path_source,
     read_source,
 )
+from pipeline.manifest import VIDEO_EXTENSIONS, list_videos
 from pipeline.sources import (
     ARCHIVE_KINDS,
     REGISTRY,
@@ -460,3 +462,38 @@ def test_each_dataset_layout_is_located(tmp_path, name):
     (tmp_path / UNPACKED[name][0]).unlink()
     with pytest.raises(LayoutError):
         fetch.locate(entry, tmp_path)
+
+
+VIDEO_COPIES = {name: UNPACKED[name] for name in ("ucf101", "thumos", "hmdb51", "flickr", "kth")}
+VIDEO_COPIES["exercise"] = ["exercise_dataset/seq01/clip.mp4"]  # frames or videos: here videos
+
+
+def _copy_with_suffix(root, rels, suffix):
+    for rel in rels:
+        path = root / rel
+        if path.suffix.lower() in VIDEO_EXTENSIONS:
+            path = path.with_suffix(suffix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+
+
+@pytest.mark.parametrize("name", sorted(VIDEO_COPIES))
+def test_every_extension_the_listing_reads_is_accepted(tmp_path, name):
+    """A dataset's path check and its listing agree on what a video is (thumos once took only .mp4)."""
+    entry = get_source(name)
+    for suffix in sorted(VIDEO_EXTENSIONS) + [".AVI", ".Mp4"]:
+        _copy_with_suffix(tmp_path / suffix, VIDEO_COPIES[name], suffix)
+        assert set(fetch.locate(entry, tmp_path / suffix)) == {r.key for r in entry.requires}, suffix
+    _copy_with_suffix(tmp_path / "text", VIDEO_COPIES[name], ".txt")
+    with pytest.raises(LayoutError):  # a file the listing would not read is still refused
+        fetch.locate(entry, tmp_path / "text")
+
+
+def test_thumos_folder_of_avi_and_mkv_is_linked_and_listed(tmp_path):
+    user = tmp_path / "thumos"
+    media.make_mpeg4(user / "test" / "thumos15_video_test_0000001.avi", frames=4)
+    media.make_good(user / "test" / "thumos15_video_test_0000002.mkv", frames=4)
+    root = link_path_source("thumos", user, tmp_path / "raw")
+    listed = list_videos(root, "thumos", workers=1, progress=False)
+    assert sorted(listed["relpath"]) == ["test/thumos15_video_test_0000001.avi", "test/thumos15_video_test_0000002.mkv"]
+    assert set(listed["status"]) == {"ok"} and set(listed["split"]) == {"test"}
