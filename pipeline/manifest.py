@@ -40,6 +40,7 @@ __all__ = [
     "parse_hmdb_tags",
     "write_manifest",
     "read_manifest",
+    "why_split_is_empty",
 ]
 
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -558,3 +559,44 @@ def read_manifest(path: str | os.PathLike, *, raw_dir: str | os.PathLike | None 
         root = os.path.abspath(os.path.expanduser(os.fspath(raw_dir)))
         frame["path"] = [os.path.normpath(os.path.join(root, rel)) for rel in frame["relpath"]]
     return frame
+
+
+# Where each layout's split column comes from, for messages about a split.
+_SPLIT_ORIGIN = {
+    "hmdb51": "the split lists <class>_test_split<N>.txt (code 1 = train, 2 = test)",
+    "ucf101": "the split lists ucfTrainTestlist/trainlist0<N>.txt and testlist0<N>.txt",
+    "kth": "the persons (1-20 train, 21-25 test)",
+    "thumos": "the validation/ and test/ folders or file names",
+    "synthetic": "the stand-in's splits/<split>.txt lists",
+}
+
+
+def why_split_is_empty(
+    manifest_path: str | os.PathLike, split: str, clip_index: str | os.PathLike | None = None, limit: int = 4
+) -> str:
+    """Why no video of ``split`` reached a later stage, for an error message: how many videos
+    the listing put in it (and from which split lists), and what dropped each of them, read
+    from the clip stage's index (``clips/<dataset>/<protocol>/index.csv``) when given."""
+    manifest = read_manifest(manifest_path)
+    layout = Path(manifest_path).stem
+    origin = _SPLIT_ORIGIN.get(layout, "the dataset's split lists")
+    members = manifest[manifest["split"] == split]
+    if members.empty:
+        present = manifest["split"].replace("", "(none)").value_counts().to_dict()
+        return (f"the listing {manifest_path} puts no video in {split!r} (its split column comes from "
+                f"{origin}; splits present: {present}): check that the lists name the files there")
+    fates: pd.Series
+    index = Path(clip_index) if clip_index is not None else None
+    if index is not None and index.is_file():
+        table = pd.read_csv(index, dtype=str, keep_default_na=False).set_index("video_id")
+        table = table.reindex(members["video_id"]).fillna({"status": "not in the clip index", "reason": ""})
+        status = table["status"].where(~((table["status"] == "ok") & (table["clips"] == "0")), "no clip")
+        reason = table["reason"].where(status != "no clip", "too short for one clip")
+        fates = (status + ": " + reason).str.rstrip(": ")
+    else:
+        fates = (members["status"] + ": " + members["reason"]).str.rstrip(": ")
+    counts = fates.value_counts()
+    shown = "; ".join(f"{n} {fate}" for fate, n in counts.head(limit).items())
+    more = f"; {counts.iloc[limit:].sum()} other" if len(counts) > limit else ""
+    return (f"{len(members)} videos of {manifest_path} are in {split!r} (from {origin}), and none "
+            f"survived to this stage: {shown}{more}")

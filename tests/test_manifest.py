@@ -8,12 +8,14 @@ import media
 import pandas as pd
 import pytest
 
+from pipeline import clips, papers
 from pipeline.manifest import (
     HMDB_COLUMNS,
     MANIFEST_COLUMNS,
     list_videos,
     parse_hmdb_tags,
     read_manifest,
+    why_split_is_empty,
     write_manifest,
 )
 from pipeline.video_read import decode
@@ -181,6 +183,31 @@ def test_hmdb51_splits_and_meta_tags(tmp_path, tiny):
     assert pd.isna(untagged["people"])
     with pytest.raises(FileNotFoundError, match="test_split2"):
         list_videos(raw, "hmdb51", split_index=2, progress=False)
+
+
+def test_empty_test_split_is_explained_from_the_lists_and_the_clip_index(tmp_path, tiny):
+    """staticflow once said "hold out more training videos" when its test set came out empty."""
+    raw = tmp_path / "hmdb"
+    stems = {"walk_f_cm_np1_fr_goo_0": "2", "walk_f_nm_np1_le_bad_1": "2", "walk_f_cm_np1_ba_med_2": "2",
+             "walk_f_nm_np1_ri_goo_3": "1"}
+    for stem in stems:
+        media.copy_video(tiny, raw / "walk" / f"clip_{stem}.avi")
+    media.make_zero_bytes(raw / "walk" / "clip_walk_f_nm_np1_fr_goo_4.avi")
+    stems["walk_f_nm_np1_fr_goo_4"] = "2"
+    _write(raw / "splits" / "walk_test_split1.txt", [f"clip_{stem}.avi {code}" for stem, code in stems.items()])
+    manifest_path = tmp_path / "manifests" / "hmdb51.csv"
+    write_manifest(list_videos(raw, "hmdb51", workers=2, progress=False), manifest_path)
+    proto = clips.protocol("staticflow", papers.sizes("smoke")["clips"]["staticflow"])
+    index = tmp_path / "clips" / "hmdb51" / "staticflow" / "index.csv"
+    clips.write_clip_index(manifest_path, [], proto, index)  # no shard: every test video dropped
+
+    message = why_split_is_empty(manifest_path, "test", index)
+    assert "4 videos" in message and "walk_test_split1" not in message and "_test_split<N>.txt" in message
+    assert "2 excluded: camera motion" in message and "1 excluded: quality bad" in message
+    assert "1 excluded: unreadable: empty file" in message
+    without_index = why_split_is_empty(manifest_path, "test", tmp_path / "nowhere.csv")
+    assert "3 ok" in without_index and "1 skipped: empty file" in without_index
+    assert "puts no video in 'val'" in why_split_is_empty(manifest_path, "val")
 
 
 def test_parse_hmdb_tags_from_the_right():

@@ -28,6 +28,7 @@ from scipy.interpolate import griddata
 
 from pipeline.atomic import load_array, publishing, write_json
 from pipeline.batches import item_table, normalize_image, read_rows, shards_of, spread
+from pipeline.manifest import why_split_is_empty
 from pipeline.papers.staticflow.codebook import assign_labels, decode_softmax
 from pipeline.papers.staticflow.data import FlowNetData, label_flow, staticflow_data
 from pipeline.papers.staticflow.figures import video_strip_figure
@@ -67,6 +68,17 @@ def _constant_probs(predictor: str, data: FlowNetData) -> np.ndarray:
     return class_frequencies(labels, len(data.centroids))
 
 
+def _empty_set_reason(name: str, inputs: Mapping[str, Any]) -> str:
+    """val is held out of the training videos; test is the split lists' test videos, so say
+    how many those lists hold and what dropped them (the listing and clip index beside the summary)."""
+    if name == "val":
+        return "no training video was held out: raise data.val_fraction or give more training videos"
+    summary = Path(inputs["summary"])  # <data>/flow/<dataset>/staticflow/summary.csv
+    data_root, dataset = summary.parents[3], summary.parents[1].name
+    return why_split_is_empty(data_root / "manifests" / f"{dataset}.csv", "test",
+                              data_root / "clips" / dataset / "staticflow" / "index.csv")
+
+
 def evaluate_predictor(
     predictor: str,
     inputs: Mapping[str, Any],
@@ -94,7 +106,7 @@ def evaluate_predictor(
     for name in SETS:
         rows = data.rows[name]
         if len(rows) == 0:
-            raise ValueError(f"{inputs['summary']}: the {name} set is empty; hold out more training videos")
+            raise ValueError(f"{inputs['summary']}: the {name} set is empty; {_empty_set_reason(name, inputs)}")
         if model is not None:
             probs, flow = predict_probs(model, data.dataset, rows, int(sizes["eval"]["batch_size"]), dev)
         else:
