@@ -34,6 +34,7 @@ import urllib3
 from tqdm import tqdm
 
 from pipeline.atomic import write_text
+from pipeline.manifest import walk_files
 from pipeline.sources import (
     DownloadFile,
     Requirement,
@@ -618,8 +619,35 @@ def fetch_url_source(
     return root
 
 
+def folder_fingerprint(root: Path | str) -> str:
+    """A digest of every file below ``root``: relative path, size and modification time.
+
+    A user's `source: path` folder is read where it is, so nothing tells the workflow that a
+    video was added, replaced or removed there; this digest does, cheaply (``stat`` only, no
+    reading), as the fetch rule's parameter and in `source.json`. Symlinked folders are
+    followed (as the listing follows them), each real folder once. "" if ``root`` is not a folder.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return ""
+    hasher = hashlib.sha256()
+    for folder, files in walk_files(root):
+        rel = folder.relative_to(root).as_posix()
+        for name in files:
+            try:
+                stat = os.stat(folder / name)
+            except OSError:  # a dangling link: its name alone
+                stat = None
+            line = f"{rel}/{name}\t{stat.st_size}\t{stat.st_mtime_ns}" if stat else f"{rel}/{name}\t-"
+            hasher.update(line.encode("utf-8", "surrogateescape") + b"\n")
+    return hasher.hexdigest()
+
+
 def link_path_source(entry: SourceEntry | str, path: Path | str, raw_dir: Path | str) -> Path:
-    """Check a user's copy against the documented layout and record it; nothing is copied."""
+    """Check a user's copy against the documented layout and record it; nothing is copied.
+
+    The record carries the folder's ``fingerprint`` (see `folder_fingerprint`), so a listing
+    made from it can be told apart from one of the folder as it is now."""
     entry = _entry(entry)
     check_kind(entry, "path")
     given = Path(path).expanduser()
@@ -638,9 +666,17 @@ def link_path_source(entry: SourceEntry | str, path: Path | str, raw_dir: Path |
         "root": str(root),
         "parts": {k: str(p.resolve()) for k, p in parts.items()},
         "files": [],
+        "fingerprint": folder_fingerprint(root),
         "recorded_at": _now(),
     })
     return root
+
+
+def path_source_state(dataset_config: dict) -> str:
+    """What the fetch rule must rerun on: the fingerprint of a `source: path` folder, else ""."""
+    if dataset_config.get("source") != "path" or not dataset_config.get("path"):
+        return ""
+    return folder_fingerprint(Path(str(dataset_config["path"])).expanduser().resolve())
 
 
 def fetch_source(name: str, source: str, path: Path | str | None, raw_dir: Path | str, **kwargs) -> Path:

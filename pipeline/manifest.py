@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -158,10 +158,9 @@ def parse_hmdb_tags(stem: str, label: str = "") -> dict[str, object] | None:
     }
 
 
-def _walk_videos(root: Path) -> list[Path]:
-    """Every file with a video extension below ``root``, sorted; follows symlinked folders
-    (datasets are often assembled from links) without looping."""
-    found: list[Path] = []
+def walk_files(root: Path) -> Iterator[tuple[Path, list[str]]]:
+    """(folder, sorted file names) for every folder below ``root``, in a fixed order; follows
+    symlinked folders (datasets are often assembled from links), each real folder once."""
     seen: set[str] = set()
     for folder, dirs, files in os.walk(root, followlinks=True):
         real = os.path.realpath(folder)
@@ -170,10 +169,14 @@ def _walk_videos(root: Path) -> list[Path]:
             continue
         seen.add(real)
         dirs.sort()
-        found.extend(
-            Path(folder) / f for f in sorted(files) if Path(f).suffix.lower() in VIDEO_EXTENSIONS
-        )
-    return sorted(found)
+        yield Path(folder), sorted(files)
+
+
+def _walk_videos(root: Path) -> list[Path]:
+    """Every file with a video extension below ``root``, sorted."""
+    return sorted(
+        folder / f for folder, files in walk_files(root) for f in files if Path(f).suffix.lower() in VIDEO_EXTENSIONS
+    )
 
 
 def _find_dir(root: Path, name: str) -> Path | None:

@@ -2,9 +2,11 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import struct
+import subprocess
 import tarfile
 import time
 import zipfile
@@ -13,9 +15,11 @@ from pathlib import Path
 
 import media
 import numpy as np
+import pandas as pd
 import pytest
 import rarfile
 from http_fixture import closed_port, serve_files
+from test_workflow import SNAKEMAKE
 
 from pipeline import fetch
 from pipeline.fetch import (
@@ -497,3 +501,43 @@ def test_thumos_folder_of_avi_and_mkv_is_linked_and_listed(tmp_path):
     listed = list_videos(root, "thumos", workers=1, progress=False)
     assert sorted(listed["relpath"]) == ["test/thumos15_video_test_0000001.avi", "test/thumos15_video_test_0000002.mkv"]
     assert set(listed["status"]) == {"ok"} and set(listed["split"]) == {"test"}
+
+
+def test_folder_fingerprint_follows_names_sizes_and_mtimes(tmp_path):
+    user = tmp_path / "flickr"
+    (user / "golf").mkdir(parents=True)
+    (user / "golf" / "a.mp4").write_bytes(b"x" * 10)
+    first = fetch.folder_fingerprint(user)
+    assert first == fetch.folder_fingerprint(user) and len(first) == 64
+    (user / "golf" / "b.mp4").write_bytes(b"y")
+    added = fetch.folder_fingerprint(user)
+    os.utime(user / "golf" / "b.mp4", ns=(1, 1))
+    touched = fetch.folder_fingerprint(user)
+    (user / "golf" / "b.mp4").unlink()
+    assert len({first, added, touched}) == 3 and fetch.folder_fingerprint(user) == first
+    assert fetch.path_source_state({"source": "path", "path": str(user)}) == first
+    assert fetch.path_source_state({"source": "synthetic"}) == "" == fetch.folder_fingerprint(user / "nope")
+    link_path_source("flickr", user, tmp_path / "raw")
+    assert read_source(tmp_path / "raw")["fingerprint"] == first
+
+
+def test_files_added_to_a_path_folder_reach_the_manifest(tmp_path):
+    """The list stage reruns when the user's folder changes, with no -R data_list."""
+    user = tmp_path / "my videos"
+    media.make_good(user / "golf" / "a.mp4", frames=4)
+    config = ["--config", f"datasets={{'flickr': {{'source': 'path', 'path': '{user}'}}}}",
+              "data_root=d", "results_root=r"]
+    target = "d/manifests/flickr.csv"
+
+    def run():
+        result = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), target, *config],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    run()  # (an unchanged folder keeps its fingerprint: see the test above)
+    assert pd.read_csv(tmp_path / target)["relpath"].tolist() == ["golf/a.mp4"]
+    media.make_good(user / "beach" / "b.mkv", frames=4)  # a video added
+    media.make_good(user / "golf" / "a.mp4", frames=6)  # and one replaced
+    run()
+    manifest = pd.read_csv(tmp_path / target).set_index("relpath")
+    assert manifest.index.tolist() == ["beach/b.mkv", "golf/a.mp4"] and manifest.loc["golf/a.mp4", "frames"] == 6

@@ -1,4 +1,5 @@
 # Stage: data. Fetch (download, link or synthesize) each dataset, then list it in a manifest.
+from pipeline.fetch import path_source_state
 
 
 rule data_fetch:
@@ -6,6 +7,8 @@ rule data_fetch:
         DATA / "sources" / "{dataset}.json",
     params:
         dataset_config=lambda w: config["datasets"][w.dataset],
+        # a `path` folder's listing (names, sizes, mtimes): files added or changed there rerun the fetch and list
+        folder_state=lambda w: path_source_state(config["datasets"][w.dataset]),
         standin=lambda w: SIZES["standin"].get(w.dataset),
         data_root=DATA,
         seed=config["seed"],
