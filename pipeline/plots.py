@@ -13,10 +13,13 @@ direction of motion.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
+import zarr
 from flow_vis import flow_uv_to_colors
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
@@ -24,6 +27,9 @@ from matplotlib.figure import Figure
 from pipeline.atomic import save_figure
 from pipeline.shards import open_shard, shard_length
 from pipeline.trajectories import dct_decode
+
+log = logging.getLogger(__name__)
+TRAJECTORY_STEPS = 30  # walker's tracks: one second at 30 fps after the first frame
 
 
 def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
@@ -175,39 +181,127 @@ def stabilization_figure(
 
 # ---------------------------------------------------------------- drawn from saved stage outputs
 
-
-def _first_items(path: Path, names: tuple[str, ...], n: int = 1) -> dict[str, np.ndarray]:
-
-    group = open_shard(path)
-    if shard_length(group) == 0:
-        raise ValueError(f"{path} holds no items to draw (every clip was skipped or dropped upstream)")
-    return {name: np.asarray(group[name][:n]) for name in names}
+MAX_CANDIDATES = 24  # items scored when choosing what a preprocessing figure shows
+DARK_LEVEL = 16.0  # mean grey level (0-255) below which a frame counts as black (a fade)
+FLAT_LEVEL = 6.0  # grey-level spread below which a frame shows nothing (a fade, a blank card)
+MOVING_PX = 1.0  # a pixel moves when it goes this far (px) over what the figure draws
+CHANGED_LEVEL = 24  # a pixel changed when a channel differs by more than this (0-255)
 
 
-def stabilization_figure_from_shards(clip_shard: Path, stabilized_shard: Path, path: Path) -> Path:
-    """The first kept clip of a shard before and after stabilization."""
-
-    after = _first_items(stabilized_shard, ("frames", "source_item"))
-    before = np.asarray(open_shard(clip_shard)["frames"][int(after["source_item"][0])])
-    return stabilization_figure(path, before, after["frames"][0], title=f"{Path(clip_shard).parent.parent.name}")
+def _paths(shards: Path | str | Sequence[Path | str]) -> list[Path]:
+    return [Path(shards)] if isinstance(shards, (str, Path)) else [Path(p) for p in shards]
 
 
-def flow_figure_from_shard(flow_shard: Path, path: Path) -> Path:
-    """The first frame of a shard with its staticflow target at full resolution and on the label grid."""
+def candidate_items(shards: Sequence[Path]) -> list[tuple[int, int]]:
+    """(shard, item) pairs spread evenly over every item of the shards, at most ``MAX_CANDIDATES``."""
+    items = [(s, i) for s, path in enumerate(shards) for i in range(shard_length(open_shard(path)))]
+    if len(items) > MAX_CANDIDATES:
+        items = [items[k] for k in np.linspace(0, len(items) - 1, MAX_CANDIDATES).round().astype(int)]
+    return items
 
-    item = _first_items(flow_shard, ("image", "flow", "flow_grid"))
-    image, flow, grid = item["image"][0], item["flow"][0].astype(np.float32), item["flow_grid"][0]
+
+def visible(image: np.ndarray) -> bool:
+    """Not black and not flat: a frame a reader can see something in."""
+    grey = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(grey.mean()) > DARK_LEVEL and float(grey.std()) > FLAT_LEVEL
+
+
+def pick_item(
+    shards: Sequence[Path], look: Callable[[int, zarr.Group, int], tuple[np.ndarray, float]], stage: str
+) -> tuple[int, int]:
+    """The (shard, item) a figure should show: of the candidates (``candidate_items``) whose
+    frame is ``visible``, the one with the most motion; ``look(shard, group, item)`` gives the
+    item's frame and its share of moving pixels. Deterministic: ties go to the earlier item. The first
+    clip of the first shard is often a fade-in from black or a still title; a figure of it
+    shows nothing.
+    """
+    candidates = candidate_items(shards)
+    if not candidates:
+        raise ValueError(f"{stage}: {', '.join(map(str, shards))} hold no items to draw "
+                         f"(every clip was skipped or dropped upstream)")
+    groups = [open_shard(p) for p in shards]
+    scored = []
+    for shard, item in candidates:
+        frame, motion = look(shard, groups[shard], item)
+        scored.append((visible(frame), motion, -shard, -item))
+    best = max(range(len(scored)), key=lambda k: scored[k])
+    if not scored[best][0]:
+        log.warning("%s: no candidate clip is visible (all dark or flat); drawing the one that moves most", stage)
+    return candidates[best]
+
+
+def _clip_name(group: zarr.Group, item: int) -> str:
+    """The video an item was cut from, for a figure's title."""
+    videos = list(group.attrs.get("videos", []))
+    index = int(group["video_index"][item]) if "video_index" in group else -1
+    return videos[index] if 0 <= index < len(videos) else f"item {item}"
+
+
+def stabilization_look(clips: Sequence[zarr.Group]) -> Callable[[int, zarr.Group, int], tuple[np.ndarray, float]]:
+    """``pick_item``'s look at a stabilized item: the first frame of the clip it came from
+    (shard k of ``clips``), and the share of pixels that changed by its last frame (the
+    camera or the scene moved: what the figure is there to show)."""
+
+    def look(shard: int, group: zarr.Group, item: int) -> tuple[np.ndarray, float]:
+        before = np.asarray(clips[shard]["frames"][int(group["source_item"][item])])  # (T, H, W, 3)
+        change = np.abs(before[-1].astype(np.int16) - before[0].astype(np.int16)).max(axis=-1)
+        return before[0], float((change > CHANGED_LEVEL).mean())
+
+    return look
+
+
+def stabilization_figure_from_shards(
+    clip_shards: Path | Sequence[Path], stabilized_shards: Path | Sequence[Path], path: Path
+) -> Path:
+    """A clip worth looking at (visible, moving: see ``pick_item``) before and after stabilization;
+    the k-th stabilized shard comes from the k-th clip shard."""
+
+    clip_paths, stable_paths = _paths(clip_shards), _paths(stabilized_shards)
+    if len(clip_paths) != len(stable_paths):
+        raise ValueError(f"stabilization figure: {len(clip_paths)} clip shards but {len(stable_paths)} stabilized")
+    clips = [open_shard(p) for p in clip_paths]
+    shard, item = pick_item(stable_paths, stabilization_look(clips), "stabilization figure")
+    after = open_shard(stable_paths[shard])
+    before = np.asarray(clips[shard]["frames"][int(after["source_item"][item])])
+    return stabilization_figure(path, before, np.asarray(after["frames"][item]),
+                                title=f"{clip_paths[shard].parent.parent.name}: {_clip_name(after, item)}")
+
+
+def _flow_look(shard: int, group: zarr.Group, item: int) -> tuple[np.ndarray, float]:
+    flow = np.asarray(group["flow"][item], np.float32)
+    return np.asarray(group["image"][item]), float((np.hypot(flow[..., 0], flow[..., 1]) > MOVING_PX).mean())
+
+
+def flow_figure_from_shard(flow_shards: Path | Sequence[Path], path: Path) -> Path:
+    """A frame worth looking at (``pick_item``) with its staticflow target at full resolution and
+    on the label grid."""
+
+    shards = _paths(flow_shards)
+    shard, index = pick_item(shards, _flow_look, "flow figure")
+    group = open_shard(shards[shard])
+    image, flow, grid = (np.asarray(group[name][index]) for name in ("image", "flow", "flow_grid"))
+    flow = flow.astype(np.float32)
     height, width = flow.shape[:2]
     # the grid field shown at full size, its vectors back in full-resolution pixels
     grid_full = cv2.resize(grid, (width, height), interpolation=cv2.INTER_NEAREST) * (height / grid.shape[0])
     return flow_figure(path, image, {"flow (mean of 0->1, 0->2, 0->3)": flow, f"on the {grid.shape[0]}x{grid.shape[1]} label grid": grid_full},
-                       title=f"staticflow target, {Path(flow_shard).parent.parent.name}")
+                       title=f"staticflow target, {shards[shard].parent.parent.name}: {_clip_name(group, index)}")
 
 
-def trajectories_figure_from_shard(trajectory_shard: Path, path: Path, step: int = 8) -> Path:
-    """Tracks of the first clip of a shard, reconstructed from their 10 DCT coefficients."""
+def _trajectory_look(shard: int, group: zarr.Group, item: int) -> tuple[np.ndarray, float]:
+    # the DCT is orthonormal: the kept coefficients' energy is the track's summed squared offset
+    dct = np.asarray(group["dct"][item], np.float32)  # (H, W, 2k)
+    rms = np.sqrt(np.sum(dct**2, axis=-1) / TRAJECTORY_STEPS)
+    return np.asarray(group["image"][item]), float((rms > MOVING_PX).mean())
 
-    item = _first_items(trajectory_shard, ("image", "dct", "reliable"))
-    offsets = dct_decode(item["dct"][0].astype(np.float32))  # (H, W, 30, 2)
-    return trajectories_figure(path, item["image"][0], offsets, reliable=None, step=step,
-                               title=f"trajectories (5+5 DCT coefficients), {Path(trajectory_shard).parent.parent.name}")
+
+def trajectories_figure_from_shard(trajectory_shards: Path | Sequence[Path], path: Path, step: int = 8) -> Path:
+    """Tracks of a clip worth looking at (``pick_item``), reconstructed from their 10 DCT coefficients."""
+
+    shards = _paths(trajectory_shards)
+    shard, index = pick_item(shards, _trajectory_look, "trajectories figure")
+    group = open_shard(shards[shard])
+    offsets = dct_decode(np.asarray(group["dct"][index], np.float32), TRAJECTORY_STEPS)  # (H, W, 30, 2)
+    return trajectories_figure(path, np.asarray(group["image"][index]), offsets, reliable=None, step=step,
+                               title=f"trajectories (5+5 DCT coefficients), {shards[shard].parent.parent.name}: "
+                                     f"{_clip_name(group, index)}")

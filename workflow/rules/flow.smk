@@ -29,7 +29,7 @@ rule flow_summary:
 
 rule flow_figure:
     input:
-        DATA / "flow" / "{dataset}" / "staticflow" / "shard-00000.zarr",
+        stage_shards("flow", protocol="staticflow"),  # the figure picks a clip worth showing among them
     output:
         report(
             RESULTS / "figures" / "preprocessing" / "{dataset}_flow.png",

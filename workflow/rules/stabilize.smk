@@ -33,8 +33,8 @@ rule stabilize_summary:
 
 rule stabilize_figure:
     input:
-        clips=DATA / "clips" / "{dataset}" / "{protocol}" / "shard-00000.zarr",
-        stabilized=DATA / "stabilized" / "{dataset}" / "{protocol}" / "shard-00000.zarr",
+        clips=clip_shards,  # the figure picks a clip worth showing among them
+        stabilized=stage_shards("stabilized"),
     output:
         report(
             RESULTS / "figures" / "preprocessing" / "{dataset}_{protocol}_stabilization.png",

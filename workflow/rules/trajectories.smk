@@ -29,7 +29,7 @@ rule trajectories_summary:
 
 rule trajectories_figure:
     input:
-        DATA / "trajectories" / "{dataset}" / "walker" / "shard-00000.zarr",
+        stage_shards("trajectories", protocol="walker"),  # the figure picks a clip worth showing among them
     output:
         report(
             RESULTS / "figures" / "preprocessing" / "{dataset}_trajectories.png",
