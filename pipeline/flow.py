@@ -60,6 +60,57 @@ def compute_flow(
     return _estimator(method, dis_preset).calc(a, b, None).astype(np.float32, copy=False)
 
 
+STILL_PATCH = 7  # px, side of the patch the still test compares
+STILL_NOISE = 3.0  # grey levels of sensor/compression noise a still patch may differ by
+STILL_MARGIN = 0.25  # standing still must explain the patch within this factor of the flow's error
+
+
+def still_mask(
+    frame0: np.ndarray,
+    frame1: np.ndarray,
+    flow: np.ndarray,
+    patch: int = STILL_PATCH,
+    noise: float = STILL_NOISE,
+    margin: float = STILL_MARGIN,
+) -> np.ndarray:
+    """Pixels where standing still explains frame1 as well as ``flow`` does. (H, W) bool.
+
+    Dense flow estimators fill in motion smoothly from where it is observed: DIS densifies
+    overlapping patches and refines variationally, DeepFlow's smoothness term does the same,
+    so a walker's motion spreads 20-40 px onto the still road around it. A pixel's patch
+    (``patch`` x ``patch``) is compared between the frames at zero displacement and after
+    warping by the flow (mean squared grey-level difference): where staying put fits within
+    ``(1 + margin)`` times the flow's error plus ``noise**2``, nothing there is seen to move.
+    Untextured patches pass too (no observation says they move), textured moving ones do not.
+    Works on greyscale or RGB uint8 frames (H, W[, 3]) and a (H, W, 2) flow frame0 -> frame1.
+    """
+    a, b = _grey(frame0).astype(np.float32), _grey(frame1).astype(np.float32)
+    height, width = a.shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    warped = cv2.remap(b, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    size = (patch, patch)
+    staying = cv2.blur((b - a) ** 2, size, borderType=cv2.BORDER_REFLECT)
+    moving = cv2.blur((warped - a) ** 2, size, borderType=cv2.BORDER_REFLECT)
+    return staying <= (1.0 + margin) * moving + noise**2
+
+
+def still_pixels(first: np.ndarray, later: np.ndarray, displacements: np.ndarray, **test: float) -> np.ndarray:
+    """Pixels of ``first`` that no later frame sees move. (H, W) bool.
+
+    ``later`` (K, H, W[, 3]) frames and ``displacements`` (K, H, W, 2) of first's pixels into
+    each (a flow first -> later[k], or a track's offsets). A pixel is still where standing put
+    explains every later frame as well as its displacement does (:func:`still_mask`; ``test``
+    passes its thresholds). Judged from the first frame to each later one, not between
+    consecutive frames, so a slow but steady motion, too small to see in one step, is seen once
+    it adds up; and every frame must agree, since the flat inside of a moving body looks still
+    until the body has moved by its own width.
+    """
+    still = np.ones(first.shape[:2], bool)
+    for frame, shift in zip(later, displacements, strict=True):
+        still &= still_mask(first, frame, shift, **test)
+    return still
+
+
 def compute_pairs(
     frames: np.ndarray,
     pairs: list[tuple[int, int]],
@@ -101,6 +152,7 @@ def staticflow_target(
     method: str = "deepflow",
     dis_preset: str = "medium",
     per_frame: bool = False,
+    still_test: bool = True,
 ) -> np.ndarray:
     """The staticflow label of frames[0]: flow averaged between it and each of the next three frames.
 
@@ -111,14 +163,20 @@ def staticflow_target(
     with the image the network sees, unlike averaging consecutive flows 1->2, 2->3 which live
     on other frames' grids). ``per_frame=True`` divides flow(0 -> k) by k first, i.e. averages
     velocities (one-frame displacement units) instead. Frames (4, H, W, 3), at paper scale
-    200x200 centre crops. Returns (H, W, 2) float32.
+    200x200 centre crops. ``still_test`` (default) zeroes the label where none of the three
+    frames sees the pixel move (:func:`still_pixels`): the estimators spread a moving person's
+    flow over the still ground around them. Returns (H, W, 2) float32.
     """
     if len(frames) < 4:
         raise ValueError(f"staticflow_target: needs the frame and the next three (4 frames), got {len(frames)}")
     flows = compute_pairs(frames[:4], [(0, 1), (0, 2), (0, 3)], method, dis_preset)  # (3, H, W, 2)
+    still = still_pixels(frames[0], frames[1:4], flows) if still_test else None
     if per_frame:
         flows = flows / np.array([1.0, 2.0, 3.0], np.float32)[:, None, None, None]
-    return flows.mean(axis=0)
+    target = flows.mean(axis=0)
+    if still is not None:
+        target[still] = 0.0
+    return target
 
 
 def resize_flow(flow: np.ndarray, size: tuple[int, int], scale_vectors: bool = True) -> np.ndarray:
@@ -155,5 +213,6 @@ def staticflow_shard(src: Path, dst: Path, grid: int, method: str = "deepflow", 
         flow = staticflow_target(frames, method, dis_preset)  # (H, W, 2)
         return {"image": frames[0], "flow": flow.astype(np.float16), "flow_grid": resize_flow(flow, (grid, grid))}
 
-    attrs = {"flow": {"method": method, "dis_preset": dis_preset, "grid": grid, "target": "mean of flow 0->1, 0->2, 0->3"}}
+    attrs = {"flow": {"method": method, "dis_preset": dis_preset, "grid": grid, "target": "mean of flow 0->1, 0->2, 0->3",
+                      "still_test": {"patch": STILL_PATCH, "noise": STILL_NOISE, "margin": STILL_MARGIN}}}
     return map_shard(src, dst, one, attrs=attrs, desc=f"flow {Path(dst).name}")

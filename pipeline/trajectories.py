@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import scipy.fft
 
-from pipeline.flow import compute_clip_flow
+from pipeline.flow import compute_clip_flow, still_pixels
 from pipeline.shards import map_shard
 
 # Output grids of walker's coarse-to-fine heads for a 320x240 input: 1/16, 1/8, 1/4 (H, W).
@@ -53,6 +53,7 @@ class TrajectoryConfig:
     mb_alpha: float = 0.01  # motion-boundary check: |grad u|^2 + |grad v|^2 <= alpha |w|^2 + beta
     mb_beta: float = 0.002
     n_coefficients: int = 5  # DCT coefficients kept per axis
+    still_test: bool = True  # tracks of pixels no later frame sees move stay put (see pipeline.flow.still_pixels)
 
     def __post_init__(self) -> None:
         if self.n_scales < 1 or self.scale_stride <= 1.0:
@@ -184,6 +185,9 @@ def compute_trajectories(frames: np.ndarray, cfg: TrajectoryConfig, progress: bo
     full grid. The levels where a track is reliable at frame t are averaged (all levels when
     none is), and the track counts as reliable where at least half of the levels agree it is
     (a coarse level blurs a small occluder away, so "any level" would hide occlusions).
+    With ``cfg.still_test``, the track of a pixel that standing put explains in every later
+    frame as well as its track does is set to zero (``pipeline.flow.still_pixels``): the flow
+    fields, and the coarse levels most, spread a walker's motion onto the still ground around it.
     """
     if frames.ndim != 4 or frames.dtype != np.uint8 or len(frames) < 2:
         raise ValueError(f"compute_trajectories: expected uint8 (T>=2, H, W, 3), got {frames.dtype} {frames.shape}")
@@ -208,7 +212,10 @@ def compute_trajectories(frames: np.ndarray, cfg: TrajectoryConfig, progress: bo
         weight += good
         plain += offsets
     mean = np.where(weight[..., None] > 0, total / np.maximum(weight, 1)[..., None], plain / len(scales))
-    return Trajectories(mean.astype(np.float32), weight >= len(scales) / 2, scales)
+    mean = mean.astype(np.float32)
+    if cfg.still_test:
+        mean[still_pixels(frames[0], frames[1:], mean.transpose(2, 0, 1, 3))] = 0.0
+    return Trajectories(mean, weight >= len(scales) / 2, scales)
 
 
 def dct_encode(offsets: np.ndarray, k: int = 5) -> np.ndarray:

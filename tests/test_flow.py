@@ -1,5 +1,6 @@
 """Optical flow against the synthetic scenes' true flow; flow resizing; the staticflow target."""
 
+import media
 import numpy as np
 import pytest
 
@@ -9,6 +10,7 @@ from pipeline.flow import (
     endpoint_error,
     resize_flow,
     staticflow_target,
+    still_pixels,
 )
 from pipeline.synthetic.scenes import SceneConfig, render_scene
 
@@ -100,6 +102,20 @@ def test_staticflow_target_averages_next_three_frames():
     np.testing.assert_allclose(np.median(per_frame[inner].reshape(-1, 2), axis=0), d, atol=0.1)
     with pytest.raises(ValueError, match="4 frames"):
         staticflow_target(frames[:3])
+
+
+@pytest.mark.parametrize("method", ["dis", "deepflow"])
+def test_staticflow_target_keeps_the_still_road_still(method):
+    """The walker's 2 px/frame (4 px target) stays on the walker; without the still test the
+    estimators spread it over the flat road (DIS: all of it, DeepFlow: about a quarter)."""
+    frames, masks = media.street_scene(frames=4, step=(2, 0))
+    road, walker = media.far_from(masks, radius=5), masks[0]
+    spread = np.linalg.norm(staticflow_target(frames, method, still_test=False), axis=-1)
+    assert (spread[road] > 1).mean() > 0.15
+    target = staticflow_target(frames, method)
+    assert (np.linalg.norm(target, axis=-1)[road] > 1).mean() < 0.01
+    np.testing.assert_allclose(np.median(target[walker], axis=0), [4, 0], atol=1.2)
+    assert still_pixels(frames[0], frames[1:], np.zeros((3, *frames.shape[1:3], 2), np.float32))[road].all()
 
 
 def test_bad_method_is_rejected(scenes):

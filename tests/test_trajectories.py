@@ -1,5 +1,6 @@
 """Dense trajectories against tracks integrated from the synthetic scenes' true flow."""
 
+import media
 import numpy as np
 import pytest
 
@@ -75,6 +76,24 @@ def test_actor_tracks_follow_the_actor():
         moved = np.median(np.linalg.norm(truth[..., t - 1, :], axis=-1)[seen])
         error = np.median(np.linalg.norm(result.offsets[..., t - 1, :] - truth[..., t - 1, :], axis=-1)[seen])
         assert seen.sum() > 500 and moved > 25 and error < 0.05 * moved
+
+
+@pytest.mark.parametrize("still_test", [False, True])
+def test_motion_stays_on_the_walker_of_a_static_camera(still_test):
+    """A textured walker crossing a flat, still road: the flow fills the whole road in with the
+    walker's motion (every road pixel's track goes > 2 px without the still test); with it the
+    road keeps still and the walker keeps its 2 px/frame (60 px over the second)."""
+    frames, masks = media.street_scene(frames=31, step=(2, 0))
+    tracks = compute_trajectories(frames, TrajectoryConfig(flow_method="dis", n_scales=3, still_test=still_test))
+    length = np.linalg.norm(tracks.offsets, axis=-1).max(axis=-1)  # (H, W) px
+    road = media.far_from(masks, radius=5)
+    if not still_test:
+        assert (length[road] > 2).mean() > 0.5  # the defect, with this estimator
+        return
+    assert (length[road] > 2).mean() < 0.01 and np.abs(tracks.offsets[road]).max() == 0
+    walker = masks[0]
+    assert (length[walker] > 2).mean() > 0.95
+    np.testing.assert_allclose(np.median(tracks.offsets[walker][:, -1], axis=0), [60, 0], atol=3)
 
 
 def test_forward_backward_check_flags_occluded_tracks():
