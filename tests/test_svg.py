@@ -336,12 +336,12 @@ def test_copy_last_frame_baseline() -> None:
     frames[2] = np.random.default_rng(0).integers(0, 256, (6, 64, 64))
     result = ev.evaluate_copy_last(frames, n_cond=3, n_future=3)
     assert result.ssim.shape == (3, 1, 3)
-    np.testing.assert_allclose(result.ssim[0], 1.0)
+    np.testing.assert_allclose(result.ssim[0], 1.0, atol=1e-4)
     assert np.isinf(result.psnr[0]).all()
     assert result.ssim[1, 0, 0] == pytest.approx(1.0) and result.ssim[1, 0, 1] < 1.0
     x = frames[2].astype(np.float64)[:, None] / 255.0
     ref, _ = ev.frame_scores_skimage(x[3:], np.repeat(x[2:3], 3, axis=0))
-    np.testing.assert_allclose(result.ssim[2, 0], ref, atol=1e-6)
+    np.testing.assert_allclose(result.ssim[2, 0], ref, atol=1e-4)
 
 
 def test_clustered_interval_is_wider_for_repeated_videos() -> None:

@@ -329,3 +329,27 @@ def test_paper_scale_models_have_the_papers_sizes(dataset: str, variant: str) ->
         model = SVG(cfg)
     assert sum(p.numel() for p in model.parameters()) == paper_parameters(dataset, variant)
     assert sizes[dataset]["eval"]["samples"] == 100 and sizes["fig6"] == {"sequences": 500, "frames": 100}
+
+
+def test_kth_clips_squash_160x120_to_64x64_as_the_authors(tmp_path: Path) -> None:
+    """convert_kth.lua runs ffmpeg -s 64x64: the whole 160x120 frame, aspect ratio not kept."""
+    import cv2
+    import media
+
+    from pipeline import clips
+    from pipeline.video_read import iter_frames
+
+    proto = clips.protocol("svg", resolve("paper")["clips"]["svg"])
+    assert proto.fit == "squash"
+    opts = clips.decode_options(proto, 160, 120)
+    assert opts["size"] == (64, 64) and opts["center_crop"] is None
+    video = media.make_good(tmp_path / "kth.mp4", width=160, height=120, frames=3)
+    frame = next(iter_frames(video, **opts))
+    whole = cv2.resize(media.reference_frames(width=160, height=120, frames=1)[0], (64, 64),
+                       interpolation=cv2.INTER_AREA)
+    assert frame.shape == (64, 64, 3)
+    assert np.abs(frame.astype(int) - whole.astype(int)).mean() < 12  # the whole frame, squashed
+    crop = clips.decode_options(clips.protocol("svg", {**resolve("paper")["clips"]["svg"], "fit": "cover"}), 160, 120)
+    assert crop["center_crop"] == (64, 64)
+    cropped = next(iter_frames(video, **crop))
+    assert np.abs(cropped.astype(int) - whole.astype(int)).mean() > np.abs(frame.astype(int) - whole.astype(int)).mean()
