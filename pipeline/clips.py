@@ -43,6 +43,7 @@ class ClipProtocol:
     videos_per_shard: int
     static_camera_only: bool = False  # keep videos without camera motion (staticflow)
     min_quality: str | None = None  # keep HMDB-51 quality at least this ("med": med and goo)
+    fit: str = "cover"  # "cover": scale to cover, centre crop; "squash": resize to width x height
 
     @property
     def span(self) -> int:
@@ -71,8 +72,9 @@ def protocol(name: str, sizes: dict[str, Any]) -> ClipProtocol:
         return ClipProtocol(name, tuple(range(frames)), frames, 25.0, sizes["size"],
                             sizes["size"], **common)
     if name == "svg":
+        # KTH: the authors' convert_kth.lua squashes 160x120 to 64x64 (ffmpeg -s 64x64)
         return ClipProtocol(name, tuple(range(sizes["frames"])), sizes["stride"], None,
-                            sizes["size"], sizes["size"], **common)
+                            sizes["size"], sizes["size"], fit=str(sizes.get("fit", "cover")), **common)
     if name == "crossconv":
         # pairs of neighbouring frames (Xue et al. sec. 5)
         return ClipProtocol(name, (0, sizes["gap"]), sizes["stride"], None, sizes["size"],
@@ -135,7 +137,12 @@ def decode_options(proto: ClipProtocol, width: int, height: int) -> dict[str, An
     """ffmpeg resamples, scales and crops while decoding: the frame is scaled to cover the
     protocol's size, keeping its aspect ratio, then centre-cropped (staticflow's "height 200,
     centre crop 200x200" for landscape video; the same rule serves portrait video and 16:9 clips
-    cut to 4:3). Sizes are (H, W) for ``iter_frames``."""
+    cut to 4:3). ``fit='squash'`` resizes to the protocol's size, aspect ratio not kept (svg's KTH,
+    as the authors' ffmpeg ``-s 64x64``). Sizes are (H, W) for ``iter_frames``."""
+    if proto.fit == "squash":
+        return {"fps": proto.fps, "size": (proto.height, proto.width), "center_crop": None}
+    if proto.fit != "cover":
+        raise ValueError(f"clip protocol {proto.name}: fit must be 'cover' or 'squash', got {proto.fit!r}")
     scale = max(proto.width / width, proto.height / height)
     scaled = (max(proto.height, round(height * scale)), max(proto.width, round(width * scale)))
     return {"fps": proto.fps, "size": scaled, "center_crop": (proto.height, proto.width)}

@@ -51,7 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "walker": {"width": 64, "height": 48, "frames": 31, "stride": 3, "max_clips_per_video": 2, "videos_per_shard": 4},
             "staticflow": {"size": 64, "stride": 5, "max_clips_per_video": 4, "videos_per_shard": 4},
             "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 1, "videos_per_shard": 4},
-            "svg": {"size": 64, "frames": 20, "stride": 10, "max_clips_per_video": 2, "videos_per_shard": 4},
+            "svg": {"size": 64, "frames": 20, "stride": 10, "max_clips_per_video": 2, "videos_per_shard": 4, "fit": "squash"},
             "crossconv": {"size": 32, "gap": 1, "stride": 2, "max_clips_per_video": 4, "videos_per_shard": 4},
         },
         "trajectories": {"n_scales": 1},
@@ -72,7 +72,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "walker": {"width": 160, "height": 120, "frames": 31, "stride": 3, "max_clips_per_video": 4, "videos_per_shard": 16},
             "staticflow": {"size": 120, "stride": 5, "max_clips_per_video": 6, "videos_per_shard": 16},
             "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 2, "videos_per_shard": 16},
-            "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 4, "videos_per_shard": 16},
+            "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 4, "videos_per_shard": 16, "fit": "squash"},
             "crossconv": {"size": 64, "gap": 1, "stride": 2, "max_clips_per_video": 12, "videos_per_shard": 16},
         },
         "trajectories": {"n_scales": 3},
@@ -97,8 +97,10 @@ PRESETS: dict[str, dict[str, Any]] = {
             "staticflow": {"size": 200, "stride": 5, "max_clips_per_video": 0, "videos_per_shard": 64},
             # vgan: 32 frames at 64x64, 25 fps
             "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 0, "videos_per_shard": 64},
-            # svg KTH: 64x64, 10 conditioning + up to 20 predicted frames at test time
-            "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 0, "videos_per_shard": 64},
+            # svg KTH: 64x64, 10 conditioning + up to 20 predicted frames at test time; fit "squash":
+            # 160x120 resized to 64x64 as the authors' convert_kth.lua ("cover": centre crop)
+            "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 0, "videos_per_shard": 64,
+                    "fit": "squash"},
             # crossconv: consecutive frame pairs at 128x128
             "crossconv": {"size": 128, "gap": 1, "stride": 1, "max_clips_per_video": 0, "videos_per_shard": 64},
         },

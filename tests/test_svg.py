@@ -184,11 +184,46 @@ def test_learned_prior_sees_only_past_frames() -> None:
         smoke_model("fp").prior_sigma(x)
 
 
-def test_decoder_skips_come_from_the_last_ground_truth_frame() -> None:
+def test_decoder_skips_follow_the_skip_frame_convention() -> None:
+    # authors' code: after the window the skips stay at x_{n_past-2} = x_1 (edenton/svg issue 1)
     model = SVG(SVGConfig(variant="deterministic", **{**SMOKE, "n_past": 3}))
-    assert model._skip_frames(6) == [0, 1, 2, 2, 2]  # predicting frames 1..5, x_2 is the last known
-    model.cfg.last_frame_skip = True
+    assert model.cfg.skip_frame == "before_last"
+    assert model._skip_frames(6) == [0, 1, 1, 1, 1]  # predicting frames 1..5
+    model.cfg.skip_frame = "last"  # the paper's text: the last ground-truth frame x_2
+    assert model._skip_frames(6) == [0, 1, 2, 2, 2]
+    model.cfg.skip_frame = "previous"  # --last_frame_skip
     assert model._skip_frames(6) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="skip_frame"):
+        SVGConfig(skip_frame="first")
+    # generation hands the decoder the skips of that frame
+    x = torch.rand(2, 3, 1, 64, 64)
+    for convention, frame in (("before_last", 1), ("last", 2)):
+        model.cfg.skip_frame = convention
+        seen = []
+        hook = model.decoder.register_forward_pre_hook(lambda _m, args: seen.append(args[1][0].clone()))
+        model.generate(x, n_future=2, n_samples=1)
+        hook.remove()
+        model.eval()
+        with torch.no_grad():
+            expected = model.encoder(x[:, frame])[1][0]
+        for skip in seen:
+            torch.testing.assert_close(skip, expected)
+
+
+def test_batch_norm_at_test_uses_batch_statistics_and_leaves_the_model_unchanged() -> None:
+    model = smoke_model("lp")
+    x = torch.rand(3, 3, 1, 64, 64)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    a = model.generate(x, 2, 2, seed=0, bn_mode="train")
+    b = model.generate(x, 2, 2, seed=0, bn_mode="eval")
+    assert not torch.allclose(a, b)  # running averages of an untrained model differ from batch statistics
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k  # running statistics untouched
+    # batch statistics: a sequence's future depends on the others in its batch, not with eval
+    alone = model.generate(x[:1], 2, 2, seed=0, bn_mode="eval")
+    torch.testing.assert_close(alone[:, 0], b[:, 0])
+    with pytest.raises(ValueError, match="bn_mode"):
+        model.generate(x, 2, 2, bn_mode="frozen")
 
 
 # ----------------------------------------------------------------------------- training and sampling
@@ -272,6 +307,78 @@ def test_frame_scores_identity_and_known_psnr() -> None:
     assert (ssim < 1).all() and (ssim > 0).all()
 
 
+def test_batched_scores_match_scikit_image_on_model_frames() -> None:
+    """The torch path (torchmetrics) against the authors' per-frame, per-channel scikit-image loop,
+    on generated frames, both SSIM data ranges, grey and RGB."""
+    for channels in (1, 3):
+        model = SVG(SVGConfig(variant="lp", channels=channels, **SMOKE))
+        truth = torch.rand(2, 4, channels, 64, 64)
+        pred = model.generate(truth[:, :2], 4, n_samples=3, seed=0, bn_mode="train")  # (3, 2, 4, C, H, W)
+        truth = truth.expand_as(pred).numpy().astype(np.float64)
+        pred = pred.numpy().astype(np.float64)
+        for data_range in (2.0, 1.0):
+            ssim, psnr = ev.frame_scores(truth, pred, data_range)
+            ref_ssim, ref_psnr = ev.frame_scores_skimage(truth, pred, data_range)
+            assert ssim.shape == (3, 2, 4)
+            np.testing.assert_allclose(ssim, ref_ssim, atol=1e-4, rtol=0)
+            np.testing.assert_allclose(psnr, ref_psnr, atol=1e-4, rtol=0)
+    # the authors' range 2 gives higher SSIM than range 1 on imperfect frames (C1, C2 grow)
+    ssim2, _ = ev.frame_scores(truth, pred, 2.0)
+    ssim1, _ = ev.frame_scores(truth, pred, 1.0)
+    assert (ssim2 > ssim1).all()
+
+
+def test_copy_last_frame_baseline() -> None:
+    frames = np.zeros((3, 6, 64, 64), np.uint8)
+    frames[0] = 100  # static: a perfect copy
+    frames[1, :, 10:20, 10:20] = 255
+    frames[1, 4:, 10:20, 30:40] = 255  # something appears in the predicted frames
+    frames[2] = np.random.default_rng(0).integers(0, 256, (6, 64, 64))
+    result = ev.evaluate_copy_last(frames, n_cond=3, n_future=3)
+    assert result.ssim.shape == (3, 1, 3)
+    np.testing.assert_allclose(result.ssim[0], 1.0, atol=1e-4)
+    assert np.isinf(result.psnr[0]).all()
+    assert result.ssim[1, 0, 0] == pytest.approx(1.0) and result.ssim[1, 0, 1] < 1.0
+    x = frames[2].astype(np.float64)[:, None] / 255.0
+    ref, _ = ev.frame_scores_skimage(x[3:], np.repeat(x[2:3], 3, axis=0))
+    np.testing.assert_allclose(result.ssim[2, 0], ref, atol=1e-4)
+
+
+def test_clustered_interval_is_wider_for_repeated_videos() -> None:
+    rng = np.random.default_rng(7)
+    videos = rng.normal(size=10)
+    values = np.repeat(videos, 4)[:, None] + 0.01 * rng.normal(size=(40, 1))  # 4 near-copies per video
+    groups = np.repeat(np.arange(10), 4)
+    _, lo_naive, hi_naive = ev.mean_ci(values)
+    _, lo, hi = ev.mean_ci(values, groups=groups)
+    assert (hi - lo)[0] > 2.0 * (hi_naive - lo_naive)[0]  # ~sqrt(4) x wider, and t with 9 df
+    per_video = values.reshape(10, 4).mean(1, keepdims=True)
+    _, lo_v, hi_v = ev.mean_ci(per_video)
+    np.testing.assert_allclose([lo[0], hi[0]], [lo_v[0], hi_v[0]], rtol=1e-3)  # equal sizes: CI of video means
+    np.testing.assert_allclose(ev.mean_ci(values, groups=np.arange(40))[1], lo_naive)  # singletons: plain t
+
+
+def test_ordering_table_finds_the_better_model_after_bounces() -> None:
+    rng = np.random.default_rng(8)
+    n, t = 30, 6
+    base = rng.random((n, 1, t)) * 0.5
+    first_bounce = np.full(n, 6)  # 0-based frame of the first hit; n_cond 4 -> predicted frames 4..9
+    gain = np.zeros((n, 1, t))
+    gain[:, :, 3:] = 0.2  # "lp" better only on frames 7..9, after the bounce
+    scores = {"lp": {"ssim": base + gain, "psnr": base + gain}, "fp": {"ssim": base, "psnr": base},
+              "deterministic": {"ssim": base - 0.1, "psnr": base - 0.1}}
+    table = ev.ordering_table(scores, n_cond=4, first_bounce=first_bounce)
+    row = table[(table.metric == "ssim") & (table.scope == "after_bounce") & (table.better == "lp") & (table.worse == "fp")]
+    assert row["mean_difference"].item() == pytest.approx(0.2) and row["verdict"].item() == "better"
+    row = table[(table.metric == "ssim") & (table.scope == "all") & (table.better == "lp") & (table.worse == "fp")]
+    assert row["mean_difference"].item() == pytest.approx(0.1)
+    row = table[(table.scope == "all") & (table.better == "fp") & (table.worse == "deterministic")]
+    assert (row["verdict"] == "better").all()
+    bounces = np.zeros((2, 10, 2), bool)
+    bounces[0, 2, 0] = bounces[0, 7, 1] = True  # a hit inside the conditioning window does not count
+    np.testing.assert_array_equal(ev.first_bounce_after(bounces, n_cond=5), [7, -1])
+
+
 def test_best_of_n_bounds() -> None:
     rng = np.random.default_rng(1)
     scores = rng.random((20, 5, 7))  # (S, N, T)
@@ -314,7 +421,8 @@ def test_evaluate_svg_and_tables(tmp_path: Path) -> None:
     again = ev.evaluate_svg(model, frames, 2, 5, 3, seed=0, batch_size=2, sample_chunk=2, n_examples=3)
     np.testing.assert_array_equal(again.ssim, result.ssim)
     table = ev.curve_table(result, "lp", train_horizon=5)
-    assert list(table.columns) == list(ev.CURVE_COLUMNS)
+    assert list(table.columns) == [*ev.CURVE_COLUMNS, *ev.CONVENTION_COLUMNS]
+    assert set(table["ssim_data_range"]) == {2.0} and set(table["bn_at_test"]) == {"train"}
     assert sorted(table["frame"].unique()) == [3, 4, 5, 6, 7]
     best = ev.best_of_n(result.ssim.transpose(1, 0, 2)).mean(axis=0)
     np.testing.assert_allclose(table[table.metric == "ssim"]["mean"], best)
@@ -385,7 +493,7 @@ def test_fig5_and_fig6_helpers_and_figures(tmp_path: Path) -> None:
     hits.to_csv(tmp_path / "hits.csv", index=False)
     assert figs.prior_sigma_figure(tmp_path / "sigma.csv", tmp_path / "hits.csv", tmp_path / "fig6.png").exists()
     curves = pd.DataFrame(
-        [("lp", "ssim", f, 0.8, 0.7, 0.9, 4, 3, 2, 5) for f in range(3, 8)], columns=list(ev.CURVE_COLUMNS)
+        [("lp", "ssim", f, 0.8, 0.7, 0.9, 4, 4, 3, 2, 5) for f in range(3, 8)], columns=list(ev.CURVE_COLUMNS)
     )
     curves.to_csv(tmp_path / "curves.csv", index=False)
     assert figs.smmnist_ssim_figure(tmp_path / "curves.csv", tmp_path / "fig7.png").exists()

@@ -94,8 +94,11 @@ def write_clip_shards(folder: Path, seed: int = 0) -> tuple[np.ndarray, np.ndarr
     frames = rng.integers(0, 256, size=(6, 24, 64, 64), dtype=np.uint8)
     split = np.array([0, 0, 1, 2, 0, 2], np.uint8)
     rgb = np.repeat(frames[..., None], 3, axis=-1)
+    video = np.array([0, 0, 1, 0, 0, 1], np.int32)  # within each shard
+    start = np.array([0, 10, 0, 0, 10, 0], np.int32)
     for k, part in enumerate((slice(0, 3), slice(3, 6))):
-        write_shard(folder / f"shard-{k:05d}.zarr", {"frames": rgb[part], "split": split[part]}, {})
+        write_shard(folder / f"shard-{k:05d}.zarr", {"frames": rgb[part], "split": split[part],
+                                                      "video_index": video[part], "start": start[part]}, {})
     pd.DataFrame({"video_id": ["a", "b", "c"], "shard": ["shard-00000.zarr", "shard-00001.zarr", ""],
                   "clips": [3, 3, 0], "status": ["ok", "ok", "excluded"], "reason": ["", "", "x"]}
                  ).to_csv(folder / "index.csv", index=False)
@@ -105,8 +108,9 @@ def write_clip_shards(folder: Path, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 def test_kth_clips_train_and_test_splits_in_grey(tmp_path: Path) -> None:
     frames, split = write_clip_shards(tmp_path)
     data = {"index": str(tmp_path / "index.csv")}
-    test = svg_data.test_frames("kth", data, max_sequences=0)
+    test, picks, groups = svg_data.test_frames("kth", data, max_sequences=0)
     np.testing.assert_array_equal(test, frames[split == 2])  # grey round trip is exact
+    assert len(set(groups)) == 2  # two test videos (one per shard)
     cfg = svg_train.model_config("kth", "fp", SMOKE)
     batch = next(svg_data.training_batches("kth", "fp", data, cfg, batch_size=5, seed=0)(0))
     assert batch.shape == (5, 20, 1, 64, 64)
@@ -129,12 +133,25 @@ def test_bair_tfrecords_to_shards_and_batches(tmp_path: Path) -> None:
     table = pd.read_csv(index)
     assert list(table["split"]) == ["train"] * 3 + ["test"] * 2 and table["sequences"].sum() == 8
     data = {"shards": str(tmp_path / "svg")}
-    np.testing.assert_array_equal(svg_data.test_frames("bair", data, 0), seqs["test"])
-    np.testing.assert_array_equal(svg_data.test_frames("bair", data, 2), seqs["test"][[0, 2]])
+    np.testing.assert_array_equal(svg_data.test_frames("bair", data, 0)[0], seqs["test"])
+    np.testing.assert_array_equal(svg_data.test_frames("bair", data, 2)[0], seqs["test"][[0, 2]])
     cfg = svg_train.model_config("bair", "lp", SMOKE)
-    batch = next(svg_data.training_batches("bair", "lp", data, cfg, batch_size=2, seed=0)(0))
-    assert batch.shape == (2, 12, 3, 64, 64)
+    batch = next(svg_data.training_batches("bair", "lp", data, cfg, batch_size=4, seed=0)(0))
+    assert batch.shape == (4, 12, 3, 64, 64)
+    train = torch.from_numpy(seqs["train"]).permute(0, 1, 4, 2, 3).float() / 255  # (5, 30, 3, 64, 64)
+    for window in batch:  # the authors' windows: frames 0..11 of a training sequence
+        assert any(torch.equal(window, seq[:12]) for seq in train)
+    random = next(svg_data.training_batches("bair", "lp", data, cfg, batch_size=4, seed=0, bair_windows="random")(0))
+    assert not all(any(torch.equal(w, seq[:12]) for seq in train) for w in random)
     assert open_shard(tmp_path / "svg" / "shard-00003.zarr")["split"][0] == SPLITS.index("test")
+
+
+def test_disjoint_windows_share_no_frame_within_a_video() -> None:
+    groups = np.array([0, 0, 0, 0, 1, 1, 2])
+    starts = np.array([0, 10, 30, 20, 0, 10, 5])
+    keep = svg_data.disjoint_windows(groups, starts, span=30)
+    np.testing.assert_array_equal(keep, [0, 2, 4, 6])  # video 0: starts 0 and 30; video 1: 0; video 2: 5
+    np.testing.assert_array_equal(svg_data.disjoint_windows(groups, starts, span=10), np.arange(7))
 
 
 # ----------------------------------------------------------------------------- Fig. 5 and Fig. 6
@@ -201,13 +218,22 @@ def test_snakemake_smoke_chain_to_the_smmnist_figure(tmp_path: Path) -> None:
     }))
     work = tmp_path / "work"
     figure = work / "results" / "figures" / "smmnist_ssim.png"
-    run = snakemake(work, configfile, "results/figures/smmnist_ssim.png")
+    run = snakemake(work, configfile, "results/figures/smmnist_ssim.png", "results/tables/smmnist_ordering.csv")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     table = pd.read_csv(work / "results" / "tables" / "smmnist_ssim.csv")
     assert list(table.columns) == ["dataset", "model", "metric", "frame", "mean", "ci_low", "ci_high",
-                                   "n_sequences", "n_samples", "n_cond", "train_horizon", "paper"]
-    assert set(table["model"]) == {"deterministic", "fp", "lp"} and set(table["metric"]) == {"ssim"}
+                                   "n_sequences", "n_videos", "n_samples", "n_cond", "train_horizon",
+                                   "ssim_data_range", "bn_at_test", "skip_frame", "test_windows", "interval", "paper"]
+    assert set(table["model"]) == {"deterministic", "fp", "lp", "copylast"}
+    assert set(table["metric"]) == {"ssim", "psnr"}
+    models = table[table["model"] != "copylast"]
+    assert set(models["ssim_data_range"]) == {2.0} and set(models["bn_at_test"]) == {"train"}
+    assert set(models["skip_frame"]) == {"before_last"}
+    ordering = pd.read_csv(work / "results" / "tables" / "smmnist_ordering.csv")
+    assert {("lp", "fp"), ("fp", "deterministic"), ("lp", "copylast")} <= set(zip(ordering["better"], ordering["worse"]))
+    assert (ordering["ci_low"] <= ordering["mean_difference"]).all() and set(ordering["scope"]) <= {"all", "after_bounce"}
+    table = table[table["metric"] == "ssim"]
     values = table[["ci_low", "mean", "ci_high"]].to_numpy()
     assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
     assert ((values[:, 1] >= 0) & (values[:, 1] <= 1)).all() and (np.abs(values) <= 1).all()  # SSIM <= 1
@@ -216,7 +242,7 @@ def test_snakemake_smoke_chain_to_the_smmnist_figure(tmp_path: Path) -> None:
     test_len = resolve("smoke")["smmnist"]["sequence_length"]
     assert sorted(table["frame"].unique()) == list(range(n_cond + 1, test_len + 1)) and horizon < test_len
     record = json.loads((work / "results" / "tables" / "smmnist_ssim.provenance.json").read_text())
-    assert {m["variant"] for m in record["models"]["models"]} == {"deterministic", "fp", "lp"}
+    assert {m["variant"] for m in record["models"]["models"]} == {"deterministic", "fp", "lp"}  # copylast has none
     assert figure.stat().st_size > 0
 
     figure.unlink()  # the figure is drawn from the saved table: only its own rule reruns
@@ -238,7 +264,7 @@ def test_bair_graph_from_tfrecords(tmp_path: Path) -> None:
     assert dry.returncode == 0, dry.stderr[-3000:]
     planned = {line.split()[-1].rstrip(":") for line in dry.stdout.splitlines()
                if line.startswith(("rule ", "localrule "))}
-    assert planned == {"data_fetch", "svg_bair_shards", "train_model", "svg_evaluate", "svg_table",
+    assert planned == {"data_fetch", "svg_bair_shards", "train_model", "svg_evaluate", "svg_baseline", "svg_table",
                        "svg_curve_figure", "svg_gifs", "all"}, dry.stdout[-3000:]
     assert "results/figures/bair_ssim_psnr.png" in dry.stdout and "smmnist" not in dry.stdout
 
@@ -303,3 +329,27 @@ def test_paper_scale_models_have_the_papers_sizes(dataset: str, variant: str) ->
         model = SVG(cfg)
     assert sum(p.numel() for p in model.parameters()) == paper_parameters(dataset, variant)
     assert sizes[dataset]["eval"]["samples"] == 100 and sizes["fig6"] == {"sequences": 500, "frames": 100}
+
+
+def test_kth_clips_squash_160x120_to_64x64_as_the_authors(tmp_path: Path) -> None:
+    """convert_kth.lua runs ffmpeg -s 64x64: the whole 160x120 frame, aspect ratio not kept."""
+    import cv2
+    import media
+
+    from pipeline import clips
+    from pipeline.video_read import iter_frames
+
+    proto = clips.protocol("svg", resolve("paper")["clips"]["svg"])
+    assert proto.fit == "squash"
+    opts = clips.decode_options(proto, 160, 120)
+    assert opts["size"] == (64, 64) and opts["center_crop"] is None
+    video = media.make_good(tmp_path / "kth.mp4", width=160, height=120, frames=3)
+    frame = next(iter_frames(video, **opts))
+    whole = cv2.resize(media.reference_frames(width=160, height=120, frames=1)[0], (64, 64),
+                       interpolation=cv2.INTER_AREA)
+    assert frame.shape == (64, 64, 3)
+    assert np.abs(frame.astype(int) - whole.astype(int)).mean() < 12  # the whole frame, squashed
+    crop = clips.decode_options(clips.protocol("svg", {**resolve("paper")["clips"]["svg"], "fit": "cover"}), 160, 120)
+    assert crop["center_crop"] == (64, 64)
+    cropped = next(iter_frames(video, **crop))
+    assert np.abs(cropped.astype(int) - whole.astype(int)).mean() > np.abs(frame.astype(int) - whole.astype(int)).mean()

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 @dataclass(frozen=True)
@@ -138,21 +139,26 @@ def _pick_digits(n: int, d: int, pool: int, rng: np.random.Generator) -> np.ndar
 
 
 def render_frames(cfg: SMMNISTConfig, digit_images: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Paste digits (N, D, s, s) uint8 at positions (N, T, D, 2) -> frames (N, T, H, W) uint8."""
+    """Paste digits (N, D, s, s) uint8 at positions (N, T, D, 2) -> frames (N, T, H, W) uint8.
+
+    Vectorised: a writeable sliding-window view of the canvas puts each digit's s x s block at
+    its corner with one fancy-indexed add per digit slot (blocks of different frames never share
+    memory, so the add is exact); no Python loop over frames.
+    """
     n, t_len, d, _ = positions.shape
     s, size = cfg.digit_size, cfg.image_size
     out = np.empty((n, t_len, size, size), np.uint8)
-    ar = np.arange(s)
     chunk = max(1, 2**22 // (t_len * size * size))  # bound the uint16 canvas to ~8 MB
+    ti = np.arange(t_len)[None, :]  # (1, T)
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
         canvas = np.zeros((b - a, t_len, size, size), np.uint16)
-        ni = np.arange(b - a)[:, None, None, None]  # (c, 1, 1, 1)
-        ti = np.arange(t_len)[None, :, None, None]  # (1, T, 1, 1)
+        blocks = sliding_window_view(canvas, (s, s), axis=(2, 3), writeable=True)  # (c, T, H-s+1, W-s+1, s, s)
+        ni = np.arange(b - a)[:, None]  # (c, 1)
         for k in range(d):
-            rows = positions[a:b, :, k, 1, None, None].astype(np.intp) + ar[:, None]  # (c, T, s, 1)
-            cols = positions[a:b, :, k, 0, None, None].astype(np.intp) + ar[None, :]  # (c, T, 1, s)
-            canvas[ni, ti, rows, cols] += digit_images[a:b, k][:, None]  # (c, 1, s, s)
+            y = positions[a:b, :, k, 1].astype(np.intp)  # (c, T)
+            x = positions[a:b, :, k, 0].astype(np.intp)
+            blocks[ni, ti, y, x] += digit_images[a:b, k][:, None]  # (c, T, s, s) += (c, 1, s, s)
         np.minimum(canvas, 255, out=canvas)
         out[a:b] = canvas
     return out

@@ -23,7 +23,8 @@ def svg_eval_inputs(wildcards):
 def svg_table_inputs(wildcards):
     dataset = SVG_TABLE_DATASET[wildcards.table]
     data = svg_spec.data_inputs(dataset, DATA)
-    return {"curves": [SVG_EVAL / dataset / v / "curves.csv" for v in svg_spec.EVALUATED],
+    models = [*svg_spec.EVALUATED, *svg_spec.BASELINES]
+    return {"curves": [SVG_EVAL / dataset / v / "curves.csv" for v in models],
             "sources": [DATA / "sources" / f"{dataset}.json"] if dataset != "smmnist" else [],
             **({"test_set": data["test_set"]} if "test_set" in data else {})}
 
@@ -72,7 +73,7 @@ rule svg_evaluate:
         dataset="|".join(svg_spec.DATASETS),
         variant="|".join(svg_spec.EVALUATED),
     params:
-        sizes=lambda w: {w.dataset: {"eval": SVG[w.dataset]["eval"]}},
+        sizes=lambda w: {w.dataset: {"eval": SVG[w.dataset]["eval"]}, "conventions": SVG["conventions"]},
         seed=config["seed"],
         device=config["device"],
     resources:
@@ -84,6 +85,42 @@ rule svg_evaluate:
         "../scripts/svg_evaluate.py"
 
 
+rule svg_baseline:
+    input:
+        unpack(lambda w: svg_spec.data_inputs(w.dataset, DATA)),
+    output:
+        curves=SVG_EVAL / "{dataset}" / "{baseline}" / "curves.csv",
+        scores=directory(SVG_EVAL / "{dataset}" / "{baseline}" / "scores.zarr"),
+        examples=directory(SVG_EVAL / "{dataset}" / "{baseline}" / "examples.zarr"),
+    wildcard_constraints:
+        dataset="|".join(svg_spec.DATASETS),
+        baseline="|".join(svg_spec.BASELINES),
+    params:
+        sizes=lambda w: {w.dataset: {k: SVG[w.dataset][k] for k in ("eval", "model")},
+                         "conventions": SVG["conventions"]},
+        seed=config["seed"],
+        device=config["device"],
+    log:
+        LOGS / "svg_baseline" / "{dataset}" / "{baseline}.log",
+    script:
+        "../scripts/svg_evaluate.py"
+
+
+rule svg_ordering:
+    input:
+        scores=[SVG_EVAL / "smmnist" / v / "scores.zarr" for v in (*svg_spec.EVALUATED, *svg_spec.BASELINES)],
+        test_set=DATA / "clips" / "smmnist" / "svg" / "test.zarr",
+    output:
+        report(RESULTS / "tables" / "smmnist_ordering.csv", caption="../report/svg/ordering.rst", category="svg"),
+    params:
+        models=[*svg_spec.EVALUATED, *svg_spec.BASELINES],
+        config=config,
+    log:
+        LOGS / "svg_ordering" / "smmnist.log",
+    script:
+        "../scripts/svg_ordering.py"
+
+
 rule svg_bounce_velocities:
     input:
         model=svg_model("smmnist", "lp1"),
@@ -92,7 +129,7 @@ rule svg_bounce_velocities:
         table=SVG_EVAL / "smmnist" / "lp1" / "velocities.csv",
         distance=SVG_EVAL / "smmnist" / "lp1" / "velocity_distance.csv",
     params:
-        sizes={"fig5": SVG["fig5"], "smmnist": {"eval": SVG["smmnist"]["eval"]}},
+        sizes={"fig5": SVG["fig5"], "smmnist": {"eval": SVG["smmnist"]["eval"]}, "conventions": SVG["conventions"]},
         seed=config["seed"],
         device=config["device"],
     threads: 2

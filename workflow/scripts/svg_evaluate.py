@@ -6,11 +6,12 @@ from pipeline.logs import logging_to
 from pipeline.papers.svg.evaluate import evaluate
 
 torch.set_num_threads(snakemake.threads)
+variant = snakemake.wildcards.get("variant") or snakemake.wildcards.baseline
 with logging_to(snakemake.log[0]):
     evaluate(
         dataset=snakemake.wildcards.dataset,
-        variant=snakemake.wildcards.variant,
-        model_path=Path(snakemake.input.model),
+        variant=variant,
+        model_path=snakemake.input.get("model"),
         data={k: v for k, v in snakemake.input.items() if k != "model"},
         out_dir=Path(snakemake.output.curves).parent,
         sizes=snakemake.params.sizes,

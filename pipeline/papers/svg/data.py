@@ -64,16 +64,14 @@ def to_channels(frames: np.ndarray, channels: int) -> np.ndarray:
     return np.round(rgb2gray(frames) * 255.0).astype(np.uint8)
 
 
-def clip_dataset(data: Mapping[str, str], split: str):
+def clip_dataset(data: Mapping[str, str], split: str, arrays: tuple[str, ...] = ("frames",)) -> ShardDataset:
     """The ``split`` clips of a KTH (clip index) or BAIR (shard folder) input, as a ShardDataset."""
-
-
     index = Path(data["index"]) if "index" in data else Path(data["shards"]) / "index.csv"
     table = pd.read_csv(index, keep_default_na=False)
     names = sorted({str(s) for s in table["shard"] if str(s)})
     if not names:
         raise FileNotFoundError(f"{index} lists no clip shard")
-    dataset = ShardDataset([index.parent / n for n in names], arrays=("frames",), split=split)
+    dataset = ShardDataset([index.parent / n for n in names], arrays=arrays, split=split)
     if len(dataset) == 0:
         raise ValueError(f"no {split} clips in the shards listed by {index}")
     return dataset
@@ -86,21 +84,69 @@ def _spread(n: int, k: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, k).round().astype(int))
 
 
-def test_frames(dataset: str, data: Mapping[str, str], max_sequences: int) -> np.ndarray:
-    """uint8 test sequences (N, T, 64, 64[, 3]) in the model's channels, spread over the test set."""
+def disjoint_windows(groups: np.ndarray, starts: np.ndarray, span: int) -> np.ndarray:
+    """Indices of clips that share no frame with another kept clip of the same video.
 
+    groups (N,) video ids, starts (N,) first frames; within each video the earliest clip is kept,
+    then the next one starting at least ``span`` frames later, and so on. Overlapping test
+    windows repeat frames, so intervals computed as if they were independent are too narrow.
+    """
+    order = np.lexsort((starts, groups))
+    keep: list[int] = []
+    last: dict[int, int] = {}
+    for i in order:
+        g, st = int(groups[i]), int(starts[i])
+        if g not in last or st >= last[g] + span:
+            keep.append(int(i))
+            last[g] = st
+    return np.sort(np.asarray(keep, dtype=np.int64))
+
+
+def test_frames(dataset: str, data: Mapping[str, str], max_sequences: int,
+                kth_windows: str = "disjoint") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """uint8 test sequences (N, T, 64, 64[, 3]) in the model's channels, spread over the test set,
+    their indices in the test set (N,), and for KTH the video each comes from (N,) (None where
+    every sequence is its own video).
+
+    BAIR's test sequences start at frame 0 as the authors' ``data/bair.py`` reads them; KTH's are
+    ``kth_windows`` ``disjoint`` (no two windows of a video share a frame) or ``all`` clips.
+    """
     if dataset == "smmnist":
         frames = open_shard(data["test_set"])["frames"]
-        return np.asarray(frames.get_orthogonal_selection((_spread(frames.shape[0], max_sequences),)))
+        picks = _spread(frames.shape[0], max_sequences)
+        return np.asarray(frames.get_orthogonal_selection((picks,))), picks, None
+    if dataset == "kth":
+        clips = clip_dataset(data, "test")
+        info = clip_dataset(data, "test", arrays=("video_index", "start"))  # same items, no frames read
+        meta = [(info.index[i][0], info[i]["video_index"], info[i]["start"]) for i in range(len(info))]
+        shard_ids, video, starts = (np.asarray(c, dtype=np.int64) for c in zip(*meta))
+        groups = np.unique(np.stack([shard_ids, video], 1), axis=0, return_inverse=True)[1].ravel()
+        if kth_windows == "disjoint":
+            span = int(clips[0]["frames"].shape[0])
+            candidates = disjoint_windows(groups, starts, span)
+        elif kth_windows == "all":
+            candidates = np.arange(len(clips))
+        else:
+            raise ValueError(f"kth_test_windows must be 'disjoint' or 'all', got {kth_windows!r}")
+        picks = candidates[_spread(len(candidates), max_sequences)]
+        frames = np.stack([clips[int(i)]["frames"] for i in picks])
+        return to_channels(frames, BACKBONES[dataset][1]), picks, groups[picks]
     clips = clip_dataset(data, "test")
     picks = _spread(len(clips), max_sequences)
-    return to_channels(np.stack([clips[int(i)]["frames"] for i in picks]), BACKBONES[dataset][1])
+    return to_channels(np.stack([clips[int(i)]["frames"] for i in picks]), BACKBONES[dataset][1]), picks, None
 
 
 def training_batches(
-    dataset: str, variant: str, data: Mapping[str, str], cfg: SVGConfig, batch_size: int, seed: int
+    dataset: str, variant: str, data: Mapping[str, str], cfg: SVGConfig, batch_size: int, seed: int,
+    bair_windows: str = "start",
 ) -> Callable[[int], Iterator[torch.Tensor]]:
-    """``data(start_step)`` for ``pipeline.training.fit``: batches (B, n_past + n_future, C, 64, 64)."""
+    """``data(start_step)`` for ``pipeline.training.fit``: batches (B, n_past + n_future, C, 64, 64).
+
+    KTH windows start anywhere in a training clip (the authors' ``data/kth.py``); BAIR's start at
+    frame 0 (``bair_windows='start'``, the authors' ``data/bair.py``) or anywhere (``random``).
+    """
+    if bair_windows not in ("start", "random"):
+        raise ValueError(f"bair_train_windows must be 'start' or 'random', got {bair_windows!r}")
 
     length = cfg.n_past + cfg.n_future
     if dataset == "smmnist":
@@ -126,7 +172,8 @@ def training_batches(
                 frames = clips[int(i)]["frames"]  # (T, H, W, 3)
                 if len(frames) < length:
                     raise ValueError(f"{dataset} clips have {len(frames)} frames, training needs {length}")
-                start = int(rng.integers(0, len(frames) - length + 1))
+                last = 0 if dataset == "bair" and bair_windows == "start" else len(frames) - length
+                start = int(rng.integers(0, last + 1))
                 batch.append(frames[start : start + length])
             yield frames_to_batch(to_channels(np.stack(batch), channels))
             step += 1

@@ -19,14 +19,17 @@ from pipeline.papers.svg.data import test_frames
 from pipeline.papers.svg.metrics import (
     CURVE_COLUMNS,
     collision_table,
+    evaluate_copy_last,
     evaluate_svg,
     fig5_velocities,
+    first_bounce_after,
+    ordering_table,
     prior_sigma_table,
     save_evaluation,
     velocity_distance,
     velocity_table,
 )
-from pipeline.papers.svg.spec import TABLES
+from pipeline.papers.svg.spec import BASELINES, TABLES
 from pipeline.papers.svg.train import _load
 from pipeline.shards import open_shard
 from pipeline.tables import provenance
@@ -39,7 +42,7 @@ log = logging.getLogger(__name__)
 def evaluate(
     dataset: str,
     variant: str,
-    model_path: str | Path,
+    model_path: str | Path | None,
     data: Mapping[str, str],
     out_dir: str | Path,
     sizes: Mapping[str, Any],
@@ -47,22 +50,38 @@ def evaluate(
     device: str,
 ) -> Path:
     """Best-of-N per-frame SSIM/PSNR on the test sequences, over all their frames after the
-    conditioning ones (beyond the training horizon); writes curves.csv, scores.zarr, examples.zarr."""
+    conditioning ones (beyond the training horizon); writes curves.csv, scores.zarr, examples.zarr.
 
-    model = _load(model_path, device)
-    cfg = model.cfg
+    ``variant`` may be a baseline (``spec.BASELINES``: ``copylast``), scored without a model.
+    ``sizes`` holds the dataset's ``eval`` (and ``model`` for a baseline) and ``conventions``."""
+
+    conv = sizes["conventions"]
     e = sizes[dataset]["eval"]
-    frames = test_frames(dataset, data, int(e["sequences"]))
-    n_future = frames.shape[1] - cfg.n_past
+    if variant in BASELINES:
+        m = sizes[dataset]["model"]
+        n_past, horizon, model = int(m["n_past"]), int(m["n_past"]) + int(m["n_future"]), None
+    else:
+        model = _load(model_path, device)
+        n_past, horizon = model.cfg.n_past, model.cfg.n_past + model.cfg.n_future
+    frames, picks, groups = test_frames(dataset, data, int(e["sequences"]), str(conv["kth_test_windows"]))
+    n_future = frames.shape[1] - n_past
     if n_future < 1:
-        raise ValueError(f"{dataset} test sequences have {frames.shape[1]} frames, need more than n_past={cfg.n_past}")
+        raise ValueError(f"{dataset} test sequences have {frames.shape[1]} frames, need more than n_past={n_past}")
     log.info("svg %s/%s: %d test sequences, %d -> %d frames, %d samples", dataset, variant, len(frames),
-             cfg.n_past, n_future, e["samples"])
-    result = evaluate_svg(model, frames, cfg.n_past, n_future, int(e["samples"]), seed,
-                          batch_size=int(e["batch_size"]), sample_chunk=int(e["sample_chunk"]),
-                          n_examples=int(e["examples"]))
-    return save_evaluation(result, out_dir, variant, train_horizon=cfg.n_past + cfg.n_future,
-                           model_record=model_provenance(Path(model_path)))
+             n_past, n_future, e["samples"])
+    if model is None:
+        result = evaluate_copy_last(frames, n_past, n_future, float(conv["ssim_data_range"]), groups=groups)
+        record = None
+    else:
+        result = evaluate_svg(model, frames, n_past, n_future, int(e["samples"]), seed,
+                              batch_size=int(e["batch_size"]), sample_chunk=int(e["sample_chunk"]),
+                              n_examples=int(e["examples"]), ssim_data_range=float(conv["ssim_data_range"]),
+                              bn_mode=str(conv["bn_at_test"]), groups=groups)
+        record = model_provenance(Path(model_path))
+    result.sequences = picks
+    result.conventions["test_windows"] = {"kth": f"{conv['kth_test_windows']} clips of the test videos",
+                                          "bair": "frames 0.. of each test sequence"}.get(dataset, "saved test set")
+    return save_evaluation(result, out_dir, variant, train_horizon=horizon, model_record=record)
 
 
 def write_curve_table(
@@ -96,6 +115,32 @@ def write_curve_table(
     return table
 
 
+def write_ordering(
+    score_paths: Mapping[str, str | Path], test_set: str | Path, out: str | Path, config: Mapping[str, Any],
+) -> pd.DataFrame:
+    """SM-MNIST's ordering claim (SVG-LP >= SVG-FP >= deterministic after bounces) as paired
+    differences with 95% intervals (``metrics.ordering_table``), and every model against
+    copying the last frame; rows built per model from its ``scores.zarr``."""
+
+    scores, n_cond, sequences = {}, None, None
+    for model, path in score_paths.items():
+        group = open_shard(path)
+        scores[model] = {"ssim": np.asarray(group["ssim"][:]), "psnr": np.asarray(group["psnr"][:])}
+        n_cond = int(group.attrs["n_cond"])
+        seq = np.asarray(group["sequences"][:])
+        if sequences is not None and not np.array_equal(seq, sequences):
+            raise ValueError(f"{path}: scored other test sequences than the other models")
+        sequences = seq
+    bounces = np.asarray(open_shard(test_set)["bounces"].get_orthogonal_selection((sequences,)))
+    table = ordering_table(scores, n_cond, first_bounce_after(bounces, n_cond))
+    table.insert(0, "dataset", "smmnist")
+    table["paper"] = np.nan
+    record = provenance(config, [], paper="svg", scores={m: str(p) for m, p in score_paths.items()},
+                        test_set=str(test_set))
+    write_result_table(table, Path(out), record)
+    return table
+
+
 def bounce_velocities(
     model_path: str | Path, shared_start: str | Path, out_table: str | Path, out_distance: str | Path,
     sizes: Mapping[str, Any], seed: int, device: str,
@@ -113,6 +158,7 @@ def bounce_velocities(
         n_samples=int(f["samples"]), seed=seed, digit_size=int(config["digit_size"]),
         batch_size=int(sizes["smmnist"]["eval"]["batch_size"]),
         sample_chunk=int(sizes["smmnist"]["eval"]["sample_chunk"]),
+        bn_mode=str(sizes["conventions"]["bn_at_test"]),
     )
     table = velocity_table(model_vel, true_vel, first_step=1, max_speed=int(config["max_speed"]))
     first_bounce = int(np.flatnonzero(np.asarray(group["bounces"][0]).any(-1))[0])

@@ -24,7 +24,8 @@ from pipeline.papers.svg.metrics import CURVE_COLUMNS, EXAMPLE_ROWS  # noqa: E40
 from pipeline.shards import open_shard
 
 _METRIC_LABELS = {"ssim": "SSIM", "psnr": "PSNR (dB)"}
-_MODEL_ORDER = ("lp", "fp", "deterministic")
+_MODEL_ORDER = ("lp", "fp", "deterministic", "copylast")
+_MODEL_LABELS = {"lp": "SVG-LP", "fp": "SVG-FP", "deterministic": "Deterministic", "copylast": "Copy last frame"}
 
 
 def _read(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
@@ -56,9 +57,9 @@ def plot_curves(
             rows = part[part["model"] == model].sort_values("frame")
             if rows.empty:
                 continue
-            label = {"lp": "SVG-LP", "fp": "SVG-FP", "deterministic": "Deterministic"}.get(model, model)
-            ax.plot(rows["frame"], rows["mean"], label=label)
-            ax.fill_between(rows["frame"], rows["ci_low"], rows["ci_high"], alpha=0.25)
+            style = {"color": "0.4", "linestyle": ":"} if model == "copylast" else {}
+            line = ax.plot(rows["frame"], rows["mean"], label=_MODEL_LABELS.get(model, model), **style)[0]
+            ax.fill_between(rows["frame"], rows["ci_low"], rows["ci_high"], alpha=0.25, color=line.get_color())
         for horizon in part["train_horizon"].unique():
             ax.axvline(horizon, color="k", linestyle="--", linewidth=1)
         ax.set_xlabel("frame")

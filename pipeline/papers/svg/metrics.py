@@ -17,15 +17,20 @@ Outputs are arrays (Zarr shards) and long-format CSV tables; the figures read on
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import math
 
 import numpy as np
 import pandas as pd
 import scipy.stats
+import torch
 from skimage.feature import match_template
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from torchmetrics.functional.image import peak_signal_noise_ratio as tm_psnr
+from torchmetrics.functional.image import structural_similarity_index_measure as tm_ssim
 
 from pipeline.atomic import write_csv
 from pipeline.papers.svg.model import SVG, frames_to_batch
@@ -34,16 +39,73 @@ from pipeline.shards import write_shard
 SELECTIONS: tuple[str, ...] = ("per_metric", "ssim")
 EXAMPLE_ROWS: tuple[str, ...] = ("truth", "best", "random 1", "random 2", "random 3")
 CURVE_COLUMNS: tuple[str, ...] = (
-    "model", "metric", "frame", "mean", "ci_low", "ci_high", "n_sequences", "n_samples", "n_cond", "train_horizon",
+    "model", "metric", "frame", "mean", "ci_low", "ci_high", "n_sequences", "n_videos", "n_samples", "n_cond",
+    "train_horizon",
 )
 
 
-def frame_scores(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+AUTHORS_SSIM_RANGE = 2.0
+"""The authors' ``eval_seq`` called ``compare_ssim`` without ``data_range``; the scikit-image of
+2018 then took ``dtype_range`` of float images, (-1, 1), so the range was 2."""
+PSNR_RANGE = 1.0
+"""``compare_psnr`` used ``dtype_range``'s maximum, 1, for non-negative float images."""
+SSIM_WINDOW = 7  # scikit-image's default uniform window
+SCORE_CHUNK = 1024  # frame channels scored per call (bounds the filter's memory)
+
+
+def frame_scores_torch(
+    truth: torch.Tensor, pred: torch.Tensor, ssim_data_range: float = AUTHORS_SSIM_RANGE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame SSIM and PSNR, batched on the tensors' device: (..., C, H, W) in [0, 1] -> two (...).
+
+    torchmetrics with scikit-image's definition: 7x7 uniform window, statistics over the window
+    with the sample covariance (skimage's ``use_sample_covariance``), the mean over the pixels
+    whose window lies inside the frame; each channel scored on its own and the channels averaged,
+    as the authors' ``eval_seq``. torchmetrics uses the population covariance; scaling every
+    (co)variance by c = 49/48 equals dividing C2 by c, so k2 becomes 0.03 / sqrt(c) (exact).
+    Identical frames have PSNR +inf, kept as such. float32 (float64 convolutions are ~15x slower on
+    CPU; the difference to scikit-image's float64 stays below 1e-4, tested).
+    """
+    if truth.shape != pred.shape or truth.dim() < 3:
+        raise ValueError(f"truth {tuple(truth.shape)} and pred {tuple(pred.shape)} must match and be (..., C, H, W)")
+    lead, (c, h, w) = truth.shape[:-3], truth.shape[-3:]
+    a_all = truth.reshape(-1, h, w)  # every channel of every frame on its own
+    b_all = pred.reshape(-1, h, w)
+    n_win = SSIM_WINDOW * SSIM_WINDOW
+    pad = (SSIM_WINDOW - 1) // 2
+    ssim, psnr = [], []
+    for k in range(0, len(a_all), SCORE_CHUNK):
+        # frames as the channels of one image: torchmetrics filters channels apart (a depthwise
+        # convolution, several times faster on CPU than a batch of one-channel images)
+        a, b = a_all[k : k + SCORE_CHUNK][None].float(), b_all[k : k + SCORE_CHUNK][None].float()
+        _, full = tm_ssim(b, a, gaussian_kernel=False, kernel_size=SSIM_WINDOW, data_range=float(ssim_data_range),
+                          k2=0.03 * math.sqrt((n_win - 1) / n_win), return_full_image=True)
+        ssim.append(full[0, :, pad:-pad, pad:-pad].mean(dim=(1, 2)))
+        psnr.append(tm_psnr(b[0], a[0], data_range=PSNR_RANGE, reduction="none", dim=(1, 2)))
+    ssim, psnr = torch.cat(ssim).double(), torch.cat(psnr).double()
+    return ssim.view(*lead, c).mean(-1), psnr.view(*lead, c).mean(-1)
+
+
+def frame_scores(
+    truth: np.ndarray, pred: np.ndarray, ssim_data_range: float = AUTHORS_SSIM_RANGE
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame SSIM and PSNR: truth, pred float (..., T, C, H, W) in [0, 1] -> two (..., T).
 
-    As in the authors' ``eval_seq``, each channel is scored on its own and the channels are
-    averaged (SSIM with skimage's default 7x7 window); the data range is 1.
+    NumPy in and out around :func:`frame_scores_torch`.
     """
+    truth, pred = np.asarray(truth, dtype=np.float64), np.asarray(pred, dtype=np.float64)
+    if truth.shape != pred.shape or truth.ndim < 4:
+        raise ValueError(f"truth {truth.shape} and pred {pred.shape} must match and be (..., T, C, H, W)")
+    ssim, psnr = frame_scores_torch(torch.from_numpy(truth), torch.from_numpy(pred), ssim_data_range)
+    return ssim.numpy(), psnr.numpy()
+
+
+def frame_scores_skimage(
+    truth: np.ndarray, pred: np.ndarray, ssim_data_range: float = AUTHORS_SSIM_RANGE
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference: scikit-image per frame and channel in a Python loop, as the authors'
+    ``eval_seq`` (this was the evaluation path before the batched one; tests and
+    ``benchmarks/bench_svg.py`` compare against it)."""
     truth = np.asarray(truth, dtype=np.float64)
     pred = np.asarray(pred, dtype=np.float64)
     if truth.shape != pred.shape or truth.ndim < 4:
@@ -55,8 +117,8 @@ def frame_scores(truth: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.nd
     psnr = np.empty(len(flat_t))
     with np.errstate(divide="ignore"):  # identical frames: PSNR is +inf, kept as such
         for i, (a, b) in enumerate(zip(flat_t, flat_p)):
-            ssim[i] = np.mean([structural_similarity(a[c], b[c], data_range=1.0) for c in range(len(a))])
-            psnr[i] = np.mean([peak_signal_noise_ratio(a[c], b[c], data_range=1.0) for c in range(len(a))])
+            ssim[i] = np.mean([structural_similarity(a[c], b[c], data_range=ssim_data_range) for c in range(len(a))])
+            psnr[i] = np.mean([peak_signal_noise_ratio(a[c], b[c], data_range=PSNR_RANGE) for c in range(len(a))])
     return ssim.reshape(lead), psnr.reshape(lead)
 
 
@@ -73,15 +135,37 @@ def best_of_n(scores: np.ndarray, key: np.ndarray | None = None) -> np.ndarray:
     return scores[best, np.arange(scores.shape[1])]  # (N, T)
 
 
-def mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """values (N, T) -> per-frame mean, CI low, CI high (Student t interval over the N sequences)."""
+def mean_ci(
+    values: np.ndarray, confidence: float = 0.95, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """values (N, T) -> per-frame mean, CI low, CI high.
+
+    Without ``groups``: Student t interval over N independent sequences. With ``groups`` (N,)
+    (the video each sequence was cut from; windows of one video are not independent), the
+    standard error is cluster-robust: from the per-video sums of deviations from the mean, with
+    G / (G - 1) and G - 1 degrees of freedom for G videos. One sequence per video gives the
+    plain t interval back.
+    """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2 or values.shape[0] < 2:
         raise ValueError(f"mean_ci needs (N >= 2, T) values, got {values.shape}")
     n = values.shape[0]
     mean = values.mean(axis=0)
-    sem = values.std(axis=0, ddof=1) / np.sqrt(n)
-    half = scipy.stats.t.ppf(0.5 + confidence / 2, df=n - 1) * sem
+    if groups is None:
+        sem, df = values.std(axis=0, ddof=1) / np.sqrt(n), n - 1
+    else:
+        groups = np.asarray(groups)
+        if groups.shape != (n,):
+            raise ValueError(f"groups must be ({n},), got {groups.shape}")
+        _, cluster = np.unique(groups, return_inverse=True)
+        g = int(cluster.max()) + 1
+        if g < 2:
+            raise ValueError("mean_ci needs sequences from at least two groups (videos)")
+        with np.errstate(invalid="ignore"):  # +inf PSNR of identical frames
+            sums = np.zeros((g, values.shape[1]))
+            np.add.at(sums, cluster, values - mean)
+            sem, df = np.sqrt(g / (g - 1) * (sums**2).sum(axis=0)) / n, g - 1
+    half = scipy.stats.t.ppf(0.5 + confidence / 2, df=df) * sem
     return mean, mean - half, mean + half
 
 
@@ -92,6 +176,9 @@ class SVGEvaluation:
     examples: np.ndarray  # (K, len(EXAMPLE_ROWS), n_cond + n_future, H, W, C) uint8
     n_cond: int
     n_future: int
+    groups: np.ndarray | None = None  # (N,) video of each sequence (None: independent sequences)
+    conventions: dict[str, Any] = field(default_factory=dict)  # how it was measured, for the tables
+    sequences: np.ndarray | None = None  # (N,) index of each sequence in the test set
 
 
 def _batch_seed(seed: int, *index: int) -> int:
@@ -99,9 +186,25 @@ def _batch_seed(seed: int, *index: int) -> int:
 
 
 def _sample_chunks(n_samples: int, sample_chunk: int) -> list[tuple[int, int]]:
-    """(first sample, count) pairs; samples are drawn in chunks to bound memory at 100 samples."""
-    step = max(1, sample_chunk)
+    """(first sample, count) pairs; 0 draws every sample in one batch (bound memory at paper scale)."""
+    step = n_samples if sample_chunk <= 0 else sample_chunk
     return [(c, min(step, n_samples - c)) for c in range(0, n_samples, step)]
+
+
+def sequence_batches(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of batches over n sequences; a last batch of one joins the one before it,
+    since batch statistics (``bn_at_test: train``) need two sequences."""
+    bounds = [(a, min(n, a + batch_size)) for a in range(0, n, max(1, batch_size))]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+def _check_test_frames(frames: np.ndarray, n_cond: int, n_future: int) -> None:
+    if frames.ndim not in (4, 5) or frames.shape[1] < n_cond + n_future:
+        raise ValueError(
+            f"test frames must be (N, T >= n_cond + n_future = {n_cond + n_future}, H, W[, C]), got {frames.shape}"
+        )
 
 
 def evaluate_svg(
@@ -112,21 +215,23 @@ def evaluate_svg(
     n_samples: int,
     seed: int,
     batch_size: int = 16,
-    sample_chunk: int = 10,
+    sample_chunk: int = 0,
     n_examples: int = 4,
+    ssim_data_range: float = AUTHORS_SSIM_RANGE,
+    bn_mode: str = "train",
+    groups: np.ndarray | None = None,
 ) -> SVGEvaluation:
     """Score ``n_samples`` futures of each test sequence (one for the deterministic model).
 
-    frames: uint8 test sequences (N, T >= n_cond + n_future, H, W[, C]). Samples are generated
-    ``sample_chunk`` at a time (each chunk with its own seed derived from ``seed``). Examples
-    for the GIFs keep, for the first ``n_examples`` sequences, the truth, the best sample by
-    mean SSIM and three random samples (conditioning frames included).
+    frames: uint8 test sequences (N, T >= n_cond + n_future, H, W[, C]). Per batch of sequences
+    the conditioning frames are encoded once and the samples drawn as one batch (``sample_chunk``
+    at a time when > 0, each chunk with its own seed derived from ``seed``); scores are computed
+    batched on the model's device. Examples for the GIFs keep, for the first ``n_examples``
+    sequences, the truth, the best sample by mean SSIM and three random samples (conditioning
+    frames included). ``bn_mode``: batch norm at test (``model.BN_MODES``).
     """
     frames = np.asarray(frames)
-    if frames.ndim not in (4, 5) or frames.shape[1] < n_cond + n_future:
-        raise ValueError(
-            f"test frames must be (N, T >= n_cond + n_future = {n_cond + n_future}, H, W[, C]), got {frames.shape}"
-        )
+    _check_test_frames(frames, n_cond, n_future)
     if model.cfg.variant == "deterministic":
         n_samples = 1
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
@@ -135,17 +240,18 @@ def evaluate_svg(
     psnr = np.empty((n, n_samples, n_future))
     examples: list[np.ndarray] = []
     n_random = len(EXAMPLE_ROWS) - 2
-    for b, start in enumerate(range(0, n, batch_size)):
-        x = frames_to_batch(frames[start : start + batch_size, : n_cond + n_future])  # (B, T, C, H, W)
-        truth = x[:, n_cond:].numpy()  # (B, n_future, C, H, W)
+    for b, (start, stop) in enumerate(sequence_batches(n, batch_size)):
+        x = frames_to_batch(frames[start:stop, : n_cond + n_future]).to(model.device)  # (B, T, C, H, W)
+        truth = x[:, n_cond:]  # (B, n_future, C, H, W)
         n_ex = min(len(x), n_examples - len(examples))
         random_picks = rng.integers(0, n_samples, size=(n_ex, n_random))
         best_mean = np.full(n_ex, -np.inf)
-        kept: dict[tuple[int, int], np.ndarray] = {}  # (sequence, row) -> (n_future, C, H, W)
+        kept: dict[tuple[int, int], torch.Tensor] = {}  # (sequence, row) -> (n_future, C, H, W)
         for first, count in _sample_chunks(n_samples, sample_chunk):
-            samples = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b, first))
-            samples = samples.cpu().numpy()  # (k, B, n_future, C, H, W)
-            s, p = frame_scores(np.broadcast_to(truth, samples.shape), samples)  # (k, B, n_future)
+            samples = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b, first),
+                                     bn_mode=bn_mode)  # (k, B, n_future, C, H, W)
+            s, p = frame_scores_torch(truth.expand_as(samples), samples, ssim_data_range)  # (k, B, n_future)
+            s, p = s.double().cpu().numpy(), p.double().cpu().numpy()
             ssim[start : start + len(x), first : first + count] = s.transpose(1, 0, 2)
             psnr[start : start + len(x), first : first + count] = p.transpose(1, 0, 2)
             for i in range(n_ex):
@@ -157,14 +263,46 @@ def evaluate_svg(
                     if first <= pick < first + count:
                         kept[i, r] = samples[pick - first, i]
         for i in range(n_ex):
-            cond = x[i, :n_cond].numpy()  # (n_cond, C, H, W)
-            rows = [x[i].numpy()] + [np.concatenate([cond, kept[i, r]]) for r in range(n_random + 1)]
-            examples.append(np.stack(rows))  # (rows, T, C, H, W)
+            cond = x[i, :n_cond]  # (n_cond, C, H, W)
+            rows = [x[i]] + [torch.cat([cond, kept[i, r]]) for r in range(n_random + 1)]
+            examples.append(torch.stack(rows).cpu().numpy())  # (rows, T, C, H, W)
+    conventions = {"ssim_data_range": float(ssim_data_range), "bn_at_test": bn_mode,
+                   "skip_frame": model.cfg.skip_frame}
+    return SVGEvaluation(ssim=ssim, psnr=psnr, examples=_examples_uint8(examples, frames, n_cond + n_future),
+                         n_cond=n_cond, n_future=n_future, groups=groups, conventions=conventions)
+
+
+def _examples_uint8(examples: list[np.ndarray], frames: np.ndarray, length: int) -> np.ndarray:
+    """Float example rows (K of (R, T, C, H, W)) -> uint8 (K, R, T, H, W, C)."""
     channels = frames.shape[4] if frames.ndim == 5 else 1
-    empty = (0, len(EXAMPLE_ROWS), n_cond + n_future, channels, *frames.shape[2:4])
+    empty = (0, len(EXAMPLE_ROWS), length, channels, *frames.shape[2:4])
     ex = np.stack(examples) if examples else np.zeros(empty)  # (K, R, T, C, H, W)
-    ex = (np.clip(ex, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8).transpose(0, 1, 2, 4, 5, 3)  # (K, R, T, H, W, C)
-    return SVGEvaluation(ssim=ssim, psnr=psnr, examples=ex, n_cond=n_cond, n_future=n_future)
+    return (np.clip(ex, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8).transpose(0, 1, 2, 4, 5, 3)
+
+
+def evaluate_copy_last(
+    frames: np.ndarray, n_cond: int, n_future: int, ssim_data_range: float = AUTHORS_SSIM_RANGE,
+    batch_size: int = 64, groups: np.ndarray | None = None,
+) -> SVGEvaluation:
+    """The "copy the last frame" baseline, scored by the same code: every predicted frame is the
+    last conditioning frame. One "sample" per sequence; no examples."""
+    frames = np.asarray(frames)
+    _check_test_frames(frames, n_cond, n_future)
+    ssim, psnr = [], []
+    for start in range(0, len(frames), batch_size):
+        x = frames_to_batch(frames[start : start + batch_size, : n_cond + n_future])  # (B, T, C, H, W)
+        truth = x[:, n_cond:]
+        s, p = frame_scores_torch(truth, x[:, n_cond - 1 : n_cond].expand_as(truth), ssim_data_range)
+        ssim.append(s.double().numpy())
+        psnr.append(p.double().numpy())
+    return SVGEvaluation(
+        ssim=np.concatenate(ssim)[:, None], psnr=np.concatenate(psnr)[:, None],
+        examples=_examples_uint8([], frames, n_cond + n_future), n_cond=n_cond, n_future=n_future,
+        groups=groups, conventions={"ssim_data_range": float(ssim_data_range), "bn_at_test": "", "skip_frame": ""},
+    )
+
+
+CONVENTION_COLUMNS: tuple[str, ...] = ("ssim_data_range", "bn_at_test", "skip_frame", "test_windows", "interval")
 
 
 def curve_table(
@@ -176,22 +314,26 @@ def curve_table(
     x axis); ``train_horizon`` is the last frame the model was trained to predict
     (n_past + n_future), where the paper draws its vertical bar. ``selection``: ``per_metric``
     keeps for each metric the sample best under that metric, ``ssim`` keeps the sample with the
-    best mean SSIM for both.
+    best mean SSIM for both. The convention columns say how the numbers were measured.
     """
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
     ssim = result.ssim.transpose(1, 0, 2)  # (S, N, T)
     psnr = result.psnr.transpose(1, 0, 2)
     key_psnr = ssim if selection == "ssim" else psnr
+    groups = result.groups
+    n_groups = len(np.unique(groups)) if groups is not None else ssim.shape[1]
+    interval = f"t {confidence:.0%}, " + ("clustered by video" if groups is not None else "independent sequences")
+    conv = [result.conventions.get(k, "") for k in CONVENTION_COLUMNS[:-1]] + [interval]
     rows = []
     for metric, values in (("ssim", best_of_n(ssim)), ("psnr", best_of_n(psnr, key_psnr))):
-        mean, low, high = mean_ci(values, confidence)
+        mean, low, high = mean_ci(values, confidence, groups)
         for t in range(result.n_future):
             rows.append(
                 (model_name, metric, result.n_cond + t + 1, mean[t], low[t], high[t],
-                 values.shape[0], ssim.shape[0], result.n_cond, train_horizon)
+                 values.shape[0], n_groups, ssim.shape[0], result.n_cond, train_horizon, *conv)
             )
-    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+    return pd.DataFrame(rows, columns=[*CURVE_COLUMNS, *CONVENTION_COLUMNS])
 
 
 def save_evaluation(result: SVGEvaluation, out_dir: str | Path, model_name: str, train_horizon: int,
@@ -201,13 +343,76 @@ def save_evaluation(result: SVGEvaluation, out_dir: str | Path, model_name: str,
     ``model_record``: the model's provenance, kept in the scores' attributes for the tables.
     """
     out_dir = Path(out_dir)
-    attrs = {"model": model_name, "n_cond": result.n_cond, "n_future": result.n_future, "train_horizon": train_horizon}
-    write_shard(out_dir / "scores.zarr", {"ssim": result.ssim, "psnr": result.psnr},
-                {**attrs, "model_provenance": dict(model_record or {})})
+    attrs = {"model": model_name, "n_cond": result.n_cond, "n_future": result.n_future, "train_horizon": train_horizon,
+             "conventions": dict(result.conventions)}
+    arrays = {"ssim": result.ssim, "psnr": result.psnr}
+    for name in ("groups", "sequences"):
+        if getattr(result, name) is not None:
+            arrays[name] = np.asarray(getattr(result, name))
+    write_shard(out_dir / "scores.zarr", arrays, {**attrs, "model_provenance": dict(model_record or {})})
     write_shard(out_dir / "examples.zarr", {"frames": result.examples}, {**attrs, "rows": list(EXAMPLE_ROWS)})
     path = out_dir / "curves.csv"
     write_csv(curve_table(result, model_name, train_horizon), path)
     return path
+
+
+ORDERING_PAIRS: tuple[tuple[str, str], ...] = (
+    ("lp", "fp"), ("fp", "deterministic"), ("lp", "deterministic"),
+    ("lp", "copylast"), ("fp", "copylast"), ("deterministic", "copylast"),
+)
+"""(better, worse) pairs of the paper's claim SVG-LP >= SVG-FP >= deterministic, and each model
+against copying the last frame."""
+
+
+def ordering_table(
+    scores: Mapping[str, Mapping[str, np.ndarray]], n_cond: int, first_bounce: np.ndarray | None = None,
+    confidence: float = 0.95, pairs: Sequence[tuple[str, str]] = ORDERING_PAIRS,
+) -> pd.DataFrame:
+    """Paired differences between models on the same test sequences, with t intervals.
+
+    scores: model -> {"ssim", "psnr"} (N, S, T) per sequence, sample and predicted frame (the
+    best of the S samples per sequence is kept, as in the curves). Per sequence the scores are
+    averaged over a scope of predicted frames: ``all`` of them, or ``after_bounce``: the frames
+    after the sequence's first wall hit after conditioning (``first_bounce`` (N,) 0-based frame
+    of that hit, -1 for none; the paper's claim is about these frames). ``verdict``: ``better``
+    when the interval of (better - worse) is above 0, ``worse`` when below, else ``tie``.
+    Sequences whose score is not finite (PSNR of a perfect copy) are left out and counted.
+    """
+    rows = []
+    scopes = {"all": None}
+    if first_bounce is not None:
+        scopes["after_bounce"] = np.asarray(first_bounce)
+    for metric in ("ssim", "psnr"):
+        best = {m: best_of_n(np.asarray(v[metric]).transpose(1, 0, 2)) for m, v in scores.items()}  # (N, T)
+        for scope, bounce in scopes.items():
+            for better, worse in pairs:
+                if better not in best or worse not in best:
+                    continue
+                a, b = best[better], best[worse]
+                frame = np.arange(a.shape[1])[None, :] + n_cond  # 0-based frame index of each predicted frame
+                mask = np.ones_like(a, bool) if bounce is None else (bounce[:, None] >= 0) & (frame > bounce[:, None])
+                with np.errstate(invalid="ignore"):
+                    diff = np.where(mask, a - b, 0.0).sum(1) / np.maximum(mask.sum(1), 1)
+                keep = mask.any(1) & np.isfinite(diff)
+                if keep.sum() < 2:
+                    continue
+                mean, low, high = (float(v[0]) for v in mean_ci(diff[keep, None], confidence))
+                verdict = "better" if low > 0 else "worse" if high < 0 else "tie"
+                rows.append((metric, scope, better, worse, mean, low, high, int(keep.sum()),
+                             int((mask.any(1) & ~np.isfinite(diff)).sum()), verdict))
+    return pd.DataFrame(rows, columns=["metric", "scope", "better", "worse", "mean_difference", "ci_low", "ci_high",
+                                       "n_sequences", "n_not_finite", "verdict"])
+
+
+def first_bounce_after(bounces: np.ndarray, n_cond: int) -> np.ndarray:
+    """bounces (N, T, D) bool -> (N,) first frame >= n_cond - 1 where some digit hits a wall, -1 if none.
+
+    A hit at the last conditioning frame already makes the first predicted frame unpredictable.
+    """
+    hit = np.asarray(bounces).any(-1)  # (N, T)
+    hit[:, : max(0, n_cond - 1)] = False
+    first = hit.argmax(1)
+    return np.where(hit.any(1), first, -1)
 
 
 def combine_curves(paths: Sequence[str | Path], out_path: str | Path) -> pd.DataFrame:
@@ -279,7 +484,8 @@ def fig5_velocities(
     seed: int,
     digit_size: int,
     batch_size: int = 16,
-    sample_chunk: int = 10,
+    sample_chunk: int = 0,
+    bn_mode: str = "train",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model and true velocities for single-digit sequences that share a trajectory (Fig. 5).
 
@@ -301,12 +507,12 @@ def fig5_velocities(
     ).astype(np.float64) / 255.0  # (N, s, s)
     n_future = frames.shape[1] - n_cond
     model_vel = []
-    for b, start in enumerate(range(0, len(frames), batch_size)):
-        x = frames_to_batch(frames[start : start + batch_size])  # (B, T, 1, H, W)
+    for b, (start, stop) in enumerate(sequence_batches(len(frames), batch_size)):
+        x = frames_to_batch(frames[start:stop])  # (B, T, 1, H, W)
         cond = x[:, :n_cond, 0].numpy()  # (B, n_cond, H, W)
-        tpl = templates[start : start + len(x)]
+        tpl = templates[start:stop]
         for first, count in _sample_chunks(n_samples, sample_chunk):
-            gen = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b, first))
+            gen = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b, first), bn_mode=bn_mode)
             gen = gen[:, :, :, 0].cpu().numpy()  # (k, B, n_future, H, W)
             for k in range(count):
                 model_vel.append(digit_velocities(np.concatenate([cond, gen[k]], axis=1), tpl))

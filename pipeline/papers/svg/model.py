@@ -7,12 +7,19 @@ At step t (predicting frame x_t from x_{t-1}):
     q_phi(z_t | x_{1:t})   = N(mu, sigma)   posterior LSTM on Enc(x_t)          (training)
     p_psi(z_t | x_{1:t-1}) = N(mu, sigma)   prior LSTM on h_{t-1}               (``lp``)
     p(z_t)                 = N(0, I)                                            (``fp``)
-    g_t = LSTM_theta(h_{t-1}, z_t);  x_hat_t = Dec(g_t, skips of the last ground-truth frame)
+    g_t = LSTM_theta(h_{t-1}, z_t);  x_hat_t = Dec(g_t, skips of one known frame)
 
 Loss (per sequence, summed over predicted steps): ||x_hat_t - x_t||^2 (mean over pixels)
 + beta * KL(q_phi || prior). Training is teacher-forced: the predictor always sees the true
 previous frame, and frames inside the conditioning window are predicted too (as the authors'
 ``train_svg_lp.py`` does). Batches are (B, T, C, 64, 64) float in [0, 1].
+
+Two conventions where the paper and the authors' code differ are settings (``SKIP_FRAMES``,
+``BN_MODES``; the defaults are the code's): which frame's encoder activations feed the decoder's
+skip connections (the paper says "the last ground truth frame"; ``train_svg_lp.py`` and
+``generate_svg_lp.py`` keep the skips of frame ``n_past - 2``, the one before it, edenton/svg
+issue 1), and whether batch norm uses batch statistics at test time (``generate_svg_lp.py`` calls
+``encoder.train()`` and ``decoder.train()``).
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ from torch.distributions import Normal, kl_divergence
 from pipeline.papers.svg.backbones import BACKBONES, build_backbone
 
 VARIANTS: tuple[str, ...] = ("deterministic", "fp", "lp")
+SKIP_FRAMES: tuple[str, ...] = ("before_last", "last", "previous")
+"""Skips from frame n_past - 2 (authors' code), from frame n_past - 1 (the paper's text), or from
+the previous, possibly generated, frame (the code's ``--last_frame_skip``)."""
+BN_MODES: tuple[str, ...] = ("train", "eval")
+"""Batch norm at test time: batch statistics (authors' ``generate_svg_lp.py``) or running averages."""
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
@@ -49,7 +61,7 @@ class SVGConfig:
     beta: float = 1e-4  # KL weight: 1e-4 SM-MNIST and BAIR, 1e-6 KTH
     lr: float = 2e-3  # Adam learning rate
     beta1: float = 0.9  # Adam first-moment decay
-    last_frame_skip: bool = False  # skips from the previous (possibly generated) frame instead
+    skip_frame: str = "before_last"  # one of SKIP_FRAMES; before_last is the authors' code
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -58,6 +70,15 @@ class SVGConfig:
             raise ValueError(f"SVGConfig.backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.n_past < 1 or self.n_future < 1:
             raise ValueError(f"SVGConfig needs n_past >= 1 and n_future >= 1, got {self.n_past}, {self.n_future}")
+        if self.skip_frame not in SKIP_FRAMES:
+            raise ValueError(f"SVGConfig.skip_frame must be one of {SKIP_FRAMES}, got {self.skip_frame!r}")
+
+    @property
+    def skip_source(self) -> int:
+        """The known frame whose skips the decoder reads after the conditioning window."""
+        if self.skip_frame == "last":
+            return self.n_past - 1
+        return max(0, self.n_past - 2)  # the authors' loop leaves ``skip`` at frame n_past - 2
 
 
 class FramePredictor(nn.Module):
@@ -155,9 +176,10 @@ class SVG(nn.Module):
 
     def _skip_frames(self, t: int) -> list[int]:
         """Index of the frame whose skips feed the decoder when predicting frames 1..t-1."""
-        if self.cfg.last_frame_skip:
+        if self.cfg.skip_frame == "previous":
             return list(range(t - 1))
-        return [min(i - 1, self.cfg.n_past - 1) for i in range(1, t)]
+        # inside the conditioning window the authors' loop takes the skips of the input frame
+        return [min(i - 1, self.cfg.skip_source) for i in range(1, t)]
 
     def losses(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """Teacher-forced loss of one batch (B, T >= n_past + n_future, C, 64, 64) in [0, 1]."""
@@ -188,20 +210,40 @@ class SVG(nn.Module):
 
     @torch.no_grad()
     def generate(
-        self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int = 0
+        self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int = 0, bn_mode: str = "eval"
     ) -> torch.Tensor:
         """Sample futures: x_cond (B, n_cond, C, 64, 64) -> (S, B, n_future, C, 64, 64).
 
-        Conditioning frames go through the predictor with z from the posterior (as the authors
-        do, so the LSTM states match training); each future z_t comes from the prior (learned
-        or N(0, I)) and each generated frame is fed back. The output holds predicted frames only.
+        The conditioning frames are encoded once per sequence and all ``n_samples`` futures run
+        as one batch of S * B. The conditioning frames go through the predictor with z from the
+        posterior (as the authors do, so the LSTM states match training); each future z_t comes
+        from the prior (learned or N(0, I)) and each generated frame is fed back. ``bn_mode``
+        (``BN_MODES``): ``train`` normalises with the statistics of the frames encoded or decoded
+        together (one time step of the whole batch, as the authors' script) and leaves the
+        running averages untouched. The output holds predicted frames only.
         """
+        if bn_mode not in BN_MODES:
+            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
+        if bn_mode == "train" and x_cond.shape[0] < 2:
+            raise ValueError("bn_mode='train' normalises over the sequences of a batch: give at least 2")
         was_training = self.training
         self.eval()
+        if bn_mode == "train":
+            self.encoder.train()
+            self.decoder.train()
+        saved = _batch_norm_buffers(self)
         try:
             return self._generate(x_cond, n_future, n_samples, seed)
         finally:
+            _restore_buffers(self, saved)
             self.train(was_training)
+
+    def _encode_steps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Like :meth:`encode`, one time step per encoder call (batch statistics per step)."""
+        steps = [self.encoder(x[:, t]) for t in range(x.shape[1])]
+        h = torch.stack([s[0] for s in steps], dim=1)
+        skips = [torch.stack([s[1][k] for s in steps], dim=1) for k in range(len(steps[0][1]))]
+        return h, skips
 
     def _generate(self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int) -> torch.Tensor:
         b, n_cond = x_cond.shape[:2]
@@ -209,25 +251,37 @@ class SVG(nn.Module):
             raise ValueError("generate needs at least one conditioning frame")
         device = self.device
         rng = torch.Generator(device=device).manual_seed(seed)
+        s = n_samples
 
         def sample(dist: Normal) -> torch.Tensor:
             eps = torch.randn(dist.loc.shape, generator=rng, device=device)
             return dist.loc + dist.scale * eps
 
-        x = x_cond.to(device, torch.float32).repeat(n_samples, 1, 1, 1, 1)  # (S*B, n_cond, C, H, W)
-        h, skips = self.encode(x)  # (S*B, n_cond, g), [(S*B, n_cond, c, s, s)]
+        def repeat(t: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (S*B, ...), sample-major
+            return t.repeat(s, *([1] * (t.dim() - 1)))
+
+        def repeat_state(state: LSTMState | None) -> LSTMState | None:  # (L, B, H) -> (L, S*B, H)
+            return None if state is None else tuple(x.repeat(1, s, 1) for x in state)
+
+        x = x_cond.to(device, torch.float32)  # (B, n_cond, C, H, W): encoded once per sequence
+        h, skips = self._encode_steps(x)  # (B, n_cond, g), [(B, n_cond, c, s, s)]
         pred_state: LSTMState | None = None
         prior_state: LSTMState | None = None
         if n_cond > 1:  # teacher-forced warm-up over the conditioning frames
-            pred_in = h[:, :-1]  # (S*B, n_cond-1, g)
+            pred_in = repeat(h[:, :-1])  # (S*B, n_cond-1, g)
             if self.posterior is not None:
-                q, _ = self.posterior(h[:, 1:])
+                q, _ = self.posterior(h[:, 1:])  # (B, n_cond-1, z)
+                q = Normal(repeat(q.loc), repeat(q.scale))
                 pred_in = torch.cat([pred_in, sample(q)], dim=2)
             if self.prior is not None:
                 _, prior_state = self.prior(h[:, :-1])
+                prior_state = repeat_state(prior_state)
             _, pred_state = self.predictor(pred_in, pred_state)
-        skip = [s[:, -1] for s in skips]  # skips of the last ground-truth frame
-        h_in = h[:, -1:]  # (S*B, 1, g)
+        if self.cfg.skip_frame == "previous":
+            skip = [repeat(k[:, -1]) for k in skips]
+        else:
+            skip = [repeat(k[:, min(self.cfg.skip_source, n_cond - 1)]) for k in skips]
+        h_in = repeat(h[:, -1:])  # (S*B, 1, g)
         frames = []
         for _ in range(n_future):
             pred_in = h_in
@@ -242,10 +296,10 @@ class SVG(nn.Module):
             frames.append(x_hat)
             h_new, skip_new = self.encoder(x_hat)  # (S*B, g)
             h_in = h_new[:, None]
-            if self.cfg.last_frame_skip:
+            if self.cfg.skip_frame == "previous":
                 skip = skip_new
         out = torch.stack(frames, dim=1)  # (S*B, n_future, C, 64, 64)
-        return out.view(n_samples, b, n_future, *out.shape[2:])
+        return out.view(s, b, n_future, *out.shape[2:])
 
     @torch.no_grad()
     def prior_sigma(self, x: torch.Tensor) -> torch.Tensor:
@@ -260,6 +314,16 @@ class SVG(nn.Module):
             return p.scale  # (B, T-1, z)
         finally:
             self.train(was_training)
+
+
+def _batch_norm_buffers(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of every batch-norm buffer, so test-time batch statistics leave the model as it was."""
+    return {name: buf.clone() for name, buf in model.named_buffers()}
+
+
+def _restore_buffers(model: nn.Module, saved: dict[str, torch.Tensor]) -> None:
+    for name, buf in model.named_buffers():
+        buf.copy_(saved[name])
 
 
 def build_svg(model_config: dict) -> SVG:

@@ -20,6 +20,11 @@ Paper values (Sec. 4.1-4.4): |h| = |g| = 128, LSTMs of 256 cells, DCGAN (SM-MNIS
 Adam lr 0.002; SM-MNIST 5 -> 10, KTH 10 -> 10, BAIR 2 -> 10; 100 samples per test sequence, the
 best kept; Fig. 6 with 500 synchronized sequences over 100 steps. The paper gives no schedule;
 ``train`` at paper scale is the authors' code default (batch 100, 300 epochs of 600 batches).
+
+``conventions`` (every preset; ``CONVENTIONS`` lists the choices, the first being the authors'
+code, edenton/svg, the default): how the numbers are measured where the paper is silent or its
+text and the code differ. Each is one override away, e.g.
+``overrides={svg: {conventions: {ssim_data_range: 1}}}``; every table states the ones it used.
 """
 
 from __future__ import annotations
@@ -57,10 +62,49 @@ BACKBONES: dict[str, tuple[str, int]] = {
 
 TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     # dataset -> (results/tables/<name>.csv and figures/<name>.png, metrics it holds)
-    "smmnist": ("smmnist_ssim", ("ssim",)),  # Fig. 7 left
-    "kth": ("kth_ssim", ("ssim",)),  # Fig. 7 right
+    "smmnist": ("smmnist_ssim", ("ssim", "psnr")),  # Fig. 7 left (plots SSIM; the table has PSNR too)
+    "kth": ("kth_ssim", ("ssim", "psnr")),  # Fig. 7 right
     "bair": ("bair_ssim_psnr", ("ssim", "psnr")),  # Fig. 8
 }
+
+
+BASELINES: tuple[str, ...] = ("copylast",)
+"""Trivial predictors scored by the same code as the models: ``copylast`` repeats the last
+conditioning frame."""
+
+
+CONVENTIONS: dict[str, tuple[Any, ...]] = {
+    # key -> allowed values, the authors' code first (the default at every preset)
+    # SSIM data range: the authors' eval_seq called skimage's compare_ssim without data_range; for
+    # float images that old scikit-image took dtype_range (-1, 1), i.e. 2. PSNR's range is 1 either
+    # way (compare_psnr used 1 for non-negative float images).
+    "ssim_data_range": (2.0, 1.0),
+    # batch norm at test: generate_svg_lp.py leaves the encoder and decoder in training mode
+    "bn_at_test": ("train", "eval"),
+    # decoder skips: frame n_past - 2 (code), n_past - 1 (paper text), previous frame (--last_frame_skip)
+    "skip_frame": ("before_last", "last", "previous"),
+    # BAIR training windows: data/bair.py reads frames 0..n_past+n_future-1 of each sequence
+    "bair_train_windows": ("start", "random"),
+    # KTH test windows: non-overlapping within a video (honest intervals) or every clip the stride cut
+    "kth_test_windows": ("disjoint", "all"),
+}
+
+
+def check_conventions(conventions: Mapping[str, Any]) -> None:
+    """A clear error naming the key when a convention is unknown or has a value not in ``CONVENTIONS``."""
+    for key, value in conventions.items():
+        if key not in CONVENTIONS:
+            raise KeyError(f"svg.conventions.{key}: unknown; known: {', '.join(CONVENTIONS)}")
+        allowed = CONVENTIONS[key]
+        ok = value in allowed if not isinstance(allowed[0], float) else float(value) in allowed
+        if not ok:
+            raise ValueError(f"svg.conventions.{key}: {value!r} is not one of {list(allowed)}")
+
+
+AUTHORS_CONVENTIONS: dict[str, Any] = {key: values[0] for key, values in CONVENTIONS.items()}
+
+TRAINING_CONVENTIONS: tuple[str, ...] = ("skip_frame", "bair_train_windows")
+"""The conventions a model's training reads (the others only change how it is scored)."""
 
 
 SMMNIST_SETS: tuple[str, ...] = ("synchronized", "sharedstart")
@@ -107,6 +151,7 @@ SIZES = {
         "bair_shards": {"sequences_per_shard": 4, "max_sequences": 8},
         # sample GIFs per evaluated model (at most eval.examples)
         "gifs": 1,
+        "conventions": dict(AUTHORS_CONVENTIONS),
     },
     "demo": {
         # SM-MNIST: the paper's LSTMs and |h|, a DCGAN of width 8; ~6 min per model on 2 cores.
@@ -121,6 +166,7 @@ SIZES = {
         "fig6": {"sequences": 100, "frames": 100},
         "bair_shards": {"sequences_per_shard": 256, "max_sequences": 2048},
         "gifs": 2,
+        "conventions": dict(AUTHORS_CONVENTIONS),
     },
     "paper": {
         "smmnist": _dataset("smmnist", {}, _train(180_000, 100, 1000, 100), _eval(0, 100, 16, 8)),
@@ -130,6 +176,7 @@ SIZES = {
         "fig6": {"sequences": 500, "frames": 100},
         "bair_shards": {"sequences_per_shard": 1024, "max_sequences": 0},
         "gifs": 4,
+        "conventions": dict(AUTHORS_CONVENTIONS),
     },
 }
 
@@ -139,7 +186,8 @@ REFERENCE: dict[str, dict[str, dict[str, float]]] = {}
 
 
 def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any]) -> list[Path]:
-    """Per dataset its table, curve figure and sample GIFs; Figs. 5 and 6 with SM-MNIST."""
+    """Per dataset its table, curve figure and sample GIFs; Figs. 5 and 6 and the ordering with SM-MNIST."""
+    check_conventions(sizes["conventions"])
     out = []
     for dataset in DATASETS:
         if sources.get(dataset, "off") == "off":
@@ -148,7 +196,8 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
         out += [results / "tables" / f"{name}.csv", results / "figures" / f"{name}.png"]
         out += [gif for variant in EVALUATED for gif in gifs(results, dataset, variant, sizes)]
     if sources.get("smmnist", "off") != "off":
-        out += [results / "figures" / "smmnist_bounce_velocity.png", results / "figures" / "smmnist_prior_sigma.png"]
+        out += [results / "figures" / "smmnist_bounce_velocity.png", results / "figures" / "smmnist_prior_sigma.png",
+                results / "tables" / "smmnist_ordering.csv"]
     return out
 
 
@@ -203,7 +252,8 @@ def check(dataset: str, variant: str) -> None:
 
 
 def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict[str, Any]:
-    """Recipe contract: a model reads its dataset's model and schedule only."""
-    return {dataset: {k: sizes[dataset][k] for k in ("model", "train")}}
+    """Recipe contract: a model reads its dataset's model and schedule, and the training conventions."""
+    return {dataset: {k: sizes[dataset][k] for k in ("model", "train")},
+            "conventions": {k: sizes["conventions"][k] for k in TRAINING_CONVENTIONS}}
 
 

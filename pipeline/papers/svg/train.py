@@ -18,7 +18,7 @@ from pipeline.papers.svg.model import (
     make_optimizer,
     svg_model_config,
 )
-from pipeline.papers.svg.spec import BACKBONES, VARIANTS, check
+from pipeline.papers.svg.spec import AUTHORS_CONVENTIONS, BACKBONES, VARIANTS, check
 from pipeline.training import (
     Minimize,
     TrainConfig,
@@ -37,7 +37,8 @@ def model_config(dataset: str, variant: str, sizes: Mapping[str, Any]) -> SVGCon
     check(dataset, variant)
     backbone, channels = BACKBONES[dataset]
     m = sizes[dataset]["model"]
-    return SVGConfig(
+    skip_frame = sizes.get("conventions", AUTHORS_CONVENTIONS)["skip_frame"]
+    return SVGConfig(skip_frame=str(skip_frame),
         variant=VARIANTS[variant][0], backbone=backbone, channels=channels,
         width=int(m["width"]), g_dim=int(m["g_dim"]), z_dim=int(m["z_dim"]), rnn_size=int(m["rnn_size"]),
         n_past=int(m["n_past"]), n_future=int(m["n_future"]), beta=float(m["beta"]), lr=float(m["lr"]),
@@ -57,7 +58,9 @@ def train(job: TrainingJob) -> Path:
     model = SVG(cfg)
     run = TrainConfig(steps=int(t["steps"]), checkpoint_every=int(t["checkpoint_every"]),
                       log_every=int(t["log_every"]), preview_every=int(t["checkpoint_every"]))
-    data = training_batches(job.dataset, job.variant, job.inputs, cfg, int(t["batch_size"]), job.seed)
+    windows = job.sizes.get("conventions", AUTHORS_CONVENTIONS)["bair_train_windows"]
+    data = training_batches(job.dataset, job.variant, job.inputs, cfg, int(t["batch_size"]), job.seed,
+                            bair_windows=str(windows))
     shown = next(iter(data(0)))[:PREVIEW_SEQUENCES]  # (B, T, C, H, W): the same sequences at every preview
     log.info("svg %s/%s: %s, %d steps of %d sequences", job.dataset, job.variant, cfg, run.steps, t["batch_size"])
     return fit(Minimize(model, make_optimizer(model)), data, run, job, svg_model_config(cfg),

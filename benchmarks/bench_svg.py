@@ -1,0 +1,263 @@
+"""svg speed: evaluation throughput (old path vs new) and a training step against the authors' code.
+
+Run from the repository root (2 cores; nothing else heavy running):
+
+    PYTHONPATH=$PWD nice -n 10 .venv/bin/python benchmarks/bench_svg.py [--quick]
+
+1. Evaluation, sequences x samples per second, on an SM-MNIST model at the demo size and a KTH
+   model (VGG) at the demo size:
+   * old: the path before issue 14 (kept here, callable): samples drawn ``sample_chunk`` (10) at a
+     time, each re-encoding the conditioning frames, scored by scikit-image per frame and channel
+     in a Python loop (``metrics.frame_scores_skimage``);
+   * new: ``metrics.evaluate_svg``: conditioning frames encoded once per sequence, the 100 samples
+     drawn as one batch, SSIM and PSNR batched in torch (torchmetrics).
+   Goal: new >= 10x old.
+2. One training step (forward, backward, Adam) at the SM-MNIST paper configuration (DCGAN width
+   64, |h| = |g| = 128, |z| = 10, LSTMs of 256 cells, 5 + 10 frames), ours against the authors'
+   modules (ported below from edenton/svg ``models/lstm.py``, ``models/dcgan_64.py`` and
+   ``train_svg_lp.py``'s ``train``: LSTMCell loops, every frame encoded twice per step).
+   Goal: ours >= 1.5x faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline.papers.svg import metrics
+from pipeline.papers.svg.model import SVG, SVGConfig, frames_to_batch, make_optimizer
+from pipeline.synthetic import smmnist
+from pipeline.synthetic.digits import load_digits_sklearn, resize_digits
+
+# ----------------------------------------------------------------------------- the authors' modules (reference)
+
+
+class AuthorsLSTM(nn.Module):
+    """edenton/svg models/lstm.py ``lstm`` (CPU)."""
+
+    def __init__(self, input_size: int, output_size: int, hidden_size: int, n_layers: int, batch_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.n_layers, self.batch_size = input_size, hidden_size, n_layers, batch_size
+        self.embed = nn.Linear(input_size, hidden_size)
+        self.lstm = nn.ModuleList([nn.LSTMCell(hidden_size, hidden_size) for _ in range(n_layers)])
+        self.output = nn.Sequential(nn.Linear(hidden_size, output_size), nn.Tanh())
+        self.hidden = self.init_hidden()
+
+    def init_hidden(self):
+        return [(torch.zeros(self.batch_size, self.hidden_size), torch.zeros(self.batch_size, self.hidden_size))
+                for _ in range(self.n_layers)]
+
+    def forward(self, x):
+        h_in = self.embed(x.view(-1, self.input_size))
+        for i in range(self.n_layers):
+            self.hidden[i] = self.lstm[i](h_in, self.hidden[i])
+            h_in = self.hidden[i][0]
+        return self.output(h_in)
+
+
+class AuthorsGaussianLSTM(AuthorsLSTM):
+    """edenton/svg models/lstm.py ``gaussian_lstm``."""
+
+    def __init__(self, input_size: int, output_size: int, hidden_size: int, n_layers: int, batch_size: int) -> None:
+        super().__init__(input_size, output_size, hidden_size, n_layers, batch_size)
+        del self.output
+        self.mu_net = nn.Linear(hidden_size, output_size)
+        self.logvar_net = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        h_in = self.embed(x.view(-1, self.input_size))
+        for i in range(self.n_layers):
+            self.hidden[i] = self.lstm[i](h_in, self.hidden[i])
+            h_in = self.hidden[i][0]
+        mu, logvar = self.mu_net(h_in), self.logvar_net(h_in)
+        z = torch.randn_like(mu).mul(logvar.mul(0.5).exp()).add(mu)
+        return z, mu, logvar
+
+
+def _conv(nin: int, nout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(nin, nout, 4, 2, 1), nn.BatchNorm2d(nout), nn.LeakyReLU(0.2, inplace=True))
+
+
+def _upconv(nin: int, nout: int) -> nn.Sequential:
+    return nn.Sequential(nn.ConvTranspose2d(nin, nout, 4, 2, 1), nn.BatchNorm2d(nout), nn.LeakyReLU(0.2, inplace=True))
+
+
+class AuthorsEncoder(nn.Module):
+    """edenton/svg models/dcgan_64.py ``encoder``."""
+
+    def __init__(self, dim: int, nc: int = 1) -> None:
+        super().__init__()
+        nf, self.dim = 64, dim
+        self.c1, self.c2, self.c3, self.c4 = _conv(nc, nf), _conv(nf, nf * 2), _conv(nf * 2, nf * 4), _conv(nf * 4, nf * 8)
+        self.c5 = nn.Sequential(nn.Conv2d(nf * 8, dim, 4, 1, 0), nn.BatchNorm2d(dim), nn.Tanh())
+
+    def forward(self, x):
+        h1 = self.c1(x)
+        h2 = self.c2(h1)
+        h3 = self.c3(h2)
+        h4 = self.c4(h3)
+        return self.c5(h4).view(-1, self.dim), [h1, h2, h3, h4]
+
+
+class AuthorsDecoder(nn.Module):
+    """edenton/svg models/dcgan_64.py ``decoder``."""
+
+    def __init__(self, dim: int, nc: int = 1) -> None:
+        super().__init__()
+        nf, self.dim = 64, dim
+        self.upc1 = nn.Sequential(nn.ConvTranspose2d(dim, nf * 8, 4, 1, 0), nn.BatchNorm2d(nf * 8),
+                                  nn.LeakyReLU(0.2, inplace=True))
+        self.upc2, self.upc3, self.upc4 = _upconv(nf * 16, nf * 4), _upconv(nf * 8, nf * 2), _upconv(nf * 4, nf)
+        self.upc5 = nn.Sequential(nn.ConvTranspose2d(nf * 2, nc, 4, 2, 1), nn.Sigmoid())
+
+    def forward(self, inp):
+        vec, skip = inp
+        d1 = self.upc1(vec.view(-1, self.dim, 1, 1))
+        d2 = self.upc2(torch.cat([d1, skip[3]], 1))
+        d3 = self.upc3(torch.cat([d2, skip[2]], 1))
+        d4 = self.upc4(torch.cat([d3, skip[1]], 1))
+        return self.upc5(torch.cat([d4, skip[0]], 1))
+
+
+class AuthorsSVGLP:
+    """train_svg_lp.py's models, five Adam optimizers and its ``train(x)`` step."""
+
+    def __init__(self, batch_size: int, g_dim: int = 128, z_dim: int = 10, rnn_size: int = 256,
+                 n_past: int = 5, n_future: int = 10, beta: float = 1e-4, lr: float = 2e-3) -> None:
+        self.n_past, self.n_future, self.beta, self.batch_size = n_past, n_future, beta, batch_size
+        self.frame_predictor = AuthorsLSTM(g_dim + z_dim, g_dim, rnn_size, 2, batch_size)
+        self.posterior = AuthorsGaussianLSTM(g_dim, z_dim, rnn_size, 1, batch_size)
+        self.prior = AuthorsGaussianLSTM(g_dim, z_dim, rnn_size, 1, batch_size)
+        self.encoder, self.decoder = AuthorsEncoder(g_dim), AuthorsDecoder(g_dim)
+        self.modules = [self.frame_predictor, self.posterior, self.prior, self.encoder, self.decoder]
+        self.optimizers = [torch.optim.Adam(m.parameters(), lr=lr, betas=(0.9, 0.999)) for m in self.modules]
+        self.mse = nn.MSELoss()
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for m in self.modules for p in m.parameters())
+
+    def kl(self, mu1, logvar1, mu2, logvar2):
+        sigma1, sigma2 = logvar1.mul(0.5).exp(), logvar2.mul(0.5).exp()
+        kld = torch.log(sigma2 / sigma1) + (torch.exp(logvar1) + (mu1 - mu2) ** 2) / (2 * torch.exp(logvar2)) - 0.5
+        return kld.sum() / self.batch_size
+
+    def train(self, x: list[torch.Tensor]) -> float:
+        for m in self.modules:
+            m.zero_grad()
+        self.frame_predictor.hidden = self.frame_predictor.init_hidden()
+        self.posterior.hidden = self.posterior.init_hidden()
+        self.prior.hidden = self.prior.init_hidden()
+        mse = kld = 0
+        for i in range(1, self.n_past + self.n_future):
+            h = self.encoder(x[i - 1])
+            h_target = self.encoder(x[i])[0]
+            if i < self.n_past:
+                h, skip = h
+            else:
+                h = h[0]
+            z_t, mu, logvar = self.posterior(h_target)
+            _, mu_p, logvar_p = self.prior(h)
+            h_pred = self.frame_predictor(torch.cat([h, z_t], 1))
+            x_pred = self.decoder([h_pred, skip])
+            mse = mse + self.mse(x_pred, x[i])
+            kld = kld + self.kl(mu, logvar, mu_p, logvar_p)
+        loss = mse + kld * self.beta
+        loss.backward()
+        for opt in self.optimizers:
+            opt.step()
+        return float(loss)
+
+
+# ----------------------------------------------------------------------------- evaluation, old path
+
+
+def evaluate_old(model: SVG, frames: np.ndarray, n_cond: int, n_future: int, n_samples: int, seed: int,
+                 batch_size: int = 16, sample_chunk: int = 10) -> np.ndarray:
+    """The evaluation before issue 14: chunks of samples, conditioning frames re-encoded for every
+    sample (the input repeated), scikit-image per frame and channel. Returns SSIM (N, S, T)."""
+    ssim = np.empty((len(frames), n_samples, n_future))
+    for b, start in enumerate(range(0, len(frames), batch_size)):
+        x = frames_to_batch(frames[start : start + batch_size, : n_cond + n_future])
+        truth = x[:, n_cond:].numpy()
+        for first in range(0, n_samples, sample_chunk):
+            count = min(sample_chunk, n_samples - first)
+            rep = x[:, :n_cond].repeat(count, 1, 1, 1, 1)  # every sample encodes its own copy
+            gen = model.generate(rep, n_future, 1, seed=seed + b * 1000 + first, bn_mode="eval")[0]
+            gen = gen.view(count, len(x), *gen.shape[1:]).numpy()
+            s, _ = metrics.frame_scores_skimage(np.broadcast_to(truth, gen.shape), gen)
+            ssim[start : start + len(x), first : first + count] = s.transpose(1, 0, 2)
+    return ssim
+
+
+def _time(fn, repeat: int = 1) -> float:
+    fn()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return (time.perf_counter() - t0) / repeat
+
+
+def bench_evaluation(name: str, cfg: SVGConfig, frames: np.ndarray, n_sequences: int, n_samples: int,
+                     old_sequences: int) -> None:
+    torch.manual_seed(0)
+    model = SVG(cfg).eval()
+    n_cond, n_future = cfg.n_past, frames.shape[1] - cfg.n_past
+    old_frames, new_frames = frames[:old_sequences], frames[:n_sequences]
+    t_old = _time(lambda: evaluate_old(model, old_frames, n_cond, n_future, n_samples, 0))
+    t_new = _time(lambda: metrics.evaluate_svg(model, new_frames, n_cond, n_future, n_samples, 0,
+                                               batch_size=16, n_examples=0))
+    old_rate, new_rate = old_sequences * n_samples / t_old, n_sequences * n_samples / t_new
+    print(f"{name:<34} {old_rate:>12.1f} {new_rate:>12.1f} {new_rate / old_rate:>8.1f}x   "
+          f"({n_cond} -> {n_future} frames, {n_samples} samples; old on {old_sequences} sequences in {t_old:.1f} s,"
+          f" new on {n_sequences} in {t_new:.1f} s)")
+
+
+def bench_training(batch_size: int, steps: int) -> None:
+    length = 15
+    digits = resize_digits(load_digits_sklearn(size=28, split="train"), 32)
+    batch = frames_to_batch(next(smmnist.training_batches(smmnist.SMMNISTConfig(seq_len=length), digits, batch_size, 0)))
+    torch.manual_seed(0)
+    ours = SVG(SVGConfig(variant="lp", backbone="dcgan", channels=1))  # paper sizes are the defaults
+    opt = make_optimizer(ours)
+
+    def our_step() -> None:
+        opt.zero_grad(set_to_none=True)
+        ours.losses(batch)["loss"].backward()
+        opt.step()
+
+    theirs = AuthorsSVGLP(batch_size)
+    seq = list(batch.transpose(0, 1))  # their layout: a list over time of (B, C, H, W)
+    n_ours = sum(p.numel() for p in ours.parameters())
+    assert n_ours == theirs.n_parameters(), (n_ours, theirs.n_parameters())
+    t_theirs = _time(lambda: theirs.train(seq), steps)
+    t_ours = _time(our_step, steps)
+    print(f"{'SM-MNIST paper config, batch ' + str(batch_size):<34} {t_theirs:>11.3f}s {t_ours:>11.3f}s "
+          f"{t_theirs / t_ours:>8.2f}x   ({n_ours:,} parameters each, {steps} steps after one warm-up)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer sequences and steps")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"{'evaluation (sequences x samples/s)':<34} {'old':>12} {'new':>12} {'speed-up':>9}")
+    digits = resize_digits(load_digits_sklearn(size=28, split="test"), 32)
+    cfg = smmnist.SMMNISTConfig(seq_len=30)
+    sm = smmnist.generate(cfg, digits, 32, np.random.default_rng(0)).frames
+    n = 16 if args.quick else 32
+    bench_evaluation("SM-MNIST demo (DCGAN width 8)", SVGConfig(variant="lp", width=8), sm, n, 100, 1)
+    kth = np.random.default_rng(1).integers(0, 256, size=(32, 30, 64, 64), dtype=np.uint8)
+    bench_evaluation("KTH demo (VGG width 4)", SVGConfig(variant="lp", backbone="vgg", width=4, z_dim=32,
+                                                          n_past=10, beta=1e-6), kth, n, 100, 2)
+    print()
+    print(f"{'training step (s per step)':<34} {'authors':>12} {'ours':>12} {'speed-up':>9}")
+    bench_training(batch_size=16 if args.quick else 32, steps=2 if args.quick else 3)
+
+
+if __name__ == "__main__":
+    main()

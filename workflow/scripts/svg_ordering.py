@@ -1,0 +1,12 @@
+from pathlib import Path
+
+from pipeline.logs import logging_to
+from pipeline.papers.svg.evaluate import write_ordering
+
+with logging_to(snakemake.log[0]):
+    write_ordering(
+        score_paths=dict(zip(snakemake.params.models, snakemake.input.scores)),
+        test_set=snakemake.input.test_set,
+        out=Path(snakemake.output[0]),
+        config=snakemake.params.config,
+    )
