@@ -22,8 +22,10 @@ import pandas as pd
 
 from pipeline.tables import provenance, write_csv
 
-KEY_COLUMNS = ("dataset", "model", "row", "column", "metric", "frame")
-VALUE_COLUMNS = ("ours", "mean")
+KEY_COLUMNS = ("dataset", "model", "row", "column", "metric", "scope", "better", "worse", "frame")
+VALUE_COLUMNS = ("ours", "mean", "mean_difference")
+DIFFERENCE_COLUMNS = ("mean_difference",)
+"""Values that are a paired difference (a claim "A beats B"): their sign is what a claim rests on."""
 INTERVAL_COLUMNS = (("ci_low", "ci_high"), ("low", "high"))
 
 
@@ -50,8 +52,9 @@ def compare_seeds(tables: Mapping[int, Path], name: str) -> pd.DataFrame:
     (sample standard deviation over seeds), ``spread`` (max - min), ``interval_low/high`` (the main
     seed's interval, when the table has one), ``interval_covers_seeds`` (every seed's value lies in
     it), and ``order_same_all_seeds``: whether, within this number's group (same column / metric
-    / frame), every seed ranks the rows (or models) the same way. Where that is False, the margin
-    of a claim that compares them is within the seed-to-seed spread.
+    / frame), every seed ranks the rows (or models) the same way; for a table of paired differences
+    (``mean_difference``), ``sign_same_all_seeds``. Where these are False, the margin of a claim
+    that compares them is within the seed-to-seed spread.
     """
     if len(tables) < 2:
         raise ValueError(f"{name}: comparing seeds needs at least two seeds' tables, got {list(tables)}")
@@ -77,6 +80,9 @@ def compare_seeds(tables: Mapping[int, Path], name: str) -> pd.DataFrame:
         inside = (values >= low[:, None] - 1e-12) & (values <= high[:, None] + 1e-12)
         merged["interval_covers_seeds"] = np.where(measured & np.isfinite(low), inside.all(axis=1), None)
     merged["order_same_all_seeds"] = _same_order(merged, keys, seed_columns)
+    if value in DIFFERENCE_COLUMNS:
+        signs = np.sign(values)
+        merged["sign_same_all_seeds"] = np.where(measured, (signs == signs[:, :1]).all(axis=1), None)
     return merged
 
 

@@ -78,3 +78,16 @@ def test_seeds_key_trains_again_per_seed_and_leaves_the_main_tables_alone(tmp_pa
     # dropping the extra seed leaves the main seed's outputs up to date
     again = run_paper(tmp_path, "crossconv", "-n", *(f"results/tables/{n}.csv" for n in ("shapes_kl", "latent_sparsity")))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]
+
+
+def test_a_difference_table_reports_whether_every_seed_agrees_on_the_sign(tmp_path):
+    def ordering(path, diffs):
+        pd.DataFrame({"metric": ["ssim", "ssim"], "scope": ["all", "all"], "better": ["lp", "fp"],
+                      "worse": ["fp", "deterministic"], "mean_difference": diffs, "ci_low": [d - 0.01 for d in diffs],
+                      "ci_high": [d + 0.01 for d in diffs]}).to_csv(path, index=False)
+        return path
+
+    out = compare_seeds({0: ordering(tmp_path / "a.csv", [0.02, 0.05]),
+                         1: ordering(tmp_path / "b.csv", [-0.01, 0.04])}, "o").set_index(["better", "worse"])
+    assert not out.loc[("lp", "fp"), "sign_same_all_seeds"] and out.loc[("fp", "deterministic"), "sign_same_all_seeds"]
+    assert out.loc[("fp", "deterministic"), "spread"] == pytest.approx(0.01)

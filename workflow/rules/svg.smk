@@ -10,13 +10,13 @@ SVG_TABLE_DATASET = {name: d for d, (name, _) in svg_spec.TABLES.items()}
 FIGURE_OF_SET = {"synchronized": "fig6", "sharedstart": "fig5"}  # whose sizes each SM-MNIST set reads
 
 
-def svg_model(dataset, variant):
-    return RESULTS / "models" / "svg" / dataset / variant / "model.pt"
+def svg_model(dataset, variant, seeddir=""):
+    return RESULTS / "models" / "svg" / dataset / variant / f"{seeddir}model.pt"
 
 
 def svg_eval_inputs(wildcards):
     """The trained model and the dataset's test data (the files its training read)."""
-    return {"model": svg_model(wildcards.dataset, wildcards.variant),
+    return {"model": svg_model(wildcards.dataset, wildcards.variant, wildcards.seeddir),
             **svg_spec.data_inputs(wildcards.dataset, DATA)}
 
 
@@ -24,7 +24,7 @@ def svg_table_inputs(wildcards):
     dataset = SVG_TABLE_DATASET[wildcards.table]
     data = svg_spec.data_inputs(dataset, DATA)
     models = [*svg_spec.EVALUATED, *svg_spec.BASELINES]
-    return {"curves": [SVG_EVAL / dataset / v / "curves.csv" for v in models],
+    return {"curves": [SVG_EVAL / dataset / v / f"{wildcards.seeddir}curves.csv" for v in models],
             "sources": [DATA / "sources" / f"{dataset}.json"] if dataset != "smmnist" else [],
             **({"test_set": data["test_set"]} if "test_set" in data else {})}
 
@@ -66,21 +66,21 @@ rule svg_evaluate:
     input:
         unpack(svg_eval_inputs),
     output:
-        curves=SVG_EVAL / "{dataset}" / "{variant}" / "curves.csv",
-        scores=directory(SVG_EVAL / "{dataset}" / "{variant}" / "scores.zarr"),
-        examples=directory(SVG_EVAL / "{dataset}" / "{variant}" / "examples.zarr"),
+        curves=SVG_EVAL / "{dataset}" / "{variant}" / "{seeddir}curves.csv",
+        scores=directory(SVG_EVAL / "{dataset}" / "{variant}" / "{seeddir}scores.zarr"),
+        examples=directory(SVG_EVAL / "{dataset}" / "{variant}" / "{seeddir}examples.zarr"),
     wildcard_constraints:
         dataset="|".join(svg_spec.DATASETS),
         variant="|".join(svg_spec.EVALUATED),
     params:
         sizes=lambda w: {w.dataset: {"eval": SVG[w.dataset]["eval"]}, "conventions": SVG["conventions"]},
-        seed=config["seed"],
+        seed=run_seed,
         device=config["device"],
     resources:
         gpu=0 if config["device"] == "cpu" else 1,
     threads: 2
     log:
-        LOGS / "svg_evaluate" / "{dataset}" / "{variant}.log",
+        LOGS / "svg_evaluate" / "{dataset}" / "{seeddir}{variant}.log",
     script:
         "../scripts/svg_evaluate.py"
 
@@ -89,34 +89,35 @@ rule svg_baseline:
     input:
         unpack(lambda w: svg_spec.data_inputs(w.dataset, DATA)),
     output:
-        curves=SVG_EVAL / "{dataset}" / "{baseline}" / "curves.csv",
-        scores=directory(SVG_EVAL / "{dataset}" / "{baseline}" / "scores.zarr"),
-        examples=directory(SVG_EVAL / "{dataset}" / "{baseline}" / "examples.zarr"),
+        curves=SVG_EVAL / "{dataset}" / "{baseline}" / "{seeddir}curves.csv",
+        scores=directory(SVG_EVAL / "{dataset}" / "{baseline}" / "{seeddir}scores.zarr"),
+        examples=directory(SVG_EVAL / "{dataset}" / "{baseline}" / "{seeddir}examples.zarr"),
     wildcard_constraints:
         dataset="|".join(svg_spec.DATASETS),
         baseline="|".join(svg_spec.BASELINES),
     params:
         sizes=lambda w: {w.dataset: {k: SVG[w.dataset][k] for k in ("eval", "model")},
                          "conventions": SVG["conventions"]},
-        seed=config["seed"],
+        seed=run_seed,
         device=config["device"],
     log:
-        LOGS / "svg_baseline" / "{dataset}" / "{baseline}.log",
+        LOGS / "svg_baseline" / "{dataset}" / "{seeddir}{baseline}.log",
     script:
         "../scripts/svg_evaluate.py"
 
 
 rule svg_ordering:
     input:
-        scores=[SVG_EVAL / "smmnist" / v / "scores.zarr" for v in (*svg_spec.EVALUATED, *svg_spec.BASELINES)],
+        scores=[SVG_EVAL / "smmnist" / v / "{seeddir}scores.zarr" for v in (*svg_spec.EVALUATED, *svg_spec.BASELINES)],
         test_set=DATA / "clips" / "smmnist" / "svg" / "test.zarr",
     output:
-        report(RESULTS / "tables" / "smmnist_ordering.csv", caption="../report/svg/ordering.rst", category="svg"),
+        report(RESULTS / "tables" / "{seeddir}smmnist_ordering.csv", caption="../report/svg/ordering.rst",
+               category="svg"),
     params:
         models=[*svg_spec.EVALUATED, *svg_spec.BASELINES],
-        config=config,
+        config=seeded_config,
     log:
-        LOGS / "svg_ordering" / "smmnist.log",
+        LOGS / "svg_ordering" / "{seeddir}smmnist.log",
     script:
         "../scripts/svg_ordering.py"
 
@@ -160,14 +161,14 @@ rule svg_table:
     input:
         unpack(svg_table_inputs),
     output:
-        report(RESULTS / "tables" / "{table}.csv", caption="../report/svg/table.rst", category="svg"),
+        report(RESULTS / "tables" / "{seeddir}{table}.csv", caption="../report/svg/table.rst", category="svg"),
     wildcard_constraints:
         table="|".join(SVG_TABLE_DATASET),
     params:
         dataset=lambda w: SVG_TABLE_DATASET[w.table],
-        config=config,
+        config=seeded_config,
     log:
-        LOGS / "svg_table" / "{table}.log",
+        LOGS / "svg_table" / "{seeddir}{table}.log",
     script:
         "../scripts/svg_table.py"
 
