@@ -456,6 +456,9 @@ def smooth_path(path: np.ndarray, shape: tuple[int, int], sigma: float) -> np.nd
     return np.stack([cv2.getPerspectiveTransform(c, s.astype(np.float32)) for s in smoothed])
 
 
+_IDENTITY = np.eye(3)
+
+
 def warp_frames(
     frames: np.ndarray, warps: np.ndarray, shot_starts: list[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -475,7 +478,7 @@ def warp_frames(
     for t in range(n):
         if t in starts:
             previous = frames[t]
-        if np.allclose(warps[t], np.eye(3), atol=1e-9):
+        if not np.any(warps[t] - _IDENTITY):
             out[t] = frames[t]
         else:
             out[t] = previous
@@ -487,18 +490,25 @@ def warp_frames(
 
 
 def _coverage(warp: np.ndarray, shape: tuple[int, int]) -> float:
-    """Share of the output covered by the source frame under ``warp`` (on a half-size grid)."""
+    """Share of the output covered by the source frame under ``warp`` (out(x) = frame(warp x)).
+
+    The covered set is the source frame's quadrilateral mapped back by ``warp``^-1, clipped to
+    the output rectangle: an exact polygon intersection, no mask to warp. Assumes a plausible
+    warp (:func:`pipeline.camera_motion.warp_problem` is "").
+    """
+    c = corners(shape).astype(np.float32)
+    back = project(np.linalg.inv(warp), c).astype(np.float32)
+    area, _ = cv2.intersectConvexConvex(c, back)
     height, width = shape
-    half = np.diag([2.0, 2.0, 1.0])
-    h, w = max(2, height // 2), max(2, width // 2)
-    inside = cv2.warpPerspective(np.full((h, w), 255, np.uint8), np.linalg.inv(half) @ warp @ half, (w, h),
-                                 flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
-    return float((inside == 255).mean())
+    return float(np.clip(area / ((width - 1) * (height - 1)), 0.0, 1.0))
 
 
 def _shot_warps(camera: CameraMotion, shape: tuple[int, int], cfg: RobustConfig) -> tuple[np.ndarray, str]:
-    """Warps for one shot from its camera path: tripod (the path itself) or path @ smoothed^-1."""
+    """Warps for one shot from its camera path: "still" (no warp: the camera did not move),
+    tripod (the path itself) or smooth (path @ smoothed^-1)."""
     tripod = camera.path
+    if camera.still:
+        return tripod, "still"
     if cfg.path == "tripod":
         return tripod, "tripod"
     smooth = camera.path @ np.linalg.inv(smooth_path(camera.path, shape, cfg.smooth_sigma))
