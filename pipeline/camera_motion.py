@@ -187,9 +187,16 @@ def _cells(points: np.ndarray, shape: tuple[int, int], grid: tuple[int, int]) ->
     """Grid cell index of every point. (N,)"""
     cols, rows = grid
     height, width = shape
-    cx = np.clip((points[:, 0] * cols / width).astype(int), 0, cols - 1)
-    cy = np.clip((points[:, 1] * rows / height).astype(int), 0, rows - 1)
+    cx = np.minimum(np.maximum((points[:, 0] * (cols / width)).astype(np.intp), 0), cols - 1)
+    cy = np.minimum(np.maximum((points[:, 1] * (rows / height)).astype(np.intp), 0), rows - 1)
     return cy * cols + cx
+
+
+def _cell_weights(grid: tuple[int, int]) -> np.ndarray:
+    """Weight of every grid cell in the spread score: 2 on the outer ring, 1 inside. (cols * rows,)"""
+    cols, rows = grid
+    x, y = np.arange(cols * rows) % cols, np.arange(cols * rows) // cols
+    return 1 + ((x == 0) | (y == 0) | (x == cols - 1) | (y == rows - 1)).astype(np.intp)
 
 
 def _spread(points: np.ndarray, shape: tuple[int, int], grid: tuple[int, int]) -> int:
@@ -200,11 +207,9 @@ def _spread(points: np.ndarray, shape: tuple[int, int], grid: tuple[int, int]) -
     """
     if not len(points):
         return 0
-    cols, rows = grid
-    cells = np.unique(_cells(points, shape, grid))
-    x, y = cells % cols, cells // cols
-    ring = (x == 0) | (y == 0) | (x == cols - 1) | (y == rows - 1)
-    return int(len(cells) + ring.sum())
+    weights = _cell_weights(grid)
+    occupied = np.bincount(_cells(points, shape, grid), minlength=len(weights)) > 0
+    return int(weights[occupied].sum())
 
 
 def _track(
