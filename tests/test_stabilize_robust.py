@@ -74,7 +74,9 @@ def _still_camera_with_big_mover(n=24, size=(120, 160), side=90):
     return np.stack(frames)
 
 
-def test_still_camera_stays_still_when_a_large_textured_object_moves():
+def test_still_camera_stays_still_when_a_large_textured_object_moves(tmp_path):
+    from pipeline.shards import open_shard, write_shard
+
     frames = _still_camera_with_big_mover()
     identity = np.tile(np.eye(3), (len(frames), 1, 1))
     result = stabilize_robust(frames, RobustConfig())
@@ -83,6 +85,13 @@ def test_still_camera_stays_still_when_a_large_textured_object_moves():
     assert result.shot_paths == ["still"] and not result.fallback.any()
     np.testing.assert_array_equal(result.homographies, identity)
     np.testing.assert_array_equal(result.frames, frames)
+    # The stage says so per frame, and summary.csv counts the frames left untouched.
+    write_shard(tmp_path / "in.zarr", {"frames": frames[None], "video_index": np.array([0], np.int32),
+                                       "start": np.array([0], np.int32)}, {"videos": ["v"]})
+    stabilize.stabilize_shard(tmp_path / "in.zarr", tmp_path / "out.zarr", RobustConfig())
+    assert np.asarray(open_shard(tmp_path / "out.zarr")["still"][0]).all()
+    summary = stabilize.summarize_stabilized([tmp_path / "out.zarr"], tmp_path / "summary.csv")
+    assert summary.loc[0, "still_frames"] == len(frames)
     # Without the shot-level test, the per-frame fits still hold the background (< 0.25 px).
     camera = estimate_camera(frames, replace(MotionConfig(), still_fraction=2.0))
     assert not camera.still
@@ -189,7 +198,7 @@ def test_robust_shard_keeps_every_clip_and_records_fallbacks(tmp_path, scene):
     names = list(group.attrs["fallback_reasons"])
     codes = np.asarray(group["fallback_reason"][:])
     starts = np.asarray(group["shot_start"][:])
-    assert (codes[0] == -1).all() and not starts[0].any()
+    assert (codes[0] == -1).all() and not starts[0].any() and not np.asarray(group["still"][:]).any()
     # The blank frame is a cut into a one-frame shot and back (uniform grey breaks the colour
     # layout), or, when not detected as such, a frame whose tracks fail: either way recorded.
     assert starts[1, 6] or names[codes[1, 6]] in ("few_tracks", "no_model")
@@ -206,7 +215,12 @@ def _scored(pairs, shots):
 
 
 def test_stability_score_and_its_paired_interval():
-    from pipeline.stabilization_metrics import _block_indices, paired_difference, shot_pairs, stability_score
+    from pipeline.stabilization_metrics import (
+        _block_indices,
+        paired_difference,
+        shot_pairs,
+        stability_score,
+    )
 
     rng = np.random.default_rng(0)
     n = 64
