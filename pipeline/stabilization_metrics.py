@@ -62,24 +62,38 @@ def _grey(frames: np.ndarray) -> list[np.ndarray]:
     return [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
 
 
-def stability_score(path: list[np.ndarray]) -> tuple[float, float, float]:
+def _chain_signals(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chained path of consecutive-frame homographies (..., m, 3, 3) -> DIFRINT's translation
+    ``sqrt(c^2 + f^2)`` and angle ``atan2(M00, M11)`` (degrees) signals, each (..., m)."""
+    chained = np.empty_like(pairs)
+    p = np.broadcast_to(np.eye(3), pairs.shape[:-3] + (3, 3))
+    for k in range(pairs.shape[-3]):
+        p = p @ pairs[..., k, :, :]
+        chained[..., k, :, :] = p
+    translation = np.hypot(chained[..., 0, 2], chained[..., 1, 2])
+    rotation = np.degrees(np.arctan2(chained[..., 0, 0], chained[..., 1, 1]))  # as DIFRINT's metrics.py
+    return translation, rotation
+
+
+def _low_share(signal: np.ndarray) -> np.ndarray:
+    """Share of the spectral energy (DC removed, positive half) in the 5 lowest frequencies. (...,)
+
+    A constant signal (no motion of that kind at all) is perfectly stable: 1, not the ratio of
+    rounding errors."""
+    energy = np.abs(np.fft.fft(signal, axis=-1)) ** 2
+    varying = energy[..., 1:].sum(-1) > 1e-12 * energy[..., 0] + 1e-300
+    energy = energy[..., 1:][..., : (signal.shape[-1] - 1) // 2]
+    total = np.where(varying, energy.sum(-1), 1.0)
+    return np.where(varying, energy[..., :5].sum(-1) / total, 1.0)
+
+
+def stability_score(path: list[np.ndarray] | np.ndarray) -> tuple[float, float, float]:
     """(mean, translation, rotation) stability from consecutive-frame homographies, DIFRINT's way."""
-    if len(path) < 4:
+    pairs = np.asarray(path, np.float64).reshape(-1, 3, 3)
+    if len(pairs) < 4:
         return np.nan, np.nan, np.nan
-    chained, p = [], np.eye(3)
-    for m in path:
-        p = p @ m
-        chained.append(p)
-    translation = np.array([np.hypot(m[0, 2], m[1, 2]) for m in chained])
-    rotation = np.array([np.degrees(np.arctan2(m[0, 0], m[1, 1])) for m in chained])
-
-    def low_share(signal: np.ndarray) -> float:
-        energy = np.abs(np.fft.fft(signal)) ** 2
-        energy = energy[1:][: (len(energy) - 1) // 2]
-        total = energy.sum()
-        return float(energy[:5].sum() / total) if total > 0 else 1.0
-
-    st, sr = low_share(translation), low_share(rotation)
+    translation, rotation = _chain_signals(pairs)
+    st, sr = float(_low_share(translation)), float(_low_share(rotation))
     return (st + sr) / 2, st, sr
 
 
@@ -91,23 +105,61 @@ def mean_grid_shift(model: np.ndarray, shape: tuple[int, int], step: int = 8) ->
     return float(np.mean(np.linalg.norm(project(model, grid) - grid, axis=1)))
 
 
-def covered_psnr(frames: np.ndarray, covered: np.ndarray) -> float:
-    """Mean PSNR (dB) between consecutive frames on the pixels both frames cover (skimage)."""
-    values = []
-    for t in range(1, len(frames)):
-        both = covered[t - 1] & covered[t]
-        if both.sum() < 16:
+def _pair_psnr(a: np.ndarray, b: np.ndarray, both: np.ndarray) -> float:
+    """PSNR (dB) between two frames on the pixels both cover; nan when too few or identical."""
+    if both.sum() < 16:
+        return np.nan
+    value = peak_signal_noise_ratio(a[both], b[both], data_range=255)
+    return float(value) if np.isfinite(value) else np.nan
+
+
+@dataclass
+class Scored:
+    """One video's scores (``row``) and the per-frame-pair values they average, for intervals.
+
+    Pairs are (t-1, t) for t = 1..T-1; a pair that straddles a shot cut is no consecutive view
+    of one scene (no homography, no PSNR means anything there) and belongs to no shot.
+    """
+
+    row: dict[str, float]
+    pairs: np.ndarray  # (T-1, 3, 3) homographies between consecutive outputs (identity where no fit)
+    shift: np.ndarray  # (T-1,) px, mean grid displacement of each pair
+    psnr: np.ndarray  # (T-1,) dB on covered pixels, nan where not computable
+    shots: list[tuple[int, int]]  # pair-index ranges [a, b) of each shot
+
+
+def shot_pairs(n_frames: int, cuts: list[int] | tuple[int, ...] = ()) -> list[tuple[int, int]]:
+    """Pair-index ranges of the shots between ``cuts`` (first frames of new shots)."""
+    edges = [0] + sorted(c for c in cuts if 0 < c < n_frames) + [n_frames]
+    return [(a, b - 1) for a, b in itertools.pairwise(edges) if b - 1 > a]
+
+
+def _shots_stability(pairs: np.ndarray, shots: list[tuple[int, int]]) -> np.ndarray:
+    """Stability (mean, translation, rotation) per shot, averaged with the shots' pair counts as
+    weights; ``pairs`` (..., T-1, 3, 3). Shots under 4 pairs have no spectrum and are left out. (..., 3)"""
+    values, weights = [], []
+    for a, b in shots:
+        if b - a < 4:
             continue
-        values.append(peak_signal_noise_ratio(frames[t - 1][both], frames[t][both], data_range=255))
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else np.nan
+        translation, rotation = _chain_signals(pairs[..., a:b, :, :])
+        st, sr = _low_share(translation), _low_share(rotation)
+        values.append(np.stack([(st + sr) / 2, st, sr], -1))
+        weights.append(b - a)
+    if not values:
+        return np.full(pairs.shape[:-3] + (3,), np.nan)
+    return np.tensordot(np.asarray(weights, float) / sum(weights), np.stack(values), axes=(0, 0))
 
 
-def score(inputs: np.ndarray, outputs: np.ndarray, covered: np.ndarray | None = None) -> dict[str, float]:
+def score(
+    inputs: np.ndarray, outputs: np.ndarray, covered: np.ndarray | None = None, cuts: list[int] | tuple[int, ...] = ()
+) -> Scored:
     """All scores of one stabilized video against its input (both (T, H, W, 3) uint8).
 
     ``covered`` (T, H, W) bool marks output pixels that come from their own input frame (not
-    filled or black); None means all.
+    filled or black); None means all. ``cuts`` (first frames of new shots, known for the clip)
+    split the video: stability is computed per shot (a path chained across a cut is
+    meaningless) and averaged with the shots' lengths as weights; shift and PSNR average the
+    pairs inside shots.
     """
     sift = cv2.SIFT_create()
     shape = outputs.shape[1:3]
@@ -121,24 +173,79 @@ def score(inputs: np.ndarray, outputs: np.ndarray, covered: np.ndarray | None = 
         crop.append(np.sqrt(abs(m[0, 0] * m[1, 1])))
         eig = np.sort(np.abs(np.linalg.eigvals(m[:2, :2])))[::-1]
         distortion.append(eig[1] / eig[0])
-    path, shifts = [], []
-    for a, b in itertools.pairwise(features_out):
-        m = _homography(a, b)
-        m = np.eye(3) if m is None else m  # DIFRINT keeps the last fit; no fit -> no motion is kinder to nobody
-        path.append(m)
-        shifts.append(mean_grid_shift(m, shape))
-    stability, st, sr = stability_score(path)
+    shots = shot_pairs(len(outputs), cuts)
+    inside = np.zeros(len(outputs) - 1, bool)
+    for a, b in shots:
+        inside[a:b] = True
     covered = np.ones(outputs.shape[:3], bool) if covered is None else covered
-    return {
+    pairs, shifts, psnr = [], [], []
+    for t, (a, b) in enumerate(itertools.pairwise(features_out), start=1):
+        m = _homography(a, b) if inside[t - 1] else None
+        m = np.eye(3) if m is None else m  # DIFRINT keeps the last fit; no fit -> no motion is kinder to nobody
+        pairs.append(m)
+        shifts.append(mean_grid_shift(m, shape))
+        psnr.append(_pair_psnr(outputs[t - 1], outputs[t], covered[t - 1] & covered[t]) if inside[t - 1] else np.nan)
+    pairs_arr = np.stack(pairs) if pairs else np.zeros((0, 3, 3))
+    shift_arr, psnr_arr = np.asarray(shifts), np.asarray(psnr)
+    stability, st, sr = _shots_stability(pairs_arr, shots)
+    row = {
         "cropping": min(float(np.mean(crop)), 1.0) if crop else np.nan,
         "distortion": float(np.min(distortion)) if distortion else np.nan,
-        "stability": stability,
-        "stab. trans": st,
-        "stab. rot": sr,
-        "shift px/frame": float(np.mean(shifts)),
-        "PSNR covered dB": covered_psnr(outputs, covered),
+        "stability": float(stability),
+        "stab. trans": float(st),
+        "stab. rot": float(sr),
+        "shift px/frame": float(np.mean(shift_arr[inside])) if inside.any() else np.nan,
+        "PSNR covered dB": float(np.nanmean(psnr_arr[inside])) if np.isfinite(psnr_arr[inside]).any() else np.nan,
         "uncovered %": 100.0 * float(1.0 - covered.mean()),
     }
+    return Scored(row, pairs_arr, shift_arr, psnr_arr, shots)
+
+
+def _block_indices(shots: list[tuple[int, int]], rng: np.random.Generator, draws: int, block: int) -> np.ndarray:
+    """Moving-block resamples of pair indices, shot by shot (each shot keeps its length). (draws, T-1)"""
+    n = max((b for _, b in shots), default=0)
+    out = np.tile(np.arange(n), (draws, 1))
+    for a, b in shots:
+        m = b - a
+        length = min(block, m)
+        starts = rng.integers(a, b - length + 1, size=(draws, -(-m // length)))
+        out[:, a:b] = (starts[..., None] + np.arange(length)).reshape(draws, -1)[:, :m]
+    return out
+
+
+def paired_difference(
+    ours: Scored, other: Scored, key: str, rng: np.random.Generator, draws: int = 1000, block: int = 8
+) -> tuple[float, float, float]:
+    """``ours.row[key] - other.row[key]`` and its 95% interval: (difference, low, high).
+
+    The noise of a score on one clip is which frames it happened to contain. Frames are
+    resampled in moving blocks of ``block`` consecutive pairs (camera paths and content are
+    correlated in time; single-frame resampling would destroy the very spectrum the stability
+    score measures), shot by shot, the same draws for both videos (paired). Basic bootstrap
+    interval (2 d - q97.5, 2 d - q2.5): block joins bias each resample's stability down, and
+    the basic interval reflects that shift back as in the crossconv KL intervals.
+    Keys: "stability", "shift px/frame", "PSNR covered dB".
+    """
+    if ours.shots != other.shots:
+        raise ValueError("paired_difference: the two videos are split into different shots")
+    difference = ours.row[key] - other.row[key]
+    idx = _block_indices(ours.shots, rng, draws, block)
+    if key == "stability":
+        def values(s: Scored) -> np.ndarray:
+            return _shots_stability(s.pairs[idx], s.shots)[:, 0]
+    elif key in ("shift px/frame", "PSNR covered dB"):
+        inside = np.zeros(len(ours.shift), bool)
+        for a, b in ours.shots:
+            inside[a:b] = True
+
+        def values(s: Scored) -> np.ndarray:
+            per_pair = (s.shift if key == "shift px/frame" else s.psnr)[idx]
+            return np.nanmean(np.where(inside[idx], per_pair, np.nan), axis=1)
+    else:
+        raise KeyError(f"paired_difference: no per-pair values for {key!r}")
+    boot = values(ours) - values(other)
+    lo, hi = np.nanpercentile(boot, [2.5, 97.5])
+    return float(difference), float(2 * difference - hi), float(2 * difference - lo)
 
 
 def residual_to_truth(outputs: np.ndarray, truth: np.ndarray, covered: np.ndarray | None = None) -> float:

@@ -1,11 +1,18 @@
 """Robust stabilization against ground truth: known shake, a moving foreground on a still camera,
 warps that must be refused, and videos with shot cuts."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from pipeline import stabilize
-from pipeline.camera_motion import CameraMotion, warp_problem
+from pipeline.camera_motion import (
+    CameraMotion,
+    MotionConfig,
+    estimate_camera,
+    warp_problem,
+)
 from pipeline.shot_cuts import detect_cuts, shots
 from pipeline.stabilize import (
     RobustConfig,
@@ -67,12 +74,28 @@ def _still_camera_with_big_mover(n=24, size=(120, 160), side=90):
     return np.stack(frames)
 
 
-def test_still_camera_stays_still_when_a_large_textured_object_moves():
+def test_still_camera_stays_still_when_a_large_textured_object_moves(tmp_path):
+    from pipeline.shards import open_shard, write_shard
+
     frames = _still_camera_with_big_mover()
     identity = np.tile(np.eye(3), (len(frames), 1, 1))
     result = stabilize_robust(frames, RobustConfig())
-    # The camera does not move: the published warps must stay at identity (< 0.25 px).
-    assert _residual(result.homographies, identity, frames.shape[1:3]) < 0.25
+    # The camera does not move: the shot is recognised as still and left exactly as it was
+    # (no warp, no interpolation blur), nothing recorded as a fallback.
+    assert result.shot_paths == ["still"] and not result.fallback.any()
+    np.testing.assert_array_equal(result.homographies, identity)
+    np.testing.assert_array_equal(result.frames, frames)
+    # The stage says so per frame, and summary.csv counts the frames left untouched.
+    write_shard(tmp_path / "in.zarr", {"frames": frames[None], "video_index": np.array([0], np.int32),
+                                       "start": np.array([0], np.int32)}, {"videos": ["v"]})
+    stabilize.stabilize_shard(tmp_path / "in.zarr", tmp_path / "out.zarr", RobustConfig())
+    assert np.asarray(open_shard(tmp_path / "out.zarr")["still"][0]).all()
+    summary = stabilize.summarize_stabilized([tmp_path / "out.zarr"], tmp_path / "summary.csv")
+    assert summary.loc[0, "still_frames"] == len(frames)
+    # Without the shot-level test, the per-frame fits still hold the background (< 0.25 px).
+    camera = estimate_camera(frames, replace(MotionConfig(), still_fraction=2.0))
+    assert not camera.still
+    assert _residual(camera.path, identity, frames.shape[1:3]) < 0.25
     # The paper's fit follows whatever has most keypoints: here it turns the frame with the patch.
     paper = stabilize_clip(frames, StabilizeConfig(warp_dropped=True))
     assert _residual(paper.homographies, identity, frames.shape[1:3]) > 2.0
@@ -130,16 +153,31 @@ def _three_shots():
     return np.concatenate(parts), truths
 
 
-def test_shot_cuts_are_found_and_each_shot_stabilized():
+def test_shot_cuts_are_found_and_each_shot_stabilized(tmp_path):
+    from pipeline.shards import open_shard, write_shard
+
     video, truths = _three_shots()
     assert detect_cuts(video) == [14, 26]
-    result = stabilize_robust(video, RobustConfig(path="tripod"))
-    assert result.cuts == [14, 26] and len(result.shot_paths) == 3
+    result = stabilize_robust(video, RobustConfig())
+    assert result.cuts == [14, 26] and result.shot_paths == ["tripod"] * 3 and not result.fallback.any()
     for (start, stop), truth in zip(shots(len(video), result.cuts), truths):
-        np.testing.assert_allclose(result.homographies[start], np.eye(3), atol=1e-9)  # each shot holds its own first frame
+        np.testing.assert_array_equal(result.homographies[start], np.eye(3))  # each shot holds its own first frame
+        np.testing.assert_array_equal(result.frames[start], video[start])
         assert _residual(result.homographies[start:stop], truth, video.shape[1:3]) < 0.1
+    # A single camera path across the cuts (what vidstab does) is far off in the later shots.
+    across = stabilize_robust(video, RobustConfig(detect_cuts=False))
+    assert across.cuts == [] and _residual(across.homographies[14:26], truths[1], video.shape[1:3]) > 1.0
     # The paper's procedure cannot continue across a cut: the same video fails its matching.
     assert not stabilize_clip(video, StabilizeConfig()).ok
+    # The stage lists the cuts: shot_start marks them in the shard, summary.csv counts them.
+    write_shard(tmp_path / "in.zarr", {"frames": video[None], "video_index": np.array([0], np.int32),
+                                       "start": np.array([0], np.int32)}, {"videos": ["v"]})
+    assert stabilize.stabilize_shard(tmp_path / "in.zarr", tmp_path / "out.zarr", RobustConfig()) == (1, 0)
+    group = open_shard(tmp_path / "out.zarr")
+    assert np.flatnonzero(np.asarray(group["shot_start"][0])).tolist() == [14, 26]
+    np.testing.assert_array_equal(np.asarray(group["frames"][0]), result.frames)
+    summary = stabilize.summarize_stabilized([tmp_path / "out.zarr"], tmp_path / "summary.csv")
+    assert summary.loc[0, "shot_cuts"] == 2
 
 
 def test_no_cuts_in_a_continuous_shaky_shot(scene):
@@ -160,9 +198,47 @@ def test_robust_shard_keeps_every_clip_and_records_fallbacks(tmp_path, scene):
     names = list(group.attrs["fallback_reasons"])
     codes = np.asarray(group["fallback_reason"][:])
     starts = np.asarray(group["shot_start"][:])
-    assert (codes[0] == -1).all() and not starts[0].any()
+    assert (codes[0] == -1).all() and not starts[0].any() and not np.asarray(group["still"][:]).any()
     # The blank frame is a cut into a one-frame shot and back (uniform grey breaks the colour
     # layout), or, when not detected as such, a frame whose tracks fail: either way recorded.
     assert starts[1, 6] or names[codes[1, 6]] in ("few_tracks", "no_model")
     summary = stabilize.summarize_stabilized([tmp_path / "out.zarr"], tmp_path / "summary.csv")
     assert summary.loc[0, "kept"] == 2 and summary.loc[0, "dropped"] == 0
+
+
+def _scored(pairs, shots):
+    """A Scored video made directly from its consecutive-frame homographies (one shot)."""
+    from pipeline.stabilization_metrics import Scored, stability_score
+
+    row = {"stability": stability_score(pairs)[0], "shift px/frame": float(np.abs(pairs[:, 0, 2]).mean())}
+    return Scored(row, pairs, np.abs(pairs[:, 0, 2]), np.full(len(pairs), np.nan), shots)
+
+
+def test_stability_score_and_its_paired_interval():
+    from pipeline.stabilization_metrics import (
+        _block_indices,
+        paired_difference,
+        shot_pairs,
+        stability_score,
+    )
+
+    rng = np.random.default_rng(0)
+    n = 64
+
+    def translations(positions):  # consecutive-frame homographies of a camera at these x positions
+        out = np.tile(np.eye(3), (n - 1, 1, 1))
+        out[:, 0, 2] = np.diff(positions)
+        return out
+
+    pan = translations(0.5 * np.arange(n) + 10)  # a steady pan: all energy at the lowest frequencies
+    shake = translations(10 + rng.normal(0, 1.0, n))  # shaking about one place: a flat spectrum
+    assert stability_score(pan)[1] > 0.85  # a ramp: 1/f^2 spectrum, measured 0.89
+    assert stability_score(shake)[1] < 0.4
+    shots = shot_pairs(n)
+    assert shots == [(0, n - 1)] and shot_pairs(10, [4]) == [(0, 3), (4, 9)]  # pair 3 straddles the cut
+    idx = _block_indices([(0, 3), (4, 9)], rng, 50, 4)
+    assert idx.shape == (50, 9) and (idx[:, :3] < 3).all() and (idx[:, 4:] >= 4).all()  # resampled within shots
+    a, b = _scored(pan, shots), _scored(shake, shots)
+    assert paired_difference(a, a, "stability", rng) == (0.0, 0.0, 0.0)
+    difference, low, high = paired_difference(b, a, "stability", rng)
+    assert low <= difference <= high < 0  # the shaking camera is less stable beyond noise
