@@ -19,6 +19,7 @@ from pipeline.atomic import write_text
 from pipeline.fetch import SOURCE_RECORD, fetch_source, read_source
 from pipeline.manifest import list_videos
 from pipeline.shards import write_shard
+from pipeline.synthetic.detection import standin_config, write_detection_standin
 from pipeline.synthetic.digits import (
     load_digits_sklearn,
     load_mnist_idx,
@@ -48,6 +49,7 @@ STANDIN_CLASSES: dict[str, tuple[str, ...]] = {
 # Seeds offsets per stand-in, so no two datasets (in particular UCF101's training stand-in and
 # THUMOS's test stand-in) share a scene.
 _SEED_OFFSET = {name: 1000 * (i + 1) for i, name in enumerate(STANDIN_CLASSES)}
+_VOC_SEED_OFFSET = 1000 * (len(STANDIN_CLASSES) + 1)  # the detection stand-in shares no scene either
 
 
 def read_source_record(path: Path) -> dict[str, Any]:
@@ -70,7 +72,9 @@ def fetch_dataset(
     """Make ``dataset`` available per its config; returns the source record."""
     source = dataset_config["source"]
     folder = raw_dir(data_root, dataset)
-    if source == "synthetic":
+    if source == "synthetic" and dataset == "voc2012":
+        write_voc_standin(folder, standin_sizes or {}, seed)
+    elif source == "synthetic":
         if standin_sizes is None or dataset not in STANDIN_CLASSES:
             raise ValueError(
                 f"datasets.{dataset}.source: synthetic has no stand-in for {dataset}; use url or path"
@@ -108,6 +112,17 @@ def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: in
     record_path = folder / SOURCE_RECORD
     record = json.loads(record_path.read_text())
     record.update({"dataset": dataset, "source": "synthetic", "layout": "synthetic", "root": str(folder.resolve())})
+    write_text(record_path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    return folder
+
+
+def write_voc_standin(folder: Path, sizes: Mapping[str, Any], seed: int) -> Path:
+    """Render the VOC 2012 detection stand-in (``pipeline.synthetic.detection``), in VOC's layout."""
+
+    write_detection_standin(folder, standin_config(dict(sizes), seed + _VOC_SEED_OFFSET))
+    record_path = folder / SOURCE_RECORD
+    record = json.loads(record_path.read_text())
+    record.update({"dataset": "voc2012", "source": "synthetic", "layout": "voc", "root": str(folder.resolve())})
     write_text(record_path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
     return folder
 

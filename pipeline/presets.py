@@ -36,6 +36,11 @@ def _standin(videos_per_class: tuple[int, int], width: int, height: int, seconds
     }
 
 
+def _detection_standin(width: int, height: int, train_images: int, val_images: int) -> dict:
+    """Sizes of the VOC 2012 detection stand-in (``pipeline.synthetic.detection``): frame size, images per split."""
+    return {"width": width, "height": height, "train_images": train_images, "val_images": val_images}
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "standin": {
@@ -46,6 +51,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "flickr": _standin((1, 0), 96, 72, 1.4),
             "exercise": _standin((1, 1), 64, 64, 0.4),
             "pennaction": _standin((1, 1), 64, 64, 0.4),
+            "voc2012": _detection_standin(64, 48, 10, 6),
         },
         "clips": {
             "walker": {"width": 64, "height": 48, "frames": 31, "stride": 3, "max_clips_per_video": 2, "videos_per_shard": 4},
@@ -67,6 +73,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "flickr": _standin((16, 0), 128, 96, 2.6),
             "exercise": _standin((4, 1), 96, 96, 1.0),
             "pennaction": _standin((4, 1), 96, 96, 1.0),
+            "voc2012": _detection_standin(160, 120, 200, 100),
         },
         "clips": {
             "walker": {"width": 160, "height": 120, "frames": 31, "stride": 3, "max_clips_per_video": 4, "videos_per_shard": 16},
@@ -89,6 +96,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "flickr": _standin((100, 0), 320, 240, 8.0, save_flow=False),
             "exercise": _standin((100, 10), 128, 128, 4.0, save_flow=False),
             "pennaction": _standin((100, 10), 128, 128, 4.0, save_flow=False),
+            "voc2012": _detection_standin(320, 240, 2000, 1000),
         },
         "clips": {
             # walker: 31-frame one-second clips at 320x240, a clip at every 3rd frame (paper sec. 5)

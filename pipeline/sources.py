@@ -372,7 +372,7 @@ _ENTRIES: tuple[SourceEntry, ...] = (
         name="voc2012",
         title="PASCAL VOC 2012",
         used_by=("walker",),
-        kinds=("url", "path"),
+        kinds=("url", "path", "synthetic"),
         layout="voc",
         layout_doc=(
             "The unpacked VOCtrainval_11-May-2012.tar, i.e. `VOCdevkit/VOC2012/` (or that folder "
@@ -397,7 +397,9 @@ _ENTRIES: tuple[SourceEntry, ...] = (
             Requirement("imagesets", "VOC2012/ImageSets/Main/*.txt", ("Main/*.txt",), dirname="ImageSets"),
         ),
         homepage="http://host.robots.ox.ac.uk/pascal/VOC/voc2012/",
-        note="`source: url` fetches trainval only; the test set needs registration and `source: path`.",
+        note="`source: url` fetches trainval only (walker evaluates on val: the test labels are not "
+        "public); the test set needs registration and `source: path`. `source: synthetic` renders a "
+        "detection stand-in in the same layout (pipeline/synthetic/detection.py).",
     ),
     SourceEntry(
         name="shapes",

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pipeline.papers.walker.detection.spec import SIZES as DETECTION_SIZES
+
 PAPER = "walker"
 DATASETS: tuple[str, ...] = ("ucf101",)
 TEST_DATASET = "thumos"
@@ -76,6 +78,9 @@ SIZES = {
     },
 }
 
+for _scale, _detection in DETECTION_SIZES.items():  # Table 2 (detection transfer): its own module's sizes
+    SIZES[_scale]["detection"] = _detection
+
 
 REFERENCE: dict[str, dict[str, dict[str, float]]] = {
     # Walker et al. 2016, Table 1: negative log-likelihood on THUMOS 2015 (lower is better).
@@ -110,7 +115,8 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
     if sources.get(DATASETS[0], "off") == "off" or sources.get(TEST_DATASET, "off") == "off":
         return []
     return [results / "tables" / "thumos_nll.csv", results / "figures" / "thumos_min_euclidean.png",
-            results / "figures" / "thumos_trajectory_samples.png", results / "figures" / "walker_training.png"]
+            results / "figures" / "thumos_trajectory_samples.png", results / "figures" / "walker_training.png",
+            *([results / "tables" / "voc2012_detection.csv"] if sources.get("voc2012", "off") != "off" else [])]
 
 
 def trajectory_summary(data_root: Path, dataset: str) -> str:
