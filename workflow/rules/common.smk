@@ -29,6 +29,10 @@ SEEDS = list(dict.fromkeys([config["seed"], *map(int, config["seeds"])]))
 """Training seeds: the main one (``seed``, whose outputs are the tables everyone reads) first."""
 
 
+SEEDS_INSIDE = {"voc2012_detection"}
+"""Tables that train their models over several seeds themselves and report the spread in their own rows."""
+
+
 def seed_dir(seed):
     """Where one seed's models, evaluations and tables go, under their usual folders: '' for the main seed."""
     return "" if seed == config["seed"] else f"seed{seed}/"
@@ -120,7 +124,8 @@ def all_targets():
 
 def seeded_tables():
     """Every result table of the chosen papers, per seed: {seed: [paths]} (the main seed's at their usual place)."""
-    tables = [p for p in papers.targets(config["papers"], SOURCES, RESULTS, SIZES) if p.suffix == ".csv"]
+    tables = [p for p in papers.targets(config["papers"], SOURCES, RESULTS, SIZES)
+              if p.suffix == ".csv" and p.stem not in SEEDS_INSIDE]
     return {s: [p.parent / seed_dir(s) / p.name for p in tables] for s in SEEDS}
 
 
