@@ -26,6 +26,8 @@ STYLES = {
     "Regressor (sampled)": dict(color="C0", ls="-"),
     "Regressor (mean)": dict(color="C0", ls="--"),
     "Optical Flow": dict(color="C2", ls="-"),
+    "No motion": dict(color="0.4", ls=":"),
+    "Mean training motion": dict(color="0.6", ls="-."),
 }
 
 
@@ -33,14 +35,15 @@ def min_euclidean_figure(scores: Mapping[str, Path], path: str | Path) -> Path:
     """Mean over test images of the distance of the closest of n samples, against n (Fig. 5)."""
     fig = Figure(figsize=(5.6, 4.0), dpi=100, layout="constrained")
     ax = fig.subplots()
-    images, still = None, None
+    images, still, names = None, None, set()
     for file in scores.values():
         record = json.loads(Path(file).read_text())
         images, still = record["test_images"], record.get("no_motion_distance")
         for name, curve in record["curves"].items():
             n = np.arange(1, len(curve) + 1)
             ax.plot(n, curve, label=name, lw=1.6, **STYLES.get(name, {}))
-    if still is not None:
+            names.add(name)
+    if still is not None and "No motion" not in names:
         ax.axhline(still, color="0.5", ls=":", lw=1.2, label="no motion (reference)")
     ax.set_xscale("log")
     ax.set(xlabel="samples per image n", ylabel="mean min. Euclidean distance (px)",

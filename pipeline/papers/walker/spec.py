@@ -27,6 +27,10 @@ PAPER = "walker"
 DATASETS: tuple[str, ...] = ("ucf101",)
 TEST_DATASET = "thumos"
 VARIANTS: tuple[str, ...] = ("cvae", "regressor", "flownet")
+BASELINES: tuple[str, ...] = ("nomotion", "meanmotion")
+PREDICTORS: tuple[str, ...] = VARIANTS + BASELINES
+"""Scored predictors: the three trained models and two without a model ("no motion" everywhere,
+the mean training motion), scored by the same code."""
 CLIP_SETS: tuple[tuple[str, str], ...] = (("ucf101", "walker"), ("thumos", "walker"))
 """The (video dataset, clip protocol) pairs walker reads: UCF101 to train, THUMOS to test."""
 
@@ -46,9 +50,10 @@ SIZES = {
         "flownet": {"image_size": 64, "out_size": 4, "width": 1 / 16, "n_clusters": 12, "batch_size": 4,
                     "epochs": 1, "epoch_eval_images": 4, "codebook_batch": 1024, "codebook_init": 1},
         # test_images: THUMOS test frames scored (0 = all); bandwidth_images: held-out training
-        # frames for the bandwidth grid search; samples: per image (Parzen and min-Euclidean)
+        # frames for the bandwidth grid search; samples: per image (Parzen and min-Euclidean);
+        # mean_images: training frames averaged for the mean-motion baseline (0 = all)
         "eval": {"test_images": 0, "bandwidth_images": 4, "samples": 8, "sample_chunk": 4, "batch_size": 2,
-                 "grid_points": 13, "refine_points": 5},
+                 "grid_points": 13, "refine_points": 5, "mean_images": 0},
         # Fig. 3: examples drawn, samples per example clustered into `clusters` by k-means
         "examples": {"images": 2, "samples": 8, "clusters": 3, "shown": 2},
     },
@@ -60,7 +65,7 @@ SIZES = {
         "flownet": {"image_size": 120, "out_size": 10, "width": 1 / 4, "n_clusters": 40, "batch_size": 32,
                     "epochs": 20, "epoch_eval_images": 64, "codebook_batch": 4096, "codebook_init": 3},
         "eval": {"test_images": 0, "bandwidth_images": 64, "samples": 100, "sample_chunk": 50, "batch_size": 16,
-                 "grid_points": 29, "refine_points": 11},
+                 "grid_points": 29, "refine_points": 11, "mean_images": 0},
         "examples": {"images": 4, "samples": 100, "clusters": 10, "shown": 2},
     },
     "paper": {
@@ -71,7 +76,7 @@ SIZES = {
         "flownet": {"image_size": 200, "out_size": 20, "width": 1.0, "n_clusters": 40, "batch_size": 125,
                     "epochs": 55, "epoch_eval_images": 4000, "codebook_batch": 4096, "codebook_init": 3},
         "eval": {"test_images": 2800, "bandwidth_images": 500, "samples": 800, "sample_chunk": 100,
-                 "batch_size": 8, "grid_points": 29, "refine_points": 11},
+                 "batch_size": 8, "grid_points": 29, "refine_points": 11, "mean_images": 20000},
         "examples": {"images": 8, "samples": 800, "clusters": 10, "shown": 2},
     },
 }
