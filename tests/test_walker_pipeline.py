@@ -21,7 +21,7 @@ from pipeline.papers.walker import evaluate as evaluation
 from pipeline.papers.walker import spec
 from pipeline.papers.walker import train as walker_train
 from pipeline.papers.walker.model import WalkerConfig, WalkerNet, build_walker
-from pipeline.shards import SPLITS, summarize_shards, write_shard
+from pipeline.shards import SPLITS, open_shard, summarize_shards, write_shard
 from pipeline.training import load_model
 from pipeline.trajectories import dct_decode, dct_encode
 
@@ -88,6 +88,15 @@ def test_flow_softmax_lands_on_the_right_coarse_cells() -> None:
     np.testing.assert_allclose(cells.sum(axis=1), 1.0, rtol=1e-6)
     assert (cells[0, :, 1:].argmax(axis=0)[:, :5] == 0).all() and (cells[0, :, 1:].argmax(axis=0)[:, 5:] == 1).all()
     assert (cells[0, 2, 0] > 0.5).all()  # the first cell row is centred 4 px into the frame
+
+
+def test_latent_walk_runs_from_one_end_to_the_other() -> None:
+    a, b = torch.tensor([1.0, -2.0]), torch.tensor([3.0, 2.0])
+    line = evaluation.interpolate_latents(a, b, 5)
+    assert torch.equal(line[0], a) and torch.equal(line[-1], b) and torch.allclose(line[2], (a + b) / 2)
+    samples = np.array([[0.0, 0.0], [5.0, 5.0], [-5.0, -5.0], [4.0, 6.0]])
+    centres = np.array([[-5.0, -4.0], [5.0, 5.5]])
+    assert evaluation.interpolation_ends(samples, centres, np.array([1, 0])).tolist() == [1, 2]
 
 
 def test_clusters_of_two_futures_are_found_and_shown() -> None:
@@ -158,6 +167,10 @@ def test_every_variant_is_scored_with_finite_numbers(tmp_path: Path) -> None:
     mean_image = Path(spec.prepared_files(data)["mean_image"])
     examples = evaluation.cvae_examples(tmp_path / "cvae" / "model.pt", mean_image, test, sizes, 0, "cpu",
                                         tmp_path / "examples.zarr")
+    group = open_shard(examples)
+    walk, ends = np.asarray(group["interpolation"]), np.asarray(group["interpolation_latents"])
+    assert walk.shape == (2, sizes["examples"]["interpolation_steps"], 10, 6, 8) and np.isfinite(walk).all()
+    assert ends.shape == (2, 2, 16)  # two latent points (8 + 8 dims) per example
     table = evaluation.write_nll_table({v: tmp_path / f"{v}.json" for v in spec.PREDICTORS}, tmp_path / "t.csv",
                                        {"scale": "smoke"}, [])
     assert table.loc[table["column"] == "nll", "paper"].notna().sum() == 3
@@ -172,6 +185,7 @@ def test_every_variant_is_scored_with_finite_numbers(tmp_path: Path) -> None:
     drawn = [
         figures.min_euclidean_figure({v: tmp_path / f"{v}.json" for v in spec.PREDICTORS}, tmp_path / "curves.png"),
         figures.samples_figure(examples, tmp_path / "samples.png"),
+        figures.interpolation_figure(examples, tmp_path / "interpolation.png"),
         figures.training_figure({v: tmp_path / v for v in spec.VARIANTS}, tmp_path / "training.png"),
     ]
     assert all(p.stat().st_size > 1000 for p in drawn)

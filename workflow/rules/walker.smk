@@ -1,5 +1,5 @@
 # Stage: walker (Walker et al. 2016). Training-set statistics, evaluation (Parzen NLL, min-Euclidean,
-# clustered samples), Table 1 and Figs. 3, 5. The three models (cvae, regressor, flownet) train through
+# clustered samples, latent interpolation), Table 1 and Figs. 3-6. The three models (cvae, regressor, flownet) train through
 # the generic train_model rule (train.smk) with pipeline/papers/walker/ (sizes in its spec.py).
 from pipeline.papers.walker import spec as walker_spec
 
@@ -120,6 +120,18 @@ rule walker_samples_figure:
         LOGS / "walker_figures" / "samples.log",
     script:
         "../scripts/walker_samples_figure.py"
+
+
+rule walker_interpolation_figure:
+    input:
+        WALKER_EVAL / "examples.zarr",
+    output:
+        report(RESULTS / "figures" / "thumos_latent_interpolation.png", caption="../report/walker/interpolation.rst",
+               category="walker"),
+    log:
+        LOGS / "walker_figures" / "interpolation.log",
+    script:
+        "../scripts/walker_interpolation_figure.py"
 
 
 rule walker_training_figure:

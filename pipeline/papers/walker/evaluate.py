@@ -442,6 +442,19 @@ def shown_clusters(centres: np.ndarray, sizes: np.ndarray, shown: int, significa
     return np.asarray((list(moving) + rest)[:shown], np.int64)  # sizes are sorted: moving keeps that order
 
 
+def interpolation_ends(samples: np.ndarray, centres: np.ndarray, shown: np.ndarray) -> np.ndarray:
+    """Indices of the two samples (n, D) nearest the centres of the first two shown clusters: the
+    latent points Fig. 6 walks between (from one predicted motion to another)."""
+    picks = [int(np.argmin(((samples - centres[c]) ** 2).sum(axis=1))) for c in shown[:2]]
+    return np.asarray(picks if len(picks) == 2 else picks * 2, np.int64)
+
+
+def interpolate_latents(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+    """Points evenly spaced on the segment from a to b (both (d,)), ends included: (steps, d)."""
+    t = torch.linspace(0.0, 1.0, steps)[:, None]
+    return (1 - t) * a[None] + t * b[None]
+
+
 def cvae_examples(
     model_path: Path,
     mean_image: Path,
@@ -451,7 +464,8 @@ def cvae_examples(
     device: str,
     out: Path,
 ) -> Path:
-    """Fig. 3 data: for a few test frames, the CVAE's samples at its finest head clustered by k-means."""
+    """Figs. 3, 4 and 6 data: for a few test frames, the CVAE's samples at its finest head clustered
+    by k-means, and the futures along the line between the latents of the two largest moving clusters."""
 
     e = sizes["examples"]
     dev = resolve_device(device)
@@ -462,16 +476,26 @@ def cvae_examples(
     table = item_table(test.paths)
     rows = example_rows(table, test.rows["test"], int(e["images"]))
     generator = torch.Generator().manual_seed(seed)
-    images, truths, centres, fractions, shown = [], [], [], [], []
+    n, steps = int(e["samples"]), int(e["interpolation_steps"])
+    truths, centres, fractions, shown, walks, ends = [], [], [], [], [], []
     for row in rows:
         image, dct = test.dataset[int(row)]
         image_t, dct_t = torch.from_numpy(image[None]), torch.from_numpy(dct[None])
-        ynorm, mag = model.sample_parts(image_t, int(e["samples"]), generator, chunk=int(e["samples"]), level=level)
+        z, z_mag = model.draw_latents(n, 1, generator)  # (n, 1, d)
+        ynorm, mag = model.decode_latents(image_t, z, z_mag, chunk=n, level=level)
         samples = join_magnitude(ynorm, mag)[:, 0].cpu().numpy()  # (n, 10, h, w)
-        c, f = cluster_samples(samples.reshape(len(samples), -1), int(e["clusters"]), seed)
+        flat = samples.reshape(n, -1)
+        c, f = cluster_samples(flat, int(e["clusters"]), seed)
+        picked = shown_clusters(c, f, int(e["shown"]))
+        i, j = interpolation_ends(flat, c, picked)
+        line_z = interpolate_latents(z[i, 0], z[j, 0], steps)[:, None]  # (steps, 1, d)
+        line_m = interpolate_latents(z_mag[i, 0], z_mag[j, 0], steps)[:, None]
+        walks.append(join_magnitude(*model.decode_latents(image_t, line_z, line_m, chunk=steps, level=level))[:, 0]
+                     .cpu().numpy())  # (steps, 10, h, w)
+        ends.append(torch.cat([z[[i, j], 0], z_mag[[i, j], 0]], dim=1).numpy())  # (2, d + m)
         centres.append(c.reshape(len(c), *samples.shape[1:]))
         fractions.append(f)
-        shown.append(shown_clusters(c, f, int(e["shown"])))
+        shown.append(picked)
         truths.append(downsample_trajectories(dct_t, cfg, level)[0].numpy())
     images = read_rows(test.paths, table, rows, "image")
     k = min(len(c) for c in centres)
@@ -481,10 +505,14 @@ def cvae_examples(
         "centres": np.stack([c[:k] for c in centres]),  # (E, k, 10, h, w), largest cluster first
         "fractions": np.stack([f[:k] for f in fractions]).astype(np.float32),  # (E, k)
         "shown": np.stack(shown),  # (E, shown) cluster indices drawn
+        "interpolation": np.stack(walks).astype(np.float32),  # (E, steps, 10, h, w), Fig. 6
+        "interpolation_latents": np.stack(ends).astype(np.float32),  # (E, 2, latent + magnitude latent)
         "label": np.asarray(table["label"].to_numpy()[rows]),
     }
     attrs = {"level": level, "grid": list(cfg.level_size(level)), "margin": list(cfg.margin),
-             "image_size": list(cfg.image_size), "samples": int(e["samples"]), "clusters": k}
+             "image_size": list(cfg.image_size), "samples": n, "clusters": k,
+             "labels": list(open_shard(test.paths[0]).attrs.get("labels", [])),
+             "interpolation": "linear in (z, z_mag) between the samples nearest the first two shown cluster centres"}
     return write_shard(out, arrays, attrs)
 
 

@@ -12,9 +12,9 @@ The input size is not here: it is the walker clips' (``clips.walker``: 64x48 / 1
 Paper values (Sec. 3.4, 4.1): 8 latent dims, coarse 16x20 output with 32x40 and 64x80 heads
 trained after the coarse one converges, 800 samples per test image for the Parzen window,
 bandwidths grid-searched on training data, 2,800 THUMOS test frames, 10 k-means clusters of
-800 samples for Fig. 3. The paper gives no optimiser or schedule: Adam and the step counts
-below are this project's choice. The optical-flow baseline is the staticflow AlexNet ([4] in
-the paper) trained on the same UCF101 clips (``flownet``, staticflow's paper schedule).
+800 samples for Figs. 3-4, a linear walk between two latent points for Fig. 6. The paper gives
+no optimiser or schedule: Adam and the step counts below are this project's choice. The
+optical-flow baseline is the staticflow AlexNet ([4] in the paper) trained on the same UCF101 clips (``flownet``, staticflow's paper schedule).
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ SIZES = {
         # mean_images: training frames averaged for the mean-motion baseline (0 = all)
         "eval": {"test_images": 0, "bandwidth_images": 4, "samples": 8, "sample_chunk": 4, "batch_size": 2,
                  "grid_points": 13, "refine_points": 5, "mean_images": 0},
-        # Fig. 3: examples drawn, samples per example clustered into `clusters` by k-means
-        "examples": {"images": 2, "samples": 8, "clusters": 3, "shown": 2},
+        # Figs. 3-4: examples drawn, samples per example clustered into `clusters` by k-means;
+        # Fig. 6: futures along the latent segment between the two largest moving clusters
+        "examples": {"images": 2, "samples": 8, "clusters": 3, "shown": 2, "interpolation_steps": 3},
     },
     "demo": {
         "model": {"coarse_size": [8, 10], "width": 1 / 8, "latent_dim": 8, "magnitude_latent_dim": 8, "fine_levels": 0},
@@ -66,7 +67,7 @@ SIZES = {
                     "epochs": 20, "epoch_eval_images": 64, "codebook_batch": 4096, "codebook_init": 3},
         "eval": {"test_images": 0, "bandwidth_images": 64, "samples": 100, "sample_chunk": 50, "batch_size": 16,
                  "grid_points": 29, "refine_points": 11, "mean_images": 0},
-        "examples": {"images": 4, "samples": 100, "clusters": 10, "shown": 2},
+        "examples": {"images": 4, "samples": 100, "clusters": 10, "shown": 2, "interpolation_steps": 7},
     },
     "paper": {
         "model": {"coarse_size": [16, 20], "width": 1.0, "latent_dim": 8, "magnitude_latent_dim": 8, "fine_levels": 2},
@@ -77,7 +78,7 @@ SIZES = {
                     "epochs": 55, "epoch_eval_images": 4000, "codebook_batch": 4096, "codebook_init": 3},
         "eval": {"test_images": 2800, "bandwidth_images": 500, "samples": 800, "sample_chunk": 100,
                  "batch_size": 8, "grid_points": 29, "refine_points": 11, "mean_images": 20000},
-        "examples": {"images": 8, "samples": 800, "clusters": 10, "shown": 2},
+        "examples": {"images": 8, "samples": 800, "clusters": 10, "shown": 2, "interpolation_steps": 7},
     },
 }
 
@@ -115,7 +116,8 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
     if sources.get(DATASETS[0], "off") == "off" or sources.get(TEST_DATASET, "off") == "off":
         return []
     return [results / "tables" / "thumos_nll.csv", results / "figures" / "thumos_min_euclidean.png",
-            results / "figures" / "thumos_trajectory_samples.png", results / "figures" / "walker_training.png"]
+            results / "figures" / "thumos_trajectory_samples.png", results / "figures" / "thumos_latent_interpolation.png",
+            results / "figures" / "walker_training.png"]
 
 
 def trajectory_summary(data_root: Path, dataset: str) -> str:
