@@ -20,6 +20,7 @@ from pipeline.papers.staticflow.metrics import (
     evaluate_staticflow,
     flow_metrics,
     no_motion_probs,
+    position_frequencies,
     sample_flow,
 )
 from pipeline.papers.staticflow.model import (
@@ -197,6 +198,23 @@ def test_constant_no_motion_baseline():
     assert prior.sum() == pytest.approx(1.0) and prior.argmax() == 0
     top3 = evaluate_staticflow(constant_prediction(prior, 10, 5), labels, flow, centroids, ks=(1, 3))
     assert top3.top_k[3] == pytest.approx(np.sort(prior)[-3:].sum())
+    assert top3.per_frame["top3"].shape == (10,) and top3.per_frame["top3"].mean() == pytest.approx(top3.top_k[3])
+
+
+def test_recall_and_precision_average_over_every_class_absent_ones_as_zero():
+    """The paper averages over all 40 clusters: a class nobody shows or predicts counts as 0."""
+    centroids, _, labels = _hand_case(3)
+    labels[labels == 6] = 5  # class 6 never occurs, and a perfect prediction never predicts it
+    perfect = evaluate_staticflow(_one_hot(labels, 7), labels, labels_to_flow(labels, centroids), centroids, ks=(1,))
+    assert perfect.top_k[1] == 1.0 and perfect.recall == pytest.approx(6 / 7) and perfect.precision == pytest.approx(6 / 7)
+
+
+def test_mean_flow_baseline_is_the_mean_of_each_position():
+    centroids, _, labels = _hand_case(4)
+    freq = position_frequencies(labels, 7)  # (7, 5, 5)
+    np.testing.assert_allclose(freq.sum(axis=0), 1.0, rtol=1e-6)
+    decoded = decode_softmax(constant_prediction(freq, 1, 5), centroids)[0]  # (5, 5, 2)
+    np.testing.assert_allclose(decoded, labels_to_flow(labels, centroids).mean(axis=0), atol=1e-6)
 
 
 def test_sampling_the_softmax():

@@ -195,6 +195,7 @@ def test_every_predictor_is_scored_and_every_figure_drawn(tmp_path: Path) -> Non
         assert np.asarray(record["test"]["confusion"]).sum() == 36 * 9  # every grid position counted
     nomotion = json.loads(scores["nomotion"].read_text())["test"]
     assert nomotion["top1"] == pytest.approx(1 / 3) and nomotion["l2"] == pytest.approx(1.0, abs=1e-3)
+    assert np.mean(nomotion["per_frame"]["l2"]) == pytest.approx(nomotion["l2"]) and len(nomotion["per_frame"]["top5"]) == 36
     run.write_tables(scores, tmp_path / "val.csv", tmp_path / "test.csv", {"scale": "smoke"}, [])
     examples = {a: run.net_examples(m, inputs, SMOKE, "cpu", tmp_path / f"{a}.zarr") for a, m in models.items()}
     drawn = [
@@ -228,11 +229,16 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_chain_writes_both_tables_beside_the_papers(chain: Path) -> None:
     val = pd.read_csv(chain / "results" / "tables" / "hmdb51_flow_validation.csv")
     test = pd.read_csv(chain / "results" / "tables" / "hmdb51_flow_test.csv")
-    rows = {"AlexNet", "All-Conv", "No motion", "Class prior"}
+    rows = {"AlexNet", "All-Conv", "No motion", "Class prior (most frequent cluster)", "Mean training flow"}
     assert set(val["row"]) == rows and len(val) == 5 * len(rows)
     assert rows <= set(test["row"]) and "[18]" in set(test["row"])  # the paper's rows we do not measure
     ours = test[test["row"].isin(rows)]
-    assert len(ours) == 5 * len(rows) + 2 and np.isfinite(ours["ours"]).all() and np.isfinite(val["ours"]).all()
+    # 5 metrics and 4 paired differences (L2, top-5 from no motion and from the mean flow) per row, params of 2 nets
+    assert len(ours) == 9 * len(rows) + 2 and np.isfinite(ours["ours"]).all() and np.isfinite(val["ours"]).all()
+    diffs = ours[ours["column"].str.contains(" - ")].set_index(["row", "column"])["ours"]
+    assert diffs["No motion", "L2 - no motion"] == 0.0 and diffs["Mean training flow", "top5 - mean flow"] == 0.0
+    measured = ours[~ours["column"].isin(["params"])]
+    assert (measured["ci_low"] <= measured["ours"] + 1e-9).all() and (measured["ours"] <= measured["ci_high"] + 1e-9).all()
     assert val.loc[val["row"] == "AlexNet", "paper"].notna().all()
     assert test.loc[(test["row"] == "All-Conv") & (test["column"] == "params"), "paper"].notna().all()
     assert ((val["ours"] >= 0) & (val["ours"] <= 100)).all()

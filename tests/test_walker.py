@@ -128,3 +128,56 @@ def test_training_steps_reduce_the_loss(kind):
         opt.step()
         losses.append(float(out["loss"].detach()))
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+
+
+TOY = dict(image_size=(32, 32), coarse_size=(2, 2), width=1 / 16, fine_levels=0)
+
+
+def _two_mode_toy(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noise frames whose whole field moves at (+1, 1) or (-1, 1) px/frame, even odds: the frame
+    says it moves down, never which way sideways. -> images (n, 3, 32, 32), DCT (n, 10, 32, 32)."""
+    from pipeline.trajectories import dct_encode
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(1, 31, dtype=np.float32)
+    coefs = {s: torch.from_numpy(dct_encode(0.05 * np.stack([s * t, t], axis=-1))) for s in (-1, 1)}  # (10,) each
+    dct = torch.stack([coefs[int(s)] for s in rng.choice([-1, 1], size=n)])[:, :, None, None]
+    images = torch.from_numpy(rng.uniform(-1, 1, (n, 3, 32, 32)).astype(np.float32))
+    return images, dct.expand(-1, -1, 32, 32).contiguous()
+
+
+def _train(cfg: WalkerConfig, steps: int) -> WalkerNet:
+    torch.manual_seed(0)
+    model = WalkerNet(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for step in range(steps):
+        images, dct = _two_mode_toy(8, step)
+        loss = model.losses((images, downsample_trajectories(dct, cfg)))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model
+
+
+def test_cvae_learns_both_futures_and_the_regressor_their_mean():
+    """The paper's point on a toy: sampled CVAE futures cover both modes (a best-of-n sample
+    reaches either), the regressor predicts the mean of the two."""
+    torch.set_num_threads(1)
+    cvae = _train(WalkerConfig(kind="cvae", **TOY), 175)
+    regressor = _train(WalkerConfig(kind="regressor", **TOY), 60)
+    image, truth = _two_mode_toy(1, 10_000)
+    mode = split_magnitude(downsample_trajectories(truth, cvae.cfg))[0][0]  # (10, 2, 2), one of the two
+    x, y = mode[:5].flatten(), mode[5:].flatten()  # the other mode is (-x, y)
+
+    def along(field: torch.Tensor, axis: torch.Tensor, part: slice) -> torch.Tensor:
+        """Projection of normalized fields (..., 10, 2, 2) on a mode's axis part: +-1 on a mode, 0 between."""
+        return field[..., part, :, :].flatten(-3) @ axis / axis.dot(axis)
+
+    ynorm, _ = cvae.sample_parts(image, 200, torch.Generator().manual_seed(1))  # (200, 1, 10, 2, 2)
+    side = along(ynorm[:, 0], x, slice(0, 5))  # (200,)
+    assert (side > 0.5).float().mean() > 0.2 and (side < -0.5).float().mean() > 0.2  # both modes sampled
+    assert (side - 1).abs().min() < 0.15 and (side + 1).abs().min() < 0.15  # some samples reach each mode
+    assert (along(ynorm[:, 0], y, slice(5, 10)) > 0.5).float().mean() > 0.9  # all go down
+    reg, _ = regressor.predict_parts(image)
+    assert along(reg[0], x, slice(0, 5)).abs() < 0.3  # sideways: the mean of the two modes
+    assert along(reg[0], y, slice(5, 10)) > 0.5  # but it does know the field goes down

@@ -21,7 +21,7 @@ from pipeline.papers.walker import evaluate as evaluation
 from pipeline.papers.walker import spec
 from pipeline.papers.walker import train as walker_train
 from pipeline.papers.walker.model import WalkerConfig, WalkerNet, build_walker
-from pipeline.shards import SPLITS, summarize_shards, write_shard
+from pipeline.shards import SPLITS, open_shard, summarize_shards, write_shard
 from pipeline.training import load_model
 from pipeline.trajectories import dct_decode, dct_encode
 
@@ -90,6 +90,15 @@ def test_flow_softmax_lands_on_the_right_coarse_cells() -> None:
     assert (cells[0, 2, 0] > 0.5).all()  # the first cell row is centred 4 px into the frame
 
 
+def test_latent_walk_runs_from_one_end_to_the_other() -> None:
+    a, b = torch.tensor([1.0, -2.0]), torch.tensor([3.0, 2.0])
+    line = evaluation.interpolate_latents(a, b, 5)
+    assert torch.equal(line[0], a) and torch.equal(line[-1], b) and torch.allclose(line[2], (a + b) / 2)
+    samples = np.array([[0.0, 0.0], [5.0, 5.0], [-5.0, -5.0], [4.0, 6.0]])
+    centres = np.array([[-5.0, -4.0], [5.0, 5.5]])
+    assert evaluation.interpolation_ends(samples, centres, np.array([1, 0])).tolist() == [1, 2]
+
+
 def test_clusters_of_two_futures_are_found_and_shown() -> None:
     rng = np.random.default_rng(0)
     up, down, still = np.zeros(20), np.zeros(20), np.zeros(20)
@@ -129,9 +138,10 @@ def test_every_variant_is_scored_with_finite_numbers(tmp_path: Path) -> None:
     data = prepared(tmp_path, sizes)
     test = Path(spec.trajectory_summary(data, "thumos"))
     scores = {}
-    for variant in spec.VARIANTS:
-        inputs = spec.inputs("ucf101", variant, data)
-        model = jobs.train("walker", "ucf101", variant, inputs, tmp_path / variant, sizes, seed=0)
+    for variant in spec.PREDICTORS:
+        trained = variant in spec.VARIANTS
+        inputs = spec.inputs("ucf101", variant if trained else "cvae", data)
+        model = jobs.train("walker", "ucf101", variant, inputs, tmp_path / variant, sizes, seed=0) if trained else None
         scores[variant] = evaluation.evaluate_variant(variant, model, inputs, test, sizes, 0, "cpu",
                                                       tmp_path / f"{variant}.json")
         assert np.isfinite(scores[variant]["nll_per_image"]).all() and len(scores[variant]["nll_per_image"]) == 6
@@ -143,18 +153,39 @@ def test_every_variant_is_scored_with_finite_numbers(tmp_path: Path) -> None:
     expected = sum(d / 2 * (np.log(2 * np.pi * h**2) + 1) for d, h in zip(reg["dims"], reg["bandwidths"]))
     assert reg["nll"] == pytest.approx(expected, rel=1e-6)
     assert set(scores["regressor"]["curves"]) == {"Regressor (sampled)", "Regressor (mean)"}
+    # no motion: a normalized axis that moves has unit RMS, one that does not is zero, so the ML
+    # bandwidth is fixed by the data: classes 1 and 2 move along x only (half the dims at unit RMS),
+    # class 0 is still, so h^2 = mean ||Ynorm||^2 / D = 2/3 * 1/2
+    still = scores["nomotion"]
+    assert still["bandwidths"][0] == pytest.approx(np.sqrt(1 / 3), rel=1e-3)
+    assert still["curves"]["No motion"][0] == pytest.approx(still["no_motion_distance"], rel=1e-6)
+    # the toy's classes move +-c with even odds: the mean motion is near zero, scored like no motion
+    assert abs(scores["meanmotion"]["nll"] - still["nll"]) < 0.1 * still["nll"]
 
     from pipeline.papers.walker import figures
 
     mean_image = Path(spec.prepared_files(data)["mean_image"])
     examples = evaluation.cvae_examples(tmp_path / "cvae" / "model.pt", mean_image, test, sizes, 0, "cpu",
                                         tmp_path / "examples.zarr")
-    table = evaluation.write_nll_table({v: tmp_path / f"{v}.json" for v in spec.VARIANTS}, tmp_path / "t.csv",
+    group = open_shard(examples)
+    walk, ends = np.asarray(group["interpolation"]), np.asarray(group["interpolation_latents"])
+    assert walk.shape == (2, sizes["examples"]["interpolation_steps"], 10, 6, 8) and np.isfinite(walk).all()
+    assert ends.shape == (2, 2, 16)  # two latent points (8 + 8 dims) per example
+    table = evaluation.write_nll_table({v: tmp_path / f"{v}.json" for v in spec.PREDICTORS}, tmp_path / "t.csv",
                                        {"scale": "smoke"}, [])
     assert table.loc[table["column"] == "nll", "paper"].notna().sum() == 3
+    nll = table[table["column"] == "nll"].set_index("row")
+    assert {"No motion", "Mean training motion"} <= set(nll.index)
+    assert (nll["ci_low"] <= nll["ours"]).all() and (nll["ours"] <= nll["ci_high"]).all()
+    diff = table[table["column"] == "nll_minus_no_motion"].set_index("row")["ours"]
+    assert diff["No motion"] == 0.0
+    assert diff["Ours (CVAE)"] == pytest.approx(scores["cvae"]["nll"] - still["nll"])
+    per_dim = table[table["column"] == "nll_per_dim"].set_index("row")["ours"]
+    assert per_dim["No motion"] == pytest.approx(still["nll"] / (10 * 3 * 4 + 2))
     drawn = [
-        figures.min_euclidean_figure({v: tmp_path / f"{v}.json" for v in spec.VARIANTS}, tmp_path / "curves.png"),
+        figures.min_euclidean_figure({v: tmp_path / f"{v}.json" for v in spec.PREDICTORS}, tmp_path / "curves.png"),
         figures.samples_figure(examples, tmp_path / "samples.png"),
+        figures.interpolation_figure(examples, tmp_path / "interpolation.png"),
         figures.training_figure({v: tmp_path / v for v in spec.VARIANTS}, tmp_path / "training.png"),
     ]
     assert all(p.stat().st_size > 1000 for p in drawn)
@@ -202,15 +233,16 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_chain_writes_table_1_beside_the_papers(chain: Path) -> None:
     table = pd.read_csv(chain / "results" / "tables" / "thumos_nll.csv")
     nll = table[table["column"] == "nll"].set_index("row")
-    assert set(nll.index) == {"Regressor", "Optical Flow", "Ours (CVAE)"}
-    assert np.isfinite(nll["ours"]).all() and nll["paper"].notna().all()
+    assert set(nll.index) == {"Regressor", "Optical Flow", "Ours (CVAE)", "No motion", "Mean training motion"}
+    assert np.isfinite(nll["ours"]).all() and nll.loc[["Regressor", "Optical Flow", "Ours (CVAE)"], "paper"].notna().all()
     dims = 10 * 3 * 4 + 2  # the smoke coarse grid
     assert (nll["dims"] == dims).all()
     curves = table[table["column"].str.startswith("min_euclidean")]
-    assert {"Ours (CVAE)", "Regressor (sampled)", "Regressor (mean)", "Optical Flow"} <= set(curves["row"])
+    assert {"Ours (CVAE)", "Regressor (sampled)", "Regressor (mean)", "Optical Flow", "No motion"} <= set(curves["row"])
     assert np.isfinite(curves["ours"]).all() and curves["paper"].isna().all()
     record = json.loads((chain / "results" / "tables" / "thumos_nll.provenance.json").read_text())
     assert record["scale"] == "smoke" and {"ucf101", "thumos"} <= set(record["data_sources"])
+    assert "normalisation" in record["units"] and "122 dims" in record["units"]["nll"]
     models = record["models"]
     assert len(models["models"]) == 3 and not models["mixed_code"] and not models["mixed_machines"]
     assert {m["variant"] for m in models["models"]} == {"cvae", "regressor", "flownet"} and models["code_versions"] == [record["code_version"]]

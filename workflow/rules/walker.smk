@@ -1,5 +1,5 @@
 # Stage: walker (Walker et al. 2016). Training-set statistics, evaluation (Parzen NLL, min-Euclidean,
-# clustered samples), Table 1 and Figs. 3, 5. The three models (cvae, regressor, flownet) train through
+# clustered samples, latent interpolation), Table 1 and Figs. 3-6. The three models (cvae, regressor, flownet) train through
 # the generic train_model rule (train.smk) with pipeline/papers/walker/ (sizes in its spec.py).
 from pipeline.papers.walker import spec as walker_spec
 
@@ -7,6 +7,7 @@ WALKER = SIZES["walker"]
 WALKER_TRAIN, WALKER_TEST = walker_spec.DATASETS[0], walker_spec.TEST_DATASET
 WALKER_EVAL = RESULTS / "eval" / "walker" / WALKER_TEST
 WALKER_VARIANTS = walker_spec.VARIANTS
+WALKER_PREDICTORS = walker_spec.PREDICTORS
 
 
 def walker_model(variant):
@@ -14,9 +15,13 @@ def walker_model(variant):
 
 
 def walker_eval_inputs(wildcards):
-    """The model, the files its training read (prepared UCF101 statistics) and the THUMOS trajectories."""
-    train = walker_spec.inputs(WALKER_TRAIN, wildcards.variant, DATA)
-    return {"model": walker_model(wildcards.variant), "test_summary": walker_spec.trajectory_summary(DATA, WALKER_TEST),
+    """The model (none for a baseline), the files its training read (prepared UCF101 statistics and
+    trajectories) and the THUMOS trajectories."""
+    variant = wildcards.variant
+    trained = variant in WALKER_VARIANTS
+    train = walker_spec.inputs(WALKER_TRAIN, variant if trained else "cvae", DATA)
+    model = {"model": walker_model(variant)} if trained else {}
+    return {**model, "test_summary": walker_spec.trajectory_summary(DATA, WALKER_TEST),
             **{f"train_{k}": v for k, v in train.items()}}
 
 
@@ -40,7 +45,7 @@ rule walker_evaluate:
     output:
         WALKER_EVAL / "{variant}.json",
     wildcard_constraints:
-        variant="|".join(WALKER_VARIANTS),
+        variant="|".join(WALKER_PREDICTORS),
     params:
         sizes={k: WALKER[k] for k in ("eval", "model")},
         seed=config["seed"],
@@ -74,7 +79,7 @@ rule walker_examples:
 
 rule walker_table:
     input:
-        scores=expand(WALKER_EVAL / "{variant}.json", variant=WALKER_VARIANTS),
+        scores=expand(WALKER_EVAL / "{variant}.json", variant=WALKER_PREDICTORS),
         sources=[DATA / "sources" / f"{d}.json" for d in (WALKER_TRAIN, WALKER_TEST)],
         # Not read: asking for the headline table (`snakemake results/tables/thumos_nll.csv`) also
         # draws its curve, from the same saved scores; the figure alone still reruns only its rule.
@@ -83,7 +88,7 @@ rule walker_table:
         table=report(RESULTS / "tables" / "thumos_nll.csv", caption="../report/walker/thumos_nll.rst", category="walker"),
         provenance=RESULTS / "tables" / "thumos_nll.provenance.json",
     params:
-        variants=WALKER_VARIANTS,
+        variants=WALKER_PREDICTORS,
         config=config,
     log:
         LOGS / "walker_table" / "thumos_nll.log",
@@ -93,12 +98,12 @@ rule walker_table:
 
 rule walker_min_euclidean_figure:
     input:
-        expand(WALKER_EVAL / "{variant}.json", variant=WALKER_VARIANTS),
+        expand(WALKER_EVAL / "{variant}.json", variant=WALKER_PREDICTORS),
     output:
         report(RESULTS / "figures" / "thumos_min_euclidean.png", caption="../report/walker/min_euclidean.rst",
                category="walker"),
     params:
-        variants=WALKER_VARIANTS,
+        variants=WALKER_PREDICTORS,
     log:
         LOGS / "walker_figures" / "min_euclidean.log",
     script:
@@ -115,6 +120,18 @@ rule walker_samples_figure:
         LOGS / "walker_figures" / "samples.log",
     script:
         "../scripts/walker_samples_figure.py"
+
+
+rule walker_interpolation_figure:
+    input:
+        WALKER_EVAL / "examples.zarr",
+    output:
+        report(RESULTS / "figures" / "thumos_latent_interpolation.png", caption="../report/walker/interpolation.rst",
+               category="walker"),
+    log:
+        LOGS / "walker_figures" / "interpolation.log",
+    script:
+        "../scripts/walker_interpolation_figure.py"
 
 
 rule walker_training_figure:

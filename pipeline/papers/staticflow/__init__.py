@@ -1,7 +1,7 @@
 """staticflow: optical flow from a static frame (AlexNet vs all-convolutional net on HMDB-51).
 
 Its public names, for the one paper allowed to use another: walker's optical-flow baseline is
-this paper's AlexNet, trained and scored by this paper's code. They are loaded on first use, so
+this paper's AlexNet, trained and scored by this paper's code; the bootstrap interval both papers' tables put on their numbers. They are loaded on first use, so
 importing ``pipeline.papers.staticflow.spec`` (Snakemake, at DAG time) stays free of torch.
 """
 
@@ -19,6 +19,8 @@ _PUBLIC: dict[str, str] = {
     "train_flow_net": "train",
     "predict_probs": "train",
     "sample_flow": "metrics",
+    "mean_interval": "metrics",
+    "INTERVAL": "metrics",
     "fit_codebook": "codebook",
     "load_codebook": "codebook",
     "save_codebook": "codebook",

@@ -2,9 +2,12 @@
 
 :mod:`pipeline.papers.staticflow.metrics` holds the metrics; this module applies them to the
 prepared HMDB-51 sets (validation = the per-class hold-out of training videos, test = the
-official test videos) for the two nets and two constant predictors the numbers must be read
+official test videos) for the two nets and three constant predictors the numbers must be read
 against: "no motion" everywhere (the slowest codebook word, ~75% of all positions in the
-paper) and the training class frequencies at every position.
+paper), the training class frequencies at every position (the class prior: its top-1 is the
+most frequent cluster) and the training class frequencies of each position (the mean training
+flow of that position). Every number gets a bootstrap interval over frames, and the test table
+the paired differences of L2 and top-5 from "no motion" and the mean flow.
 
 The video (paper Sec. 3, Fig. 3): predict the flow of a frame, scale it up to the frame,
 forward-warp the frame along k/m of it for k = 1..m (each pixel's colour placed at x + k/m f(x),
@@ -33,10 +36,13 @@ from pipeline.papers.staticflow.codebook import assign_labels, decode_softmax
 from pipeline.papers.staticflow.data import FlowNetData, label_flow, staticflow_data
 from pipeline.papers.staticflow.figures import video_strip_figure
 from pipeline.papers.staticflow.metrics import (
+    INTERVAL,
     class_frequencies,
     constant_prediction,
     evaluate_staticflow,
+    mean_interval,
     no_motion_probs,
+    position_frequencies,
 )
 from pipeline.papers.staticflow.model import build_staticflow
 from pipeline.papers.staticflow.spec import REFERENCE
@@ -48,7 +54,8 @@ from pipeline.training import load_model, model_provenance, resolve_device
 log = logging.getLogger(__name__)
 
 NETS: dict[str, str] = {"alexnet": "AlexNet", "allconv": "All-Conv"}
-BASELINES: dict[str, str] = {"nomotion": "No motion", "prior": "Class prior"}
+BASELINES: dict[str, str] = {"nomotion": "No motion", "prior": "Class prior (most frequent cluster)",
+                              "meanflow": "Mean training flow"}
 PREDICTORS: dict[str, str] = {**NETS, **BASELINES}
 """Predictor -> row name of Tables 3 and 4 (``spec.REFERENCE`` for the nets)."""
 SETS: tuple[str, ...] = ("val", "test")
@@ -65,6 +72,8 @@ def _constant_probs(predictor: str, data: FlowNetData) -> np.ndarray:
     if predictor == "nomotion":
         return no_motion_probs(data.centroids)
     labels = assign_labels(_true_flow(data, data.rows["train"]), data.centroids)
+    if predictor == "meanflow":
+        return position_frequencies(labels, len(data.centroids))
     return class_frequencies(labels, len(data.centroids))
 
 
@@ -114,8 +123,9 @@ def evaluate_predictor(
             probs = constant_prediction(const, len(rows), data.grid)
         labels = assign_labels(flow, data.centroids)
         scores = evaluate_staticflow(probs, labels, flow, data.centroids)
-        record[name] = {"frames": int(len(rows)), **scores.row(), "confusion": scores.confusion.tolist(),
-                        "pixel_top1": scores.pixel_top1.tolist()}
+        record[name] = {"frames": int(len(rows)), "rows": rows.tolist(), **scores.row(),
+                        "confusion": scores.confusion.tolist(), "pixel_top1": scores.pixel_top1.tolist(),
+                        "per_frame": {k: v.tolist() for k, v in scores.per_frame.items()}}
         log.info("%s on %s (%d frames): %s", predictor, name, len(rows),
                  {k: round(v, 4) for k, v in scores.row().items()})
     write_json(out_json, record)
@@ -149,6 +159,30 @@ def moving_rows(data: FlowNetData, n: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- tables
 
 
+def _cells(r: Mapping[str, Any], key: str, scale: float, seed: int) -> dict[str, float]:
+    """A metric's value and its bootstrap interval over frames (recall/precision: value only)."""
+    values = r.get("per_frame", {}).get(key)
+    if values is None:
+        return {"ours": scale * r[key]}
+    low, high = mean_interval(np.asarray(values), seed)
+    return {"ours": scale * r[key], "ci_low": scale * low, "ci_high": scale * high}
+
+
+def _differences(r: Mapping[str, Any], reference: Mapping[str, Any] | None, name: str, seed: int) -> list[dict]:
+    """Paired per-frame differences of L2 and top-5 from a baseline (same frames), with intervals."""
+    if reference is None:
+        return []
+    if r["rows"] != reference["rows"]:
+        raise ValueError(f"{name} was scored on other frames than {r.get('row')}")
+    out = []
+    for column, key, scale in (("L2", "l2", 1.0), ("top5", "top5", 100.0)):
+        diff = np.asarray(r["per_frame"][key]) - np.asarray(reference["per_frame"][key])
+        low, high = mean_interval(diff, seed)
+        out.append({"column": f"{column} - {name}", "ours": scale * float(diff.mean()),
+                    "ci_low": scale * low, "ci_high": scale * high})
+    return out
+
+
 def write_tables(
     scores: Mapping[str, Path],
     validation_csv: Path,
@@ -156,28 +190,41 @@ def write_tables(
     config: Mapping[str, Any],
     source_records: Sequence[Path],
 ) -> None:
-    """Tables 3 (validation) and 4 (test) beside the paper's numbers, percentages as printed."""
+    """Tables 3 (validation) and 4 (test) beside the paper's numbers, percentages as printed.
 
-
+    Every value has a 95% bootstrap interval over frames (recall and precision, which do not
+    split into frames, have none); Table 4 adds every predictor's paired difference in L2 and
+    top-5 from "no motion" and from the mean training flow.
+    """
+    seed = int(config.get("seed", 0) or 0)
+    records = {p: json.loads(Path(path).read_text()) for p, path in scores.items()}
+    still = records.get("nomotion", {}).get("test")
+    mean_flow = records.get("meanflow", {}).get("test")
     val_rows, test_rows, models = [], [], []
-    for predictor, path in scores.items():
-        r = json.loads(Path(path).read_text())
+    for predictor, r in records.items():
         if r.get("model_provenance"):
             models.append(r["model_provenance"])
         v, t = r["val"], r["test"]
-        extra = {"frames": v["frames"], "image_size": r["image_size"], "grid": r["grid"]}
+        extra = {"frames": v["frames"], "image_size": r["image_size"], "grid": r["grid"], "classes": r["classes"]}
         for column in ("recall", "precision", "top1", "top5", "top10"):
-            val_rows.append({"row": r["row"], "column": column, "ours": 100.0 * v[column], **extra})
-        extra = {"frames": t["frames"], "image_size": r["image_size"], "grid": r["grid"]}
+            val_rows.append({"row": r["row"], "column": column, **_cells(v, column, 100.0, seed), **extra})
+        extra = {"frames": t["frames"], "image_size": r["image_size"], "grid": r["grid"], "classes": r["classes"]}
         for column, key in (("L2", "l2"), ("Dir", "dir"), ("Ori", "ori")):
-            test_rows.append({"row": r["row"], "column": column, "ours": t[key], **extra})
+            test_rows.append({"row": r["row"], "column": column, **_cells(t, key, 1.0, seed), **extra})
         for column in ("top5", "top10"):
-            test_rows.append({"row": r["row"], "column": column, "ours": 100.0 * t[column], **extra})
+            test_rows.append({"row": r["row"], "column": column, **_cells(t, column, 100.0, seed), **extra})
+        for name, reference in (("no motion", still), ("mean flow", mean_flow)):
+            test_rows += [{"row": r["row"], **d, **extra} for d in _differences(t, reference, name, seed)]
         if r["params"] is not None:
             test_rows.append({"row": r["row"], "column": "params", "ours": float(r["params"]), **extra})
+    classes = next(iter(records.values()))["classes"]
     record = provenance(config, list(source_records), models=models, units={
-        "recall/precision/topk": "percent of grid positions (recall, precision: mean over the classes)",
+        "recall/precision": (f"percent, mean over all {classes} codebook classes as the paper does; a class "
+                             "absent from the frames scored (no true and no predicted position) counts as 0"),
+        "topk": "percent of grid positions whose true class is among the k best scored",
         "L2": "mean end-point distance in input-frame pixels of the displacement to the next three frames",
+        "X - no motion / X - mean flow": "paired per-frame difference from that baseline on the same frames",
+        "ci_low/ci_high": INTERVAL.replace("images", "frames"),
     })
     for path, table, rows in ((validation_csv, "hmdb51_flow_validation", val_rows),
                               (test_csv, "hmdb51_flow_test", test_rows)):

@@ -22,7 +22,8 @@ from pipeline.papers.staticflow.codebook import labels_to_flow
 from pipeline.plots import colour_wheel, flow_to_rgb
 from pipeline.shards import open_shard
 
-NAMES = {"alexnet": "AlexNet", "allconv": "All-Conv", "nomotion": "No motion", "prior": "Class prior"}
+NAMES = {"alexnet": "AlexNet", "allconv": "All-Conv", "nomotion": "No motion", "prior": "Class prior",
+         "meanflow": "Mean training flow"}
 
 
 def training_curves_figure(model_dirs: Mapping[str, Path], path: str | Path) -> Path:

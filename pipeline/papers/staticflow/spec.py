@@ -21,9 +21,10 @@ from typing import Any
 PAPER = "staticflow"
 DATASETS: tuple[str, ...] = ("hmdb51",)
 ARCHS: tuple[str, ...] = ("alexnet", "allconv")
-BASELINES: tuple[str, ...] = ("nomotion", "prior")
+BASELINES: tuple[str, ...] = ("nomotion", "prior", "meanflow")
 PREDICTORS: tuple[str, ...] = ARCHS + BASELINES
-"""Scored predictors: the two nets, "no motion" everywhere and the training class frequencies."""
+"""Scored predictors: the two nets, "no motion" everywhere, the training class frequencies (the
+most frequent cluster at top-1) and the class frequencies of each grid position (mean flow)."""
 CLIP_SETS: tuple[tuple[str, str], ...] = (("hmdb51", "staticflow"),)
 
 SIZES = {

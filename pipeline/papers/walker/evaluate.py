@@ -9,11 +9,20 @@ its own Parzen bandwidth (``pipeline.papers.walker.parzen``):
   here the per-class hold-out of UCF101 training videos, frames the model never trained on;
 * regressor: a Gaussian at its output, bandwidths fitted on the test data (an upper bound);
   sampled with those bandwidths for the min-Euclidean curve, and its mean (dashed in Fig. 5);
+* no motion and mean training motion, the trivial baselines every number is read against: a
+  point prediction (all zeros; the mean over training frames of the normalized trajectories and
+  of the magnitudes, on the coarse grid) scored exactly as the regressor is (a Gaussian at it,
+  bandwidths fitted on the test data). The trajectories of each image are normalized to unit RMS
+  per axis, so "no motion" has an almost fixed cost of D/2 (1 + log 2 pi) nats in the normalized
+  block: a model is only useful by the margin it keeps below that;
 * optical flow: the staticflow AlexNet's per-position softmax, resampled onto the coarse
   grid, sampled per position, each sampled vector extrapolated at constant velocity over the
   second (the label is the mean displacement over the next three frames, about twice the
   velocity), then DCT-encoded like the truth; bandwidths optimised on the test data, as the
   paper does for its baselines.
+
+Per image, the NLL and the best-of-n distances at a few n are kept, so the table can give
+paired bootstrap intervals (the same test images for every predictor).
 
 The min-Euclidean distance is measured between full (magnitude-restored) coarse DCT
 trajectory fields, in pixels; it is the distance of the best of the first n samples, averaged
@@ -38,7 +47,9 @@ from sklearn.cluster import KMeans
 from pipeline.atomic import write_json
 from pipeline.batches import item_table, read_rows
 from pipeline.papers.staticflow import (
+    INTERVAL,
     build_staticflow,
+    mean_interval,
     load_codebook,
     predict_probs,
     sample_flow,
@@ -58,6 +69,7 @@ from pipeline.papers.walker.model import (
     split_magnitude,
 )
 from pipeline.papers.walker.parzen import (
+    best_of_n,
     gaussian_bandwidths,
     gaussian_samples,
     min_euclidean_curve,
@@ -73,8 +85,10 @@ from pipeline.training import load_model, model_provenance, resolve_device
 
 log = logging.getLogger(__name__)
 
-ROWS: dict[str, str] = {"regressor": "Regressor", "flownet": "Optical Flow", "cvae": "Ours (CVAE)"}
-"""Variant -> row name of Table 1 (``spec.REFERENCE``)."""
+ROWS: dict[str, str] = {"regressor": "Regressor", "flownet": "Optical Flow", "cvae": "Ours (CVAE)",
+                        "nomotion": "No motion", "meanmotion": "Mean training motion"}
+"""Predictor -> row name of Table 1 (``spec.REFERENCE`` for the three models)."""
+BASELINE_ROWS = ("No motion", "Mean training motion")
 VELOCITY_FACTOR = float(ramp_coefficients() @ flow_weights())
 """Flow label of a unit-velocity track as the trajectories encode it (5+5 DCT coefficients):
 label = VELOCITY_FACTOR x velocity, about 2.4 (2 for the exact track, whose mean displacement over
@@ -91,6 +105,7 @@ class EvalSizes:
     batch_size: int  # images at a time
     grid_points: int  # log-spaced bandwidths per block in [1e-4, 1e3]
     refine_points: int  # second, finer grid around the best point
+    mean_images: int  # training frames averaged for the mean-motion baseline (0 = all)
 
     @classmethod
     def of(cls, sizes: Mapping[str, Any]) -> EvalSizes:
@@ -253,9 +268,46 @@ def _load_walker(path: Path, device: torch.device) -> WalkerNet:
     return load_model(Path(path), build_walker).to(device)
 
 
+def _constant_draw(ynorm: torch.Tensor, mag: torch.Tensor) -> Callable:
+    """The same point prediction, normalized (10, h, w) and magnitudes (2,), for every image."""
+
+    def make(images: torch.Tensor, truth: list[torch.Tensor]) -> Callable[[int], list[torch.Tensor]]:
+        b = images.shape[0]
+        return lambda k: sample_blocks(ynorm.expand(1, b, *ynorm.shape), mag.expand(1, b, *mag.shape))
+
+    return make
+
+
+def mean_motion(batches: Iterator[tuple[torch.Tensor, torch.Tensor]], cfg: WalkerConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean over training images of the normalized coarse trajectories (10, h, w) and magnitudes (2,).
+
+    The best constant prediction of each block under squared error, i.e. the "mean motion" a
+    model must beat to have learned anything from the image.
+    """
+    total_norm, total_mag, n = 0.0, 0.0, 0
+    for _, dct in batches:
+        ynorm, mag, _ = truth_blocks(dct, cfg)
+        total_norm, total_mag, n = total_norm + ynorm.sum(0), total_mag + mag.sum(0), n + len(dct)
+    if n == 0:
+        raise ValueError("no training images to average for the mean-motion baseline")
+    return total_norm / n, total_mag / n
+
+
+def curve_points(n: int) -> list[int]:
+    """The sample counts the table reports (with intervals): 1, 10 and all."""
+    return sorted({1, 10, n} & set(range(1, n + 1)))
+
+
+def _curve(sq_full: torch.Tensor, n: int) -> tuple[list[float], dict[str, list[float]]]:
+    """Full-vector squared distances (N, B) -> (mean curve over n = 1..n, per-image best-of at the table's points)."""
+    points = curve_points(n)
+    per_image = best_of_n(sq_full, points)  # (P, B)
+    return min_euclidean_curve(sq_full, curve_ns(n)).tolist(), {str(p): v.tolist() for p, v in zip(points, per_image)}
+
+
 def evaluate_variant(
     variant: str,
-    model_path: Path,
+    model_path: Path | None,
     train_inputs: Mapping[str, Any],
     test_summary: Path,
     sizes: Mapping[str, Any],
@@ -263,7 +315,10 @@ def evaluate_variant(
     device: str,
     out_json: Path,
 ) -> dict[str, Any]:
-    """Score one model on the test set: NLL per image, bandwidths, min-Euclidean curve(s) -> JSON."""
+    """Score one predictor on the test set: NLL per image, bandwidths, min-Euclidean curve(s) -> JSON.
+
+    ``model_path`` is None for the two baselines (``nomotion``, ``meanmotion``), which have no model.
+    """
     if variant not in ROWS:
         raise KeyError(f"walker evaluates {', '.join(ROWS)}, not {variant!r}")
     s = EvalSizes.of(sizes)
@@ -278,7 +333,12 @@ def evaluate_variant(
     generator = torch.Generator().manual_seed(seed)
     batches = lambda: image_batches(test.dataset, test_rows, s.batch_size)  # noqa: E731
     record: dict[str, Any] = {"variant": variant, "row": ROWS[variant], "test_images": int(len(test_rows)),
-                              "dims": dims, "grid": list(cfg.coarse_size)}
+                              "test_rows": test_rows.tolist(), "dims": dims, "grid": list(cfg.coarse_size)}
+    per_image: dict[str, dict[str, list[float]]] = {}
+
+    def curve(name: str, sq_full: torch.Tensor, n: int) -> list[float]:
+        mean, per_image[name] = _curve(sq_full, n)
+        return mean
 
     if variant == "cvae":
         model = _load_walker(model_path, dev)
@@ -291,19 +351,31 @@ def evaluate_variant(
         bandwidths = search_bandwidths(sq_bw[:2], dims, s.grid_points, s.refine_points)
         sq = block_distances(batches(), cfg, _cvae_draw(model, generator), s.samples, s.sample_chunk, dev)
         record.update(samples=s.samples, bandwidth_source=f"grid search on {len(held)} {source}",
-                      curves={"Ours (CVAE)": min_euclidean_curve(sq[2], curve_ns(s.samples)).tolist()})
-    elif variant == "regressor":
-        model = _load_walker(model_path, dev)
-        sq = block_distances(batches(), cfg, _point_draw(model), 1, 1, dev)  # (3, 1, B)
+                      curves={"Ours (CVAE)": curve("Ours (CVAE)", sq[2], s.samples)})
+    elif variant in ("regressor", "nomotion", "meanmotion"):
+        if variant == "regressor":
+            model = _load_walker(model_path, dev)
+            draw = _point_draw(model)
+        else:
+            if variant == "nomotion":
+                point = (torch.zeros(10, *cfg.coarse_size), torch.zeros(2))
+            else:
+                train = walker_data(train_inputs["summary"], train_inputs["mean_image"], train_inputs["split"])
+                rows = random_rows(train.rows["train"], s.mean_images, seed)
+                point = mean_motion(image_batches(train.dataset, rows, s.batch_size), cfg)
+            draw = _constant_draw(*point)
+        sq = block_distances(batches(), cfg, draw, 1, 1, dev)  # (3, 1, B)
         bandwidths = gaussian_bandwidths(sq[:2], dims)
-        sampled = block_distances(batches(), cfg, _gaussian_draw(model, bandwidths, generator), s.samples,
-                                  s.sample_chunk, dev)
-        mean = float(sq[2, 0].clamp_min(0).sqrt().mean())
-        record.update(samples=1, bandwidth_source="Gaussian at the output, ML fit on the test data (upper bound)",
-                      curves={"Regressor (sampled)": min_euclidean_curve(sampled[2], curve_ns(s.samples)).tolist(),
-                              "Regressor (mean)": [mean] * s.samples})
+        record.update(samples=1, bandwidth_source="Gaussian at the prediction, ML fit on the test data (upper bound)")
+        name = ROWS[variant]
+        if variant == "regressor":
+            sampled = block_distances(batches(), cfg, _gaussian_draw(model, bandwidths, generator), s.samples,
+                                      s.sample_chunk, dev)
+            record["curves"] = {"Regressor (sampled)": curve("Regressor (sampled)", sampled[2], s.samples),
+                                "Regressor (mean)": curve("Regressor (mean)", sq[2].expand(s.samples, -1), s.samples)}
+        else:  # a point prediction: the same distance whatever n
+            record["curves"] = {name: curve(name, sq[2].expand(s.samples, -1), s.samples)}
     else:
-
         model = load_model(Path(model_path), build_staticflow).to(dev)
         flow_cfg = model.cfg
         flow_test = flownet_data(train_inputs, flow_cfg.image_size, flow_cfg.out_size, summary=str(test_summary))
@@ -316,7 +388,7 @@ def evaluate_variant(
                              s.sample_chunk, dev)
         bandwidths = search_bandwidths(sq[:2], dims, s.grid_points, s.refine_points)
         record.update(samples=s.samples, bandwidth_source="grid search on the test data (upper bound)",
-                      curves={"Optical Flow": min_euclidean_curve(sq[2], curve_ns(s.samples)).tolist()})
+                      curves={"Optical Flow": curve("Optical Flow", sq[2], s.samples)})
 
     still = [truth_blocks(dct, cfg)[2].flatten(1).norm(dim=1) for _, dct in batches()]
     record["no_motion_distance"] = float(torch.cat(still).mean())  # the reference every curve reads against
@@ -327,7 +399,8 @@ def evaluate_variant(
     record["nll_per_label"] = {name(int(k)): float(nll[labels == k].mean()) for k in np.unique(labels)}
     record.update(nll=float(nll.mean()), nll_sem=float(nll.std(ddof=1) / math.sqrt(len(nll))) if len(nll) > 1 else 0.0,
                   nll_per_image=nll.tolist(), bandwidths=list(bandwidths), curve_n=curve_ns(s.samples),
-                  model_provenance=model_provenance(Path(model_path)))
+                  best_of_n_per_image=per_image,
+                  model_provenance=model_provenance(Path(model_path)) if model_path is not None else None)
     write_json(out_json, record)
     log.info("walker %s: NLL %.1f over %d images (bandwidths %s, %s)", variant, record["nll"], len(nll),
              [f"{h:.4g}" for h in bandwidths], record["bandwidth_source"])
@@ -369,6 +442,19 @@ def shown_clusters(centres: np.ndarray, sizes: np.ndarray, shown: int, significa
     return np.asarray((list(moving) + rest)[:shown], np.int64)  # sizes are sorted: moving keeps that order
 
 
+def interpolation_ends(samples: np.ndarray, centres: np.ndarray, shown: np.ndarray) -> np.ndarray:
+    """Indices of the two samples (n, D) nearest the centres of the first two shown clusters: the
+    latent points Fig. 6 walks between (from one predicted motion to another)."""
+    picks = [int(np.argmin(((samples - centres[c]) ** 2).sum(axis=1))) for c in shown[:2]]
+    return np.asarray(picks if len(picks) == 2 else picks * 2, np.int64)
+
+
+def interpolate_latents(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+    """Points evenly spaced on the segment from a to b (both (d,)), ends included: (steps, d)."""
+    t = torch.linspace(0.0, 1.0, steps)[:, None]
+    return (1 - t) * a[None] + t * b[None]
+
+
 def cvae_examples(
     model_path: Path,
     mean_image: Path,
@@ -378,7 +464,8 @@ def cvae_examples(
     device: str,
     out: Path,
 ) -> Path:
-    """Fig. 3 data: for a few test frames, the CVAE's samples at its finest head clustered by k-means."""
+    """Figs. 3, 4 and 6 data: for a few test frames, the CVAE's samples at its finest head clustered
+    by k-means, and the futures along the line between the latents of the two largest moving clusters."""
 
     e = sizes["examples"]
     dev = resolve_device(device)
@@ -389,16 +476,26 @@ def cvae_examples(
     table = item_table(test.paths)
     rows = example_rows(table, test.rows["test"], int(e["images"]))
     generator = torch.Generator().manual_seed(seed)
-    images, truths, centres, fractions, shown = [], [], [], [], []
+    n, steps = int(e["samples"]), int(e["interpolation_steps"])
+    truths, centres, fractions, shown, walks, ends = [], [], [], [], [], []
     for row in rows:
         image, dct = test.dataset[int(row)]
         image_t, dct_t = torch.from_numpy(image[None]), torch.from_numpy(dct[None])
-        ynorm, mag = model.sample_parts(image_t, int(e["samples"]), generator, chunk=int(e["samples"]), level=level)
+        z, z_mag = model.draw_latents(n, 1, generator)  # (n, 1, d)
+        ynorm, mag = model.decode_latents(image_t, z, z_mag, chunk=n, level=level)
         samples = join_magnitude(ynorm, mag)[:, 0].cpu().numpy()  # (n, 10, h, w)
-        c, f = cluster_samples(samples.reshape(len(samples), -1), int(e["clusters"]), seed)
+        flat = samples.reshape(n, -1)
+        c, f = cluster_samples(flat, int(e["clusters"]), seed)
+        picked = shown_clusters(c, f, int(e["shown"]))
+        i, j = interpolation_ends(flat, c, picked)
+        line_z = interpolate_latents(z[i, 0], z[j, 0], steps)[:, None]  # (steps, 1, d)
+        line_m = interpolate_latents(z_mag[i, 0], z_mag[j, 0], steps)[:, None]
+        walks.append(join_magnitude(*model.decode_latents(image_t, line_z, line_m, chunk=steps, level=level))[:, 0]
+                     .cpu().numpy())  # (steps, 10, h, w)
+        ends.append(torch.cat([z[[i, j], 0], z_mag[[i, j], 0]], dim=1).numpy())  # (2, d + m)
         centres.append(c.reshape(len(c), *samples.shape[1:]))
         fractions.append(f)
-        shown.append(shown_clusters(c, f, int(e["shown"])))
+        shown.append(picked)
         truths.append(downsample_trajectories(dct_t, cfg, level)[0].numpy())
     images = read_rows(test.paths, table, rows, "image")
     k = min(len(c) for c in centres)
@@ -408,14 +505,43 @@ def cvae_examples(
         "centres": np.stack([c[:k] for c in centres]),  # (E, k, 10, h, w), largest cluster first
         "fractions": np.stack([f[:k] for f in fractions]).astype(np.float32),  # (E, k)
         "shown": np.stack(shown),  # (E, shown) cluster indices drawn
+        "interpolation": np.stack(walks).astype(np.float32),  # (E, steps, 10, h, w), Fig. 6
+        "interpolation_latents": np.stack(ends).astype(np.float32),  # (E, 2, latent + magnitude latent)
         "label": np.asarray(table["label"].to_numpy()[rows]),
     }
     attrs = {"level": level, "grid": list(cfg.level_size(level)), "margin": list(cfg.margin),
-             "image_size": list(cfg.image_size), "samples": int(e["samples"]), "clusters": k}
+             "image_size": list(cfg.image_size), "samples": n, "clusters": k,
+             "labels": list(open_shard(test.paths[0]).attrs.get("labels", [])),
+             "interpolation": "linear in (z, z_mag) between the samples nearest the first two shown cluster centres"}
     return write_shard(out, arrays, attrs)
 
 
 # ----------------------------------------------------------------------------- Table 1
+
+
+def _interval_cells(values: np.ndarray, seed: int) -> dict[str, float]:
+    low, high = mean_interval(values, seed)
+    return {"ours": float(np.mean(values)), "ci_low": low, "ci_high": high}
+
+
+def nll_units(dims: Sequence[int], grid: Sequence[int]) -> dict[str, str]:
+    """What the NLL numbers are, for the provenance sidecar (and the reader comparing with the paper)."""
+    d = int(sum(dims))
+    return {
+        "nll": (f"nats per test image, summed over D = {d} dims: {dims[0]} normalized trajectory dims "
+                f"(10 DCT coefficients x {grid[0]}x{grid[1]} coarse cells) + {dims[1]} magnitudes; the paper's "
+                "Table 1 is over 10x16x20 = 3,200 dims, so only the per-dimension values compare across scales"),
+        "nll_per_dim": "nll / D",
+        "nll_minus_no_motion": "paired difference of per-image NLL from the no-motion prediction (negative = better)",
+        "normalisation": ("each image's coarse DCT trajectories are divided by their root mean square per axis "
+                          "(M_x, M_y, floored at 1e-3); normalized trajectories and magnitudes are scored with "
+                          "their own isotropic bandwidths. A zero prediction therefore costs about "
+                          "D_norm/2 (1 + log 2 pi) nats in the normalized block whatever the motion"),
+        "min_euclidean@n": "mean over test images of the Euclidean distance (DCT units, pixels) of the closest of n "
+                           "samples to the true coarse trajectory field",
+        "min_euclidean_gain": "min_euclidean@N - min_euclidean@1, paired per image (negative = more samples help)",
+        "ci_low/ci_high": INTERVAL,
+    }
 
 
 def write_nll_table(
@@ -423,21 +549,40 @@ def write_nll_table(
 ) -> Any:
     """Table 1 (NLL, lower is better) beside the paper's, plus min-Euclidean points of Fig. 5.
 
+    Every predictor gets its total NLL, NLL per dimension and its paired difference from "no
+    motion" (when ``scores`` has it), each with a bootstrap interval over the test images, and its
+    min-Euclidean points at n = 1, 10, N with intervals, plus the paired gain from 1 to N samples.
     ``extra`` goes into the provenance sidecar as is (e.g. the figure drawn from the same scores).
     """
-
-
+    seed = int(config.get("seed", 0) or 0)
+    records = {v: json.loads(Path(p).read_text()) for v, p in scores.items()}
+    still = records.get("nomotion")
     rows, models = [], []
-    for variant, path in scores.items():
-        r = json.loads(Path(path).read_text())
-        models.append(r["model_provenance"])
+    for variant, r in records.items():
+        if r.get("model_provenance"):
+            models.append(r["model_provenance"])
+        nll = np.asarray(r["nll_per_image"])
+        d = int(sum(r["dims"]))
         cells = {"bandwidth_norm": r["bandwidths"][0], "bandwidth_mag": r["bandwidths"][1],
                  "bandwidth_fit": r["bandwidth_source"], "samples": r["samples"], "images": r["test_images"],
-                 "dims": r["dims"][0] + r["dims"][1]}
-        rows.append({"row": r["row"], "column": "nll", "ours": r["nll"], **cells})
-        for name, curve in r["curves"].items():
-            for n in sorted({1, 10, len(curve)} & set(range(1, len(curve) + 1))):
-                rows.append({"row": name, "column": f"min_euclidean@{n}",
-                             "ours": curve[n - 1], "samples": len(curve), "images": r["test_images"]})
-    record = provenance(config, list(source_records), models=models, **extra)
+                 "dims": d}
+        rows.append({"row": r["row"], "column": "nll", **_interval_cells(nll, seed), **cells})
+        rows.append({"row": r["row"], "column": "nll_per_dim", **_interval_cells(nll / d, seed), **cells})
+        if still is not None:
+            if r["test_rows"] != still["test_rows"]:
+                raise ValueError(f"{scores[variant]} and {scores['nomotion']} scored different test images")
+            rows.append({"row": r["row"], "column": "nll_minus_no_motion",
+                         **_interval_cells(nll - np.asarray(still["nll_per_image"]), seed), **cells})
+        for name, points in r["best_of_n_per_image"].items():
+            for n, values in points.items():
+                rows.append({"row": name, "column": f"min_euclidean@{n}", **_interval_cells(np.asarray(values), seed),
+                             "samples": len(r["curves"][name]), "images": r["test_images"]})
+            first, last = points["1"], points[max(points, key=int)]
+            if len(points) > 1:
+                rows.append({"row": name, "column": f"min_euclidean_gain@{max(points, key=int)}",
+                             **_interval_cells(np.asarray(last) - np.asarray(first), seed),
+                             "samples": len(r["curves"][name]), "images": r["test_images"]})
+    first = next(iter(records.values()))
+    record = provenance(config, list(source_records), models=models, units=nll_units(first["dims"], first["grid"]),
+                        **extra)
     return write_table(Path(out), "thumos_nll", rows, record, REFERENCE["thumos_nll"])

@@ -320,26 +320,45 @@ class WalkerNet(nn.Module):
         The image tower runs once; the decoder runs on ``chunk`` samples at a time. z is drawn on
         the CPU from ``generator`` so a seed gives the same samples on any device.
         """
+        z, z_mag = self.draw_latents(n, image.shape[0], generator)
+        return self.decode_latents(image, z, z_mag, chunk, level)
+
+    def draw_latents(
+        self, n: int, b: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """n latents per image from N(0, I), on the CPU: z (n, B, latent), z_mag (n, B, magnitude latent)."""
         if self.encoder is None:
             raise ValueError(
                 "the regressor has no latent to sample; use predict_parts and parzen.gaussian_samples"
             )
+        # All latents first, so the samples do not depend on the chunking.
+        z = torch.randn(n * b, self.cfg.latent_dim, generator=generator)
+        z_mag = torch.randn(n * b, self.cfg.magnitude_latent_dim, generator=generator)
+        return z.unflatten(0, (n, b)), z_mag.unflatten(0, (n, b))
+
+    @torch.no_grad()
+    def decode_latents(
+        self, image: torch.Tensor, z: torch.Tensor, z_mag: torch.Tensor, chunk: int = 100, level: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Futures of given latents z (n, B, latent), z_mag (n, B, m) -> Ynorm (n, B, 10, h, w), M (n, B, 2).
+
+        Used for sampling (z drawn from the prior) and for walking the latent space (Fig. 6).
+        """
+        if self.encoder is None:
+            raise ValueError("the regressor has no latent to decode")
         was_training = self.training
         self.eval()
         try:
             image = self._check_image(image)
-            b = image.shape[0]
+            n, b = z.shape[:2]
             feats = self.image_tower(image)
-            # All latents first, so the samples do not depend on the chunking.
-            z_all = torch.randn(n * b, self.cfg.latent_dim, generator=generator).to(self.device)
-            z_mag_all = torch.randn(n * b, self.cfg.magnitude_latent_dim, generator=generator).to(self.device)
             ys, ms = [], []
             for start in range(0, n, chunk):
                 m = min(chunk, n - start)
-                z = z_all[start * b : (start + m) * b]  # (m*B, latent), sample-major
-                z_mag = z_mag_all[start * b : (start + m) * b]
+                zc = z[start : start + m].flatten(0, 1).to(self.device)  # (m*B, latent), sample-major
+                zm = z_mag[start : start + m].flatten(0, 1).to(self.device)
                 rep = tuple(f.repeat(m, 1, 1, 1) for f in feats)  # (m*B, C, h, w)
-                preds, mag = self.decode(rep, z, z_mag, level)
+                preds, mag = self.decode(rep, zc, zm, level)
                 ys.append(preds[level].unflatten(0, (m, b)))  # (m, B, 10, h, w)
                 ms.append(mag.clamp_min(0.0).unflatten(0, (m, b)))  # (m, B, 2)
             return torch.cat(ys), torch.cat(ms)

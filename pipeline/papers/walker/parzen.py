@@ -156,14 +156,23 @@ def gaussian_samples(
     return out
 
 
+def best_of_n(sq: torch.Tensor, ns: Sequence[int]) -> np.ndarray:
+    """Per image, the distance of the closest of the first n samples, for each n: (len(ns), B).
+
+    sq: squared distances (N, B) in the space compared (sum the blocks for the full vector).
+    Kept per image so a table can put a bootstrap interval on the curve's points.
+    """
+    if sq.dim() != 2:
+        raise ValueError(f"best_of_n takes (N, B) squared distances, got {tuple(sq.shape)}")
+    if max(ns) > sq.shape[0]:
+        raise ValueError(f"curve asks for {max(ns)} samples but only {sq.shape[0]} were drawn")
+    best = torch.cummin(sq, dim=0).values.clamp_min(0).sqrt()  # (N, B)
+    return best[[n - 1 for n in ns]].numpy()
+
+
 def min_euclidean_curve(sq: torch.Tensor, ns: Sequence[int]) -> np.ndarray:
     """Mean over images of the distance of the closest of the first n samples, for each n in ns.
 
     sq: squared distances (N, B) in the space compared (sum the blocks for the full vector).
     """
-    if sq.dim() != 2:
-        raise ValueError(f"min_euclidean_curve takes (N, B) squared distances, got {tuple(sq.shape)}")
-    if max(ns) > sq.shape[0]:
-        raise ValueError(f"curve asks for {max(ns)} samples but only {sq.shape[0]} were drawn")
-    best = torch.cummin(sq, dim=0).values.clamp_min(0).sqrt()  # (N, B)
-    return np.array([float(best[n - 1].mean()) for n in ns])
+    return best_of_n(sq, ns).mean(axis=1)

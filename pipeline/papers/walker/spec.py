@@ -12,9 +12,9 @@ The input size is not here: it is the walker clips' (``clips.walker``: 64x48 / 1
 Paper values (Sec. 3.4, 4.1): 8 latent dims, coarse 16x20 output with 32x40 and 64x80 heads
 trained after the coarse one converges, 800 samples per test image for the Parzen window,
 bandwidths grid-searched on training data, 2,800 THUMOS test frames, 10 k-means clusters of
-800 samples for Fig. 3. The paper gives no optimiser or schedule: Adam and the step counts
-below are this project's choice. The optical-flow baseline is the staticflow AlexNet ([4] in
-the paper) trained on the same UCF101 clips (``flownet``, staticflow's paper schedule).
+800 samples for Figs. 3-4, a linear walk between two latent points for Fig. 6. The paper gives
+no optimiser or schedule: Adam and the step counts below are this project's choice. The
+optical-flow baseline is the staticflow AlexNet ([4] in the paper) trained on the same UCF101 clips (``flownet``, staticflow's paper schedule).
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ PAPER = "walker"
 DATASETS: tuple[str, ...] = ("ucf101",)
 TEST_DATASET = "thumos"
 VARIANTS: tuple[str, ...] = ("cvae", "regressor", "flownet")
+BASELINES: tuple[str, ...] = ("nomotion", "meanmotion")
+PREDICTORS: tuple[str, ...] = VARIANTS + BASELINES
+"""Scored predictors: the three trained models and two without a model ("no motion" everywhere,
+the mean training motion), scored by the same code."""
 CLIP_SETS: tuple[tuple[str, str], ...] = (("ucf101", "walker"), ("thumos", "walker"))
 """The (video dataset, clip protocol) pairs walker reads: UCF101 to train, THUMOS to test."""
 
@@ -48,11 +52,13 @@ SIZES = {
         "flownet": {"image_size": 64, "out_size": 4, "width": 1 / 16, "n_clusters": 12, "batch_size": 4,
                     "epochs": 1, "epoch_eval_images": 4, "codebook_batch": 1024, "codebook_init": 1},
         # test_images: THUMOS test frames scored (0 = all); bandwidth_images: held-out training
-        # frames for the bandwidth grid search; samples: per image (Parzen and min-Euclidean)
+        # frames for the bandwidth grid search; samples: per image (Parzen and min-Euclidean);
+        # mean_images: training frames averaged for the mean-motion baseline (0 = all)
         "eval": {"test_images": 0, "bandwidth_images": 4, "samples": 8, "sample_chunk": 4, "batch_size": 2,
-                 "grid_points": 13, "refine_points": 5},
-        # Fig. 3: examples drawn, samples per example clustered into `clusters` by k-means
-        "examples": {"images": 2, "samples": 8, "clusters": 3, "shown": 2},
+                 "grid_points": 13, "refine_points": 5, "mean_images": 0},
+        # Figs. 3-4: examples drawn, samples per example clustered into `clusters` by k-means;
+        # Fig. 6: futures along the latent segment between the two largest moving clusters
+        "examples": {"images": 2, "samples": 8, "clusters": 3, "shown": 2, "interpolation_steps": 3},
     },
     "demo": {
         "model": {"coarse_size": [8, 10], "width": 1 / 8, "latent_dim": 8, "magnitude_latent_dim": 8, "fine_levels": 0},
@@ -62,8 +68,8 @@ SIZES = {
         "flownet": {"image_size": 120, "out_size": 10, "width": 1 / 4, "n_clusters": 40, "batch_size": 32,
                     "epochs": 20, "epoch_eval_images": 64, "codebook_batch": 4096, "codebook_init": 3},
         "eval": {"test_images": 0, "bandwidth_images": 64, "samples": 100, "sample_chunk": 50, "batch_size": 16,
-                 "grid_points": 29, "refine_points": 11},
-        "examples": {"images": 4, "samples": 100, "clusters": 10, "shown": 2},
+                 "grid_points": 29, "refine_points": 11, "mean_images": 0},
+        "examples": {"images": 4, "samples": 100, "clusters": 10, "shown": 2, "interpolation_steps": 7},
     },
     "paper": {
         "model": {"coarse_size": [16, 20], "width": 1.0, "latent_dim": 8, "magnitude_latent_dim": 8, "fine_levels": 2},
@@ -73,8 +79,8 @@ SIZES = {
         "flownet": {"image_size": 200, "out_size": 20, "width": 1.0, "n_clusters": 40, "batch_size": 125,
                     "epochs": 55, "epoch_eval_images": 4000, "codebook_batch": 4096, "codebook_init": 3},
         "eval": {"test_images": 2800, "bandwidth_images": 500, "samples": 800, "sample_chunk": 100,
-                 "batch_size": 8, "grid_points": 29, "refine_points": 11},
-        "examples": {"images": 8, "samples": 800, "clusters": 10, "shown": 2},
+                 "batch_size": 8, "grid_points": 29, "refine_points": 11, "mean_images": 20000},
+        "examples": {"images": 8, "samples": 800, "clusters": 10, "shown": 2, "interpolation_steps": 7},
     },
 }
 
@@ -115,7 +121,8 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
     if sources.get(DATASETS[0], "off") == "off" or sources.get(TEST_DATASET, "off") == "off":
         return []
     return [results / "tables" / "thumos_nll.csv", results / "figures" / "thumos_min_euclidean.png",
-            results / "figures" / "thumos_trajectory_samples.png", results / "figures" / "walker_training.png",
+            results / "figures" / "thumos_trajectory_samples.png", results / "figures" / "thumos_latent_interpolation.png",
+            results / "figures" / "walker_training.png",
             *([results / "tables" / "voc2012_detection.csv"] if sources.get("voc2012", "off") != "off" else [])]
 
 
