@@ -13,8 +13,8 @@ SF_EVAL = RESULTS / "eval" / "staticflow" / SF_DATASET
 SF_FIGURES = RESULTS / "figures"
 
 
-def staticflow_model(arch):
-    return RESULTS / "models" / "staticflow" / SF_DATASET / arch / "model.pt"
+def staticflow_model(arch, seeddir=""):
+    return RESULTS / "models" / "staticflow" / SF_DATASET / arch / f"{seeddir}model.pt"
 
 
 def staticflow_data_inputs():
@@ -24,7 +24,8 @@ def staticflow_data_inputs():
 
 
 def staticflow_eval_inputs(wildcards):
-    model = {"model": staticflow_model(wildcards.predictor)} if wildcards.predictor in STATICFLOW_NETS else {}
+    nets = STATICFLOW_NETS
+    model = {"model": staticflow_model(wildcards.predictor, wildcards.seeddir)} if wildcards.predictor in nets else {}
     return {**staticflow_data_inputs(), **model}
 
 
@@ -46,7 +47,7 @@ rule staticflow_evaluate:
     input:
         unpack(staticflow_eval_inputs),
     output:
-        SF_EVAL / "{predictor}.json",
+        SF_EVAL / "{seeddir}{predictor}.json",
     wildcard_constraints:
         predictor="|".join(STATICFLOW_PREDICTORS),
     params:
@@ -55,7 +56,7 @@ rule staticflow_evaluate:
     resources:
         gpu=0 if config["device"] == "cpu" else 1,
     log:
-        LOGS / "staticflow_evaluate" / "{predictor}.log",
+        LOGS / "staticflow_evaluate" / "{seeddir}{predictor}.log",
     script:
         "../scripts/staticflow_evaluate.py"
 
@@ -79,19 +80,19 @@ rule staticflow_examples:
 
 rule staticflow_tables:
     input:
-        scores=expand(SF_EVAL / "{predictor}.json", predictor=STATICFLOW_PREDICTORS),
+        scores=expand(SF_EVAL / "{{seeddir}}{predictor}.json", predictor=STATICFLOW_PREDICTORS),
         sources=[DATA / "sources" / f"{SF_DATASET}.json"],
     output:
-        validation=report(RESULTS / "tables" / "hmdb51_flow_validation.csv",
+        validation=report(RESULTS / "tables" / "{seeddir}hmdb51_flow_validation.csv",
                           caption="../report/staticflow/validation.rst", category="staticflow"),
-        test=report(RESULTS / "tables" / "hmdb51_flow_test.csv", caption="../report/staticflow/test.rst",
+        test=report(RESULTS / "tables" / "{seeddir}hmdb51_flow_test.csv", caption="../report/staticflow/test.rst",
                     category="staticflow"),
-        provenance=[RESULTS / "tables" / f"hmdb51_flow_{s}.provenance.json" for s in ("validation", "test")],
+        provenance=[RESULTS / "tables" / f"{{seeddir}}hmdb51_flow_{s}.provenance.json" for s in ("validation", "test")],
     params:
         predictors=list(STATICFLOW_PREDICTORS),
-        config=config,
+        config=seeded_config,
     log:
-        LOGS / "staticflow_tables" / "hmdb51.log",
+        LOGS / "staticflow_tables" / "{seeddir}hmdb51.log",
     script:
         "../scripts/staticflow_tables.py"
 

@@ -10,8 +10,8 @@ WALKER_VARIANTS = walker_spec.VARIANTS
 WALKER_PREDICTORS = walker_spec.PREDICTORS
 
 
-def walker_model(variant):
-    return RESULTS / "models" / "walker" / WALKER_TRAIN / variant / "model.pt"
+def walker_model(variant, seeddir=""):
+    return RESULTS / "models" / "walker" / WALKER_TRAIN / variant / f"{seeddir}model.pt"
 
 
 def walker_eval_inputs(wildcards):
@@ -20,7 +20,7 @@ def walker_eval_inputs(wildcards):
     variant = wildcards.variant
     trained = variant in WALKER_VARIANTS
     train = walker_spec.inputs(WALKER_TRAIN, variant if trained else "cvae", DATA)
-    model = {"model": walker_model(variant)} if trained else {}
+    model = {"model": walker_model(variant, wildcards.seeddir)} if trained else {}
     return {**model, "test_summary": walker_spec.trajectory_summary(DATA, WALKER_TEST),
             **{f"train_{k}": v for k, v in train.items()}}
 
@@ -43,18 +43,18 @@ rule walker_evaluate:
     input:
         unpack(walker_eval_inputs),
     output:
-        WALKER_EVAL / "{variant}.json",
+        WALKER_EVAL / "{seeddir}{variant}.json",
     wildcard_constraints:
         variant="|".join(WALKER_PREDICTORS),
     params:
         sizes={k: WALKER[k] for k in ("eval", "model")},
-        seed=config["seed"],
+        seed=run_seed,
         device=config["device"],
     resources:
         gpu=0 if config["device"] == "cpu" else 1,
     threads: 2
     log:
-        LOGS / "walker_evaluate" / "{variant}.log",
+        LOGS / "walker_evaluate" / "{seeddir}{variant}.log",
     script:
         "../scripts/walker_evaluate.py"
 
@@ -79,19 +79,21 @@ rule walker_examples:
 
 rule walker_table:
     input:
-        scores=expand(WALKER_EVAL / "{variant}.json", variant=WALKER_PREDICTORS),
+        scores=expand(WALKER_EVAL / "{{seeddir}}{variant}.json", variant=WALKER_PREDICTORS),
         sources=[DATA / "sources" / f"{d}.json" for d in (WALKER_TRAIN, WALKER_TEST)],
         # Not read: asking for the headline table (`snakemake results/tables/thumos_nll.csv`) also
         # draws its curve, from the same saved scores; the figure alone still reruns only its rule.
-        figure=RESULTS / "figures" / "thumos_min_euclidean.png",
+        # (The main seed's only: further seeds' tables have no figures.)
+        figure=lambda w: [] if w.seeddir else [RESULTS / "figures" / "thumos_min_euclidean.png"],
     output:
-        table=report(RESULTS / "tables" / "thumos_nll.csv", caption="../report/walker/thumos_nll.rst", category="walker"),
-        provenance=RESULTS / "tables" / "thumos_nll.provenance.json",
+        table=report(RESULTS / "tables" / "{seeddir}thumos_nll.csv", caption="../report/walker/thumos_nll.rst",
+                     category="walker"),
+        provenance=RESULTS / "tables" / "{seeddir}thumos_nll.provenance.json",
     params:
         variants=WALKER_PREDICTORS,
-        config=config,
+        config=seeded_config,
     log:
-        LOGS / "walker_table" / "thumos_nll.log",
+        LOGS / "walker_table" / "{seeddir}thumos_nll.log",
     script:
         "../scripts/walker_table.py"
 
