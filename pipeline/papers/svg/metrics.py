@@ -62,10 +62,10 @@ def frame_scores_torch(
     averaged, as the authors' ``eval_seq``. Only windows inside the frame are averaged, so the
     uniform filter needs no padding (scikit-image filters with reflection, then crops those
     borders away): the five local moments of every channel of every frame come from one
-    separable window sum (:func:`_window_means`), no Python loop over frames. This replaced torchmetrics' SSIM, whose padded
-    7x7 depthwise convolution cost as much per frame on CPU as scikit-image's loop
-    (``benchmarks/bench_svg.py``). PSNR stays torchmetrics'. float32 (the difference to
-    scikit-image's float64 stays below 1e-4, tested); identical frames have PSNR +inf.
+    separable window sum (:func:`_window_means`), no Python loop over frames. It replaced
+    torchmetrics' SSIM, whose padded 7x7 depthwise convolution cost as much per frame on CPU as
+    scikit-image's loop. PSNR stays torchmetrics'. float32 (the difference to scikit-image's
+    float64 stays below 1e-4, tested); identical frames have PSNR +inf.
     """
     if truth.shape != pred.shape or truth.dim() < 3:
         raise ValueError(f"truth {tuple(truth.shape)} and pred {tuple(pred.shape)} must match and be (..., C, H, W)")
@@ -95,8 +95,9 @@ def frame_scores_torch(
 def _window_means(x: torch.Tensor) -> torch.Tensor:
     """Means over every SSIM_WINDOW x SSIM_WINDOW window inside the frame: (n, k, H, W) -> (n, k, H-6, W-6).
 
-    A separable sum over strided views (rows, then columns); on CPU several times faster than
-    ``avg_pool2d`` or a grouped convolution of the same window (``benchmarks/bench_svg.py``)."""
+    A separable sum over strided views (rows, then columns); on this CPU, in chunks of
+    ``SCORE_CHUNK`` frames, several times faster than ``avg_pool2d`` or a grouped convolution
+    with the same window."""
     rows = x.unfold(-1, SSIM_WINDOW, 1).sum(-1)  # (n, k, H, W-6)
     return rows.unfold(-2, SSIM_WINDOW, 1).sum(-1) / (SSIM_WINDOW * SSIM_WINDOW)
 
