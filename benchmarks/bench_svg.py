@@ -2,7 +2,7 @@
 
 Run from the repository root (2 cores; nothing else heavy running):
 
-    PYTHONPATH=$PWD nice -n 10 .venv/bin/python benchmarks/bench_svg.py [--quick]
+    PYTHONPATH=$PWD nice -n 10 .venv/bin/python benchmarks/bench_svg.py [--quick] [--threads 1]
 
 1. Evaluation, sequences x samples per second, on an SM-MNIST model at the demo size and a KTH
    model (VGG) at the demo size:
@@ -10,8 +10,9 @@ Run from the repository root (2 cores; nothing else heavy running):
      time, each re-encoding the conditioning frames, scored by scikit-image per frame and channel
      in a Python loop (``metrics.frame_scores_skimage``);
    * new: ``metrics.evaluate_svg``: conditioning frames encoded once per sequence, the 100 samples
-     drawn as one batch, SSIM and PSNR batched in torch (torchmetrics).
-   Goal: new >= 10x old.
+     drawn as one batch, SSIM and PSNR batched in torch (window sums over all frames at once).
+   Goal: new >= 10x old. Scoring alone is printed first: the rest of either path is the model's
+   own forward pass (encoder, LSTMs, decoder per generated frame), which both paths share.
 2. One training step (forward, backward, Adam) at the SM-MNIST paper configuration (DCGAN width
    64, |h| = |g| = 128, |z| = 10, LSTMs of 256 cells, 5 + 10 frames), ours against the authors'
    modules (ported below from edenton/svg ``models/lstm.py``, ``models/dcgan_64.py`` and
@@ -22,6 +23,7 @@ Run from the repository root (2 cores; nothing else heavy running):
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -169,7 +171,7 @@ class AuthorsSVGLP:
         loss.backward()
         for opt in self.optimizers:
             opt.step()
-        return float(loss)
+        return float(loss.detach())
 
 
 # ----------------------------------------------------------------------------- evaluation, old path
@@ -193,27 +195,45 @@ def evaluate_old(model: SVG, frames: np.ndarray, n_cond: int, n_future: int, n_s
     return ssim
 
 
-def _time(fn, repeat: int = 1) -> float:
-    fn()  # warm-up
+def _time(fn, repeat: int = 1, warm_up: bool = True) -> float:
+    if warm_up:
+        fn()
     t0 = time.perf_counter()
     for _ in range(repeat):
         fn()
     return (time.perf_counter() - t0) / repeat
 
 
+def bench_scores(n_frames: int) -> None:
+    """Scoring alone: scikit-image's per-frame loop (the old path) against the batched torch scores."""
+    rng = np.random.default_rng(0)
+    truth = rng.random((n_frames, 1, 64, 64))
+    pred = np.clip(truth + 0.1 * rng.standard_normal(truth.shape), 0, 1)
+    few = max(1, n_frames // 4)
+    t_old = _time(lambda: metrics.frame_scores_skimage(truth[:few], pred[:few]))
+    t_new = _time(lambda: metrics.frame_scores(truth, pred))
+    old_rate, new_rate = few / t_old, n_frames / t_new
+    print(f"{'scores (skimage loop vs torch)':<34} {old_rate:>12.0f} {new_rate:>12.0f} {new_rate / old_rate:>8.1f}x")
+
+
 def bench_evaluation(name: str, cfg: SVGConfig, frames: np.ndarray, n_sequences: int, n_samples: int,
-                     old_sequences: int) -> None:
+                     old_samples: int) -> None:
+    """Both paths on the same ``n_sequences`` (one batch of sequences, as the demo's evaluation);
+    the old path draws ``old_samples`` (chunks of 10, each costing the same, so its throughput does
+    not depend on how many chunks), the new one all ``n_samples`` in one batch."""
     torch.manual_seed(0)
     model = SVG(cfg).eval()
     n_cond, n_future = cfg.n_past, frames.shape[1] - cfg.n_past
-    old_frames, new_frames = frames[:old_sequences], frames[:n_sequences]
-    t_old = _time(lambda: evaluate_old(model, old_frames, n_cond, n_future, n_samples, 0))
-    t_new = _time(lambda: metrics.evaluate_svg(model, new_frames, n_cond, n_future, n_samples, 0,
-                                               batch_size=16, n_examples=0))
-    old_rate, new_rate = old_sequences * n_samples / t_old, n_sequences * n_samples / t_new
+    x = frames[:n_sequences]
+    model.generate(frames_to_batch(x[:2, :n_cond]), 2, 2)  # warm-up (kernels, allocator)
+    t_old = _time(lambda: evaluate_old(model, x, n_cond, n_future, old_samples, 0, batch_size=n_sequences),
+                  warm_up=False)
+    t_new = _time(lambda: metrics.evaluate_svg(model, x, n_cond, n_future, n_samples, 0,
+                                               batch_size=n_sequences, n_examples=0), warm_up=False)
+    old_rate, new_rate = n_sequences * old_samples / t_old, n_sequences * n_samples / t_new
     print(f"{name:<34} {old_rate:>12.1f} {new_rate:>12.1f} {new_rate / old_rate:>8.1f}x   "
-          f"({n_cond} -> {n_future} frames, {n_samples} samples; old on {old_sequences} sequences in {t_old:.1f} s,"
-          f" new on {n_sequences} in {t_new:.1f} s)")
+          f"({n_sequences} sequences, {n_cond} -> {n_future} frames; old: {old_samples} samples in chunks of 10, "
+          f"{t_old:.1f} s; new: {n_samples} samples in one batch, {t_new:.1f} s)")
 
 
 def bench_training(batch_size: int, steps: int) -> None:
@@ -233,30 +253,39 @@ def bench_training(batch_size: int, steps: int) -> None:
     seq = list(batch.transpose(0, 1))  # their layout: a list over time of (B, C, H, W)
     n_ours = sum(p.numel() for p in ours.parameters())
     assert n_ours == theirs.n_parameters(), (n_ours, theirs.n_parameters())
-    t_theirs = _time(lambda: theirs.train(seq), steps)
-    t_ours = _time(our_step, steps)
+    theirs.train(seq)  # warm-up
+    our_step()
+    times = []  # interleaved, so a change of machine load hits both alike
+    for _ in range(steps):
+        times.append((_time(lambda: theirs.train(seq), warm_up=False), _time(our_step, warm_up=False)))
+    t_theirs, t_ours = np.median(np.asarray(times), axis=0)
     print(f"{'SM-MNIST paper config, batch ' + str(batch_size):<34} {t_theirs:>11.3f}s {t_ours:>11.3f}s "
-          f"{t_theirs / t_ours:>8.2f}x   ({n_ours:,} parameters each, {steps} steps after one warm-up)")
+          f"{t_theirs / t_ours:>8.2f}x   ({n_ours:,} parameters each, median of {steps} interleaved steps)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer sequences and steps")
+    parser.add_argument("--quick", action="store_true", help="fewer sequences and steps (about 2 minutes idle)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (2 cores: 2; a loaded machine: try 1)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
+          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores")
+    print(f"{'SSIM + PSNR (frames/s, 64x64)':<34} {'skimage':>12} {'torch':>12} {'speed-up':>9}")
+    bench_scores(500 if args.quick else 2000)
+    print()
     print(f"{'evaluation (sequences x samples/s)':<34} {'old':>12} {'new':>12} {'speed-up':>9}")
     digits = resize_digits(load_digits_sklearn(size=28, split="test"), 32)
-    cfg = smmnist.SMMNISTConfig(seq_len=30)
-    sm = smmnist.generate(cfg, digits, 32, np.random.default_rng(0)).frames
-    n = 16 if args.quick else 32
-    bench_evaluation("SM-MNIST demo (DCGAN width 8)", SVGConfig(variant="lp", width=8), sm, n, 100, 1)
-    kth = np.random.default_rng(1).integers(0, 256, size=(32, 30, 64, 64), dtype=np.uint8)
+    # the demo's test sequences: 5 conditioning + 25 predicted frames (SM-MNIST), 10 + 20 (KTH)
+    sm = smmnist.generate(smmnist.SMMNISTConfig(seq_len=30), digits, 16, np.random.default_rng(0)).frames
+    n, old_samples = (4, 20) if args.quick else (16, 30)
+    bench_evaluation("SM-MNIST demo (DCGAN width 8)", SVGConfig(variant="lp", width=8), sm, n, 100, old_samples)
+    kth = np.random.default_rng(1).integers(0, 256, size=(16, 30, 64, 64), dtype=np.uint8)
     bench_evaluation("KTH demo (VGG width 4)", SVGConfig(variant="lp", backbone="vgg", width=4, z_dim=32,
-                                                          n_past=10, beta=1e-6), kth, n, 100, 2)
+                                                          n_past=10, beta=1e-6), kth, n, 100, old_samples)
     print()
     print(f"{'training step (s per step)':<34} {'authors':>12} {'ours':>12} {'speed-up':>9}")
-    bench_training(batch_size=16 if args.quick else 32, steps=2 if args.quick else 3)
+    bench_training(batch_size=16 if args.quick else 32, steps=3 if args.quick else 5)
 
 
 if __name__ == "__main__":
