@@ -52,7 +52,8 @@ def compare_seeds(tables: Mapping[int, Path], name: str) -> pd.DataFrame:
     (sample standard deviation over seeds), ``spread`` (max - min), ``interval_low/high`` (the main
     seed's interval, when the table has one), ``interval_covers_seeds`` (every seed's value lies in
     it), and ``order_same_all_seeds``: whether, within this number's group (same column / metric
-    / frame), every seed ranks the rows (or models) the same way; for a table of paired differences
+    / frame), every seed ranks the rows (or models) the same way, and ``order_flips_with`` names the
+    rows it beats under one seed and loses to under another; for a table of paired differences
     (``mean_difference``), ``sign_same_all_seeds``. Where these are False, the margin of a claim
     that compares them is within the seed-to-seed spread.
     """
@@ -79,27 +80,37 @@ def compare_seeds(tables: Mapping[int, Path], name: str) -> pd.DataFrame:
         low, high = merged["interval_low"].to_numpy(float), merged["interval_high"].to_numpy(float)
         inside = (values >= low[:, None] - 1e-12) & (values <= high[:, None] + 1e-12)
         merged["interval_covers_seeds"] = np.where(measured & np.isfinite(low), inside.all(axis=1), None)
-    merged["order_same_all_seeds"] = _same_order(merged, keys, seed_columns)
+    merged["order_flips_with"] = _order_flips(merged, keys, seed_columns)
+    merged["order_same_all_seeds"] = merged["order_flips_with"].map(lambda f: None if f is None else f == "")
     if value in DIFFERENCE_COLUMNS:
         signs = np.sign(values)
         merged["sign_same_all_seeds"] = np.where(measured, (signs == signs[:, :1]).all(axis=1), None)
     return merged
 
 
-def _same_order(merged: pd.DataFrame, keys: Sequence[str], seed_columns: Sequence[str]) -> pd.Series:
+def _order_flips(merged: pd.DataFrame, keys: Sequence[str], seed_columns: Sequence[str]) -> pd.Series:
+    """Per number: the other rows of its group it beats under one seed and loses to under another.
+
+    Rows whose values are exactly equal under some seed (e.g. two baselines that score the same)
+    are not counted as a flip: no claim ranks them.
+    """
     ranked = _ordering_column(keys)
-    if ranked is None:
-        return pd.Series([None] * len(merged), index=merged.index, dtype=object)
-    group_keys = [k for k in keys if k != ranked]
     out = pd.Series([None] * len(merged), index=merged.index, dtype=object)
+    if ranked is None:
+        return out
+    group_keys = [k for k in keys if k != ranked]
     groups = [part.index for _, part in merged.groupby(group_keys, dropna=False)] if group_keys else [merged.index]
     for index in groups:
         block = merged.loc[index, list(seed_columns)].to_numpy(dtype=float)
-        block = block[np.isfinite(block).all(axis=1)]
-        if len(block) < 2:
-            continue
-        orders = {tuple(np.argsort(block[:, j], kind="stable")) for j in range(block.shape[1])}
-        out.loc[index] = len(orders) == 1
+        names = merged.loc[index, ranked].astype(str).tolist()
+        finite = np.isfinite(block).all(axis=1)
+        for i, label in zip(index, range(len(index)), strict=True):
+            if not finite[label]:
+                continue
+            signs = np.sign(block[label] - block)  # (rows, seeds)
+            flips = [names[j] for j in range(len(index))
+                     if j != label and finite[j] and (signs[j] > 0).any() and (signs[j] < 0).any()]
+            out.loc[i] = "; ".join(flips)
     return out
 
 

@@ -35,6 +35,8 @@ def test_spread_coverage_and_ordering_against_hand_computed_values(tmp_path):
     # seed 1 puts Ours (3.0) below No motion (4.0) in column b where seeds 0 and 2 put it above:
     assert not out.loc[("Ours", "b"), "interval_covers_seeds"]
     assert not out.loc[("Ours", "b"), "order_same_all_seeds"]
+    assert out.loc[("Ours", "b"), "order_flips_with"] == "No motion"
+    assert out.loc[("No motion", "b"), "order_flips_with"] == "Ours"
     assert out.loc[("No motion", "b"), "interval_covers_seeds"]  # 4.0, 4.0, 3.95 all in [3.9, 4.1]
     assert out.loc[("Ours", "a"), "order_same_all_seeds"] and out.loc[("No motion", "a"), "order_same_all_seeds"]
 
