@@ -10,7 +10,7 @@ Run from the repository root (2 cores; nothing else heavy running):
      time, each re-encoding the conditioning frames, scored by scikit-image per frame and channel
      in a Python loop (``metrics.frame_scores_skimage``);
    * new: ``metrics.evaluate_svg``: conditioning frames encoded once per sequence, the 100 samples
-     drawn as one batch, SSIM and PSNR batched in torch (window sums over all frames at once).
+     drawn as one batch, SSIM and PSNR batched in torch (torchmetrics, frames as the channels of one image).
    Goal: new >= 10x old. Scoring alone is printed first: the rest of either path is the model's
    own forward pass (encoder, LSTMs, decoder per generated frame), which both paths share.
 2. One training step (forward, backward, Adam) at the SM-MNIST paper configuration (DCGAN width
