@@ -5,7 +5,8 @@
 
 rule seed_spread:
     input:
-        **{f"seed{s}": paths for s, paths in seeded_tables().items()},
+        # a function: the table lists are only built when the spread is asked for (not at every parse)
+        unpack(lambda wildcards: {f"seed{s}": paths for s, paths in seeded_tables().items()}),
     output:
         report(RESULTS / "tables" / "seed_spread.csv", caption="../report/seed_spread.rst", category="seeds"),
     params:
