@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from tqdm import tqdm
 
 from pipeline.atomic import write_csv
 from pipeline.manifest import read_manifest
-from pipeline.shards import SPLITS, open_shard, shard_length, write_shard
+from pipeline.shards import SPLITS, ShardWriter, open_shard, shard_length
 from pipeline.video_read import UnreadableVideo, iter_frames
 
 log = logging.getLogger(__name__)
@@ -148,33 +149,33 @@ def decode_options(proto: ClipProtocol, width: int, height: int) -> dict[str, An
     return {"fps": proto.fps, "size": scaled, "center_crop": (proto.height, proto.width)}
 
 
-def cut_video(path: Path, row: pd.Series, proto: ClipProtocol) -> tuple[np.ndarray, list[int]]:
-    """Decode one video once, streaming, and return its clips (N, T, H, W, 3) and their starts.
+def cut_video(path: Path, row: pd.Series, proto: ClipProtocol,
+              starts: Sequence[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode one video once, streaming, and yield its clips as ``(start, clip (T, H, W, 3))``.
 
-    Frames are buffered only as far back as the longest clip reaches, so a long video (an hour of
-    Flickr or exercise footage) never sits in memory whole.
+    Frames are buffered only as far back as the longest clip reaches and each clip is handed
+    on as soon as it is complete, so a long video (an hour of Flickr or exercise footage, a
+    THUMOS test video) never sits in memory whole, neither as frames nor as clips. ``starts``
+    (sorted) replaces the protocol's stride grid.
     """
-    wanted = clip_starts(_expected_frames(row, proto), proto)
-    clips: list[np.ndarray] = []
-    starts: list[int] = []
+    wanted = clip_starts(_expected_frames(row, proto), proto) if starts is None else list(starts)
     buffer: dict[int, np.ndarray] = {}
     pending = iter(wanted)
     next_start = next(pending, None)
     frames = iter_frames(path, **decode_options(proto, int(row["width"]), int(row["height"])))
-    for index, frame in enumerate(frames):
-        if next_start is None:
-            frames.close()  # every wanted clip is cut: stop decoding the rest
-            break
-        buffer[index] = frame
-        while next_start is not None and index >= next_start + proto.span - 1:
-            clips.append(np.stack([buffer[next_start + o] for o in proto.offsets]))
-            starts.append(next_start)
-            next_start = next(pending, None)
-        keep_from = next_start if next_start is not None else index + 1
-        for old in [k for k in buffer if k < keep_from]:
-            del buffer[old]
-    shape = (0, len(proto.offsets), proto.height, proto.width, 3)
-    return (np.stack(clips) if clips else np.zeros(shape, np.uint8)), starts
+    try:
+        for index, frame in enumerate(frames):
+            if next_start is None:
+                break  # every wanted clip is cut: stop decoding the rest
+            buffer[index] = frame
+            while next_start is not None and index >= next_start + proto.span - 1:
+                yield next_start, np.stack([buffer[next_start + o] for o in proto.offsets])
+                next_start = next(pending, None)
+            keep_from = next_start if next_start is not None else index + 1
+            for old in [k for k in buffer if k < keep_from]:
+                del buffer[old]
+    finally:
+        frames.close()  # ends ffmpeg when the caller stops early or every clip is cut
 
 
 def shard_videos(manifest: pd.DataFrame, proto: ClipProtocol, shard: int) -> pd.DataFrame:
@@ -184,6 +185,10 @@ def shard_videos(manifest: pd.DataFrame, proto: ClipProtocol, shard: int) -> pd.
     if not 0 <= shard < max(1, math.ceil(len(videos) / per)):
         raise IndexError(f"shard {shard} out of range for {len(videos)} videos at {per} per shard")
     return videos.iloc[shard * per : (shard + 1) * per]
+
+
+_CLIP_METADATA_DTYPES = {"video_index": np.int32, "start": np.int32, "label": np.int16, "split": np.uint8}
+"""The per-clip arrays of a clip shard beside ``frames``."""
 
 
 def cut_shard(
@@ -202,47 +207,35 @@ def cut_shard(
     manifest = read_manifest(manifest_path, raw_dir=raw_dir)
     labels = sorted(set(manifest["label"].astype(str)))
     videos = shard_videos(manifest, proto, shard)
-    arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("frames", "video_index", "start", "label", "split")}
     kept: list[str] = []
     skipped: list[dict[str, str]] = []
+    # kept and skipped fill in as the videos are cut; the writer stores attrs when it closes
+    attrs = {"protocol": proto.name, "offsets": list(proto.offsets), "fps": proto.fps, "videos": kept,
+             "labels": labels, "splits": list(SPLITS), "skipped": skipped, **provenance}
     bar = tqdm(videos.iterrows(), total=len(videos), desc=f"{proto.name} shard {shard}", unit="video")
-    for _, row in bar:
-        try:
-            clips, starts = cut_video(Path(row["path"]), row, proto)
-        except UnreadableVideo as error:
-            skipped.append({"video_id": row["video_id"], "reason": str(error)})
-            log.warning("skipping %s: %s", row["video_id"], error)
-            continue
-        if not starts:
-            reason = f"too short for one {proto.span}-frame clip ({row['frames']} frames)"
-            skipped.append({"video_id": row["video_id"], "reason": reason})
-            continue
-        n = len(starts)
-        arrays["frames"].append(clips)
-        arrays["video_index"].append(np.full(n, len(kept), np.int32))
-        arrays["start"].append(np.asarray(starts, np.int32))
-        arrays["label"].append(np.full(n, labels.index(str(row["label"])), np.int16))
-        arrays["split"].append(np.full(n, SPLITS.index(effective_split(row)), np.uint8))
-        kept.append(str(row["video_id"]))
-    empty = {
-        "frames": np.zeros((0, len(proto.offsets), proto.height, proto.width, 3), np.uint8),
-        "video_index": np.zeros(0, np.int32),
-        "start": np.zeros(0, np.int32),
-        "label": np.zeros(0, np.int16),
-        "split": np.zeros(0, np.uint8),
-    }
-    stacked = {k: (np.concatenate(v) if v else empty[k]) for k, v in arrays.items()}
-    attrs = {
-        "protocol": proto.name,
-        "offsets": list(proto.offsets),
-        "fps": proto.fps,
-        "videos": kept,
-        "labels": labels,
-        "splits": list(SPLITS),
-        "skipped": skipped,
-        **provenance,
-    }
-    return write_shard(out_path, stacked, attrs)
+    with ShardWriter(out_path, attrs) as writer:
+        writer.append("frames", np.zeros((0, len(proto.offsets), proto.height, proto.width, 3), np.uint8))
+        for name, dtype in _CLIP_METADATA_DTYPES.items():
+            writer.append(name, np.zeros(0, dtype))
+        for _, row in bar:
+            before = len(writer)
+            metadata = {"video_index": np.int32(len(kept)),
+                        "label": np.int16(labels.index(str(row["label"]))),
+                        "split": np.uint8(SPLITS.index(effective_split(row)))}
+            try:
+                for start, clip in cut_video(Path(row["path"]), row, proto):
+                    writer.add({"frames": clip, "start": np.int32(start), **metadata})
+            except UnreadableVideo as error:
+                writer.truncate(before)  # a video that fails halfway gives no clips at all
+                skipped.append({"video_id": row["video_id"], "reason": str(error)})
+                log.warning("skipping %s: %s", row["video_id"], error)
+                continue
+            if len(writer) == before:
+                reason = f"too short for one {proto.span}-frame clip ({row['frames']} frames)"
+                skipped.append({"video_id": row["video_id"], "reason": reason})
+                continue
+            kept.append(str(row["video_id"]))
+    return out_path
 
 
 def write_clip_index(manifest_path: Path, shard_paths: list[Path], proto: ClipProtocol, out_csv: Path) -> pd.DataFrame:
