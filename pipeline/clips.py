@@ -45,6 +45,7 @@ class ClipProtocol:
     static_camera_only: bool = False  # keep videos without camera motion (staticflow)
     min_quality: str | None = None  # keep HMDB-51 quality at least this ("med": med and goo)
     fit: str = "cover"  # "cover": scale to cover, centre crop; "squash": resize to width x height
+    total_clips: int = 0  # >0: this many clip starts drawn at random per split (stride, max per video unused)
 
     @property
     def span(self) -> int:
@@ -52,11 +53,17 @@ class ClipProtocol:
         return max(self.offsets) + 1
 
 
-def protocol(name: str, sizes: dict[str, Any]) -> ClipProtocol:
-    """Build the protocol ``name`` with the sizes of the chosen preset (``presets['clips'][name]``)."""
+def protocol(name: str, sizes: dict[str, Any], dataset: str | None = None) -> ClipProtocol:
+    """Build the protocol ``name`` with the sizes of the chosen preset (``presets['clips'][name]``).
+
+    ``sizes['datasets'][dataset]``, when present, replaces sizes for that dataset only (walker
+    samples 2,800 random THUMOS test frames but every 3rd frame of UCF101).
+    """
+    sizes = {**{k: v for k, v in sizes.items() if k != "datasets"}, **dict(sizes.get("datasets", {})).get(dataset, {})}
     common = {
         "max_clips_per_video": int(sizes["max_clips_per_video"]),
         "videos_per_shard": int(sizes["videos_per_shard"]),
+        "total_clips": int(sizes.get("total_clips", 0)),
     }
     if name == "walker":
         # one-second clips at 30 fps, a clip every 3rd frame (walker sec. 5)
@@ -126,6 +133,34 @@ def clip_starts(n_frames: int, proto: ClipProtocol) -> list[int]:
         picks = np.linspace(0, len(starts) - 1, limit).round().astype(int)
         starts = [starts[i] for i in picks]
     return starts
+
+
+_DRAW_SEED = 0
+"""Seed of the ``total_clips`` draw: part of the data, like an official split, so every training
+seed (and every rerun) scores the same frames."""
+
+
+def drawn_starts(manifest: pd.DataFrame, proto: ClipProtocol) -> dict[str, list[int]]:
+    """video_id -> sorted clip starts, ``proto.total_clips`` of them per split, drawn uniformly
+    without replacement over every frame of every eligible video where a whole clip fits (the
+    walker paper's "2,800 random frames" of the THUMOS test set), so a video gets its share by
+    its length. Computed from the manifest alone (frame counts or durations), so every shard job
+    agrees on the draw and a shard's contents are known before decoding."""
+    videos = eligible_videos(manifest, proto)
+    drawn: dict[str, list[int]] = {}
+    for code, split in enumerate(SPLITS):
+        part = videos[videos.apply(effective_split, axis=1) == split] if len(videos) else videos
+        room = np.array([max(0, _expected_frames(row, proto) - proto.span + 1) for _, row in part.iterrows()], np.int64)
+        total = int(room.sum())
+        if not total:
+            continue
+        rng = np.random.default_rng([_DRAW_SEED, code])
+        picks = np.sort(rng.choice(total, size=min(proto.total_clips, total), replace=False))
+        ends = np.cumsum(room)
+        owners = np.searchsorted(ends, picks, side="right")
+        for owner, pick in zip(owners, picks, strict=True):
+            drawn.setdefault(str(part.iloc[owner]["video_id"]), []).append(int(pick - ends[owner] + room[owner]))
+    return drawn
 
 
 def _expected_frames(row: pd.Series, proto: ClipProtocol) -> int:
@@ -202,7 +237,9 @@ def cut_shard(
     """Cut the clips of one shard of videos and publish them as one Zarr shard.
 
     A video that fails to decode or is too short for one clip is recorded in the shard's
-    ``skipped`` attribute with its reason; the others go on.
+    ``skipped`` attribute with its reason; the others go on. Clips go to the shard as they are
+    cut (:class:`ShardWriter`), so memory does not grow with the length of a video. With
+    ``proto.total_clips`` the clips are those :func:`drawn_starts` draws, not the stride grid.
     """
     manifest = read_manifest(manifest_path, raw_dir=raw_dir)
     labels = sorted(set(manifest["label"].astype(str)))
@@ -217,13 +254,19 @@ def cut_shard(
         writer.append("frames", np.zeros((0, len(proto.offsets), proto.height, proto.width, 3), np.uint8))
         for name, dtype in _CLIP_METADATA_DTYPES.items():
             writer.append(name, np.zeros(0, dtype))
+        drawn = drawn_starts(manifest, proto) if proto.total_clips else None
         for _, row in bar:
             before = len(writer)
+            starts = None if drawn is None else drawn.get(str(row["video_id"]), [])
+            if starts == []:
+                reason = f"none of the {proto.total_clips} clips drawn at random over its split falls in it"
+                skipped.append({"video_id": row["video_id"], "reason": reason})
+                continue
             metadata = {"video_index": np.int32(len(kept)),
                         "label": np.int16(labels.index(str(row["label"]))),
                         "split": np.uint8(SPLITS.index(effective_split(row)))}
             try:
-                for start, clip in cut_video(Path(row["path"]), row, proto):
+                for start, clip in cut_video(Path(row["path"]), row, proto, starts):
                     writer.add({"frames": clip, "start": np.int32(start), **metadata})
             except UnreadableVideo as error:
                 writer.truncate(before)  # a video that fails halfway gives no clips at all

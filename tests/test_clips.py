@@ -152,3 +152,25 @@ def test_cutting_a_long_video_holds_one_shard_file_not_the_video(tmp_path, monke
     assert frames.shape == (285, 16, 48, 64, 3)  # 300 frames, a 16-frame clip at every frame
     assert frames.nbytes > 40 * 2**20
     assert peak < 8 * file_bytes, f"peak {peak / 2**20:.1f} MiB while cutting {frames.nbytes / 2**20:.0f} MiB of clips"
+
+
+def test_total_clips_cuts_exactly_the_drawn_clips_across_shards(messy_folder, tmp_path):
+    """Random frames over a whole split (walker's THUMOS test protocol): every shard job cuts
+    its share of the same draw, and a video without a draw is not decoded."""
+    import dataclasses
+
+    from pipeline.clips import drawn_starts, shard_count
+
+    videos, manifest_path = messy_folder
+    proto = dataclasses.replace(PROTO, total_clips=6, videos_per_shard=2)
+    manifest = read_manifest(manifest_path)
+    drawn = drawn_starts(manifest, proto)
+    assert sum(map(len, drawn.values())) == 6
+    cut = {}
+    for k in range(shard_count(manifest, proto)):
+        group = open_shard(cut_shard(manifest_path, videos, proto, k, tmp_path / f"s{k}.zarr", {}))
+        for vid, start in zip(group["video_index"][:], group["start"][:], strict=True):
+            cut.setdefault(group.attrs["videos"][vid], []).append(int(start))
+        for item in group.attrs["skipped"]:
+            assert item["video_id"] not in drawn and "none of the 6 clips drawn" in item["reason"]
+    assert cut == drawn
