@@ -5,12 +5,14 @@ from snakemake.utils import validate
 
 from pipeline import clips as clip_protocols
 from pipeline import papers
+from pipeline.flow import configured_method as configured_flow
 from pipeline.manifest import read_manifest
 
 validate(config, "../schemas/config.schema.yaml")
 papers.check_names(config["papers"])
 
 SIZES = papers.sizes(config["scale"], config.get("overrides"))
+config["preprocess"]["flow"] = configured_flow(config["preprocess"]["flow"], config["scale"])  # auto: by scale
 DATA = Path(config["data_root"])
 RESULTS = Path(config["results_root"])
 LOGS = RESULTS / "logs"
