@@ -87,8 +87,9 @@ def main() -> None:
         chain = filter_chain(decode_options(proto, int(row["width"]), int(row["height"])))
         filtered = best_of(args.repeat, lambda: ffmpeg_null(path, chain))
         result = {}
-        ours = best_of(args.repeat, lambda: result.update(clips=cut_video(path, row, proto)))
-        clips, starts = result["clips"]
+        ours = best_of(args.repeat, lambda: result.update(clips=list(cut_video(path, row, proto))))
+        starts = [start for start, _ in result["clips"]]
+        clips = np.stack([clip for _, clip in result["clips"]])
         n = int(row["frames"])
         print(f"{path.name:<24}{n:>7}{n / limit:>12.0f} f/s{n / filtered:>12.0f} f/s{n / ours:>9.0f} f/s"
               f"{ours / limit:>8.1f}x{ours / filtered:>10.1f}x{len(starts):>7}")

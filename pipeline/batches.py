@@ -35,7 +35,8 @@ def shards_of(summary_csv: str | Path) -> list[Path]:
 def item_table(paths: Sequence[Path]) -> pd.DataFrame:
     """One row per item of the shards, in ``ShardDataset(paths)`` order (row = dataset index).
 
-    Columns: shard, item, video_id, label, split (name).
+    Columns: shard, item, video_id, label, split (name), start (the clip's first frame, -1 when
+    the shard does not say).
     """
 
     frames = []
@@ -53,6 +54,7 @@ def item_table(paths: Sequence[Path]) -> pd.DataFrame:
             "video_id": names,
             "label": np.asarray(group["label"][:]),
             "split": [SPLITS[s] for s in np.asarray(group["split"][:])],
+            "start": np.asarray(group["start"][:]) if "start" in group else np.full(n, -1),
         }))
     if not frames:
         raise ValueError(f"no items in any of the {len(paths)} shards (first: {paths[0] if paths else None})")
@@ -63,13 +65,14 @@ def _stable_rank(name: str) -> str:
     return hashlib.md5(name.encode()).hexdigest()
 
 
-def holdout_videos(table: pd.DataFrame, fraction: float) -> list[str]:
+def holdout_videos(table: pd.DataFrame, fraction: float, train_splits: Sequence[str] = ("train",)) -> list[str]:
     """A small hold-out of whole training videos, spread over the classes ("a small hold out set
     for every action"): ``round(fraction * n)`` of the n training videos (at least one), taken
     class by class in turn so every class gives one before any gives two, never a class's last
     video. Within a class videos are ranked by a hash of their id, so the choice depends neither
-    on the shard layout nor on the seed."""
-    train = table[table["split"] == "train"]
+    on the shard layout nor on the seed. ``train_splits``: the splits whose videos train (walker
+    trains on all of UCF101, its official test videos too)."""
+    train = table[table["split"].isin(list(train_splits))]
     queues = [sorted(set(g["video_id"]), key=_stable_rank) for _, g in train.groupby("label", sort=True)]
     total = sum(len(q) for q in queues)
     k = min(max(int(round(fraction * total)), 1), total - 1) if fraction > 0 and total >= 2 else 0
@@ -83,15 +86,34 @@ def holdout_videos(table: pd.DataFrame, fraction: float) -> list[str]:
     return sorted(held)
 
 
-def split_rows(table: pd.DataFrame, held: Sequence[str]) -> dict[str, np.ndarray]:
-    """Dataset rows of train (minus the hold-out), val (the hold-out) and test."""
+def split_rows(table: pd.DataFrame, held: Sequence[str], train_splits: Sequence[str] = ("train",)) -> dict[str, np.ndarray]:
+    """Dataset rows of train (minus the hold-out), val (the hold-out) and test (the test split
+    when it does not train)."""
     is_held = table["video_id"].isin(set(held)).to_numpy()
-    is_train = (table["split"] == "train").to_numpy()
+    is_train = table["split"].isin(list(train_splits)).to_numpy()
     return {
         "train": np.flatnonzero(is_train & ~is_held),
         "val": np.flatnonzero(is_train & is_held),
-        "test": np.flatnonzero((table["split"] == "test").to_numpy()),
+        "test": np.flatnonzero((table["split"] == "test").to_numpy() & ~is_train),
     }
+
+
+def split_by_frame(table: pd.DataFrame, val_fraction: float, test_fraction: float) -> dict[str, np.ndarray]:
+    """Rows of train / val / test with every frame of every video shuffled together, as the
+    staticflow paper ("the resulting 48,000 frames ... were shuffled and split into training,
+    validation, and test sets"); official splits are ignored. Neighbouring frames of one video
+    land on both sides, so test frames have near-duplicates in training (:func:`split_rows` is
+    the by-video alternative). Frames are ranked by a hash of (video, start), so the split depends
+    neither on the shard layout nor on the seed; ``round(fraction * n)`` frames go to test, then
+    to val, from the front of that order."""
+    if not (0 <= val_fraction and 0 <= test_fraction and val_fraction + test_fraction < 1):
+        raise ValueError(f"frame split: val_fraction {val_fraction} and test_fraction {test_fraction} "
+                         "must be >= 0 and leave frames to train")
+    ranks = [_stable_rank(f"{v}:{s}") for v, s in zip(table["video_id"], table["start"], strict=True)]
+    order = np.argsort(np.asarray(ranks), kind="stable")
+    n_test, n_val = int(round(test_fraction * len(order))), int(round(val_fraction * len(order)))
+    return {"train": np.sort(order[n_test + n_val:]), "val": np.sort(order[n_test : n_test + n_val]),
+            "test": np.sort(order[:n_test])}
 
 
 @dataclass
@@ -104,7 +126,7 @@ class VideoSplit:
     rows: dict[str, np.ndarray]
 
 
-def split_by_video(summary: str | Path, holdout_fraction: float) -> VideoSplit:
+def split_by_video(summary: str | Path, holdout_fraction: float, train_splits: Sequence[str] = ("train",)) -> VideoSplit:
     """The shards a stage summary lists, split by whole videos with a per-class hold-out.
 
     A split with no training rows left fails here, naming the summary: every later statistic
@@ -112,8 +134,8 @@ def split_by_video(summary: str | Path, holdout_fraction: float) -> VideoSplit:
     """
     paths = shards_of(summary)
     table = item_table(paths)
-    held = holdout_videos(table, float(holdout_fraction))
-    rows = split_rows(table, held)
+    held = holdout_videos(table, float(holdout_fraction), train_splits)
+    rows = split_rows(table, held, train_splits)
     if len(rows["train"]) == 0:
         raise ValueError(f"{summary}: no training items left after holding out {len(held)} videos")
     return VideoSplit(paths, table, held, rows)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from tqdm import tqdm
 
 from pipeline.atomic import write_csv
 from pipeline.manifest import read_manifest
-from pipeline.shards import SPLITS, open_shard, shard_length, write_shard
+from pipeline.shards import SPLITS, ShardWriter, open_shard, shard_length
 from pipeline.video_read import UnreadableVideo, iter_frames
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class ClipProtocol:
     static_camera_only: bool = False  # keep videos without camera motion (staticflow)
     min_quality: str | None = None  # keep HMDB-51 quality at least this ("med": med and goo)
     fit: str = "cover"  # "cover": scale to cover, centre crop; "squash": resize to width x height
+    total_clips: int = 0  # >0: this many clip starts drawn at random per split (stride, max per video unused)
 
     @property
     def span(self) -> int:
@@ -51,11 +53,17 @@ class ClipProtocol:
         return max(self.offsets) + 1
 
 
-def protocol(name: str, sizes: dict[str, Any]) -> ClipProtocol:
-    """Build the protocol ``name`` with the sizes of the chosen preset (``presets['clips'][name]``)."""
+def protocol(name: str, sizes: dict[str, Any], dataset: str | None = None) -> ClipProtocol:
+    """Build the protocol ``name`` with the sizes of the chosen preset (``presets['clips'][name]``).
+
+    ``sizes['datasets'][dataset]``, when present, replaces sizes for that dataset only (walker
+    samples 2,800 random THUMOS test frames but every 3rd frame of UCF101).
+    """
+    sizes = {**{k: v for k, v in sizes.items() if k != "datasets"}, **dict(sizes.get("datasets", {})).get(dataset, {})}
     common = {
         "max_clips_per_video": int(sizes["max_clips_per_video"]),
         "videos_per_shard": int(sizes["videos_per_shard"]),
+        "total_clips": int(sizes.get("total_clips", 0)),
     }
     if name == "walker":
         # one-second clips at 30 fps, a clip every 3rd frame (walker sec. 5)
@@ -127,6 +135,34 @@ def clip_starts(n_frames: int, proto: ClipProtocol) -> list[int]:
     return starts
 
 
+_DRAW_SEED = 0
+"""Seed of the ``total_clips`` draw: part of the data, like an official split, so every training
+seed (and every rerun) scores the same frames."""
+
+
+def drawn_starts(manifest: pd.DataFrame, proto: ClipProtocol) -> dict[str, list[int]]:
+    """video_id -> sorted clip starts, ``proto.total_clips`` of them per split, drawn uniformly
+    without replacement over every frame of every eligible video where a whole clip fits (the
+    walker paper's "2,800 random frames" of the THUMOS test set), so a video gets its share by
+    its length. Computed from the manifest alone (frame counts or durations), so every shard job
+    agrees on the draw and a shard's contents are known before decoding."""
+    videos = eligible_videos(manifest, proto)
+    drawn: dict[str, list[int]] = {}
+    for code, split in enumerate(SPLITS):
+        part = videos[videos.apply(effective_split, axis=1) == split] if len(videos) else videos
+        room = np.array([max(0, _expected_frames(row, proto) - proto.span + 1) for _, row in part.iterrows()], np.int64)
+        total = int(room.sum())
+        if not total:
+            continue
+        rng = np.random.default_rng([_DRAW_SEED, code])
+        picks = np.sort(rng.choice(total, size=min(proto.total_clips, total), replace=False))
+        ends = np.cumsum(room)
+        owners = np.searchsorted(ends, picks, side="right")
+        for owner, pick in zip(owners, picks, strict=True):
+            drawn.setdefault(str(part.iloc[owner]["video_id"]), []).append(int(pick - ends[owner] + room[owner]))
+    return drawn
+
+
 def _expected_frames(row: pd.Series, proto: ClipProtocol) -> int:
     if proto.fps is None:
         return int(row["frames"])
@@ -148,33 +184,33 @@ def decode_options(proto: ClipProtocol, width: int, height: int) -> dict[str, An
     return {"fps": proto.fps, "size": scaled, "center_crop": (proto.height, proto.width)}
 
 
-def cut_video(path: Path, row: pd.Series, proto: ClipProtocol) -> tuple[np.ndarray, list[int]]:
-    """Decode one video once, streaming, and return its clips (N, T, H, W, 3) and their starts.
+def cut_video(path: Path, row: pd.Series, proto: ClipProtocol,
+              starts: Sequence[int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode one video once, streaming, and yield its clips as ``(start, clip (T, H, W, 3))``.
 
-    Frames are buffered only as far back as the longest clip reaches, so a long video (an hour of
-    Flickr or exercise footage) never sits in memory whole.
+    Frames are buffered only as far back as the longest clip reaches and each clip is handed
+    on as soon as it is complete, so a long video (an hour of Flickr or exercise footage, a
+    THUMOS test video) never sits in memory whole, neither as frames nor as clips. ``starts``
+    (sorted) replaces the protocol's stride grid.
     """
-    wanted = clip_starts(_expected_frames(row, proto), proto)
-    clips: list[np.ndarray] = []
-    starts: list[int] = []
+    wanted = clip_starts(_expected_frames(row, proto), proto) if starts is None else list(starts)
     buffer: dict[int, np.ndarray] = {}
     pending = iter(wanted)
     next_start = next(pending, None)
     frames = iter_frames(path, **decode_options(proto, int(row["width"]), int(row["height"])))
-    for index, frame in enumerate(frames):
-        if next_start is None:
-            frames.close()  # every wanted clip is cut: stop decoding the rest
-            break
-        buffer[index] = frame
-        while next_start is not None and index >= next_start + proto.span - 1:
-            clips.append(np.stack([buffer[next_start + o] for o in proto.offsets]))
-            starts.append(next_start)
-            next_start = next(pending, None)
-        keep_from = next_start if next_start is not None else index + 1
-        for old in [k for k in buffer if k < keep_from]:
-            del buffer[old]
-    shape = (0, len(proto.offsets), proto.height, proto.width, 3)
-    return (np.stack(clips) if clips else np.zeros(shape, np.uint8)), starts
+    try:
+        for index, frame in enumerate(frames):
+            if next_start is None:
+                break  # every wanted clip is cut: stop decoding the rest
+            buffer[index] = frame
+            while next_start is not None and index >= next_start + proto.span - 1:
+                yield next_start, np.stack([buffer[next_start + o] for o in proto.offsets])
+                next_start = next(pending, None)
+            keep_from = next_start if next_start is not None else index + 1
+            for old in [k for k in buffer if k < keep_from]:
+                del buffer[old]
+    finally:
+        frames.close()  # ends ffmpeg when the caller stops early or every clip is cut
 
 
 def shard_videos(manifest: pd.DataFrame, proto: ClipProtocol, shard: int) -> pd.DataFrame:
@@ -184,6 +220,10 @@ def shard_videos(manifest: pd.DataFrame, proto: ClipProtocol, shard: int) -> pd.
     if not 0 <= shard < max(1, math.ceil(len(videos) / per)):
         raise IndexError(f"shard {shard} out of range for {len(videos)} videos at {per} per shard")
     return videos.iloc[shard * per : (shard + 1) * per]
+
+
+_CLIP_METADATA_DTYPES = {"video_index": np.int32, "start": np.int32, "label": np.int16, "split": np.uint8}
+"""The per-clip arrays of a clip shard beside ``frames``."""
 
 
 def cut_shard(
@@ -197,52 +237,48 @@ def cut_shard(
     """Cut the clips of one shard of videos and publish them as one Zarr shard.
 
     A video that fails to decode or is too short for one clip is recorded in the shard's
-    ``skipped`` attribute with its reason; the others go on.
+    ``skipped`` attribute with its reason; the others go on. Clips go to the shard as they are
+    cut (:class:`ShardWriter`), so memory does not grow with the length of a video. With
+    ``proto.total_clips`` the clips are those :func:`drawn_starts` draws, not the stride grid.
     """
     manifest = read_manifest(manifest_path, raw_dir=raw_dir)
     labels = sorted(set(manifest["label"].astype(str)))
     videos = shard_videos(manifest, proto, shard)
-    arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("frames", "video_index", "start", "label", "split")}
     kept: list[str] = []
     skipped: list[dict[str, str]] = []
+    # kept and skipped fill in as the videos are cut; the writer stores attrs when it closes
+    attrs = {"protocol": proto.name, "offsets": list(proto.offsets), "fps": proto.fps, "videos": kept,
+             "labels": labels, "splits": list(SPLITS), "skipped": skipped, **provenance}
     bar = tqdm(videos.iterrows(), total=len(videos), desc=f"{proto.name} shard {shard}", unit="video")
-    for _, row in bar:
-        try:
-            clips, starts = cut_video(Path(row["path"]), row, proto)
-        except UnreadableVideo as error:
-            skipped.append({"video_id": row["video_id"], "reason": str(error)})
-            log.warning("skipping %s: %s", row["video_id"], error)
-            continue
-        if not starts:
-            reason = f"too short for one {proto.span}-frame clip ({row['frames']} frames)"
-            skipped.append({"video_id": row["video_id"], "reason": reason})
-            continue
-        n = len(starts)
-        arrays["frames"].append(clips)
-        arrays["video_index"].append(np.full(n, len(kept), np.int32))
-        arrays["start"].append(np.asarray(starts, np.int32))
-        arrays["label"].append(np.full(n, labels.index(str(row["label"])), np.int16))
-        arrays["split"].append(np.full(n, SPLITS.index(effective_split(row)), np.uint8))
-        kept.append(str(row["video_id"]))
-    empty = {
-        "frames": np.zeros((0, len(proto.offsets), proto.height, proto.width, 3), np.uint8),
-        "video_index": np.zeros(0, np.int32),
-        "start": np.zeros(0, np.int32),
-        "label": np.zeros(0, np.int16),
-        "split": np.zeros(0, np.uint8),
-    }
-    stacked = {k: (np.concatenate(v) if v else empty[k]) for k, v in arrays.items()}
-    attrs = {
-        "protocol": proto.name,
-        "offsets": list(proto.offsets),
-        "fps": proto.fps,
-        "videos": kept,
-        "labels": labels,
-        "splits": list(SPLITS),
-        "skipped": skipped,
-        **provenance,
-    }
-    return write_shard(out_path, stacked, attrs)
+    with ShardWriter(out_path, attrs) as writer:
+        writer.append("frames", np.zeros((0, len(proto.offsets), proto.height, proto.width, 3), np.uint8))
+        for name, dtype in _CLIP_METADATA_DTYPES.items():
+            writer.append(name, np.zeros(0, dtype))
+        drawn = drawn_starts(manifest, proto) if proto.total_clips else None
+        for _, row in bar:
+            before = len(writer)
+            starts = None if drawn is None else drawn.get(str(row["video_id"]), [])
+            if starts == []:
+                reason = f"none of the {proto.total_clips} clips drawn at random over its split falls in it"
+                skipped.append({"video_id": row["video_id"], "reason": reason})
+                continue
+            metadata = {"video_index": np.int32(len(kept)),
+                        "label": np.int16(labels.index(str(row["label"]))),
+                        "split": np.uint8(SPLITS.index(effective_split(row)))}
+            try:
+                for start, clip in cut_video(Path(row["path"]), row, proto, starts):
+                    writer.add({"frames": clip, "start": np.int32(start), **metadata})
+            except UnreadableVideo as error:
+                writer.truncate(before)  # a video that fails halfway gives no clips at all
+                skipped.append({"video_id": row["video_id"], "reason": str(error)})
+                log.warning("skipping %s: %s", row["video_id"], error)
+                continue
+            if len(writer) == before:
+                reason = f"too short for one {proto.span}-frame clip ({row['frames']} frames)"
+                skipped.append({"video_id": row["video_id"], "reason": reason})
+                continue
+            kept.append(str(row["video_id"]))
+    return out_path
 
 
 def write_clip_index(manifest_path: Path, shard_paths: list[Path], proto: ClipProtocol, out_csv: Path) -> pd.DataFrame:

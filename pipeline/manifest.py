@@ -574,6 +574,15 @@ _SPLIT_ORIGIN = {
 }
 
 
+# What to do when a split cannot come from the configured download (layout, split -> advice).
+_MISSING_SPLIT = {
+    ("thumos", "test"): ("the THUMOS 2015 test videos are not downloadable by url (`source: url` brings the "
+                         "public validation videos only): register at http://www.thumos.info/download.html, "
+                         "download the test set, and set `datasets: {thumos: {source: path, path: <folder>}}` "
+                         "with the folder holding thumos15_video_test_*.mp4 (or a test/ folder)"),
+}
+
+
 def why_split_is_empty(
     manifest_path: str | os.PathLike, split: str, clip_index: str | os.PathLike | None = None, limit: int = 4
 ) -> str:
@@ -586,8 +595,9 @@ def why_split_is_empty(
     members = manifest[manifest["split"] == split]
     if members.empty:
         present = manifest["split"].replace("", "(none)").value_counts().to_dict()
+        advice = _MISSING_SPLIT.get((layout, split), "check that the lists name the files there")
         return (f"the listing {manifest_path} puts no video in {split!r} (its split column comes from "
-                f"{origin}; splits present: {present}): check that the lists name the files there")
+                f"{origin}; splits present: {present}): {advice}")
     fates: pd.Series
     index = Path(clip_index) if clip_index is not None else None
     if index is not None and index.is_file():

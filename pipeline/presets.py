@@ -54,7 +54,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "voc2012": _detection_standin(64, 48, 10, 6),
         },
         "clips": {
-            "walker": {"width": 64, "height": 48, "frames": 31, "stride": 3, "max_clips_per_video": 2, "videos_per_shard": 4},
+            "walker": {"width": 64, "height": 48, "frames": 31, "stride": 3, "max_clips_per_video": 2, "videos_per_shard": 4,
+                       "datasets": {"thumos": {"total_clips": 0}}},
             "staticflow": {"size": 64, "stride": 5, "max_clips_per_video": 4, "videos_per_shard": 4},
             "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 1, "videos_per_shard": 4},
             "svg": {"size": 64, "frames": 20, "stride": 10, "max_clips_per_video": 2, "videos_per_shard": 4, "fit": "squash"},
@@ -76,7 +77,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "voc2012": _detection_standin(160, 120, 200, 100),
         },
         "clips": {
-            "walker": {"width": 160, "height": 120, "frames": 31, "stride": 3, "max_clips_per_video": 4, "videos_per_shard": 16},
+            "walker": {"width": 160, "height": 120, "frames": 31, "stride": 3, "max_clips_per_video": 4, "videos_per_shard": 16,
+                       "datasets": {"thumos": {"total_clips": 0}}},
             "staticflow": {"size": 120, "stride": 5, "max_clips_per_video": 6, "videos_per_shard": 16},
             "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 2, "videos_per_shard": 16},
             "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 4, "videos_per_shard": 16, "fit": "squash"},
@@ -99,8 +101,10 @@ PRESETS: dict[str, dict[str, Any]] = {
             "voc2012": _detection_standin(320, 240, 2000, 1000),
         },
         "clips": {
-            # walker: 31-frame one-second clips at 320x240, a clip at every 3rd frame (paper sec. 5)
-            "walker": {"width": 320, "height": 240, "frames": 31, "stride": 3, "max_clips_per_video": 0, "videos_per_shard": 64},
+            # walker: 31-frame one-second clips at 320x240, a clip at every 3rd frame of UCF101 (paper
+            # sec. 5); THUMOS test: 2,800 random frames with their windows over the whole test set
+            "walker": {"width": 320, "height": 240, "frames": 31, "stride": 3, "max_clips_per_video": 0, "videos_per_shard": 64,
+                       "datasets": {"thumos": {"total_clips": 2800}}},
             # staticflow: 200x200 centre crop, every 5th frame with its next three
             "staticflow": {"size": 200, "stride": 5, "max_clips_per_video": 0, "videos_per_shard": 64},
             # vgan: 32 frames at 64x64, 25 fps
@@ -118,7 +122,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "shapes": {"size": 128, "train_pairs": 20000, "test_pairs": 500},
     },
 }
-"""Per scale, nested by stage. ``max_clips_per_video: 0`` means every clip the stride allows."""
+"""Per scale, nested by stage. ``max_clips_per_video: 0`` means every clip the stride allows.
+``clips.<protocol>.datasets.<dataset>`` replaces a protocol's sizes for one dataset;
+``total_clips`` (0 = off) draws that many clip starts at random per split over all of a
+dataset's frames instead of the stride grid (``pipeline.clips.drawn_starts``)."""
 
 
 def _with_paper_sizes(scale: str, paper_sizes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -3,14 +3,16 @@
 A *shard* is a Zarr v3 group written whole by one job. Every array in it has the item (clip,
 frame pair, sequence) on axis 0, chunked one item per chunk so a reader gets any clip without
 decoding its neighbours, and packed with Zarr's sharding codec so a shard of thousands of clips
-is a handful of files rather than thousands. A shard is written into a temporary directory
-beside its destination and renamed into place, so a reader (or Snakemake after a crash) never
-sees a half-written shard under its final name.
+is a handful of files rather than thousands. A shard is written item by item through
+:class:`ShardWriter` (a job holds at most one shard file's worth of items, whatever the length
+of its videos) into a temporary directory beside its destination and renamed into place, so a
+reader (or Snakemake after a crash) never sees a half-written shard under its final name.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -33,10 +35,156 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 _TARGET_FILE_BYTES = 256 * 2**20  # aim for Zarr shard files of about this size
 
 
-def _items_per_file(shape: tuple[int, ...], itemsize: int) -> int:
+def _items_per_file(item_shape: tuple[int, ...], itemsize: int) -> int:
     """Items per Zarr shard file: a few hundred MB per file keeps file counts low on clusters."""
-    item_bytes = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)
-    return max(1, min(shape[0], _TARGET_FILE_BYTES // item_bytes))
+    item_bytes = max(1, int(np.prod(item_shape, dtype=np.int64)) * itemsize)
+    return max(1, _TARGET_FILE_BYTES // item_bytes)
+
+
+class _Column:
+    """One array of a shard being written: its item shape, dtype and the items not yet stored.
+
+    A 1-d column (per-item metadata: a label, a start) is small and kept whole until the
+    writer closes. An N-d column goes to Zarr in blocks of whole shard files, so a shard
+    file is written once, never read back and rewritten, and at most one file's worth of
+    items waits in memory.
+    """
+
+    def __init__(self, name: str, item_shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.name, self.item_shape, self.dtype = name, item_shape, dtype
+        self.per_file = _items_per_file(item_shape, dtype.itemsize) if item_shape else 0
+        self.pending: list[np.ndarray] = []
+        self.n_pending = 0
+        self.written = 0  # items already in the Zarr array
+        self.array: zarr.Array | None = None
+
+    @property
+    def length(self) -> int:
+        return self.written + self.n_pending
+
+    def take(self, block: np.ndarray, where: str) -> None:
+        if block.shape[1:] != self.item_shape:
+            raise ValueError(f"shard {where}: array {self.name!r} items are {self.item_shape}, "
+                             f"got a block of {block.shape[1:]}")
+        if block.dtype != self.dtype:
+            if not np.can_cast(block.dtype, self.dtype, "safe"):
+                raise ValueError(f"shard {where}: array {self.name!r} is {self.dtype}, got {block.dtype}")
+            block = block.astype(self.dtype)
+        if len(block):
+            self.pending.append(block)
+            self.n_pending += len(block)
+
+    def _joined(self) -> np.ndarray:
+        if len(self.pending) == 1:
+            return self.pending[0]
+        if not self.pending:
+            return np.zeros((0, *self.item_shape), self.dtype)
+        return np.concatenate(self.pending)
+
+    def _create(self, group: zarr.Group, n_items: int) -> zarr.Array:
+        if self.item_shape:
+            chunks = (1, *self.item_shape)
+            shards = (max(1, min(n_items, self.per_file)), *self.item_shape)
+        else:
+            chunks = shards = (max(1, n_items),)
+        return group.create_array(self.name, shape=(0, *self.item_shape), chunks=chunks,
+                                  shards=shards, dtype=self.dtype)
+
+    def flush(self, group: zarr.Group, final: bool) -> None:
+        """Store the pending items that fill whole shard files (all of them when ``final``)."""
+        if not final and (not self.item_shape or self.n_pending < self.per_file):
+            return
+        data = self._joined()
+        n = len(data) if final else (len(data) // self.per_file) * self.per_file
+        if self.array is None:
+            self.array = self._create(group, self.written + len(data))
+        if n:
+            self.array.append(np.ascontiguousarray(data[:n]))
+        rest = data[n:]
+        self.pending, self.n_pending, self.written = ([rest] if len(rest) else []), len(rest), self.written + n
+
+    def truncate(self, n: int) -> None:
+        """Forget the items from ``n`` on. Items already stored past the last whole shard file
+        before ``n`` are read back (at most one file's worth) so later writes stay file-aligned."""
+        if n >= self.length:
+            return
+        if n >= self.written:
+            self.pending, self.n_pending = [self._joined()[: n - self.written]], n - self.written
+            return
+        aligned = (n // self.per_file) * self.per_file if self.per_file else 0
+        kept = np.asarray(self.array[aligned:n])
+        self.array.resize((aligned, *self.item_shape))
+        self.pending, self.n_pending, self.written = [kept], len(kept), aligned
+
+
+class ShardWriter:
+    """Write a shard item by item, with memory bounded whatever the number of items.
+
+    Use as a context manager; the shard is published (atomically, through
+    :func:`publishing_dir`) only when the block ends without an exception, so a writer that
+    raises, or a job killed halfway, leaves nothing under the final name. Arrays are created
+    by their first :meth:`append` (a block with 0 items declares an array's item shape and
+    dtype); every array must hold the same number of items when the writer closes. ``attrs``
+    can be updated until then.
+
+    The stored arrays are those :func:`write_shard` would write from the whole arrays: one
+    item per chunk, packed into Zarr shard files of about ``_TARGET_FILE_BYTES``.
+    """
+
+    def __init__(self, path: str | Path, attrs: Mapping[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.attrs: dict[str, Any] = dict(attrs or {})
+        self._columns: dict[str, _Column] = {}
+        self._publish = None
+        self._group: zarr.Group | None = None
+
+    def __enter__(self) -> ShardWriter:
+        self._publish = publishing_dir(self.path)
+        tmp = self._publish.__enter__()
+        self._group = zarr.open_group(tmp, mode="w")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            if exc_type is None:
+                self._close()
+        except BaseException:
+            self._publish.__exit__(*sys.exc_info())
+            raise
+        return bool(self._publish.__exit__(exc_type, exc, tb))
+
+    def append(self, name: str, block: np.ndarray) -> None:
+        """Append ``block`` (items on axis 0) to array ``name``."""
+        block = np.asarray(block)
+        if block.ndim == 0:
+            raise ValueError(f"shard {self.path}: array {name!r} is a scalar; put scalars in attrs")
+        column = self._columns.get(name)
+        if column is None:
+            column = self._columns[name] = _Column(name, tuple(block.shape[1:]), block.dtype)
+        column.take(block, str(self.path))
+        column.flush(self._group, final=False)
+
+    def add(self, item: Mapping[str, np.ndarray]) -> None:
+        """Append one item: one value per named array."""
+        for name, value in item.items():
+            self.append(name, np.asarray(value)[None])
+
+    def __len__(self) -> int:
+        """Items in the longest array so far."""
+        return max((c.length for c in self._columns.values()), default=0)
+
+    def truncate(self, n: int) -> None:
+        """Drop every array's items from ``n`` on (a video that failed halfway through)."""
+        for column in self._columns.values():
+            column.truncate(n)
+
+    def _close(self) -> None:
+        lengths = {name: c.length for name, c in self._columns.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"shard {self.path}: arrays disagree on the item count (axis 0): {lengths}")
+        for column in self._columns.values():
+            column.flush(self._group, final=True)
+        self._group.attrs.update(self.attrs)
 
 
 def write_shard(
@@ -52,22 +200,9 @@ def write_shard(
     lengths = {name: np.asarray(a).shape[0] for name, a in arrays.items() if np.ndim(a) > 0}
     if len(set(lengths.values())) > 1:
         raise ValueError(f"shard {path}: arrays disagree on the item count (axis 0): {lengths}")
-    with publishing_dir(path) as tmp:
-        group = zarr.open_group(tmp, mode="w")
-        group.attrs.update(dict(attrs or {}))
+    with ShardWriter(path, attrs) as writer:
         for name, data in arrays.items():
-            data = np.ascontiguousarray(data)
-            if data.ndim == 0:
-                raise ValueError(f"shard {path}: array {name!r} is a scalar; put scalars in attrs")
-            if data.ndim == 1:
-                chunks = shards = (max(1, data.shape[0]),)
-            else:
-                chunks = (1, *data.shape[1:])
-                per_file = _items_per_file(data.shape, data.dtype.itemsize)
-                shards = (max(1, per_file), *data.shape[1:])
-            arr = group.create_array(name, shape=data.shape, chunks=chunks, shards=shards, dtype=data.dtype)
-            if data.size:
-                arr[...] = data
+            writer.append(name, data)
     return path
 
 
@@ -108,29 +243,26 @@ def map_shard(
 
     group = open_shard(src)
     n = shard_length(group)
-    outputs: dict[str, list[np.ndarray]] = {}
     kept_items: list[int] = []
     dropped: list[dict[str, Any]] = []
     videos = list(group.attrs.get("videos", []))
-    for item in tqdm(range(n), desc=desc or Path(dst).name, unit="clip", mininterval=2.0):
-        result = per_item({name: np.asarray(group[name][item]) for name in read})
-        if isinstance(result, tuple):
-            video = int(group["video_index"][item]) if "video_index" in group else -1
-            dropped.append({"item": item, "video_id": videos[video] if 0 <= video < len(videos) else "",
-                            "start": int(group["start"][item]) if "start" in group else -1,
-                            "reason": result[0], "detail": result[1]})
-            continue
-        kept_items.append(item)
-        for name, value in result.items():
-            outputs.setdefault(name, []).append(np.asarray(value))
-    arrays = {name: np.stack(values) for name, values in outputs.items()}
-    index = np.asarray(kept_items, np.int64)
-    for name in CLIP_METADATA:
-        if name in group:
-            arrays[name] = group[name][:][index] if n else group[name][:]
-    arrays["source_item"] = index.astype(np.int32)
-    merged = {**dict(group.attrs), **dict(attrs or {}), "dropped": dropped, "source_shard": str(src)}
-    write_shard(dst, arrays, merged)
+    with ShardWriter(dst, {**dict(group.attrs), **dict(attrs or {})}) as writer:
+        for item in tqdm(range(n), desc=desc or Path(dst).name, unit="clip", mininterval=2.0):
+            result = per_item({name: np.asarray(group[name][item]) for name in read})
+            if isinstance(result, tuple):
+                video = int(group["video_index"][item]) if "video_index" in group else -1
+                dropped.append({"item": item, "video_id": videos[video] if 0 <= video < len(videos) else "",
+                                "start": int(group["start"][item]) if "start" in group else -1,
+                                "reason": result[0], "detail": result[1]})
+                continue
+            kept_items.append(item)
+            writer.add(result)
+        index = np.asarray(kept_items, np.int64)
+        for name in CLIP_METADATA:
+            if name in group:
+                writer.append(name, group[name][:][index] if n else group[name][:])
+        writer.append("source_item", index.astype(np.int32))
+        writer.attrs.update({"dropped": dropped, "source_shard": str(src)})
     return len(kept_items), len(dropped)
 
 

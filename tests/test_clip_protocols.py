@@ -5,6 +5,7 @@ import pytest
 
 from pipeline.clips import (
     clip_starts,
+    drawn_starts,
     eligible_videos,
     exclusion_reason,
     protocol,
@@ -101,3 +102,33 @@ def test_overrides_read_numbers_given_as_text_as_the_presets_type():
     assert sizes["svg"]["smmnist"]["train"]["steps"] == 6000 and sizes["svg"]["smmnist"]["model"]["beta"] == 1e-3
     with pytest.raises(TypeError, match=r"overrides.svg.smmnist.train.steps: expected a number like 2000, got 'many'"):
         resolve("demo", {"svg": {"smmnist": {"train": {"steps": "many"}}}})
+
+
+def test_paper_thumos_draws_2800_random_frames_ucf101_every_third():
+    sizes = PRESETS["paper"]["clips"]["walker"]
+    assert protocol("walker", sizes, "thumos").total_clips == 2800  # walker sec. 5
+    ucf = protocol("walker", sizes, "ucf101")
+    assert ucf.total_clips == 0 and ucf.stride == 3 and ucf.max_clips_per_video == 0
+    for scale in ("smoke", "demo"):  # the demo's THUMOS stand-in keeps its clips
+        assert protocol("walker", PRESETS[scale]["clips"]["walker"], "thumos").total_clips == 0
+    sizes = resolve("demo", {"clips": {"walker": {"datasets": {"thumos": {"total_clips": "12"}}}}})
+    assert protocol("walker", sizes["clips"]["walker"], "thumos").total_clips == 12
+
+
+def test_drawn_starts_share_clips_by_length_per_split_and_are_fixed_by_the_manifest():
+    proto = protocol("walker", {"width": 8, "height": 6, "frames": 31, "stride": 3, "max_clips_per_video": 0,
+                                "videos_per_shard": 2, "total_clips": 300})
+    manifest = _manifest(6, split="test")
+    manifest["duration"] = [3.0, 30.0, 1.0, 10.0, 300.0, 60.0]  # v002 is 30 frames: no 31-frame clip fits
+    manifest.loc[5, "split"] = "val"
+    drawn = drawn_starts(manifest, proto)
+    assert drawn == drawn_starts(manifest.sample(frac=1, random_state=1), proto)  # row order does not matter
+    test_counts = {v: len(drawn.get(v, [])) for v in ("v000", "v001", "v002", "v003", "v004")}
+    assert sum(test_counts.values()) == 300 and len(drawn["v005"]) == 300  # 300 per split
+    assert test_counts["v002"] == 0 and test_counts["v004"] > 200  # shares follow the frames where a clip fits
+    for video, starts in drawn.items():
+        frames = int(manifest.set_index("video_id").loc[video, "duration"] * 30)
+        assert starts == sorted(set(starts)) and 0 <= starts[0] and starts[-1] <= frames - 31
+    assert any(s % 3 for s in drawn["v004"])  # any frame, not the stride grid
+    few = drawn_starts(manifest.iloc[[0, 2]], proto)  # fewer candidate frames than asked: all of them
+    assert few == {"v000": list(range(60))}

@@ -70,9 +70,9 @@ def test_clip_frames_match_a_direct_decode(messy_folder):
 
     videos, manifest_path = messy_folder
     row = read_manifest(manifest_path).set_index("video_id").loc["good_a"]
-    clips, starts = cut_video(Path(row["path"]), row, PROTO)
+    starts, clips = zip(*cut_video(Path(row["path"]), row, PROTO), strict=True)
     full = decode(row["path"], **decode_options(PROTO, int(row["width"]), int(row["height"])))
-    assert starts == [0, 5]  # 30 frames at 25 fps -> 12 frames at 10 fps; a clip spans 4
+    assert starts == (0, 5)  # 30 frames at 25 fps -> 12 frames at 10 fps; a clip spans 4
     for clip, start in zip(clips, starts, strict=True):
         np.testing.assert_array_equal(clip, full[[start + o for o in PROTO.offsets]])
 
@@ -98,10 +98,9 @@ from pathlib import Path
 import pipeline.clips as clips
 real = clips.cut_video
 def slow(*a, **k):
-    out = real(*a, **k)
+    yield from real(*a, **k)
     print("video done", flush=True)
     time.sleep(60)
-    return out
 clips.cut_video = slow
 from test_clips import PROTO
 clips.cut_shard(Path(sys.argv[1]), Path(sys.argv[2]), PROTO, 0, Path(sys.argv[3]), {"dataset": "messy"})
@@ -126,3 +125,52 @@ def test_kill_9_mid_shard_then_rerun_gives_the_uninterrupted_result(messy_folder
         np.testing.assert_array_equal(ours[name][:], ref[name][:])
     assert dict(ours.attrs) == dict(ref.attrs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reference.zarr", "shard-00000.zarr"]
+
+
+def test_cutting_a_long_video_holds_one_shard_file_not_the_video(tmp_path, monkeypatch):
+    """Peak memory while cutting stays near one Zarr shard file's worth of clips, far below
+    the clips the video gives (the paper preset cuts tens of GB from one THUMOS video)."""
+    import tracemalloc
+
+    import pipeline.shards as shards
+
+    media.make_good(tmp_path / "videos" / "long.mp4", width=64, height=48, frames=300, fps=25.0)
+    manifest = list_videos(tmp_path / "videos", "folder", workers=1, progress=False)
+    manifest["split"] = "train"
+    write_manifest(manifest, tmp_path / "m.csv")
+    proto = ClipProtocol("long", offsets=tuple(range(16)), stride=1, fps=None, width=64, height=48,
+                         max_clips_per_video=0, videos_per_shard=1)
+    file_bytes = 2**20
+    monkeypatch.setattr(shards, "_TARGET_FILE_BYTES", file_bytes)  # 7 clips per shard file
+    tracemalloc.start()
+    try:
+        cut_shard(tmp_path / "m.csv", tmp_path / "videos", proto, 0, tmp_path / "s.zarr", {})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    frames = open_shard(tmp_path / "s.zarr")["frames"]
+    assert frames.shape == (285, 16, 48, 64, 3)  # 300 frames, a 16-frame clip at every frame
+    assert frames.nbytes > 40 * 2**20
+    assert peak < 8 * file_bytes, f"peak {peak / 2**20:.1f} MiB while cutting {frames.nbytes / 2**20:.0f} MiB of clips"
+
+
+def test_total_clips_cuts_exactly_the_drawn_clips_across_shards(messy_folder, tmp_path):
+    """Random frames over a whole split (walker's THUMOS test protocol): every shard job cuts
+    its share of the same draw, and a video without a draw is not decoded."""
+    import dataclasses
+
+    from pipeline.clips import drawn_starts, shard_count
+
+    videos, manifest_path = messy_folder
+    proto = dataclasses.replace(PROTO, total_clips=6, videos_per_shard=2)
+    manifest = read_manifest(manifest_path)
+    drawn = drawn_starts(manifest, proto)
+    assert sum(map(len, drawn.values())) == 6
+    cut = {}
+    for k in range(shard_count(manifest, proto)):
+        group = open_shard(cut_shard(manifest_path, videos, proto, k, tmp_path / f"s{k}.zarr", {}))
+        for vid, start in zip(group["video_index"][:], group["start"][:], strict=True):
+            cut.setdefault(group.attrs["videos"][vid], []).append(int(start))
+        for item in group.attrs["skipped"]:
+            assert item["video_id"] not in drawn and "none of the 6 clips drawn" in item["reason"]
+    assert cut == drawn

@@ -139,3 +139,13 @@ def test_flow_colour_coding_and_figure(scenes, tmp_path):
     scene = scenes[0]
     path = flow_figure(tmp_path / "flow.png", scene.frames[0], {"truth": scene.flow[0], "deepflow": scene.flow[0]})
     assert path.stat().st_size > 5000
+
+
+def test_auto_flow_is_deepflow_at_the_paper_preset_only():
+    from pipeline.flow import configured_method
+
+    assert configured_method("auto", "paper") == "deepflow"  # walker and staticflow used DeepFlow
+    assert configured_method("auto", "demo") == configured_method("auto", "smoke") == "dis"
+    assert configured_method("dis", "paper") == "dis"  # an explicit choice stands
+    with pytest.raises(ValueError, match="farneback"):
+        configured_method("farneback", "demo")

@@ -288,3 +288,15 @@ def test_manifest_round_trip_atomic_and_relocatable(tmp_path, tiny):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no video files"):  # a wrong path says so
         list_videos(tmp_path / "empty", "folder", progress=False)
+
+
+def test_thumos_without_test_videos_says_how_to_get_them(tmp_path):
+    """`source: url` brings THUMOS's validation videos only; the message names the registration and `path`."""
+    tiny = media.make_good(tmp_path / "tiny.mp4", frames=4)
+    raw = tmp_path / "thumos"
+    media.copy_video(tiny, raw / "thumos15_video_validation_0000006.mp4")
+    manifest_path = tmp_path / "manifests" / "thumos.csv"
+    write_manifest(list_videos(raw, "thumos", workers=1, progress=False), manifest_path)
+    message = why_split_is_empty(manifest_path, "test")
+    assert "splits present: {'val': 1}" in message
+    assert "thumos.info" in message and "source: path" in message and "thumos15_video_test_" in message

@@ -117,3 +117,45 @@ def test_map_shard_carries_metadata_and_records_drops(tmp_path):
     np.testing.assert_array_equal(out["source_item"][:], expected)
     np.testing.assert_array_equal(out["label"][:], _clips(5)["label"][expected])
     assert {d["video_id"] for d in out.attrs["dropped"]} == {"abcde"[i] for i in range(5) if i not in expected}
+
+
+def _store_files(path):
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_streaming_writer_stores_what_a_whole_array_write_stores(tmp_path, monkeypatch):
+    """Item by item, with a video's worth of items taken back across a shard-file boundary, the
+    writer leaves the same files, byte for byte, as one write of the whole arrays."""
+    import pipeline.shards as shards
+
+    monkeypatch.setattr(shards, "_TARGET_FILE_BYTES", 3 * 4 * 6 * 8 * 3)  # 3 clips per shard file
+    data = _clips(11)
+    whole = write_shard(tmp_path / "whole.zarr", data, {"videos": ["a"]})
+    extra = _clips(5, seed=9)
+    with shards.ShardWriter(tmp_path / "streamed.zarr", {"videos": ["a"]}) as writer:
+        for i in range(7):
+            writer.add({name: values[i] for name, values in data.items()})
+        for i in range(5):  # items 7..11 reach into a third shard file, then are taken back
+            writer.add({name: values[i] for name, values in extra.items()})
+        assert len(writer) == 12
+        writer.truncate(7)
+        for i in range(7, 11):
+            writer.add({name: values[i] for name, values in data.items()})
+    group = open_shard(tmp_path / "streamed.zarr")
+    assert group["frames"].shards == (3, 4, 6, 8, 3) and group["frames"].nchunks == 11
+    assert _store_files(tmp_path / "streamed.zarr") == _store_files(whole)
+
+
+def test_writer_that_raises_publishes_nothing(tmp_path):
+    from pipeline.shards import ShardWriter
+
+    path = write_shard(tmp_path / "s.zarr", _clips(2, seed=1))
+    with pytest.raises(RuntimeError, match="decoder died"), ShardWriter(path) as writer:
+        writer.add({name: values[0] for name, values in _clips(3, seed=2).items()})
+        raise RuntimeError("decoder died")
+    np.testing.assert_array_equal(open_shard(path)["frames"][:], _clips(2, seed=1)["frames"])
+    assert [p.name for p in tmp_path.iterdir()] == ["s.zarr"]
+    with pytest.raises(ValueError, match="'label'.*int16, got float64"), ShardWriter(tmp_path / "t.zarr") as writer:
+        writer.add({"label": np.int16(1)})
+        writer.add({"label": 1.5})
+    assert not (tmp_path / "t.zarr").exists()

@@ -52,7 +52,7 @@ def write_flow_shards(root: Path, size: int = 64, per_class: int = 4, frames: in
         image = rng.integers(0, 255, (n, size, size, 3), dtype=np.uint8)
         image[..., 0] = (80 * label)[:, None, None]  # the class shows in the red channel
         arrays = {"image": image, "flow": np.zeros((n, size, size, 2), np.float16), "flow_grid": flow_grid,
-                  "video_index": video_index.astype(np.int32), "start": np.zeros(n, np.int32),
+                  "video_index": video_index.astype(np.int32), "start": np.tile(5 * np.arange(frames), len(videos)).astype(np.int32),
                   "label": label.astype(np.int32), "split": np.full(n, SPLITS.index(split), np.uint8)}
         paths.append(write_shard(folder / f"shard-{shard:05d}.zarr", arrays, {"videos": videos}))
     summarize_shards(paths, folder / "summary.csv")
@@ -109,8 +109,34 @@ def test_prepare_fits_the_codebook_on_training_flow_in_frame_pixels(tmp_path: Pa
     for dx in (0.0, 1.0, 2.0):
         assert np.min(np.hypot(centroids[:, 0] - dx, centroids[:, 1])) < 1e-3
     split = json.loads(Path(inputs["split"]).read_text())
-    assert split["val_frames"] > 0 and split["train_frames"] + split["val_frames"] == 36
+    assert split["split"] == "frames" and (split["train_frames"], split["val_frames"], split["test_frames"]) == (36, 18, 18)
     assert np.load(inputs["mean_image"]).shape == (64, 64, 3)
+
+
+def test_frame_split_as_the_paper_and_video_split_as_the_option(tmp_path: Path) -> None:
+    """The paper shuffles every frame of every video into the three sets; the option keeps whole
+    videos apart (official test videos, a per-class hold-out of training videos)."""
+    from pipeline.batches import item_table, shards_of
+
+    frames = staticflow_data.staticflow_data(prepared(tmp_path / "f", SMOKE))
+    table = item_table(shards_of(tmp_path / "f" / "data" / "flow" / "hmdb51" / "staticflow" / "summary.csv"))
+    sets = {name: set(rows.tolist()) for name, rows in frames.rows.items()}
+    assert set.union(*sets.values()) == set(range(72)) and sum(map(len, sets.values())) == 72
+    videos = {name: set(table["video_id"].iloc[sorted(rows)]) for name, rows in sets.items()}
+    assert videos["train"] & videos["test"]  # frames of one video on both sides, official splits ignored
+    assert {table["split"].iloc[r] for r in sets["train"]} == {"train", "test"}
+    shuffled = batches.split_by_frame(table.sample(frac=1, random_state=3), 0.25, 0.25)
+    assert {n: set(table.sample(frac=1, random_state=3).index[r]) for n, r in shuffled.items()} == sets  # order-free
+
+    sizes = copy.deepcopy(SMOKE)
+    sizes["data"]["split"] = "videos"
+    by_video = staticflow_data.staticflow_data(prepared(tmp_path / "v", sizes))
+    videos = {name: set(table["video_id"].iloc[rows]) for name, rows in by_video.rows.items()}
+    assert not (videos["train"] & videos["val"]) and not (videos["train"] & videos["test"])
+    assert videos["test"] == {v for v in table["video_id"] if v.startswith("test_")}
+    sizes["data"]["split"] = "clips"
+    with pytest.raises(ValueError, match="staticflow.data.split: 'clips'"):
+        prepared(tmp_path / "x", sizes)
 
 
 def test_codebook_keeps_one_no_motion_word_when_most_of_the_flow_is_still() -> None:
@@ -186,12 +212,15 @@ def test_every_predictor_is_scored_and_every_figure_drawn(tmp_path: Path) -> Non
     from pipeline.papers.staticflow import evaluate as run
     from pipeline.papers.staticflow import figures
 
-    inputs = prepared(tmp_path, SMOKE)
-    models = {a: jobs.train("staticflow", "hmdb51", a, inputs, tmp_path / a, SMOKE, seed=0) for a in spec.ARCHS}
+    sizes = copy.deepcopy(SMOKE)
+    sizes["data"]["split"] = "videos"  # the official test videos: every class equally, so the baselines are known
+    inputs = prepared(tmp_path, sizes)
+    models = {a: jobs.train("staticflow", "hmdb51", a, inputs, tmp_path / a, sizes, seed=0) for a in spec.ARCHS}
     scores = {p: tmp_path / f"{p}.json" for p in spec.PREDICTORS}
     for p, path in scores.items():
-        record = run.evaluate_predictor(p, inputs, SMOKE, "cpu", path, models.get(p))
+        record = run.evaluate_predictor(p, inputs, sizes, "cpu", path, models.get(p))
         assert record["val"]["frames"] > 0 and record["test"]["frames"] == 36
+        assert record["split"].startswith("by video")
         assert np.asarray(record["test"]["confusion"]).sum() == 36 * 9  # every grid position counted
     nomotion = json.loads(scores["nomotion"].read_text())["test"]
     assert nomotion["top1"] == pytest.approx(1 / 3) and nomotion["l2"] == pytest.approx(1.0, abs=1e-3)

@@ -63,6 +63,23 @@ def prepared(tmp_path: Path, sizes: dict) -> Path:
     return data
 
 
+def test_walker_trains_on_all_of_ucf101_minus_a_hold_out_per_class(tmp_path: Path) -> None:
+    """The paper: "all the videos except for a small hold out set for every action", so UCF101's
+    official test list trains too; THUMOS's test split stays the test set."""
+    data = tmp_path / "data"
+    summary = write_trajectory_shards(data, "ucf101", "test")  # every video on the official test list
+    write_trajectory_shards(data, "thumos", "test", per_class=1)
+    out = {k: Path(v) for k, v in spec.prepared_files(data).items()}
+    walker_data.prepare(summary, out, copy.deepcopy(SMOKE), seed=0)
+    record = json.loads(out["split"].read_text())
+    assert record["train_splits"] == ["train", "test"] and len(record["holdout_videos"]) == 3  # one per class
+    train = walker_data.walker_data(summary, out["mean_image"], out["split"])
+    assert len(train.rows["train"]) + len(train.rows["val"]) == 24 and len(train.rows["test"]) == 0
+    assert len(train.rows["val"]) == 3 * 2  # the held-out videos' clips
+    test = walker_data.walker_data(spec.trajectory_summary(data, "thumos"), out["mean_image"])
+    assert len(test.rows["test"]) == 6 and len(test.rows["train"]) == 0
+
+
 # ----------------------------------------------------------------------------- flow-net baseline
 
 

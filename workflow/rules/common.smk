@@ -5,12 +5,14 @@ from snakemake.utils import validate
 
 from pipeline import clips as clip_protocols
 from pipeline import papers
+from pipeline.flow import configured_method as configured_flow
 from pipeline.manifest import read_manifest
 
 validate(config, "../schemas/config.schema.yaml")
 papers.check_names(config["papers"])
 
 SIZES = papers.sizes(config["scale"], config.get("overrides"))
+config["preprocess"]["flow"] = configured_flow(config["preprocess"]["flow"], config["scale"])  # auto: by scale
 DATA = Path(config["data_root"])
 RESULTS = Path(config["results_root"])
 LOGS = RESULTS / "logs"
@@ -65,14 +67,14 @@ def paper_clip_sets():
     return papers.clip_sets(config["papers"], SOURCES)
 
 
-def clip_protocol(name):
-    return clip_protocols.protocol(name, SIZES["clips"][name])
+def clip_protocol(name, dataset=None):
+    return clip_protocols.protocol(name, SIZES["clips"][name], dataset)
 
 
 def clip_shards_of(dataset, protocol):
     """Shard paths of one (dataset, protocol), known once the manifest exists (checkpoint)."""
     manifest = checkpoints.data_list.get(dataset=dataset).output.manifest
-    n = clip_protocols.shard_count(read_manifest(manifest), clip_protocol(protocol))
+    n = clip_protocols.shard_count(read_manifest(manifest), clip_protocol(protocol, dataset))
     folder = DATA / "clips" / dataset / protocol
     return [folder / f"shard-{k:05d}.zarr" for k in range(n)]
 

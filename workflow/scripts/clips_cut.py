@@ -9,7 +9,7 @@ with logging_to(snakemake.log[0]):
     cut_shard(
         manifest_path=Path(snakemake.input.manifest),
         raw_dir=Path(source["root"]),
-        proto=protocol(snakemake.wildcards.protocol, snakemake.params.sizes),
+        proto=protocol(snakemake.wildcards.protocol, snakemake.params.sizes, snakemake.wildcards.dataset),
         shard=int(snakemake.wildcards.shard),
         out_path=Path(snakemake.output[0]),
         provenance={"dataset": snakemake.wildcards.dataset, "source": source["source"]},

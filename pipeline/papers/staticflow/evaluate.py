@@ -1,8 +1,9 @@
 """staticflow's evaluation runs: scores of each predictor, example predictions, Tables 3-4, the video.
 
 :mod:`pipeline.papers.staticflow.metrics` holds the metrics; this module applies them to the
-prepared HMDB-51 sets (validation = the per-class hold-out of training videos, test = the
-official test videos) for the two nets and three constant predictors the numbers must be read
+prepared HMDB-51 sets (``data.split``: frames shuffled into validation and test as the paper,
+or by video: validation = the per-class hold-out of training videos, test = the official test
+videos) for the two nets and three constant predictors the numbers must be read
 against: "no motion" everywhere (the slowest codebook word, ~75% of all positions in the
 paper), the training class frequencies at every position (the class prior: its top-1 is the
 most frequent cluster) and the training class frequencies of each position (the mean training
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 from scipy.interpolate import griddata
 
-from pipeline.atomic import load_array, publishing, write_json
+from pipeline.atomic import load_array, publishing, read_json, write_json
 from pipeline.batches import item_table, normalize_image, read_rows, shards_of, spread
 from pipeline.manifest import why_split_is_empty
 from pipeline.papers.staticflow.codebook import assign_labels, decode_softmax
@@ -77,9 +78,20 @@ def _constant_probs(predictor: str, data: FlowNetData) -> np.ndarray:
     return class_frequencies(labels, len(data.centroids))
 
 
+def _split_description(record: Mapping[str, Any]) -> str:
+    """How the prepared sets were drawn, for the tables' provenance."""
+    if record.get("split") == "frames":
+        return (f"frames shuffled into train / validation / test as the paper ({record['val_fraction']:g} / "
+                f"{record['test_fraction']:g} of all frames; neighbouring frames of a video can sit in two sets)")
+    return (f"by video: test = the official test videos, validation = {record['val_fraction']:g} of the "
+            "training videos held out per class")
+
+
 def _empty_set_reason(name: str, inputs: Mapping[str, Any]) -> str:
     """val is held out of the training videos; test is the split lists' test videos, so say
     how many those lists hold and what dropped them (the listing and clip index beside the summary)."""
+    if read_json(inputs["split"]).get("split") == "frames":
+        return f"the frame split gives it no frame: raise data.{name}_fraction or give more videos"
     if name == "val":
         return "no training video was held out: raise data.val_fraction or give more training videos"
     summary = Path(inputs["summary"])  # <data>/flow/<dataset>/staticflow/summary.csv
@@ -111,7 +123,8 @@ def evaluate_predictor(
     record: dict[str, Any] = {"predictor": predictor, "row": PREDICTORS[predictor],
                               "params": param_count(model) if model is not None else None,
                               "image_size": data.image_size, "grid": data.grid, "classes": len(data.centroids),
-                              "model_provenance": model_provenance(Path(model_path)) if model is not None else None}
+                              "model_provenance": model_provenance(Path(model_path)) if model is not None else None,
+                              "split": _split_description(read_json(inputs["split"]))}
     for name in SETS:
         rows = data.rows[name]
         if len(rows) == 0:
@@ -225,6 +238,7 @@ def write_tables(
         "L2": "mean end-point distance in input-frame pixels of the displacement to the next three frames",
         "X - no motion / X - mean flow": "paired per-frame difference from that baseline on the same frames",
         "ci_low/ci_high": INTERVAL.replace("images", "frames"),
+        "sets": next(iter(records.values())).get("split", ""),
     })
     for path, table, rows in ((validation_csv, "hmdb51_flow_validation", val_rows),
                               (test_csv, "hmdb51_flow_test", test_rows)):

@@ -31,9 +31,12 @@ SIZES = {
     "smoke": {
         # width: multiplier on every hidden width (paper 1.0); n_clusters: flow codebook size
         "model": {"width": 1 / 16, "n_clusters": 12},
-        # val_fraction: training videos held out per class for validation (by video, not frame);
+        # split: "frames" (the paper: every frame of every video shuffled into train / val / test,
+        # val_fraction and test_fraction of the frames) or "videos" (official test videos; val_fraction
+        # of the training videos held out per class; test_fraction unused); the same at every preset.
         # mean_images: training images averaged into the mean frame (0 = all)
-        "data": {"val_fraction": 0.25, "mean_images": 0, "codebook_batch": 1024, "codebook_init": 1},
+        "data": {"split": "frames", "val_fraction": 0.25, "test_fraction": 0.25, "mean_images": 0,
+                 "codebook_batch": 1024, "codebook_init": 1},
         # epochs per net; decay_after_epochs: all-conv lr / 10 point; epoch_eval_images: training
         # images re-scored after each epoch for the curves (the validation set is scored whole)
         "train": {"batch_size": 4, "epochs": {"alexnet": 2, "allconv": 2}, "decay_after_epochs": 1,
@@ -44,7 +47,8 @@ SIZES = {
     },
     "demo": {
         "model": {"width": 1 / 4, "n_clusters": 40},
-        "data": {"val_fraction": 0.15, "mean_images": 0, "codebook_batch": 4096, "codebook_init": 3},
+        "data": {"split": "frames", "val_fraction": 0.15, "test_fraction": 0.15, "mean_images": 0,
+                 "codebook_batch": 4096, "codebook_init": 3},
         "train": {"batch_size": 32, "epochs": {"alexnet": 30, "allconv": 30}, "decay_after_epochs": 20,
                   "epoch_eval_images": 64, "checkpoint_every": 50, "log_every": 5, "workers": 0},
         "eval": {"batch_size": 64, "examples": 4,
@@ -52,7 +56,9 @@ SIZES = {
     },
     "paper": {
         "model": {"width": 1.0, "n_clusters": 40},
-        "data": {"val_fraction": 0.1, "mean_images": 0, "codebook_batch": 4096, "codebook_init": 3},
+        # the paper gives no fractions for its frame split
+        "data": {"split": "frames", "val_fraction": 0.1, "test_fraction": 0.1, "mean_images": 0,
+                 "codebook_batch": 4096, "codebook_init": 3},
         "train": {"batch_size": 125, "epochs": {"alexnet": 55, "allconv": 81}, "decay_after_epochs": 3,
                   "epoch_eval_images": 4000, "checkpoint_every": 500, "log_every": 50, "workers": 4},
         "eval": {"batch_size": 250, "examples": 6,

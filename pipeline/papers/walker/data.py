@@ -1,6 +1,7 @@
 """walker's data: UCF101 / THUMOS trajectory shards as the items its models train and are scored on.
 
-Training data is UCF101 (all training videos but "a small hold out set for every action");
+Training data is all of UCF101, official test list included ("all the videos except for a small
+hold out set for every action");
 the test set is THUMOS. :func:`prepare` fixes that per-class video hold-out, the mean training
 frame and the flow codebook of the optical-flow baseline, once, as files every later job reads.
 
@@ -44,6 +45,9 @@ from pipeline.trajectories import dct_decode, dct_encode
 
 log = logging.getLogger(__name__)
 
+TRAIN_SPLITS = ("train", "test")
+"""UCF101 splits walker trains on: "all the videos except for a small hold out set for every
+action" (sec. 4), so the official test list trains too (about 650,000 frames at every 3rd frame)."""
 FLOW_FRAMES = 3  # the staticflow label: mean displacement to each of the next three frames
 TRAJECTORY_STEPS = 30  # offsets of frames 1..30 of the one-second clip
 
@@ -130,12 +134,17 @@ def walker_data(summary: str | Path, mean_image: str | Path, split: str | Path |
 
     paths = shards_of(summary)
     table = item_table(paths)
-    held = read_json(split)["holdout_videos"] if split is not None else []
+    record = read_json(split) if split is not None else {"holdout_videos": [], "train_splits": ["train"]}
     dataset = ShardDataset(paths, arrays=WalkerFrames.arrays, transform=WalkerFrames(load_array(mean_image)))
     if len(dataset) != len(table):
         raise ValueError(f"{summary}: dataset of {len(dataset)} items but {len(table)} listed")
     image = dataset[0][0]
-    return WalkerData(dataset, split_rows(table, held), tuple(image.shape[1:]), paths)
+    return WalkerData(dataset, _rows(table, record), tuple(image.shape[1:]), paths)
+
+
+def _rows(table: Any, record: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Rows per split as :func:`prepare` fixed them (hold-out videos, splits that train)."""
+    return split_rows(table, record["holdout_videos"], tuple(record.get("train_splits", ["train"])))
 
 
 def flownet_data(inputs: Mapping[str, Any], image_size: int, grid: int, summary: str | None = None) -> FlowNetData:
@@ -144,19 +153,20 @@ def flownet_data(inputs: Mapping[str, Any], image_size: int, grid: int, summary:
     summary = summary or inputs["summary"]
     paths = shards_of(summary)
     table = item_table(paths)
-    held = read_json(inputs["split"])["holdout_videos"]
+    record = read_json(inputs["split"])
     transform = FlowNetFrames(load_array(inputs["mean_image"]), image_size, grid)
     dataset = ShardDataset(paths, arrays=FlowNetFrames.arrays, transform=transform)
-    return FlowNetData(dataset, split_rows(table, held), load_codebook(inputs["flow_codebook"]), image_size, grid)
+    return FlowNetData(dataset, _rows(table, record), load_codebook(inputs["flow_codebook"]), image_size, grid)
 
 
 def prepare(summary: Path, out: Mapping[str, Path], sizes: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """Per-class hold-out videos, mean training frame and the flow-net codebook of UCF101."""
 
     data, flownet = sizes["data"], sizes["flownet"]
-    split = split_by_video(summary, float(data["holdout_fraction"]))
+    split = split_by_video(summary, float(data["holdout_fraction"]), TRAIN_SPLITS)
     paths, table, held, rows = split.paths, split.table, split.held, split.rows
     write_json(out["split"], {"holdout_videos": held, "holdout_fraction": float(data["holdout_fraction"]),
+                             "train_splits": list(TRAIN_SPLITS),
                              **{f"{name}_clips": int(len(r)) for name, r in rows.items()}})
     chosen = spread(rows["train"], int(data["statistics_images"]))
     save_array(out["mean_image"], mean_frame(paths, table, chosen))

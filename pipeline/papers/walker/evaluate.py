@@ -46,6 +46,7 @@ from sklearn.cluster import KMeans
 
 from pipeline.atomic import write_json
 from pipeline.batches import item_table, read_rows
+from pipeline.manifest import why_split_is_empty
 from pipeline.papers.staticflow import (
     INTERVAL,
     build_staticflow,
@@ -305,6 +306,13 @@ def _curve(sq_full: torch.Tensor, n: int) -> tuple[list[float], dict[str, list[f
     return min_euclidean_curve(sq_full, curve_ns(n)).tolist(), {str(p): v.tolist() for p, v in zip(points, per_image)}
 
 
+def _why_no_test_clips(summary: Path) -> str:
+    """What the listing and the clip index say about the test split (THUMOS by url: no test videos)."""
+    data_root, dataset = summary.parents[3], summary.parents[1].name  # <data>/trajectories/<dataset>/walker/
+    return why_split_is_empty(data_root / "manifests" / f"{dataset}.csv", "test",
+                              data_root / "clips" / dataset / "walker" / "index.csv")
+
+
 def evaluate_variant(
     variant: str,
     model_path: Path | None,
@@ -326,7 +334,7 @@ def evaluate_variant(
     test = walker_data(test_summary, train_inputs["mean_image"])
     test_rows = random_rows(test.rows["test"], s.test_images, seed)  # "2800 random frames"
     if len(test_rows) == 0:
-        raise ValueError(f"{test_summary}: no test clips to score")
+        raise ValueError(f"{test_summary}: no test clips to score: {_why_no_test_clips(Path(test_summary))}")
     cfg = model_config("cvae", test.image_size, sizes["model"])  # the geometry the truth is cut to
     dims = block_dims(cfg)
     torch.manual_seed(seed)
