@@ -37,3 +37,12 @@ def test_training_sizes_change_only_with_the_models_own_sizes(paper, model, else
     before = training_sizes(sizes, *model)
     assert training_sizes(_bumped(sizes, elsewhere), *model) == before
     assert training_sizes(_bumped(sizes, own), *model) != before
+
+
+def test_walker_refuses_thumos_by_url_at_once_since_it_has_no_test_videos(tmp_path):
+    from pipeline.papers.walker import spec as walker_spec
+
+    sources = {"ucf101": "synthetic", "thumos": "synthetic"}
+    assert walker_spec.targets(sources, tmp_path, {})  # the stand-in has a test split
+    with pytest.raises(ValueError, match=r"datasets\.thumos\.source: url.*source: path"):
+        walker_spec.targets({**sources, "thumos": "url"}, tmp_path, {})

@@ -120,6 +120,12 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
     """The tables and figures walker produces (none when UCF101 or THUMOS is off)."""
     if sources.get(DATASETS[0], "off") == "off" or sources.get(TEST_DATASET, "off") == "off":
         return []
+    if sources.get(TEST_DATASET) == "url":
+        # fail at parse time, not after hours of training: the url source has no test videos
+        raise ValueError(
+            "datasets.thumos.source: url brings only THUMOS 2015's validation videos, and walker tests on its "
+            "test videos, which thumos.info hands out after registration: download them there and set "
+            "datasets: {thumos: {source: path, path: <folder>}} (or leave walker out of `papers`)")
     return [results / "tables" / "thumos_nll.csv", results / "figures" / "thumos_min_euclidean.png",
             results / "figures" / "thumos_trajectory_samples.png", results / "figures" / "thumos_latent_interpolation.png",
             results / "figures" / "walker_training.png",
