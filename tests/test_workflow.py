@@ -55,3 +55,16 @@ def test_smoke_graph_builds_manifests_and_clip_shards(tmp_path):
     # up to date: a second run has nothing to do
     again = snakemake(tmp_path, "-n", "preprocess", *config)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_every_rule_that_runs_code_writes_a_benchmark_under_its_name():
+    import re
+
+    rules = 0
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^(?=(?:rule|checkpoint) )", smk.read_text(), flags=re.M)[1:]:
+            name = re.match(r"(?:rule|checkpoint) (\w+):", block).group(1)
+            if "script:" in block or "shell:" in block or "run:" in block:
+                rules += 1
+                assert re.search(rf'benchmark:\n\s+BENCHMARKS / "{name}" / ', block), f"{smk.name}: rule {name}"
+    assert rules > 50
