@@ -68,3 +68,12 @@ def test_every_rule_that_runs_code_writes_a_benchmark_under_its_name():
                 rules += 1
                 assert re.search(rf'benchmark:\n\s+BENCHMARKS / "{name}" / ', block), f"{smk.name}: rule {name}"
     assert rules > 50
+
+
+def test_a_missing_dataset_folder_is_refused_before_any_job_naming_key_and_path(tmp_path):
+    missing = tmp_path / "no_such_ucf101"
+    result = snakemake(tmp_path, "-n", "--config", f"datasets={{ucf101: {{source: path, path: {missing}}}}}")
+    assert result.returncode != 0
+    said = result.stderr + result.stdout
+    assert f"datasets.ucf101.path = '{missing}': {missing} does not exist" in said
+    assert not (tmp_path / "data").exists()
