@@ -11,6 +11,7 @@ never taken as done) and whether every table equals the uninterrupted run's byte
     nice -n 10 .venv/bin/python benchmarks/audit_reliability.py                 # walker only (~15-25 min on 2 cores)
     nice -n 10 .venv/bin/python benchmarks/audit_reliability.py --papers all    # all five papers (hours)
     ... --points fetch,training --keep /tmp/audit                               # some kill points; keep the folders
+    ... --points "table writing" --keep /tmp/audit --reuse-reference             # again, against the kept clean run
 """
 
 from __future__ import annotations
@@ -194,6 +195,8 @@ def main() -> None:
     parser.add_argument("--points", default=",".join(KILL_POINTS), help="kill points to test")
     parser.add_argument("--seed", type=int, default=0, help="seeds the kill delays")
     parser.add_argument("--keep", help="run in this folder and keep it (default: a temporary folder, removed)")
+    parser.add_argument("--reuse-reference", action="store_true",
+                        help="with --keep: reuse the folder's finished uninterrupted run (skips the two clean runs)")
     args = parser.parse_args()
     from pipeline.papers import PAPERS
 
@@ -205,17 +208,20 @@ def main() -> None:
     try:
         t0 = time.monotonic()
         reference = root / "reference"
-        first = run(reference, papers)
-        (root / "reference.log").write_text(first.stdout + first.stderr)
-        if first.returncode != 0:
-            raise SystemExit(f"the uninterrupted run failed; see {root / 'reference.log'}")
-        rows.append(("uninterrupted run", f"{len(tables(reference))} tables in {time.monotonic() - t0:.0f} s"))
-        t1 = time.monotonic()
-        second = root / "clean2"
-        again = run(second, papers)
-        same = compare(reference, second) if again.returncode == 0 else f"FAILED (exit {again.returncode})"
-        rows.append(("second clean run, same seed", f"{same} ({time.monotonic() - t1:.0f} s)"))
-        shutil.rmtree(second, ignore_errors=True)
+        if args.reuse_reference and tables(reference):
+            rows.append(("uninterrupted run", f"{len(tables(reference))} tables, reused from {reference}"))
+        else:
+            first = run(reference, papers)
+            (root / "reference.log").write_text(first.stdout + first.stderr)
+            if first.returncode != 0:
+                raise SystemExit(f"the uninterrupted run failed; see {root / 'reference.log'}")
+            rows.append(("uninterrupted run", f"{len(tables(reference))} tables in {time.monotonic() - t0:.0f} s"))
+            t1 = time.monotonic()
+            second = root / "clean2"
+            again = run(second, papers)
+            same = compare(reference, second) if again.returncode == 0 else f"FAILED (exit {again.returncode})"
+            rows.append(("second clean run, same seed", f"{same} ({time.monotonic() - t1:.0f} s)"))
+            shutil.rmtree(second, ignore_errors=True)
         for phase in [p.strip() for p in args.points.split(",") if p.strip()]:
             workdir = root / f"kill-{phase.replace(' ', '-')}"
             killed = kill_during(workdir, papers, phase, rng, root / f"kill-{phase.replace(' ', '-')}.log")
