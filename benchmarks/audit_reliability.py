@@ -161,6 +161,7 @@ def config_refusals(tmp: Path) -> list[tuple[str, str]]:
     rows = []
     for name, override, named in cases:
         workdir = tmp / f"config-{name.replace(' ', '-')}"
+        shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir()
         start = time.monotonic()
         result = subprocess.run([str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
