@@ -225,6 +225,7 @@ def main() -> None:
             shutil.rmtree(second, ignore_errors=True)
         for phase in [p.strip() for p in args.points.split(",") if p.strip()]:
             workdir = root / f"kill-{phase.replace(' ', '-')}"
+            shutil.rmtree(workdir, ignore_errors=True)  # every kill point starts from nothing
             killed = kill_during(workdir, papers, phase, rng, root / f"kill-{phase.replace(' ', '-')}.log")
             if not killed.reached:
                 rows.append((f"kill -9 during {phase}", "phase not reached (no such job in this graph)"))
