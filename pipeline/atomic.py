@@ -21,6 +21,8 @@ from typing import IO, Any
 import numpy as np
 
 TMP_MARKER = ".tmp-"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: the mode a plain open() would give, for files made by mkstemp (0600)
 
 
 @contextmanager
@@ -41,6 +43,7 @@ def publishing(path: str | Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # readable as any file the user writes (group members on a cluster)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

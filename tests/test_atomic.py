@@ -25,3 +25,10 @@ def test_a_writer_killed_mid_write_leaves_only_a_temporary_that_the_next_write_r
     assert sorted(p.name for p in target.parent.iterdir()) == ["t.csv"] and target.read_text() == "a\n1\n"
     write_text(tmp_path / "tables" / "other.txt", "x")  # another output's write leaves t.csv alone
     assert target.read_text() == "a\n1\n"
+
+
+def test_a_published_file_has_the_mode_a_plain_write_gives(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    published = write_text(tmp_path / "published.txt", "x")
+    assert published.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not mkstemp's 0600
