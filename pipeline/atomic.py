@@ -21,6 +21,8 @@ from typing import IO, Any
 import numpy as np
 
 TMP_MARKER = ".tmp-"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read once: the mode a plain open() would give, for files made by mkstemp (0600)
 
 
 @contextmanager
@@ -29,16 +31,19 @@ def publishing(path: str | Path) -> Iterator[Path]:
 
     On an exception the temporary is removed and ``path`` keeps its previous content. The
     temporary keeps ``path``'s suffix, so writers that choose a format by extension (ffmpeg,
-    matplotlib, ``np.save``) behave as for the real name.
+    matplotlib, ``np.save``) behave as for the real name. Temporaries a killed writer of the same
+    path left (kill -9 gives it no chance to clean up) are removed first, as for directories.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}{TMP_MARKER}{os.getpid()}.", suffix=path.suffix,
                                     dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # readable as any file the user writes (group members on a cluster)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -26,3 +26,17 @@ def planned_rules(output: str) -> dict[str, int]:
     """The job stats table of a (dry) run: rule -> job count."""
     block = output.split("Job stats:")[1].split("total")[0]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}
+
+
+def executed_jobs(output: str) -> dict[str, int]:
+    """Jobs a run started, from its log (``rule X:`` / ``localrule X:`` / ``checkpoint X:`` blocks): rule -> count."""
+    counts: dict[str, int] = {}
+    for m in re.finditer(r"^(?:local)?(?:rule|checkpoint) (\w+):$", output, re.M):
+        counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return counts
+
+
+def run_log(workdir: Path) -> str:
+    """The Snakemake log of the first run in ``workdir`` (``.snakemake/log/`` names sort by start time)."""
+    logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))
+    return logs[0].read_text()

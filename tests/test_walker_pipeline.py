@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from smoke_graph import planned_rules, run_paper
+from smoke_graph import executed_jobs, planned_rules, run_log, run_paper
 
 from pipeline.papers import sizes as resolve
 from pipeline.papers.walker import data as walker_data
@@ -21,6 +21,7 @@ from pipeline.papers.walker import evaluate as evaluation
 from pipeline.papers.walker import spec
 from pipeline.papers.walker import train as walker_train
 from pipeline.papers.walker.model import WalkerConfig, WalkerNet, build_walker
+from pipeline import time_summary
 from pipeline.shards import SPLITS, open_shard, summarize_shards, write_shard
 from pipeline.training import load_model
 from pipeline.trajectories import dct_decode, dct_encode
@@ -271,3 +272,19 @@ def test_a_deleted_figure_reruns_only_its_rule(chain: Path) -> None:
     dry = snakemake(chain, "-n", str(figure.relative_to(chain)))
     assert dry.returncode == 0, dry.stderr[-2000:]
     assert planned_rules(dry.stdout + dry.stderr) == {"walker_min_euclidean_figure": 1}
+
+
+def test_every_job_left_a_benchmark_and_the_summary_counts_them(chain: Path) -> None:
+    ran = executed_jobs(run_log(chain))
+    assert ran["train_model"] == 3 and ran["clips_cut"] >= 2 and sum(ran.values()) >= 20
+    root = chain / "results" / "benchmarks"
+    on_disk = {rule.name: len(list(rule.rglob("*.tsv"))) for rule in root.iterdir() if rule.is_dir()}
+    assert on_disk == ran  # one file per job, under its rule's name, nothing else
+    assert (root / "train_model" / "walker" / "ucf101" / "cvae.tsv").is_file()  # empty {seeddir}: no stray folder
+    summary = time_summary.write_summary(root).set_index("rule")
+    assert summary["jobs"].to_dict() == ran
+    assert (summary["total_s"] > 0).all() and abs(summary["share"].sum() - 1) < 1e-9
+    assert summary["total_s"].is_monotonic_decreasing
+    assert summary.loc["train_model", "max_rss_mb"] > 50  # a training job holds torch and its model
+    assert pd.read_csv(root / "summary.csv")["jobs"].sum() == sum(ran.values())
+    assert (root / "summary.png").stat().st_size > 5000

@@ -55,3 +55,25 @@ def test_smoke_graph_builds_manifests_and_clip_shards(tmp_path):
     # up to date: a second run has nothing to do
     again = snakemake(tmp_path, "-n", "preprocess", *config)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_every_rule_that_runs_code_writes_a_benchmark_under_its_name():
+    import re
+
+    rules = 0
+    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^(?=(?:rule|checkpoint) )", smk.read_text(), flags=re.M)[1:]:
+            name = re.match(r"(?:rule|checkpoint) (\w+):", block).group(1)
+            if "script:" in block or "shell:" in block or "run:" in block:
+                rules += 1
+                assert re.search(rf'benchmark:\n\s+BENCHMARKS / "{name}" / ', block), f"{smk.name}: rule {name}"
+    assert rules > 50
+
+
+def test_a_missing_dataset_folder_is_refused_before_any_job_naming_key_and_path(tmp_path):
+    missing = tmp_path / "no_such_ucf101"
+    result = snakemake(tmp_path, "-n", "--config", f"datasets={{ucf101: {{source: path, path: {missing}}}}}")
+    assert result.returncode != 0
+    said = result.stderr + result.stdout
+    assert f"datasets.ucf101.path = '{missing}': {missing} does not exist" in said
+    assert not (tmp_path / "data").exists()

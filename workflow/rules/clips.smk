@@ -11,6 +11,8 @@ rule clips_cut:
         sizes=lambda w: SIZES["clips"][w.protocol],
     log:
         LOGS / "clips_cut" / "{dataset}" / "{protocol}" / "{shard}.log",
+    benchmark:
+        BENCHMARKS / "clips_cut" / "{dataset}" / "{protocol}" / "{shard}.tsv",
     script:
         "../scripts/clips_cut.py"
 
@@ -25,5 +27,7 @@ rule clips_index:
         sizes=lambda w: SIZES["clips"][w.protocol],
     log:
         LOGS / "clips_index" / "{dataset}" / "{protocol}.log",
+    benchmark:
+        BENCHMARKS / "clips_index" / "{dataset}" / "{protocol}.tsv",
     script:
         "../scripts/clips_index.py"

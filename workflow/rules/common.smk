@@ -1,4 +1,5 @@
 # No rules here: config validation, scale sizes, wildcard constraints and input functions.
+import functools
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -11,11 +12,27 @@ from pipeline.manifest import read_manifest
 validate(config, "../schemas/config.schema.yaml")
 papers.check_names(config["papers"])
 
+
+def check_path_sources(datasets):
+    """A `source: path` folder that does not exist is refused before any job runs, naming key and
+    path (otherwise only its fetch job would fail, after everything else had been scheduled)."""
+    for name, entry in datasets.items():
+        if entry.get("source") == "path" and entry.get("path"):
+            folder = Path(str(entry["path"])).expanduser()
+            if not folder.is_dir():
+                what = "is not a folder" if folder.exists() else "does not exist"
+                raise ValueError(f"datasets.{name}.path = '{entry['path']}': {folder} {what}")
+
+
+check_path_sources(config["datasets"])
+
 SIZES = papers.sizes(config["scale"], config.get("overrides"))
 config["preprocess"]["flow"] = configured_flow(config["preprocess"]["flow"], config["scale"])  # auto: by scale
 DATA = Path(config["data_root"])
 RESULTS = Path(config["results_root"])
 LOGS = RESULTS / "logs"
+BENCHMARKS = RESULTS / "benchmarks"
+"""Every job's Snakemake benchmark (wall, CPU time, max RSS): benchmarks/<rule>/<wildcards>.tsv."""
 
 
 wildcard_constraints:
@@ -71,10 +88,19 @@ def clip_protocol(name, dataset=None):
     return clip_protocols.protocol(name, SIZES["clips"][name], dataset)
 
 
+@functools.lru_cache(maxsize=None)
+def _shard_count(manifest, mtime_ns, size, protocol, dataset):
+    """Clip shards of a manifest as it is on disk (its mtime and size are part of the key: a manifest
+    rewritten during the run is read again). Without it every job whose input lists the shards
+    re-read and re-filtered the manifest: 14 s of a 13,320-video dry run (benchmarks/bench_dry_run.py)."""
+    return clip_protocols.shard_count(read_manifest(manifest), clip_protocol(protocol, dataset))
+
+
 def clip_shards_of(dataset, protocol):
     """Shard paths of one (dataset, protocol), known once the manifest exists (checkpoint)."""
-    manifest = checkpoints.data_list.get(dataset=dataset).output.manifest
-    n = clip_protocols.shard_count(read_manifest(manifest), clip_protocol(protocol, dataset))
+    manifest = Path(checkpoints.data_list.get(dataset=dataset).output.manifest)
+    stat = manifest.stat()
+    n = _shard_count(str(manifest), stat.st_mtime_ns, stat.st_size, protocol, dataset)
     folder = DATA / "clips" / dataset / protocol
     return [folder / f"shard-{k:05d}.zarr" for k in range(n)]
 

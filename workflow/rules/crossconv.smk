@@ -36,6 +36,8 @@ rule crossconv_kl:
     threads: 1
     log:
         LOGS / "crossconv_kl" / "{seeddir}{predictor}.log",
+    benchmark:
+        BENCHMARKS / "crossconv_kl" / "{seeddir}{predictor}.tsv",
     script:
         "../scripts/crossconv_kl.py"
 
@@ -52,6 +54,8 @@ rule crossconv_kl_table:
         config=seeded_config,
     log:
         LOGS / "crossconv_tables" / "{seeddir}shapes_kl.log",
+    benchmark:
+        BENCHMARKS / "crossconv_kl_table" / "{seeddir}shapes_kl.tsv",
     script:
         "../scripts/crossconv_kl_table.py"
 
@@ -69,6 +73,8 @@ rule crossconv_latent:
     threads: 1
     log:
         LOGS / "crossconv_latent" / "{seeddir}shapes.log",
+    benchmark:
+        BENCHMARKS / "crossconv_latent" / "{seeddir}shapes.tsv",
     script:
         "../scripts/crossconv_latent.py"
 
@@ -85,6 +91,8 @@ rule crossconv_sparsity_table:
         config=seeded_config,
     log:
         LOGS / "crossconv_tables" / "{seeddir}latent_sparsity.log",
+    benchmark:
+        BENCHMARKS / "crossconv_sparsity_table" / "{seeddir}latent_sparsity.tsv",
     script:
         "../scripts/crossconv_sparsity_table.py"
 
@@ -101,6 +109,8 @@ rule crossconv_examples:
     threads: 1
     log:
         LOGS / "crossconv_examples" / "shapes.log",
+    benchmark:
+        BENCHMARKS / "crossconv_examples" / "shapes.tsv",
     script:
         "../scripts/crossconv_examples.py"
 
@@ -113,6 +123,8 @@ rule crossconv_samples_figure:
                category="crossconv"),
     log:
         LOGS / "crossconv_figures" / "samples.log",
+    benchmark:
+        BENCHMARKS / "crossconv_samples_figure" / "samples.tsv",
     script:
         "../scripts/crossconv_samples_figure.py"
 
@@ -125,6 +137,8 @@ rule crossconv_z_figure:
                category="crossconv"),
     log:
         LOGS / "crossconv_figures" / "z_statistics.log",
+    benchmark:
+        BENCHMARKS / "crossconv_z_figure" / "z_statistics.tsv",
     script:
         "../scripts/crossconv_z_figure.py"
 
@@ -139,5 +153,7 @@ rule crossconv_histograms_figure:
         names=[crossconv_spec.PREDICTORS[p] for p in ("truth", "ours", "ae", "flow")],
     log:
         LOGS / "crossconv_figures" / "motion_histograms.log",
+    benchmark:
+        BENCHMARKS / "crossconv_histograms_figure" / "motion_histograms.tsv",
     script:
         "../scripts/crossconv_histograms_figure.py"

@@ -14,6 +14,8 @@ rule data_fetch:
         seed=config["seed"],
     log:
         LOGS / "data_fetch" / "{dataset}.log",
+    benchmark:
+        BENCHMARKS / "data_fetch" / "{dataset}.tsv",
     script:
         "../scripts/data_fetch.py"
 
@@ -28,6 +30,8 @@ checkpoint data_list:
     threads: 4
     log:
         LOGS / "data_list" / "{dataset}.log",
+    benchmark:
+        BENCHMARKS / "data_list" / "{dataset}.tsv",
     script:
         "../scripts/data_list.py"
 
@@ -42,6 +46,8 @@ rule data_smmnist:
         seed=config["seed"],
     log:
         LOGS / "data_smmnist" / "test.log",
+    benchmark:
+        BENCHMARKS / "data_smmnist" / "test.tsv",
     script:
         "../scripts/data_smmnist.py"
 
@@ -57,5 +63,7 @@ rule data_shapes:
         seed=config["seed"],
     log:
         LOGS / "data_shapes" / "{variant}_{split}.log",
+    benchmark:
+        BENCHMARKS / "data_shapes" / "{variant}_{split}.tsv",
     script:
         "../scripts/data_shapes.py"

@@ -12,6 +12,8 @@ rule flow_staticflow:
         size=SIZES["clips"]["staticflow"]["size"],
     log:
         LOGS / "flow" / "{dataset}" / "{shard}.log",
+    benchmark:
+        BENCHMARKS / "flow_staticflow" / "{dataset}" / "{shard}.tsv",
     script:
         "../scripts/flow_staticflow.py"
 
@@ -23,6 +25,8 @@ rule flow_summary:
         DATA / "flow" / "{dataset}" / "staticflow" / "summary.csv",
     log:
         LOGS / "flow" / "{dataset}" / "summary.log",
+    benchmark:
+        BENCHMARKS / "flow_summary" / "{dataset}" / "summary.tsv",
     script:
         "../scripts/summarize_shards.py"
 
@@ -38,5 +42,7 @@ rule flow_figure:
         ),
     log:
         LOGS / "figures" / "{dataset}_flow.log",
+    benchmark:
+        BENCHMARKS / "flow_figure" / "{dataset}_flow.tsv",
     script:
         "../scripts/flow_figure.py"

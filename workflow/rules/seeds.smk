@@ -14,5 +14,7 @@ rule seed_spread:
         config=config,
     log:
         LOGS / "seed_spread.log",
+    benchmark:
+        BENCHMARKS / "seed_spread" / "seed_spread.tsv",
     script:
         "../scripts/seed_spread.py"

@@ -14,6 +14,8 @@ rule stabilize_shard:
         keypoints=config["preprocess"]["keypoints"],
     log:
         LOGS / "stabilize" / "{dataset}" / "{protocol}" / "{shard}.log",
+    benchmark:
+        BENCHMARKS / "stabilize_shard" / "{dataset}" / "{protocol}" / "{shard}.tsv",
     script:
         "../scripts/stabilize_shard.py"
 
@@ -27,6 +29,8 @@ rule stabilize_summary:
         protocol="walker|vgan",
     log:
         LOGS / "stabilize" / "{dataset}" / "{protocol}" / "summary.log",
+    benchmark:
+        BENCHMARKS / "stabilize_summary" / "{dataset}" / "{protocol}" / "summary.tsv",
     script:
         "../scripts/stabilize_summary.py"
 
@@ -43,5 +47,7 @@ rule stabilize_figure:
         ),
     log:
         LOGS / "figures" / "{dataset}_{protocol}_stabilization.log",
+    benchmark:
+        BENCHMARKS / "stabilize_figure" / "{dataset}_{protocol}_stabilization.tsv",
     script:
         "../scripts/stabilize_figure.py"

@@ -39,6 +39,8 @@ rule staticflow_prepare:
         seed=config["seed"],
     log:
         LOGS / "staticflow_prepare" / "{dataset}.log",
+    benchmark:
+        BENCHMARKS / "staticflow_prepare" / "{dataset}.tsv",
     script:
         "../scripts/staticflow_prepare.py"
 
@@ -57,6 +59,8 @@ rule staticflow_evaluate:
         gpu=0 if config["device"] == "cpu" else 1,
     log:
         LOGS / "staticflow_evaluate" / "{seeddir}{predictor}.log",
+    benchmark:
+        BENCHMARKS / "staticflow_evaluate" / "{seeddir}{predictor}.tsv",
     script:
         "../scripts/staticflow_evaluate.py"
 
@@ -74,6 +78,8 @@ rule staticflow_examples:
         device=config["device"],
     log:
         LOGS / "staticflow_examples" / "{arch}.log",
+    benchmark:
+        BENCHMARKS / "staticflow_examples" / "{arch}.tsv",
     script:
         "../scripts/staticflow_examples.py"
 
@@ -93,6 +99,8 @@ rule staticflow_tables:
         config=seeded_config,
     log:
         LOGS / "staticflow_tables" / "{seeddir}hmdb51.log",
+    benchmark:
+        BENCHMARKS / "staticflow_tables" / "{seeddir}hmdb51.tsv",
     script:
         "../scripts/staticflow_tables.py"
 
@@ -107,6 +115,8 @@ rule staticflow_training_figure:
         archs=list(STATICFLOW_NETS),
     log:
         LOGS / "staticflow_figures" / "training.log",
+    benchmark:
+        BENCHMARKS / "staticflow_training_figure" / "training.tsv",
     script:
         "../scripts/staticflow_training_figure.py"
 
@@ -121,6 +131,8 @@ rule staticflow_confusion_figure:
         names=list(STATICFLOW_NETS),
     log:
         LOGS / "staticflow_figures" / "confusion.log",
+    benchmark:
+        BENCHMARKS / "staticflow_confusion_figure" / "confusion.tsv",
     script:
         "../scripts/staticflow_confusion_figure.py"
 
@@ -135,6 +147,8 @@ rule staticflow_pixel_accuracy_figure:
         names=[*STATICFLOW_NETS, "nomotion"],
     log:
         LOGS / "staticflow_figures" / "pixel_accuracy.log",
+    benchmark:
+        BENCHMARKS / "staticflow_pixel_accuracy_figure" / "pixel_accuracy.tsv",
     script:
         "../scripts/staticflow_pixel_accuracy_figure.py"
 
@@ -149,6 +163,8 @@ rule staticflow_examples_figure:
         names=list(STATICFLOW_NETS),
     log:
         LOGS / "staticflow_figures" / "examples.log",
+    benchmark:
+        BENCHMARKS / "staticflow_examples_figure" / "examples.tsv",
     script:
         "../scripts/staticflow_examples_figure.py"
 
@@ -166,5 +182,7 @@ rule staticflow_video:
         sizes={"eval": {"video": STATICFLOW["eval"]["video"]}},
     log:
         LOGS / "staticflow_video" / "hmdb51.log",
+    benchmark:
+        BENCHMARKS / "staticflow_video" / "hmdb51.tsv",
     script:
         "../scripts/staticflow_video.py"

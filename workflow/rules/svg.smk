@@ -45,6 +45,8 @@ rule svg_smmnist_set:
         seed=config["seed"],
     log:
         LOGS / "svg_smmnist_set" / "{kind}.log",
+    benchmark:
+        BENCHMARKS / "svg_smmnist_set" / "{kind}.tsv",
     script:
         "../scripts/svg_smmnist_set.py"
 
@@ -58,6 +60,8 @@ rule svg_bair_shards:
         sizes=SVG["bair_shards"],
     log:
         LOGS / "svg_bair_shards" / "bair.log",
+    benchmark:
+        BENCHMARKS / "svg_bair_shards" / "bair.tsv",
     script:
         "../scripts/svg_bair_shards.py"
 
@@ -81,6 +85,8 @@ rule svg_evaluate:
     threads: 2
     log:
         LOGS / "svg_evaluate" / "{dataset}" / "{seeddir}{variant}.log",
+    benchmark:
+        BENCHMARKS / "svg_evaluate" / "{dataset}" / "{seeddir}{variant}.tsv",
     script:
         "../scripts/svg_evaluate.py"
 
@@ -102,6 +108,8 @@ rule svg_baseline:
         device=config["device"],
     log:
         LOGS / "svg_baseline" / "{dataset}" / "{seeddir}{baseline}.log",
+    benchmark:
+        BENCHMARKS / "svg_baseline" / "{dataset}" / "{seeddir}{baseline}.tsv",
     script:
         "../scripts/svg_evaluate.py"
 
@@ -118,6 +126,8 @@ rule svg_ordering:
         config=seeded_config,
     log:
         LOGS / "svg_ordering" / "{seeddir}smmnist.log",
+    benchmark:
+        BENCHMARKS / "svg_ordering" / "{seeddir}smmnist.tsv",
     script:
         "../scripts/svg_ordering.py"
 
@@ -136,6 +146,8 @@ rule svg_bounce_velocities:
     threads: 2
     log:
         LOGS / "svg_bounce_velocities" / "smmnist.log",
+    benchmark:
+        BENCHMARKS / "svg_bounce_velocities" / "smmnist.tsv",
     script:
         "../scripts/svg_bounce_velocities.py"
 
@@ -153,6 +165,8 @@ rule svg_prior_sigma:
         device=config["device"],
     log:
         LOGS / "svg_prior_sigma" / "smmnist.log",
+    benchmark:
+        BENCHMARKS / "svg_prior_sigma" / "smmnist.tsv",
     script:
         "../scripts/svg_prior_sigma.py"
 
@@ -169,6 +183,8 @@ rule svg_table:
         config=seeded_config,
     log:
         LOGS / "svg_table" / "{seeddir}{table}.log",
+    benchmark:
+        BENCHMARKS / "svg_table" / "{seeddir}{table}.tsv",
     script:
         "../scripts/svg_table.py"
 
@@ -184,6 +200,8 @@ rule svg_curve_figure:
         dataset=lambda w: SVG_TABLE_DATASET[w.table],
     log:
         LOGS / "svg_curve_figure" / "{table}.log",
+    benchmark:
+        BENCHMARKS / "svg_curve_figure" / "{table}.tsv",
     script:
         "../scripts/svg_curve_figure.py"
 
@@ -196,6 +214,8 @@ rule svg_bounce_velocity_figure:
                category="svg"),
     log:
         LOGS / "svg_bounce_velocity_figure" / "smmnist.log",
+    benchmark:
+        BENCHMARKS / "svg_bounce_velocity_figure" / "smmnist.tsv",
     script:
         "../scripts/svg_bounce_velocity_figure.py"
 
@@ -209,6 +229,8 @@ rule svg_prior_sigma_figure:
                category="svg"),
     log:
         LOGS / "svg_prior_sigma_figure" / "smmnist.log",
+    benchmark:
+        BENCHMARKS / "svg_prior_sigma_figure" / "smmnist.tsv",
     script:
         "../scripts/svg_prior_sigma_figure.py"
 
@@ -224,5 +246,7 @@ rule svg_gifs:
         variant="|".join(svg_spec.EVALUATED),
     log:
         LOGS / "svg_gifs" / "{dataset}" / "{variant}.log",
+    benchmark:
+        BENCHMARKS / "svg_gifs" / "{dataset}" / "{variant}.tsv",
     script:
         "../scripts/svg_gifs.py"

@@ -23,5 +23,7 @@ rule train_model:
     threads: 2
     log:
         LOGS / "train" / "{paper}" / "{dataset}" / "{seeddir}{variant}.log",
+    benchmark:
+        BENCHMARKS / "train_model" / "{paper}" / "{dataset}" / "{seeddir}{variant}.tsv",
     script:
         "../scripts/train_model.py"

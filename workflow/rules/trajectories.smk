@@ -12,6 +12,8 @@ rule trajectories_walker:
         sizes=SIZES["trajectories"],
     log:
         LOGS / "trajectories" / "{dataset}" / "{shard}.log",
+    benchmark:
+        BENCHMARKS / "trajectories_walker" / "{dataset}" / "{shard}.tsv",
     script:
         "../scripts/trajectories_walker.py"
 
@@ -23,6 +25,8 @@ rule trajectories_summary:
         DATA / "trajectories" / "{dataset}" / "walker" / "summary.csv",
     log:
         LOGS / "trajectories" / "{dataset}" / "summary.log",
+    benchmark:
+        BENCHMARKS / "trajectories_summary" / "{dataset}" / "summary.tsv",
     script:
         "../scripts/summarize_shards.py"
 
@@ -38,5 +42,7 @@ rule trajectories_figure:
         ),
     log:
         LOGS / "figures" / "{dataset}_trajectories.log",
+    benchmark:
+        BENCHMARKS / "trajectories_figure" / "{dataset}_trajectories.tsv",
     script:
         "../scripts/trajectories_figure.py"

@@ -31,6 +31,8 @@ rule vgan_samples:
         seed=run_seed,
     log:
         LOGS / "vgan_samples" / "{seeddir}{variant}.log",
+    benchmark:
+        BENCHMARKS / "vgan_samples" / "{seeddir}{variant}.tsv",
     script:
         "../scripts/vgan_samples.py"
 
@@ -47,6 +49,8 @@ rule vgan_judge:
         seed=run_seed,
     log:
         LOGS / "vgan_judge" / f"{{seeddir}}{VGAN_DATASET}.log",
+    benchmark:
+        BENCHMARKS / "vgan_judge" / f"{{seeddir}}{VGAN_DATASET}.tsv",
     script:
         "../scripts/vgan_judge.py"
 
@@ -65,6 +69,8 @@ rule vgan_tables:
         config=seeded_config,
     log:
         LOGS / "vgan_tables" / f"{{seeddir}}{VGAN_DATASET}.log",
+    benchmark:
+        BENCHMARKS / "vgan_tables" / f"{{seeddir}}{VGAN_DATASET}.tsv",
     script:
         "../scripts/vgan_tables.py"
 
@@ -82,6 +88,8 @@ rule vgan_generations_figure:
         variants=list(VGAN_VARIANTS),
     log:
         LOGS / "vgan_figures" / "generations.log",
+    benchmark:
+        BENCHMARKS / "vgan_generations_figure" / "generations.tsv",
     script:
         "../scripts/vgan_generations_figure.py"
 
@@ -95,6 +103,8 @@ rule vgan_streams_figure:
         n=VGAN["eval"]["figure_samples"],
     log:
         LOGS / "vgan_figures" / "streams.log",
+    benchmark:
+        BENCHMARKS / "vgan_streams_figure" / "streams.tsv",
     script:
         "../scripts/vgan_streams_figure.py"
 
@@ -108,5 +118,7 @@ rule vgan_training_figure:
         variants=list(VGAN_VARIANTS),
     log:
         LOGS / "vgan_figures" / "training.log",
+    benchmark:
+        BENCHMARKS / "vgan_training_figure" / "training.tsv",
     script:
         "../scripts/vgan_training_figure.py"

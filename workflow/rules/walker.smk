@@ -35,6 +35,8 @@ rule walker_prepare:
         seed=config["seed"],
     log:
         LOGS / "walker_prepare" / "{dataset}.log",
+    benchmark:
+        BENCHMARKS / "walker_prepare" / "{dataset}.tsv",
     script:
         "../scripts/walker_prepare.py"
 
@@ -55,6 +57,8 @@ rule walker_evaluate:
     threads: 2
     log:
         LOGS / "walker_evaluate" / "{seeddir}{variant}.log",
+    benchmark:
+        BENCHMARKS / "walker_evaluate" / "{seeddir}{variant}.tsv",
     script:
         "../scripts/walker_evaluate.py"
 
@@ -73,6 +77,8 @@ rule walker_examples:
     threads: 2
     log:
         LOGS / "walker_examples" / "cvae.log",
+    benchmark:
+        BENCHMARKS / "walker_examples" / "cvae.tsv",
     script:
         "../scripts/walker_examples.py"
 
@@ -94,6 +100,8 @@ rule walker_table:
         config=seeded_config,
     log:
         LOGS / "walker_table" / "{seeddir}thumos_nll.log",
+    benchmark:
+        BENCHMARKS / "walker_table" / "{seeddir}thumos_nll.tsv",
     script:
         "../scripts/walker_table.py"
 
@@ -108,6 +116,8 @@ rule walker_min_euclidean_figure:
         variants=WALKER_PREDICTORS,
     log:
         LOGS / "walker_figures" / "min_euclidean.log",
+    benchmark:
+        BENCHMARKS / "walker_min_euclidean_figure" / "min_euclidean.tsv",
     script:
         "../scripts/walker_min_euclidean_figure.py"
 
@@ -120,6 +130,8 @@ rule walker_samples_figure:
                category="walker"),
     log:
         LOGS / "walker_figures" / "samples.log",
+    benchmark:
+        BENCHMARKS / "walker_samples_figure" / "samples.tsv",
     script:
         "../scripts/walker_samples_figure.py"
 
@@ -132,6 +144,8 @@ rule walker_interpolation_figure:
                category="walker"),
     log:
         LOGS / "walker_figures" / "interpolation.log",
+    benchmark:
+        BENCHMARKS / "walker_interpolation_figure" / "interpolation.tsv",
     script:
         "../scripts/walker_interpolation_figure.py"
 
@@ -145,5 +159,7 @@ rule walker_training_figure:
         variants=WALKER_VARIANTS,
     log:
         LOGS / "walker_figures" / "training.log",
+    benchmark:
+        BENCHMARKS / "walker_training_figure" / "training.tsv",
     script:
         "../scripts/walker_training_figure.py"

@@ -32,6 +32,8 @@ rule walker_detection_prepare:
     threads: DETECTION["proposals"]["workers"]
     log:
         LOGS / "walker_detection_prepare" / "{split}.log",
+    benchmark:
+        BENCHMARKS / "walker_detection_prepare" / "{split}.tsv",
     script:
         "../scripts/walker_detection_prepare.py"
 
@@ -52,6 +54,8 @@ rule walker_detection_train:
     threads: 1
     log:
         LOGS / "walker_detection_train" / "{init}-seed{seed}.log",
+    benchmark:
+        BENCHMARKS / "walker_detection_train" / "{init}-seed{seed}.tsv",
     script:
         "../scripts/walker_detection_train.py"
 
@@ -67,6 +71,8 @@ rule walker_detection_evaluate:
     threads: 1
     log:
         LOGS / "walker_detection_evaluate" / "{init}-seed{seed}.log",
+    benchmark:
+        BENCHMARKS / "walker_detection_evaluate" / "{init}-seed{seed}.tsv",
     script:
         "../scripts/walker_detection_evaluate.py"
 
@@ -89,5 +95,7 @@ rule walker_detection_table:
         config=config,
     log:
         LOGS / "walker_detection_table" / "voc2012_detection.log",
+    benchmark:
+        BENCHMARKS / "walker_detection_table" / "voc2012_detection.tsv",
     script:
         "../scripts/walker_detection_table.py"
