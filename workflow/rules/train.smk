@@ -1,10 +1,6 @@
 # Stage: train. One job per (paper, dataset, variant); every model trains through the one loop
 # (pipeline/training.py) via its paper's pipeline/papers/<paper>/train.py.
-
-
-def training_sizes(wildcards):
-    """Only the sizes this model's training reads: another model's schedule never retrains it."""
-    return papers.spec(wildcards.paper).training_sizes(SIZES[wildcards.paper], wildcards.dataset, wildcards.variant)
+include: "common/train.smk"
 
 
 rule train_model:

@@ -2,21 +2,7 @@
 # automatic judge (a real-vs-generated classifier standing in for the paper's human raters), its
 # preference table and clip statistics, and the figures. The models train through the generic
 # train_model rule (train.smk) with pipeline/papers/vgan/ (sizes in its spec.py).
-from pipeline.papers.vgan import spec as vgan_spec
-
-VGAN = SIZES["vgan"]
-VGAN_DATASET = vgan_spec.DATASET
-VGAN_VARIANTS = vgan_spec.VARIANTS
-VGAN_EVAL = RESULTS / "eval" / "vgan" / VGAN_DATASET
-VGAN_SUMMARY = vgan_spec.stabilized_summary(DATA, VGAN_DATASET)
-
-
-def vgan_model(variant, seeddir=""):
-    return RESULTS / "models" / "vgan" / VGAN_DATASET / variant / f"{seeddir}model.pt"
-
-
-def vgan_samples(variants=VGAN_VARIANTS, seeddir=""):
-    return {v: VGAN_EVAL / f"{seeddir}{v}_samples.zarr" for v in variants}
+include: "common/vgan.smk"
 
 
 rule vgan_samples:

@@ -2,22 +2,7 @@
 # into train / val with selective-search proposals, Fast R-CNN on the walker image tower from the
 # trained CVAE and from scratch (each with the scale calibration), seeds x initialisations, detections
 # on val, the table. Logic in pipeline/papers/walker/detection/ (sizes in its spec.py).
-from pipeline.papers.walker.detection import spec as detection_spec
-
-DETECTION = {**WALKER["detection"], "width": WALKER["model"]["width"]}  # the tower's width is the CVAE's
-VOC = detection_spec.DATASET
-VOC_PREPARED = DATA / "prepared" / "walker" / VOC
-VOC_MODELS = RESULTS / "models" / "walker_detection" / VOC
-VOC_EVAL = RESULTS / "eval" / "walker" / VOC
-VOC_SEEDS = detection_spec.seeds(SIZES["walker"], config["seed"])
-
-
-def detection_train_inputs(wildcards):
-    """The prepared train split, and the CVAE's model.pt for the CVAE initialisation."""
-    inputs = {"train": VOC_PREPARED / "train.npz"}
-    if wildcards.init == "cvae":
-        inputs["cvae"] = walker_model("cvae")
-    return inputs
+include: "common/walker_detection.smk"
 
 
 rule walker_detection_prepare:
