@@ -45,7 +45,8 @@ def _ordering_column(keys: Sequence[str]) -> str | None:
 
 
 def compare_seeds(tables: Mapping[int, Path], name: str) -> pd.DataFrame:
-    """One row per number of the table: its value under every seed, their spread and what it means.
+    """One row per number of the table that some seed measured: its value under every seed, their
+    spread and what it means (a row with only the paper's value is left out).
 
     ``tables`` maps seed -> that seed's CSV; the first entry is the main seed (the one the
     published table shows). Columns: the key columns, ``seed_<N>`` per seed, ``mean``, ``sd``
@@ -70,6 +71,8 @@ def compare_seeds(tables: Mapping[int, Path], name: str) -> pd.DataFrame:
             part = part.rename(columns={interval[0]: "interval_low", interval[1]: "interval_high"})
         merged = part if merged is None else merged.merge(part, on=keys, how="outer")
     seed_columns = [f"seed_{s}" for s in seeds]
+    # rows no seed measured (a paper-only reference row of the table) have no spread to show
+    merged = merged[np.isfinite(merged[seed_columns].to_numpy(dtype=float)).any(axis=1)].reset_index(drop=True)
     values = merged[seed_columns].to_numpy(dtype=float)
     measured = np.isfinite(values).all(axis=1)
     merged.insert(0, "table", name)

@@ -26,7 +26,11 @@ def test_spread_coverage_and_ordering_against_hand_computed_values(tmp_path):
     main = _table(tmp_path / "t0.csv", [1.0, 5.0, 2.0, 4.0], low=[0.5, 4.5, 1.5, 3.9], high=[1.5, 5.5, 2.5, 4.1])
     other = _table(tmp_path / "t1.csv", [1.4, 3.0, 2.0, 4.0])
     third = _table(tmp_path / "t2.csv", [1.2, 5.2, 2.1, 3.95])
+    reference = pd.DataFrame({"row": ["[11]"], "column": ["a"], "ours": [None], "paper": [0.9]})
+    for path in (main, other, third):  # a paper-only reference row: nothing to compare
+        pd.concat([pd.read_csv(path), reference]).to_csv(path, index=False)
     out = compare_seeds({0: main, 1: other, 2: third}, "t").set_index(["row", "column"])
+    assert "[11]" not in out.index.get_level_values("row")
     ours_a = out.loc[("Ours", "a")]
     assert ours_a["seed_0"] == 1.0 and ours_a["seed_1"] == 1.4 and ours_a["seed_2"] == 1.2
     assert ours_a["spread"] == pytest.approx(0.4) and ours_a["mean"] == pytest.approx(1.2)
