@@ -254,6 +254,7 @@ def test_snakemake_smoke_chain_to_the_smmnist_figure(tmp_path: Path) -> None:
 
 
 def test_bair_graph_from_tfrecords(tmp_path: Path) -> None:
+    (tmp_path / "bair").mkdir()  # a path source's folder must exist (refused at parse time otherwise)
     configfile = tmp_path / "bair.yaml"
     configfile.write_text(yaml.safe_dump({
         "scale": "smoke", "papers": ["svg"], "device": "cpu",
