@@ -114,10 +114,25 @@ def exclusion_reason(row: pd.Series, proto: ClipProtocol) -> str | None:
     return None
 
 
+def eligible_mask(manifest: pd.DataFrame, proto: ClipProtocol) -> pd.Series:
+    """Per listed video, whether it feeds ``proto``: :func:`exclusion_reason` is None, computed on
+    whole columns (a row-by-row apply was a second of every 13,320-video dry run)."""
+    def column(name: str) -> pd.Series:
+        return (manifest[name] if name in manifest else pd.Series("", index=manifest.index)).astype(str)
+
+    split = column("split").replace("", "train")
+    keep = (column("status") == "ok") & split.isin(SPLITS)
+    if proto.static_camera_only:
+        keep &= column("camera_motion") != "cm"
+    if proto.min_quality:
+        too_low = _QUALITY_ORDER[: _QUALITY_ORDER.index(proto.min_quality)]
+        keep &= ~column("quality").isin(too_low)
+    return keep
+
+
 def eligible_videos(manifest: pd.DataFrame, proto: ClipProtocol) -> pd.DataFrame:
     """Videos that feed ``proto``, in the fixed order that assigns them to shards."""
-    keep = manifest.apply(lambda row: exclusion_reason(row, proto) is None, axis=1)
-    return manifest[keep.astype(bool)].sort_values("video_id", kind="stable")
+    return manifest[eligible_mask(manifest, proto)].sort_values("video_id", kind="stable")
 
 
 def shard_count(manifest: pd.DataFrame, proto: ClipProtocol) -> int:

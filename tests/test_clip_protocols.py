@@ -6,6 +6,7 @@ import pytest
 from pipeline.clips import (
     clip_starts,
     drawn_starts,
+    eligible_mask,
     eligible_videos,
     exclusion_reason,
     protocol,
@@ -132,3 +133,20 @@ def test_drawn_starts_share_clips_by_length_per_split_and_are_fixed_by_the_manif
     assert any(s % 3 for s in drawn["v004"])  # any frame, not the stride grid
     few = drawn_starts(manifest.iloc[[0, 2]], proto)  # fewer candidate frames than asked: all of them
     assert few == {"v000": list(range(60))}
+
+
+def test_the_column_wise_eligibility_agrees_with_each_rows_reason():
+    manifest = _manifest(12)
+    manifest["status"] = ["ok"] * 10 + ["skipped", "ok"]
+    manifest["split"] = ["train", "test", "", "unused", "val", "train", "test", "train", "", "train", "train", "nan"]
+    manifest["camera_motion"] = ["nm", "cm", "nm", "cm", "nm", "nm", "", "nm", "cm", "nm", "nm", "nm"]
+    manifest["quality"] = ["goo", "med", "bad", "goo", "", "bad", "med", "goo", "goo", "xyz", "goo", "goo"]
+    for name in ("staticflow", "walker", "svg"):
+        proto = protocol(name, PRESETS["smoke"]["clips"][name])
+        expected = [exclusion_reason(row, proto) is None for _, row in manifest.iterrows()]
+        assert eligible_mask(manifest, proto).tolist() == expected, name
+    staticflow = protocol("staticflow", PRESETS["smoke"]["clips"]["staticflow"])
+    assert list(eligible_videos(manifest, staticflow)["video_id"]) == ["v000", "v004", "v006", "v007", "v009"]
+    no_quality = manifest.drop(columns=["quality", "camera_motion"])  # datasets without these columns
+    assert eligible_mask(no_quality, staticflow).tolist() == [
+        exclusion_reason(row, staticflow) is None for _, row in no_quality.iterrows()]
