@@ -178,6 +178,15 @@ def drawn_starts(manifest: pd.DataFrame, proto: ClipProtocol) -> dict[str, list[
     return drawn
 
 
+def clip_count(manifest: pd.DataFrame, proto: ClipProtocol) -> int:
+    """Clips ``proto`` cuts from a manifest's eligible videos, known before any decoding (a plan's
+    disk estimate): the stride grid per video, or the ``total_clips`` draw."""
+    if proto.total_clips:
+        return sum(len(starts) for starts in drawn_starts(manifest, proto).values())
+    videos = eligible_videos(manifest, proto)
+    return sum(len(clip_starts(_expected_frames(row, proto), proto)) for _, row in videos.iterrows())
+
+
 def _expected_frames(row: pd.Series, proto: ClipProtocol) -> int:
     if proto.fps is None:
         return int(row["frames"])

@@ -643,6 +643,24 @@ def folder_fingerprint(root: Path | str) -> str:
     return hasher.hexdigest()
 
 
+def path_folder(dataset: str, path: Path | str, expected: str = "") -> Path:
+    """A `source: path` folder as the config gives it; a missing one (or a file) is refused naming
+    the key and the path, with ``expected`` (the layout) appended."""
+    given = Path(path).expanduser()
+    if not given.is_dir():
+        what = "is not a folder" if given.exists() else "does not exist"
+        raise LayoutError(f"datasets.{dataset}.path = '{path}': {given} {what}.{expected}")
+    return given
+
+
+def check_path_sources(datasets: dict) -> None:
+    """Every configured `source: path` folder exists: refused before any job runs (at parse time),
+    not only when its fetch job runs after everything else was scheduled."""
+    for name, entry in datasets.items():
+        if entry.get("source") == "path" and entry.get("path"):
+            path_folder(name, entry["path"])
+
+
 def link_path_source(entry: SourceEntry | str, path: Path | str, raw_dir: Path | str) -> Path:
     """Check a user's copy against the documented layout and record it; nothing is copied.
 
@@ -650,13 +668,8 @@ def link_path_source(entry: SourceEntry | str, path: Path | str, raw_dir: Path |
     made from it can be told apart from one of the folder as it is now."""
     entry = _entry(entry)
     check_kind(entry, "path")
-    given = Path(path).expanduser()
     key = f"datasets.{entry.name}.path = '{path}'"
-    if not given.exists():
-        raise LayoutError(f"{key}: {given} does not exist. Expected: {entry.layout_doc}")
-    if not given.is_dir():
-        raise LayoutError(f"{key}: {given} is not a folder. Expected: {entry.layout_doc}")
-    root = given.resolve()
+    root = path_folder(entry.name, path, f" Expected: {entry.layout_doc}").resolve()
     parts = locate(entry, root, context=key)
     _write_record(Path(raw_dir), {
         "dataset": entry.name,

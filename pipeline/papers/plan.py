@@ -99,11 +99,6 @@ def planned_jobs(snakemake_args: Sequence[str], workdir: Path) -> tuple[dict[str
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", block, re.M)}, output
 
 
-def _clips_per_video(row: pd.Series, proto: clip_protocols.ClipProtocol) -> int:
-    frames = int(row["frames"]) if proto.fps is None else int(float(row["duration"]) * proto.fps + 1e-6)
-    return len(clip_protocols.clip_starts(frames, proto))
-
-
 def disk_per_stage(config: Mapping[str, Any], sizes: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str]]:
     """(rows: stage, dataset, protocol, videos, clips, GB; the datasets not listed yet)."""
     sources = {name: d.get("source", "off") for name, d in config["datasets"].items()}
@@ -114,9 +109,10 @@ def disk_per_stage(config: Mapping[str, Any], sizes: Mapping[str, Any]) -> tuple
         if not manifest_path.is_file():
             unlisted.append(dataset)
             continue
-        proto = clip_protocols.protocol(protocol, sizes["clips"][protocol])
-        videos = clip_protocols.eligible_videos(read_manifest(manifest_path), proto)
-        n_clips = int(sum(_clips_per_video(row, proto) for _, row in videos.iterrows()))
+        proto = clip_protocols.protocol(protocol, sizes["clips"][protocol], dataset)  # per-dataset sizes too
+        manifest = read_manifest(manifest_path)
+        videos = clip_protocols.eligible_videos(manifest, proto)
+        n_clips = clip_protocols.clip_count(manifest, proto)
         for stage, (protocols, per_clip) in STAGE_BYTES.items():
             if protocol in protocols:
                 rows.append({"stage": stage, "dataset": dataset, "protocol": protocol, "videos": len(videos),

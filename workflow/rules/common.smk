@@ -6,25 +6,13 @@ from snakemake.utils import validate
 
 from pipeline import clips as clip_protocols
 from pipeline import papers
+from pipeline.fetch import check_path_sources
 from pipeline.flow import configured_method as configured_flow
 from pipeline.manifest import read_manifest
 
 validate(config, "../schemas/config.schema.yaml")
 papers.check_names(config["papers"])
-
-
-def check_path_sources(datasets):
-    """A `source: path` folder that does not exist is refused before any job runs, naming key and
-    path (otherwise only its fetch job would fail, after everything else had been scheduled)."""
-    for name, entry in datasets.items():
-        if entry.get("source") == "path" and entry.get("path"):
-            folder = Path(str(entry["path"])).expanduser()
-            if not folder.is_dir():
-                what = "is not a folder" if folder.exists() else "does not exist"
-                raise ValueError(f"datasets.{name}.path = '{entry['path']}': {folder} {what}")
-
-
-check_path_sources(config["datasets"])
+check_path_sources(config["datasets"])  # a missing `source: path` folder: refused at once, named
 
 SIZES = papers.sizes(config["scale"], config.get("overrides"))
 config["preprocess"]["flow"] = configured_flow(config["preprocess"]["flow"], config["scale"])  # auto: by scale
