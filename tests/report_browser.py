@@ -189,9 +189,9 @@ def check_report(report: Path, expected: Mapping[str, str | None], screens: Path
                         eye.click()
                         shown_as, detail = _check_page(page, path, workdir)
                     else:
-                        href = eye.get_attribute("href")
-                        assert href.startswith("data:"), f"{path}: download link {href[:60]}"
-                        size = len(base64.b64decode(href.split("base64,", 1)[1]))
+                        href = eye.get_attribute("href")  # embedded (.html) or a file beside it (.zip)
+                        size = (len(base64.b64decode(href.split("base64,", 1)[1])) if href.startswith("data:")
+                                else (Path(report).parent / href).stat().st_size)
                         assert size == (workdir / path).stat().st_size > 0, f"{path}: download of {size} bytes"
                         shown_as, detail = "download", f"{size} bytes"
                     if shown_as != "download":

@@ -45,7 +45,8 @@ for _rule, _suffix, _pattern, _mark in list(_outputs_shown_as_pages()):
         input:
             _plain,
         output:
-            report(str(report_views.page_path(_pattern, RESULTS)), caption=_mark.caption.get_path_or_uri(secret_free=False),
+            report(str(report_views.page_path(_pattern, RESULTS)),
+                   caption=_mark.caption.get_path_or_uri(secret_free=False),
                    category=_mark.category, subcategory=_mark.subcategory),
         localrule: True
         log:
