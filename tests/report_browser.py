@@ -231,9 +231,10 @@ def main() -> None:
     config = _config(args.config_file, args.config)
     sources = {name: d.get("source", "off") for name, d in config["datasets"].items()}
     sizes = papers.sizes(config["scale"], config.get("overrides"))
-    os.chdir(args.workdir)
+    report, screens = args.report.resolve(), args.screens.resolve()
+    os.chdir(args.workdir)  # results paths as the run's config names them (relative to its directory)
     expected = expected_results(Path(config["results_root"]), config["papers"], sources, sizes, args.only)
-    checked = check_report(args.report.resolve(), expected, args.screens.resolve(), Path.cwd())
+    checked = check_report(report, expected, screens, Path.cwd())
     for c in checked:
         print(f"{c.category:14s} {c.shown_as:11s} {Path(c.path).name:45s} {c.detail}")
     print(f"{len(checked)} results checked in {len({c.category for c in checked})} categories; "
