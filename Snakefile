@@ -25,6 +25,7 @@ include: "workflow/rules/svg.smk"
 include: "workflow/rules/crossconv.smk"
 include: "workflow/rules/vgan.smk"
 include: "workflow/rules/seeds.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -10,6 +10,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
+STATICFLOW_CHAIN = ("results/tables/hmdb51_flow_validation.csv", "results/tables/hmdb51_flow_test.csv",
+                    "results/figures/hmdb51_flow_confusion.png")
+"""What the session's staticflow smoke chain builds (conftest.staticflow_chain): both tables and a figure."""
+
 
 def run_paper(workdir: Path, paper: str, *args: str, config: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """``snakemake <args>`` in ``workdir`` on the embedded config at smoke scale, ``paper`` only.

@@ -266,7 +266,7 @@ def test_bair_graph_from_tfrecords(tmp_path: Path) -> None:
     planned = {line.split()[-1].rstrip(":") for line in dry.stdout.splitlines()
                if line.startswith(("rule ", "localrule "))}
     assert planned == {"data_fetch", "svg_bair_shards", "train_model", "svg_evaluate", "svg_baseline", "svg_table",
-                       "svg_curve_figure", "svg_gifs", "all"}, dry.stdout[-3000:]
+                       "svg_curve_figure", "svg_gifs", "page_svg_table", "page_svg_gifs", "all"}, dry.stdout[-3000:]
     assert "results/figures/bair_ssim_psnr.png" in dry.stdout and "smmnist" not in dry.stdout
 
 

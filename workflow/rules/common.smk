@@ -6,6 +6,7 @@ from snakemake.utils import validate
 
 from pipeline import clips as clip_protocols
 from pipeline import papers
+from pipeline import report_views
 from pipeline.fetch import check_path_sources
 from pipeline.flow import configured_method as configured_flow
 from pipeline.manifest import read_manifest
@@ -135,7 +136,13 @@ def training_inputs(wildcards):
 def all_targets():
     """Everything `snakemake` builds by default for the configured papers (+ the seed spread when asked)."""
     spread = [RESULTS / "tables" / "seed_spread.csv"] if len(SEEDS) > 1 else []
-    return papers.targets(config["papers"], SOURCES, RESULTS, SIZES) + clip_targets() + preprocessing_targets() + spread
+    results = papers.targets(config["papers"], SOURCES, RESULTS, SIZES) + spread
+    return results + report_pages(results) + clip_targets() + preprocessing_targets()
+
+
+def report_pages(results):
+    """The report pages (workflow/rules/report.smk) of the results the report can only offer as downloads."""
+    return [report_views.page_path(p, RESULTS) for p in results if report_views.needs_page(p)]
 
 
 def seeded_tables():
