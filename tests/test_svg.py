@@ -226,6 +226,34 @@ def test_batch_norm_at_test_uses_batch_statistics_and_leaves_the_model_unchanged
         model.generate(x, 2, 2, bn_mode="frozen")
 
 
+def test_each_sample_has_its_own_batch_statistics_and_noise() -> None:
+    """As the authors' script, which draws one sample of all B sequences at a time: sample k of a
+    batch of S is the sample drawn alone (``first_sample=k``), with batch norm in training mode over
+    its B frames; so drawing in chunks gives the futures of one batch."""
+    model = smoke_model("lp")
+    x = torch.rand(3, 3, 1, 64, 64)
+    together = model.generate(x, 3, 4, seed=5, bn_mode="train")  # (4, 3, 3, 1, 64, 64)
+    for k in range(4):
+        alone = model.generate(x, 3, 1, seed=5, bn_mode="train", first_sample=k)[0]
+        torch.testing.assert_close(alone, together[k], atol=1e-5, rtol=0)
+    assert not torch.allclose(together[0], together[1])
+    # the per-sample statistics are BatchNorm2d's own in training mode, one sample at a time
+    from pipeline.papers.svg.model import _batch_statistics_per_sample
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+        frames = torch.randn(2 * 3, bn.num_features, 8, 8)  # 2 samples x 3 sequences
+        bn.eval()
+        with _batch_statistics_per_sample(model, group=3, active=True):
+            grouped = bn(frames)
+        running = bn.running_mean.clone()
+        bn.train()
+        reference = torch.cat([bn(frames[:3]), bn(frames[3:])])
+    torch.testing.assert_close(grouped, reference, atol=1e-5, rtol=0)
+    assert bn.forward.__func__ is torch.nn.BatchNorm2d.forward and torch.equal(running, torch.zeros_like(running))
+
+
 # ----------------------------------------------------------------------------- training and sampling
 
 
@@ -328,6 +356,19 @@ def test_batched_scores_match_scikit_image_on_model_frames() -> None:
     assert (ssim2 > ssim1).all()
 
 
+def test_batched_scores_do_not_depend_on_the_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frame channels are filtered apart, so how many go into one call changes no score (bit for bit)."""
+    rng = np.random.default_rng(5)
+    truth = torch.from_numpy(rng.random((7, 3, 2, 64, 64)))  # 42 frame channels
+    pred = (truth + 0.1 * torch.from_numpy(rng.standard_normal(truth.shape))).clamp(0, 1)
+    whole = ev.frame_scores_torch(truth, pred)
+    monkeypatch.setattr(ev, "SCORE_CHUNK", 5)  # chunks that split frames between calls
+    split = ev.frame_scores_torch(truth, pred)
+    assert whole[0].shape == (7, 3)
+    for a, b in zip(whole, split):
+        assert torch.equal(a, b)
+
+
 def test_copy_last_frame_baseline() -> None:
     frames = np.zeros((3, 6, 64, 64), np.uint8)
     frames[0] = 100  # static: a perfect copy
@@ -420,6 +461,12 @@ def test_evaluate_svg_and_tables(tmp_path: Path) -> None:
     np.testing.assert_array_equal(result.examples[:, 1, :2], result.examples[:, 0, :2])  # conditioning
     again = ev.evaluate_svg(model, frames, 2, 5, 3, seed=0, batch_size=2, sample_chunk=2, n_examples=3)
     np.testing.assert_array_equal(again.ssim, result.ssim)
+    # the chunk is a speed setting: one batch of samples or one at a time give the same scores and examples
+    for chunk in (0, 1):
+        other = ev.evaluate_svg(model, frames, 2, 5, 3, seed=0, batch_size=2, sample_chunk=chunk, n_examples=3)
+        np.testing.assert_allclose(other.ssim, result.ssim, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(other.psnr, result.psnr, atol=1e-3, rtol=0)
+        assert np.abs(other.examples.astype(int) - result.examples).max() <= 1
     table = ev.curve_table(result, "lp", train_horizon=5)
     assert list(table.columns) == [*ev.CURVE_COLUMNS, *ev.CONVENTION_COLUMNS]
     assert set(table["ssim_data_range"]) == {2.0} and set(table["bn_at_test"]) == {"train"}

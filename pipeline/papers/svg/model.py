@@ -24,6 +24,8 @@ issue 1), and whether batch norm uses batch statistics at test time (``generate_
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -39,7 +41,8 @@ SKIP_FRAMES: tuple[str, ...] = ("before_last", "last", "previous")
 """Skips from frame n_past - 2 (authors' code), from frame n_past - 1 (the paper's text), or from
 the previous, possibly generated, frame (the code's ``--last_frame_skip``)."""
 BN_MODES: tuple[str, ...] = ("train", "eval")
-"""Batch norm at test time: batch statistics (authors' ``generate_svg_lp.py``) or running averages."""
+"""Batch norm at test time: batch statistics of each sample's frames of all sequences (authors'
+``generate_svg_lp.py``) or running averages."""
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
@@ -210,7 +213,8 @@ class SVG(nn.Module):
 
     @torch.no_grad()
     def generate(
-        self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int = 0, bn_mode: str = "eval"
+        self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int = 0, bn_mode: str = "eval",
+        first_sample: int = 0,
     ) -> torch.Tensor:
         """Sample futures: x_cond (B, n_cond, C, 64, 64) -> (S, B, n_future, C, 64, 64).
 
@@ -218,9 +222,13 @@ class SVG(nn.Module):
         as one batch of S * B. The conditioning frames go through the predictor with z from the
         posterior (as the authors do, so the LSTM states match training); each future z_t comes
         from the prior (learned or N(0, I)) and each generated frame is fed back. ``bn_mode``
-        (``BN_MODES``): ``train`` normalises with the statistics of the frames encoded or decoded
-        together (one time step of the whole batch, as the authors' script) and leaves the
-        running averages untouched. The output holds predicted frames only.
+        (``BN_MODES``): ``train`` normalises with batch statistics as the authors'
+        ``generate_svg_lp.py`` (``encoder.train()``), which draws one sample of all B sequences at
+        a time: the statistics of each sample's B frames at one time step, never pooled over
+        samples; running averages are left untouched. Sample k draws its noise from its own
+        stream, (seed, first_sample + k): a sample does not depend on the others drawn with it,
+        so drawing them in chunks (``first_sample`` = the chunk's first) gives the same futures
+        as one batch. The output holds predicted frames only.
         """
         if bn_mode not in BN_MODES:
             raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
@@ -228,14 +236,10 @@ class SVG(nn.Module):
             raise ValueError("bn_mode='train' normalises over the sequences of a batch: give at least 2")
         was_training = self.training
         self.eval()
-        if bn_mode == "train":
-            self.encoder.train()
-            self.decoder.train()
-        saved = _batch_norm_buffers(self)
         try:
-            return self._generate(x_cond, n_future, n_samples, seed)
+            with _batch_statistics_per_sample(self, x_cond.shape[0], bn_mode == "train"):
+                return self._generate(x_cond, n_future, n_samples, seed, first_sample)
         finally:
-            _restore_buffers(self, saved)
             self.train(was_training)
 
     def _encode_steps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -245,16 +249,18 @@ class SVG(nn.Module):
         skips = [torch.stack([s[1][k] for s in steps], dim=1) for k in range(len(steps[0][1]))]
         return h, skips
 
-    def _generate(self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int) -> torch.Tensor:
+    def _generate(self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int,
+                  first_sample: int = 0) -> torch.Tensor:
         b, n_cond = x_cond.shape[:2]
         if n_cond < 1:
             raise ValueError("generate needs at least one conditioning frame")
         device = self.device
-        rng = torch.Generator(device=device).manual_seed(seed)
         s = n_samples
+        streams = [torch.Generator(device=device).manual_seed(sample_seed(seed, first_sample + k)) for k in range(s)]
 
-        def sample(dist: Normal) -> torch.Tensor:
-            eps = torch.randn(dist.loc.shape, generator=rng, device=device)
+        def sample(dist: Normal) -> torch.Tensor:  # dist over (S*B, ...), sample-major
+            shape = (b, *dist.loc.shape[1:])
+            eps = torch.cat([torch.randn(shape, generator=g, device=device) for g in streams])
             return dist.loc + dist.scale * eps
 
         def repeat(t: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (S*B, ...), sample-major
@@ -316,14 +322,38 @@ class SVG(nn.Module):
             self.train(was_training)
 
 
-def _batch_norm_buffers(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Copies of every batch-norm buffer, so test-time batch statistics leave the model as it was."""
-    return {name: buf.clone() for name, buf in model.named_buffers()}
+def sample_seed(seed: int, sample: int) -> int:
+    """Seed of sample ``sample``'s noise stream in :meth:`SVG.generate`."""
+    return int(np.random.SeedSequence([seed, sample]).generate_state(1)[0])
 
 
-def _restore_buffers(model: nn.Module, saved: dict[str, torch.Tensor]) -> None:
-    for name, buf in model.named_buffers():
-        buf.copy_(saved[name])
+@contextmanager
+def _batch_statistics_per_sample(model: nn.Module, group: int, active: bool) -> Iterator[None]:
+    """Inside: every BatchNorm2d of ``model`` normalises a batch (S * group, C, H, W), sample-major,
+    with the biased mean and variance of each consecutive ``group`` items (one sample of every
+    sequence), as ``BatchNorm2d`` in training mode does for a batch of ``group``; its running
+    averages are neither used nor updated. Nothing changes when not ``active``."""
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)] if active else []
+
+    def per_sample(bn: nn.BatchNorm2d) -> Callable[[torch.Tensor], torch.Tensor]:
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            if x.shape[0] % group:
+                raise ValueError(f"batch of {x.shape[0]} is not a whole number of samples of {group} sequences")
+            xs = x.view(x.shape[0] // group, group, *x.shape[1:])  # (S, B, C, H, W)
+            var, mean = torch.var_mean(xs, dim=(1, 3, 4), correction=0, keepdim=True)
+            y = (xs - mean) * torch.rsqrt(var + bn.eps)
+            if bn.affine:
+                y = y * bn.weight.view(1, 1, -1, 1, 1) + bn.bias.view(1, 1, -1, 1, 1)
+            return y.view_as(x)
+        return forward
+
+    for bn in norms:
+        bn.forward = per_sample(bn)  # an instance attribute shadows the class's forward
+    try:
+        yield
+    finally:
+        for bn in norms:
+            del bn.forward
 
 
 def build_svg(model_config: dict) -> SVG:
