@@ -226,6 +226,28 @@ def test_batch_norm_at_test_uses_batch_statistics_and_leaves_the_model_unchanged
         model.generate(x, 2, 2, bn_mode="frozen")
 
 
+def test_posterior_future_reads_the_true_future_causally() -> None:
+    """The authors' "Approx. posterior" row: z_t is the mean of q(z_t | x_1..t), so the future it
+    rebuilds follows the true frames up to each frame and no later one, with no noise; the
+    deterministic model has no posterior and gives its prediction."""
+    model = smoke_model("lp")
+    x = torch.rand(3, 6, 1, 64, 64)
+    a = model.posterior_future(x, n_cond=2, bn_mode="train")  # frames 2..5
+    assert a.shape == (3, 4, 1, 64, 64)
+    torch.testing.assert_close(a, model.posterior_future(x, 2, bn_mode="train"), atol=0, rtol=0)
+    for frame in (3, 5):  # a new true frame changes the rebuilt frames from it on, not before
+        changed = x.clone()
+        changed[:, frame] = torch.rand(3, 1, 64, 64)
+        b = model.posterior_future(changed, 2, bn_mode="train")
+        torch.testing.assert_close(a[:, : frame - 2], b[:, : frame - 2], atol=0, rtol=0)
+        assert not torch.equal(a[:, frame - 2], b[:, frame - 2])  # (an untrained model: small changes)
+    det = smoke_model("deterministic")
+    torch.testing.assert_close(det.posterior_future(x, 2, bn_mode="train"),
+                               det.generate(x[:, :2], 4, 1, bn_mode="train")[0], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="n_cond"):
+        model.posterior_future(x, 6)
+
+
 def test_each_sample_has_its_own_batch_statistics_and_noise() -> None:
     """As the authors' script, which draws one sample of all B sequences at a time: sample k of a
     batch of S is the sample drawn alone (``first_sample=k``), with batch norm in training mode over
@@ -459,6 +481,10 @@ def test_evaluate_svg_and_tables(tmp_path: Path) -> None:
     assert result.examples.shape == (3, len(ev.EXAMPLE_ROWS), 7, 64, 64, 1)
     np.testing.assert_array_equal(result.examples[:, 0, :, :, :, 0], frames[:3])  # truth row
     np.testing.assert_array_equal(result.examples[:, 1, :2], result.examples[:, 0, :2])  # conditioning
+    assert ev.EXAMPLE_ROWS[1] == "posterior"  # batch statistics over the first batch, sequences 0 and 1
+    posterior = model.posterior_future(frames_to_batch(frames[:2]), 2, bn_mode="train").numpy()
+    posterior = (np.clip(posterior, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(0, 1, 3, 4, 2)
+    assert np.abs(result.examples[:2, 1, 2:].astype(int) - posterior).max() <= 1
     again = ev.evaluate_svg(model, frames, 2, 5, 3, seed=0, batch_size=2, sample_chunk=2, n_examples=3)
     np.testing.assert_array_equal(again.ssim, result.ssim)
     # the chunk is a speed setting: one batch of samples or one at a time give the same scores and examples

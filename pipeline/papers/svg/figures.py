@@ -136,7 +136,7 @@ def sample_gif(
     scale: int = 2,
     frame_ms: int = 250,
 ) -> Path:
-    """Animated GIF of one test sequence: side by side truth, best and random samples.
+    """Animated GIF of one test sequence: side by side the rows ``labels`` names (``EXAMPLE_ROWS``).
 
     examples uint8 (R, T, H, W, C) as saved by the evaluation. Borders are green on
     conditioning frames and red on generated ones (the authors' convention).
@@ -176,12 +176,13 @@ def curve_figure(dataset: str, table: str | Path, out: str | Path) -> Path:
 
 
 def write_gifs(examples: str | Path, outs: Sequence[str | Path]) -> list[Path]:
-    """One GIF per saved example sequence (truth, best sample, random samples side by side)."""
+    """One GIF per saved example sequence (truth, approximate posterior, best and random samples side by side)."""
 
     group = open_shard(examples)
     frames = group["frames"]  # (K, R, T, H, W, C)
     if len(outs) > frames.shape[0]:
         raise ValueError(f"{examples} holds {frames.shape[0]} example sequences, {len(outs)} GIFs asked")
-    return [sample_gif(np.asarray(frames[k]), int(group.attrs["n_cond"]), out) for k, out in enumerate(outs)]
+    labels = list(group.attrs.get("rows", EXAMPLE_ROWS))
+    return [sample_gif(np.asarray(frames[k]), int(group.attrs["n_cond"]), out, labels) for k, out in enumerate(outs)]
 
 

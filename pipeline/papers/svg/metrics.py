@@ -36,7 +36,9 @@ from pipeline.papers.svg.model import SVG, frames_to_batch
 from pipeline.shards import write_shard
 
 SELECTIONS: tuple[str, ...] = ("per_metric", "ssim")
-EXAMPLE_ROWS: tuple[str, ...] = ("truth", "best", "random 1", "random 2", "random 3")
+EXAMPLE_ROWS: tuple[str, ...] = ("truth", "posterior", "best", "random 1", "random 2", "random 3")
+"""Rows of the sample GIFs, as the authors' ``make_gifs``: the truth, the approximate posterior's
+future (``SVG.posterior_future``), the best of the samples by mean SSIM and three random ones."""
 CURVE_COLUMNS: tuple[str, ...] = (
     "model", "metric", "frame", "mean", "ci_low", "ci_high", "n_sequences", "n_videos", "n_samples", "n_cond",
     "train_horizon",
@@ -228,9 +230,9 @@ def evaluate_svg(
     ``sample_chunk`` at a time when > 0: on a CPU, forward passes of a few hundred futures run
     faster per frame than one of thousands. Sample k of a batch has its own noise stream and its
     own batch statistics (``SVG.generate``), so the chunk changes no score beyond float
-    rounding. Scores are computed batched on the model's device. Examples for the GIFs keep, for the first ``n_examples``
-    sequences, the truth, the best sample by mean SSIM and three random samples (conditioning
-    frames included). ``bn_mode``: batch norm at test (``model.BN_MODES``).
+    rounding. Scores are computed batched on the model's device. Examples for the GIFs keep,
+    for the first ``n_examples`` sequences, the rows of ``EXAMPLE_ROWS`` (conditioning frames
+    included). ``bn_mode``: batch norm at test (``model.BN_MODES``).
     """
     frames = np.asarray(frames)
     _check_test_frames(frames, n_cond, n_future)
@@ -241,7 +243,7 @@ def evaluate_svg(
     ssim = np.empty((n, n_samples, n_future))
     psnr = np.empty((n, n_samples, n_future))
     examples: list[np.ndarray] = []
-    n_random = len(EXAMPLE_ROWS) - 2
+    n_random = len(EXAMPLE_ROWS) - 3
     for b, (start, stop) in enumerate(sequence_batches(n, batch_size)):
         x = frames_to_batch(frames[start:stop, : n_cond + n_future]).to(model.device)  # (B, T, C, H, W)
         truth = x[:, n_cond:]  # (B, n_future, C, H, W)
@@ -249,6 +251,8 @@ def evaluate_svg(
         random_picks = rng.integers(0, n_samples, size=(n_ex, n_random))
         best_mean = np.full(n_ex, -np.inf)
         kept: dict[tuple[int, int], torch.Tensor] = {}  # (sequence, row) -> (n_future, C, H, W)
+        if n_ex:  # over the whole batch: batch statistics as the samples'
+            posterior = model.posterior_future(x, n_cond, bn_mode=bn_mode)  # (B, n_future, C, H, W)
         for first, count in _sample_chunks(n_samples, sample_chunk):
             samples = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b), bn_mode=bn_mode,
                                      first_sample=first)  # (k, B, n_future, C, H, W)
@@ -266,7 +270,7 @@ def evaluate_svg(
                         kept[i, r] = samples[pick - first, i]
         for i in range(n_ex):
             cond = x[i, :n_cond]  # (n_cond, C, H, W)
-            rows = [x[i]] + [torch.cat([cond, kept[i, r]]) for r in range(n_random + 1)]
+            rows = [x[i], torch.cat([cond, posterior[i]])] + [torch.cat([cond, kept[i, r]]) for r in range(n_random + 1)]
             examples.append(torch.stack(rows).cpu().numpy())  # (rows, T, C, H, W)
     conventions = {"ssim_data_range": float(ssim_data_range), "bn_at_test": bn_mode,
                    "skip_frame": model.cfg.skip_frame}

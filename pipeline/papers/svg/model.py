@@ -283,29 +283,85 @@ class SVG(nn.Module):
                 _, prior_state = self.prior(h[:, :-1])
                 prior_state = repeat_state(prior_state)
             _, pred_state = self.predictor(pred_in, pred_state)
-        if self.cfg.skip_frame == "previous":
-            skip = [repeat(k[:, -1]) for k in skips]
-        else:
-            skip = [repeat(k[:, min(self.cfg.skip_source, n_cond - 1)]) for k in skips]
-        h_in = repeat(h[:, -1:])  # (S*B, 1, g)
-        frames = []
-        for _ in range(n_future):
-            pred_in = h_in
+        skip = [repeat(k) for k in self._skips_after_conditioning(skips)]
+
+        def latent(h_in: torch.Tensor) -> torch.Tensor | None:
+            nonlocal prior_state
             if self.prior is not None:
                 p, prior_state = self.prior(h_in, prior_state)
-                pred_in = torch.cat([h_in, sample(p)], dim=2)
-            elif self.posterior is not None:
+                return sample(p)
+            if self.posterior is not None:
                 zeros = torch.zeros(h_in.shape[0], 1, self.cfg.z_dim, device=device)
-                pred_in = torch.cat([h_in, sample(Normal(zeros, torch.ones_like(zeros)))], dim=2)
-            g, pred_state = self.predictor(pred_in, pred_state)  # (S*B, 1, g)
-            x_hat = self.decoder(g[:, 0], skip)  # (S*B, C, 64, 64)
+                return sample(Normal(zeros, torch.ones_like(zeros)))
+            return None
+
+        out = self._rollout(repeat(h[:, -1:]), pred_state, skip, n_future, latent)  # (S*B, n_future, C, 64, 64)
+        return out.view(s, b, n_future, *out.shape[2:])
+
+    def _skips_after_conditioning(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The skips [(B, n_cond, c, s, s)] of the conditioning frame feeding the first predicted frame."""
+        n_cond = skips[0].shape[1]
+        frame = n_cond - 1 if self.cfg.skip_frame == "previous" else min(self.cfg.skip_source, n_cond - 1)
+        return [k[:, frame] for k in skips]
+
+    def _rollout(
+        self, h_in: torch.Tensor, pred_state: LSTMState | None, skip: list[torch.Tensor], n_future: int,
+        latent: Callable[[torch.Tensor], torch.Tensor | None],
+    ) -> torch.Tensor:
+        """Predict ``n_future`` frames from h_in (N, 1, g) of the last known frame, each one fed back;
+        ``latent(h_in)`` gives z_t (N, 1, z) or None. Returns (N, n_future, C, 64, 64)."""
+        frames = []
+        for _ in range(n_future):
+            z = latent(h_in)
+            pred_in = h_in if z is None else torch.cat([h_in, z], dim=2)
+            g, pred_state = self.predictor(pred_in, pred_state)  # (N, 1, g)
+            x_hat = self.decoder(g[:, 0], skip)  # (N, C, 64, 64)
             frames.append(x_hat)
-            h_new, skip_new = self.encoder(x_hat)  # (S*B, g)
+            h_new, skip_new = self.encoder(x_hat)  # (N, g)
             h_in = h_new[:, None]
             if self.cfg.skip_frame == "previous":
                 skip = skip_new
-        out = torch.stack(frames, dim=1)  # (S*B, n_future, C, 64, 64)
-        return out.view(s, b, n_future, *out.shape[2:])
+        return torch.stack(frames, dim=1)
+
+    @torch.no_grad()
+    def posterior_future(self, x: torch.Tensor, n_cond: int, bn_mode: str = "eval") -> torch.Tensor:
+        """The "Approx. posterior" row of the authors' GIFs (``make_gifs`` in generate_svg_lp.py):
+        x (B, T, C, 64, 64) true frames -> (B, T - n_cond, C, 64, 64).
+
+        z_t is the mean of q_phi(z_t | x_{1:t}), read from the true frames; the predictor is fed the
+        true frames inside the conditioning window and its own frames after it, decoded with the
+        skips ``skip_frame`` names: how well the model reconstructs a future it is told about. The
+        deterministic model has no posterior: this is its prediction. ``bn_mode`` as :meth:`generate`.
+        """
+        if bn_mode not in BN_MODES:
+            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
+        b, t = x.shape[:2]
+        if not 1 <= n_cond < t:
+            raise ValueError(f"posterior_future needs 1 <= n_cond < T, got n_cond={n_cond} for {t} frames")
+        if bn_mode == "train" and b < 2:
+            raise ValueError("bn_mode='train' normalises over the sequences of a batch: give at least 2")
+        was_training = self.training
+        self.eval()
+        try:
+            with _batch_statistics_per_sample(self, b, bn_mode == "train"):
+                h, skips = self._encode_steps(x.to(self.device, torch.float32))  # (B, T, g): true frames
+                means = None if self.posterior is None else self.posterior(h[:, 1:])[0].loc  # (B, T-1, z)
+                pred_state = None
+                if n_cond > 1:
+                    pred_in = h[:, : n_cond - 1]
+                    if means is not None:
+                        pred_in = torch.cat([pred_in, means[:, : n_cond - 1]], dim=2)
+                    _, pred_state = self.predictor(pred_in)
+                step = iter(range(n_cond - 1, t - 1))  # means[:, k] is z of frame k + 1
+
+                def latent(_h: torch.Tensor) -> torch.Tensor | None:
+                    k = next(step)
+                    return None if means is None else means[:, k : k + 1]
+
+                skip = self._skips_after_conditioning([k[:, :n_cond] for k in skips])
+                return self._rollout(h[:, n_cond - 1 : n_cond], pred_state, skip, t - n_cond, latent)
+        finally:
+            self.train(was_training)
 
     @torch.no_grad()
     def prior_sigma(self, x: torch.Tensor) -> torch.Tensor:
