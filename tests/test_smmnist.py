@@ -145,13 +145,20 @@ def test_synchronized_and_shared_start_sets(pools):
     assert (a["positions"] == a["positions"][:1]).all() and (a["bounces"] == a["bounces"][:1]).all()
     assert len({tuple(r) for r in a["digit_index"]}) > 1
     cfg1 = SMMNISTConfig(num_digits=1, seq_len=30)
-    a, attrs = make_shared_start_set(cfg1, pools[1], 200, seed=0, min_first_bounce=6)
-    first = int(np.flatnonzero(a["bounces"][0, :, 0])[0])
-    assert first >= 6 and attrs["min_first_bounce"] == 6
-    before = a["positions"][:, : first + 1]
-    assert (before == before[:1]).all()  # identical motion up to and including the first hit
-    after = a["velocities"][:, first, 0]  # freshly drawn at the collision
-    assert len({tuple(r) for r in after}) > 10
+    a, attrs = make_shared_start_set(cfg1, pools[1], 200, seed=0, first_bounces=[7, 10, 15])  # Fig. 5's three
+    assert attrs["first_bounces"] == [7, 10, 15] and attrs["n"] == 600
+    np.testing.assert_array_equal(a["trajectory"], np.repeat([0, 1, 2], 200))
+    for k, first in enumerate((7, 10, 15)):
+        rows = a["trajectory"] == k
+        hits = a["bounces"][rows, :, 0]
+        assert (hits[:, :first].sum() == 0) and hits[:, first].all()  # first wall hit exactly there, for all
+        before = a["positions"][rows, : first + 1]
+        assert (before == before[:1]).all()  # identical motion up to and including the first hit
+        after = a["velocities"][rows, first, 0]  # freshly drawn at the collision
+        assert len({tuple(r) for r in after}) > 10
+    assert len({tuple(a["positions"][a["trajectory"] == k][0, 0, 0]) for k in range(3)}) == 3  # three starts
+    with pytest.raises(ValueError, match="first bounce"):
+        make_shared_start_set(cfg1, pools[1], 2, seed=0, first_bounces=[30])
 
 
 def test_sklearn_digits_look_like_mnist():

@@ -548,7 +548,7 @@ def test_fig5_and_fig6_helpers_and_figures(tmp_path: Path) -> None:
     model = smoke_model("lp")
     digits = np.random.default_rng(6).integers(0, 256, size=(5, 32, 32), dtype=np.uint8)
     cfg = smmnist.SMMNISTConfig(num_digits=1, seq_len=6)
-    arrays, _ = smmnist.make_shared_start_set(cfg, digits, n=3, seed=0, min_first_bounce=3)
+    arrays, _ = smmnist.make_shared_start_set(cfg, digits, n=3, seed=0, first_bounces=[3])
     model_vel, true_vel = ev.fig5_velocities(model, arrays["frames"], arrays["positions"], n_cond=2,
                                              n_samples=2, seed=0, digit_size=32, batch_size=2)
     assert model_vel.shape == (6, 5, 2) and true_vel.shape == (3, 5, 2)

@@ -21,6 +21,7 @@ from pipeline.data import write_smmnist_test_set
 from pipeline.papers import sizes as resolve
 from pipeline.papers.svg import data as svg_data
 from pipeline.papers.svg import evaluate as svg_evaluate
+from pipeline.papers.svg import figures as figs
 from pipeline.papers.svg import spec
 from pipeline.papers.svg import train as svg_train
 from pipeline.papers.svg.model import SVG, build_svg, svg_model_config
@@ -170,16 +171,18 @@ def test_sigma_collision_summary_finds_the_lag() -> None:
 def test_fig5_and_fig6_stages(tmp_path: Path) -> None:
     test_set = write_test_set(tmp_path / "data")
     sizes = copy.deepcopy(SMOKE)
-    sizes["fig5"].update(sequences=3, samples=2, frames=10, min_first_bounce=6)
+    sizes["fig5"].update(sequences=3, samples=2, frames=10, first_bounces=[6, 8])
     sizes["fig6"].update(sequences=3, frames=16)
     sync = svg_data.write_smmnist_set("synchronized", test_set, tmp_path / "sync.zarr", sizes, seed=0)
     shared = svg_data.write_smmnist_set("sharedstart", test_set, tmp_path / "shared.zarr", sizes, seed=0)
     s, h = open_shard(sync), open_shard(shared)
     assert s["frames"].shape == (3, 16, 64, 64) and s["positions"].shape[2] == 2
-    assert h["frames"].shape == (3, 10, 64, 64) and h["positions"].shape[2] == 1
-    positions = np.asarray(h["positions"][:])
-    first_bounce = int(np.flatnonzero(np.asarray(h["bounces"][0]).any(-1))[0])
-    assert first_bounce >= 6 and (positions[:, : first_bounce + 1] == positions[0, : first_bounce + 1]).all()
+    assert h["frames"].shape == (6, 10, 64, 64) and h["positions"].shape[2] == 1
+    positions, trajectory = np.asarray(h["positions"][:]), np.asarray(h["trajectory"][:])
+    for k, first_bounce in enumerate((6, 8)):
+        rows = positions[trajectory == k]
+        assert int(np.flatnonzero(np.asarray(h["bounces"][3 * k]).any(-1))[0]) == first_bounce
+        assert (rows[:, : first_bounce + 1] == rows[0, : first_bounce + 1]).all()
 
     torch.manual_seed(0)
     for variant in ("lp", "lp1"):
@@ -188,10 +191,17 @@ def test_fig5_and_fig6_stages(tmp_path: Path) -> None:
                    tmp_path / f"{variant}.pt")
     table = svg_evaluate.bounce_velocities(tmp_path / "lp1.pt", shared, tmp_path / "vel.csv", tmp_path / "tv.csv",
                                      sizes, seed=0, device="cpu")
-    assert set(table["source"]) == {"model", "truth"}
-    truth = table[table["source"] == "truth"]
-    assert (truth[truth["step"] <= first_bounce].groupby("step")["probability"].max() == 1.0).all()
-    assert pd.read_csv(tmp_path / "tv.csv")["first_bounce_frame"].iloc[0] == first_bounce + 1
+    assert set(table["source"]) == {"model", "truth"} and set(table["trajectory"]) == {0, 1}
+    distance = pd.read_csv(tmp_path / "tv.csv")
+    for k, first_bounce in enumerate((6, 8)):
+        truth = table[(table["source"] == "truth") & (table["trajectory"] == k)]
+        # one velocity per step (probability 1) up to the hit, spread after it
+        assert (truth[truth["step"] <= first_bounce].groupby("step")["probability"].max() == 1.0).all()
+        assert truth[truth["step"] == first_bounce + 1]["probability"].max() < 1.0
+        assert set(distance[distance["trajectory"] == k]["first_bounce_frame"]) == {first_bounce + 1}
+        model_rows = table[(table["source"] == "model") & (table["trajectory"] == k)]
+        np.testing.assert_allclose(model_rows.groupby("step")["probability"].sum(), 1.0)  # 3 x 2 samples
+    assert figs.velocity_figure(tmp_path / "vel.csv", tmp_path / "fig5.png").stat().st_size > 0
     svg_evaluate.prior_sigma(tmp_path / "lp.pt", sync, tmp_path / "sigma.csv", tmp_path / "hits.csv",
                        tmp_path / "summary.csv", sizes, device="cpu")
     sigma = pd.read_csv(tmp_path / "sigma.csv")

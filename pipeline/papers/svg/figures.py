@@ -86,25 +86,39 @@ def bair_ssim_psnr_figure(csv_path: str | Path, out_path: str | Path) -> Path:
 
 
 def velocity_figure(csv_path: str | Path, out_path: str | Path, steps: Sequence[int] | None = None) -> Path:
-    """Fig. 5: (dx, dy) distribution per step, model samples (top) over ground truth (bottom)."""
+    """Fig. 5: per trajectory, the (dx, dy) distribution per step of SVG-LP samples (upper row)
+    and of the truth (lower row); the column of the step the digit hits the wall is marked."""
     table = _read(csv_path, ["source", "step", "dx", "dy", "probability"])
+    if "trajectory" not in table:
+        table = table.assign(trajectory=0)
     steps = sorted(table["step"].unique()) if steps is None else list(steps)
+    trajectories = sorted(table["trajectory"].unique())
     lim = int(max(table["dx"].abs().max(), table["dy"].abs().max(), 1))
-    fig, axes = plt.subplots(2, len(steps), figsize=(1.4 * len(steps), 3.2), squeeze=False)
-    for col, step in enumerate(steps):
-        for row, source in enumerate(("model", "truth")):
-            grid = np.zeros((2 * lim + 1, 2 * lim + 1))
-            part = table[(table["source"] == source) & (table["step"] == step)]
-            grid[part["dy"].to_numpy() + lim, part["dx"].to_numpy() + lim] = part["probability"].to_numpy()
-            ax = axes[row, col]
-            ax.imshow(grid, origin="lower", extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5), cmap="viridis")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(f"t={step}", fontsize=8)
-            if col == 0:
-                ax.set_ylabel("SVG-LP" if source == "model" else "truth", fontsize=8)
-    fig.suptitle(r"digit velocity $(\Delta x, \Delta y)$ per step", fontsize=9)
+    fig, axes = plt.subplots(2 * len(trajectories), len(steps), figsize=(1.2 * len(steps), 2.6 * len(trajectories)),
+                             squeeze=False)
+    for k, trajectory in enumerate(trajectories):
+        part_k = table[table["trajectory"] == trajectory]
+        hit = int(part_k["first_bounce_frame"].iloc[0]) if "first_bounce_frame" in part_k else None
+        for col, step in enumerate(steps):
+            for r, source in enumerate(("model", "truth")):
+                grid = np.zeros((2 * lim + 1, 2 * lim + 1))
+                part = part_k[(part_k["source"] == source) & (part_k["step"] == step)]
+                grid[part["dy"].to_numpy() + lim, part["dx"].to_numpy() + lim] = part["probability"].to_numpy()
+                ax = axes[2 * k + r, col]
+                ax.imshow(grid, origin="lower", extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5), cmap="viridis")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if step == hit:  # the motion from the wall-hit frame on is the first random one
+                    for spine in ax.spines.values():
+                        spine.set_color("tab:red")
+                        spine.set_linewidth(2)
+                if r == 0:
+                    ax.set_title(f"t={step}", fontsize=7)
+                if col == 0:
+                    name = "SVG-LP" if source == "model" else "truth"
+                    ax.set_ylabel(f"{name}\n(hit at {hit})" if hit is not None else name, fontsize=7)
+    fig.suptitle(r"digit velocity $(\Delta x, \Delta y)$ per step, one pair of rows per trajectory "
+                 "(red: the step from the wall hit)", fontsize=9)
     return _save(fig, out_path)
 
 
