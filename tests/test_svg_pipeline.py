@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from pipeline import bair
 from pipeline.data import write_smmnist_test_set
@@ -146,6 +147,26 @@ def test_bair_tfrecords_to_shards_and_batches(tmp_path: Path) -> None:
     assert not all(any(torch.equal(w, seq[:12]) for seq in train) for w in random)
     assert open_shard(tmp_path / "svg" / "shard-00003.zarr")["split"][0] == SPLITS.index("test")
 
+    # Fig. 11: an SVG-LP rollout far beyond the 30 test frames, from the first n_past of them
+    torch.manual_seed(0)
+    model = SVG(cfg)
+    torch.save({"state_dicts": {"model": model.state_dict()}, "model_config": svg_model_config(model.cfg)},
+               tmp_path / "lp.pt")
+    sizes = {"rollout": {"steps": 40, "sequences": 2, "every": 10}, "conventions": SMOKE["conventions"]}
+    out = svg_evaluate.rollout("bair", tmp_path / "lp.pt", data, tmp_path / "rollout.zarr", sizes, seed=0, device="cpu")
+    group = open_shard(out)
+    video, truth = np.asarray(group["frames"][:]), np.asarray(group["truth"][:])
+    assert video.shape == (2, 2 + 40, 64, 64, 3) and video.dtype == np.uint8 and group.attrs["n_cond"] == 2
+    np.testing.assert_array_equal(truth, seqs["test"][[0, 2]])  # spread over the test set
+    np.testing.assert_array_equal(video[:, :2], truth[:, :2])  # the conditioning frames, then generated ones
+    again = svg_evaluate.rollout("bair", tmp_path / "lp.pt", data, tmp_path / "again.zarr", sizes, seed=0, device="cpu")
+    np.testing.assert_array_equal(np.asarray(open_shard(again)["frames"][:]), video)
+    png, gif = figs.rollout_figures(out, tmp_path / "rollout.png", tmp_path / "rollout.gif", every=10)
+    with Image.open(gif) as img:
+        assert img.n_frames == 42
+    with Image.open(png) as img:
+        assert img.width > img.height  # 2 + 4 columns of frames, 4 rows
+
 
 def test_disjoint_windows_share_no_frame_within_a_video() -> None:
     groups = np.array([0, 0, 0, 0, 1, 1, 2])
@@ -276,8 +297,9 @@ def test_bair_graph_from_tfrecords(tmp_path: Path) -> None:
     planned = {line.split()[-1].rstrip(":") for line in dry.stdout.splitlines()
                if line.startswith(("rule ", "localrule "))}
     assert planned == {"data_fetch", "svg_bair_shards", "train_model", "svg_evaluate", "svg_baseline", "svg_table",
-                       "svg_curve_figure", "svg_gifs", "all"}, dry.stdout[-3000:]
+                       "svg_curve_figure", "svg_gifs", "svg_rollout", "svg_rollout_figure", "all"}, dry.stdout[-3000:]
     assert "results/figures/bair_ssim_psnr.png" in dry.stdout and "smmnist" not in dry.stdout
+    assert "results/figures/bair_rollout.png" in dry.stdout and "results/figures/svg/bair_rollout.gif" in dry.stdout
 
 
 # ----------------------------------------------------------------------------- paper-scale sizes

@@ -107,6 +107,11 @@ TRAINING_CONVENTIONS: tuple[str, ...] = ("skip_frame", "bair_train_windows")
 """The conventions a model's training reads (the others only change how it is scored)."""
 
 
+ROLLOUT_DATASETS: tuple[str, ...] = ("bair",)
+"""Datasets with Fig. 11's long rollouts: SVG-LP run forward ``rollout.steps`` frames from the
+first n_past frames of test sequences (the paper: BAIR, 100 steps; the test sequences have 30)."""
+
+
 SMMNIST_SETS: tuple[str, ...] = ("synchronized", "sharedstart")
 """Extra SM-MNIST sets: Fig. 6 (one trajectory, many digits) and Fig. 5 (one start, one digit)."""
 
@@ -156,6 +161,9 @@ SIZES = {
         "bair_shards": {"sequences_per_shard": 4, "max_sequences": 8},
         # sample GIFs per evaluated model (at most eval.examples)
         "gifs": 1,
+        # Fig. 11: SVG-LP run forward `steps` frames after n_past, on `sequences` test sequences
+        # (at least 2: batch statistics), drawn every `every` frames in the strip
+        "rollout": {"steps": 6, "sequences": 2, "every": 2},
         "conventions": dict(AUTHORS_CONVENTIONS),
     },
     "demo": {
@@ -171,6 +179,7 @@ SIZES = {
         "fig6": {"sequences": 100, "frames": 100},
         "bair_shards": {"sequences_per_shard": 256, "max_sequences": 2048},
         "gifs": 2,
+        "rollout": {"steps": 100, "sequences": 4, "every": 10},
         "conventions": dict(AUTHORS_CONVENTIONS),
     },
     "paper": {
@@ -181,6 +190,7 @@ SIZES = {
         "fig6": {"sequences": 500, "frames": 100},
         "bair_shards": {"sequences_per_shard": 1024, "max_sequences": 0},
         "gifs": 4,
+        "rollout": {"steps": 100, "sequences": 8, "every": 10},
         "conventions": dict(AUTHORS_CONVENTIONS),
     },
 }
@@ -200,10 +210,17 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
         name = TABLES[dataset][0]
         out += [results / "tables" / f"{name}.csv", results / "figures" / f"{name}.png"]
         out += [gif for variant in EVALUATED for gif in gifs(results, dataset, variant, sizes)]
+        if dataset in ROLLOUT_DATASETS:
+            out += rollout_figures(results, dataset)
     if sources.get("smmnist", "off") != "off":
         out += [results / "figures" / "smmnist_bounce_velocity.png", results / "figures" / "smmnist_prior_sigma.png",
                 results / "tables" / "smmnist_ordering.csv"]
     return out
+
+
+def rollout_figures(results: Path, dataset: str) -> list[Path]:
+    """Fig. 11: the strip of a long SVG-LP rollout and its animation."""
+    return [results / "figures" / f"{dataset}_rollout.png", results / "figures" / "svg" / f"{dataset}_rollout.gif"]
 
 
 def gifs(results: Path, dataset: str, variant: str, sizes: Mapping[str, Any]) -> list[Path]:
