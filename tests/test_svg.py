@@ -248,6 +248,27 @@ def test_posterior_future_reads_the_true_future_causally() -> None:
         model.posterior_future(x, 6)
 
 
+def test_vgg_at_128_has_the_authors_extra_stage_and_samples() -> None:
+    """KTH at the paper's 128x128 (the authors' vgg_128.py): five skip maps from 128 down to 8, the
+    frames out at 128; the 64x64 model is unchanged (same modules, same parameter names)."""
+    torch.manual_seed(0)
+    model = SVG(SVGConfig(variant="lp", backbone="vgg", width=2, g_dim=8, rnn_size=8, z_dim=4, n_past=2, n_future=2,
+                          image_size=128))
+    x = torch.rand(2, 4, 1, 128, 128)
+    _, skips = model.encoder(x[:, 0])
+    assert [tuple(k.shape[1:]) for k in skips] == [(2, 128, 128), (4, 64, 64), (8, 32, 32), (16, 16, 16), (16, 8, 8)]
+    assert model.losses(x)["loss"].isfinite()
+    assert model.generate(x[:, :2], 3, 2, bn_mode="train").shape == (2, 2, 3, 1, 128, 128)
+    assert model.posterior_future(x, 2).shape == (2, 2, 1, 128, 128)
+    small = SVG(SVGConfig(variant="lp", backbone="vgg", width=2, g_dim=8, rnn_size=8, z_dim=4))
+    names = {k for k in small.state_dict() if k.startswith(("encoder.", "decoder."))}
+    assert {"encoder.c5.0.weight", "decoder.upc5.1.weight"} <= names and not any(".c6." in k for k in names)
+    with pytest.raises(ValueError, match="expected frames"):
+        model.encoder(torch.rand(2, 1, 64, 64))
+    with pytest.raises(ValueError, match="dcgan"):
+        SVG(SVGConfig(variant="lp", image_size=128))
+
+
 def test_each_sample_has_its_own_batch_statistics_and_noise() -> None:
     """As the authors' script, which draws one sample of all B sequences at a time: sample k of a
     batch of S is the sample drawn alone (``first_sample=k``), with batch norm in training mode over

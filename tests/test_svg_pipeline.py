@@ -327,8 +327,10 @@ def vgg(c_in: int, c_out: int) -> int:
 
 def paper_parameters(dataset: str, variant: str) -> int:
     """Parameters of the paper's model from its layer sizes (Sec. 4.1): DCGAN 64-128-256-512 with
-    |h| = 128 (SM-MNIST) or VGG16 to its last pooling layer and its mirror (KTH 1 channel, BAIR 3),
-    skips to the decoder; LSTM_theta 2x256 on [h, z] -> g = 128; LSTM_phi, LSTM_psi 1x256 -> |z|."""
+    |h| = 128 (SM-MNIST) or VGG16 to its last pooling layer and its mirror (KTH 1 channel at
+    128x128, one more stage of three 512-channel layers each way as the authors' vgg_128.py; BAIR 3
+    channels at 64x64), skips to the decoder; LSTM_theta 2x256 on [h, z] -> g = 128; LSTM_phi,
+    LSTM_psi 1x256 -> |z|."""
     c, z = {"smmnist": (1, 10), "kth": (1, 32), "bair": (3, 64)}[dataset]
     if dataset == "smmnist":
         widths = [(c, 64), (64, 128), (128, 256), (256, 512)]
@@ -339,6 +341,9 @@ def paper_parameters(dataset: str, variant: str) -> int:
                    (256, 512), (512, 512), (512, 512)]
         decoder = [(1024, 512), (512, 512), (512, 256), (512, 256), (256, 256), (256, 128),
                    (256, 128), (128, 64), (128, 64)]
+        if dataset == "kth":  # 128x128
+            encoder += [(512, 512)] * 3
+            decoder = [(1024, 512), (512, 512), (512, 512)] + decoder
         frames = sum(vgg(a, b) for a, b in encoder + decoder) + conv(512, 128, 4) + bn(128)
         frames += conv(128, 512, 4) + bn(512) + conv(64, c, 3)
     stochastic = variant != "deterministic"
@@ -362,27 +367,37 @@ def test_paper_scale_models_have_the_papers_sizes(dataset: str, variant: str) ->
         model = SVG(cfg)
     assert sum(p.numel() for p in model.parameters()) == paper_parameters(dataset, variant)
     assert sizes[dataset]["eval"]["samples"] == 100 and sizes["fig6"] == {"sequences": 500, "frames": 100}
+    assert cfg.image_size == (128 if dataset == "kth" else 64)
 
 
-def test_kth_clips_squash_160x120_to_64x64_as_the_authors(tmp_path: Path) -> None:
-    """convert_kth.lua runs ffmpeg -s 64x64: the whole 160x120 frame, aspect ratio not kept."""
+@pytest.mark.parametrize("scale", ["smoke", "demo", "paper"])
+def test_kth_clips_have_the_kth_models_size(scale: str) -> None:
+    sizes = resolve(scale)
+    cfg = svg_train.model_config("kth", "lp", sizes["svg"])
+    assert sizes["clips"]["svg"]["size"] == cfg.image_size == (128 if scale == "paper" else 64)
+
+
+def test_kth_clips_squash_160x120_to_the_square_as_the_authors(tmp_path: Path) -> None:
+    """convert_kth.lua runs ffmpeg -s 128x128 (64x64 below the paper preset): the whole 160x120
+    frame, aspect ratio not kept."""
     import cv2
     import media
 
     from pipeline import clips
     from pipeline.video_read import iter_frames
 
-    proto = clips.protocol("svg", resolve("paper")["clips"]["svg"])
-    assert proto.fit == "squash"
-    opts = clips.decode_options(proto, 160, 120)
-    assert opts["size"] == (64, 64) and opts["center_crop"] is None
     video = media.make_good(tmp_path / "kth.mp4", width=160, height=120, frames=3)
-    frame = next(iter_frames(video, **opts))
-    whole = cv2.resize(media.reference_frames(width=160, height=120, frames=1)[0], (64, 64),
-                       interpolation=cv2.INTER_AREA)
-    assert frame.shape == (64, 64, 3)
-    assert np.abs(frame.astype(int) - whole.astype(int)).mean() < 12  # the whole frame, squashed
-    crop = clips.decode_options(clips.protocol("svg", {**resolve("paper")["clips"]["svg"], "fit": "cover"}), 160, 120)
-    assert crop["center_crop"] == (64, 64)
-    cropped = next(iter_frames(video, **crop))
-    assert np.abs(cropped.astype(int) - whole.astype(int)).mean() > np.abs(frame.astype(int) - whole.astype(int)).mean()
+    for scale, size in (("paper", 128), ("demo", 64)):
+        proto = clips.protocol("svg", resolve(scale)["clips"]["svg"])
+        assert proto.fit == "squash"
+        opts = clips.decode_options(proto, 160, 120)
+        assert opts["size"] == (size, size) and opts["center_crop"] is None
+        frame = next(iter_frames(video, **opts))
+        whole = cv2.resize(media.reference_frames(width=160, height=120, frames=1)[0], (size, size),
+                           interpolation=cv2.INTER_AREA)
+        assert frame.shape == (size, size, 3)
+        assert np.abs(frame.astype(int) - whole.astype(int)).mean() < 12  # the whole frame, squashed
+        crop = clips.decode_options(clips.protocol("svg", {**resolve(scale)["clips"]["svg"], "fit": "cover"}), 160, 120)
+        assert crop["center_crop"] == (size, size)
+        cropped = next(iter_frames(video, **crop))
+        assert np.abs(cropped.astype(int) - whole.astype(int)).mean() > np.abs(frame.astype(int) - whole.astype(int)).mean()

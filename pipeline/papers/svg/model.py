@@ -65,6 +65,7 @@ class SVGConfig:
     lr: float = 2e-3  # Adam learning rate
     beta1: float = 0.9  # Adam first-moment decay
     skip_frame: str = "before_last"  # one of SKIP_FRAMES; before_last is the authors' code
+    image_size: int = 64  # frames are image_size x image_size: 64, or 128 with vgg (the paper's KTH)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -131,7 +132,7 @@ class SVG(nn.Module):
     def __init__(self, cfg: SVGConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.encoder, self.decoder = build_backbone(cfg.backbone, cfg.g_dim, cfg.channels, cfg.width)
+        self.encoder, self.decoder = build_backbone(cfg.backbone, cfg.g_dim, cfg.channels, cfg.width, cfg.image_size)
         stochastic = cfg.variant != "deterministic"
         z_in = cfg.z_dim if stochastic else 0
         self.predictor = FramePredictor(cfg.g_dim + z_in, cfg.g_dim, cfg.rnn_size, cfg.predictor_layers)
