@@ -202,7 +202,10 @@ SIZES = {
 
 
 REFERENCE: dict[str, dict[str, dict[str, float]]] = {}
-"""The paper reports curves only (Figs. 7, 8): no numbers to put beside ours."""
+"""The paper reports curves only (Figs. 7, 8): no numbers to put beside ours. That includes SV2P
+(Babaeizadeh et al. 2017), which Fig. 8 plots on BAIR and the text compares only in words ("SVG-LP
+outperforms ... for the first few steps, after which Babaeizadeh et al. (2017) is marginally
+better"): reading values off the plot would be a guess, so none are given."""
 
 
 def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any]) -> list[Path]:
