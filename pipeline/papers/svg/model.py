@@ -396,12 +396,15 @@ def _batch_statistics_per_sample(model: nn.Module, group: int, active: bool) -> 
         def forward(x: torch.Tensor) -> torch.Tensor:
             if x.shape[0] % group:
                 raise ValueError(f"batch of {x.shape[0]} is not a whole number of samples of {group} sequences")
-            xs = x.view(x.shape[0] // group, group, *x.shape[1:])  # (S, B, C, H, W)
-            var, mean = torch.var_mean(xs, dim=(1, 3, 4), correction=0, keepdim=True)
-            y = (xs - mean) * torch.rsqrt(var + bn.eps)
-            if bn.affine:
-                y = y * bn.weight.view(1, 1, -1, 1, 1) + bn.bias.view(1, 1, -1, 1, 1)
-            return y.view_as(x)
+            xs = x.view(x.shape[0] // group, group, x.shape[1], -1)  # (S, B, C, H*W)
+            # two passes (mean, then the centred squares) as BatchNorm2d's own; over this 4-d view
+            # about as fast as its kernel (torch.var_mean over (1, 3, 4) of a 5-d view is ~3x slower)
+            centred = xs - xs.mean(dim=(1, 3), keepdim=True)
+            scale = torch.rsqrt(centred.square().mean(dim=(1, 3), keepdim=True) + bn.eps)
+            if not bn.affine:
+                return (centred * scale).view_as(x)
+            scale = scale * bn.weight.view(1, 1, -1, 1)
+            return torch.addcmul(bn.bias.view(1, 1, -1, 1), centred, scale).view_as(x)
         return forward
 
     for bn in norms:
