@@ -109,9 +109,10 @@ PRESETS: dict[str, dict[str, Any]] = {
             "staticflow": {"size": 200, "stride": 5, "max_clips_per_video": 0, "videos_per_shard": 64},
             # vgan: 32 frames at 64x64, 25 fps
             "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 0, "videos_per_shard": 64},
-            # svg KTH: 64x64, 10 conditioning + up to 20 predicted frames at test time; fit "squash":
-            # 160x120 resized to 64x64 as the authors' convert_kth.lua ("cover": centre crop)
-            "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 0, "videos_per_shard": 64,
+            # svg KTH: 128x128 as the paper (the size of svg's KTH model), 10 conditioning + up to 20
+            # predicted frames at test time; fit "squash": 160x120 resized to the square as the
+            # authors' convert_kth.lua (ffmpeg -s, default imageSize 128; "cover": centre crop)
+            "svg": {"size": 128, "frames": 30, "stride": 10, "max_clips_per_video": 0, "videos_per_shard": 64,
                     "fit": "squash"},
             # crossconv: consecutive frame pairs at 128x128
             "crossconv": {"size": 128, "gap": 1, "stride": 1, "max_clips_per_video": 0, "videos_per_shard": 64},

@@ -2,11 +2,18 @@
 
 import gzip
 import hashlib
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
+from http_fixture import serve_files
 
+from pipeline import sources
+from pipeline.data import digit_pool, write_smmnist_test_set
+from pipeline.fetch import ChecksumError, LayoutError, read_source
+from pipeline.papers.svg.data import smmnist_digits
+from pipeline.shards import open_shard
 from pipeline.synthetic.digits import (
     load_digits_sklearn,
     load_mnist_idx,
@@ -19,6 +26,7 @@ from pipeline.synthetic.smmnist import (
     make_shared_start_set,
     make_synchronized_set,
     make_test_set,
+    render_frames,
     training_batches,
 )
 
@@ -137,13 +145,20 @@ def test_synchronized_and_shared_start_sets(pools):
     assert (a["positions"] == a["positions"][:1]).all() and (a["bounces"] == a["bounces"][:1]).all()
     assert len({tuple(r) for r in a["digit_index"]}) > 1
     cfg1 = SMMNISTConfig(num_digits=1, seq_len=30)
-    a, attrs = make_shared_start_set(cfg1, pools[1], 200, seed=0, min_first_bounce=6)
-    first = int(np.flatnonzero(a["bounces"][0, :, 0])[0])
-    assert first >= 6 and attrs["min_first_bounce"] == 6
-    before = a["positions"][:, : first + 1]
-    assert (before == before[:1]).all()  # identical motion up to and including the first hit
-    after = a["velocities"][:, first, 0]  # freshly drawn at the collision
-    assert len({tuple(r) for r in after}) > 10
+    a, attrs = make_shared_start_set(cfg1, pools[1], 200, seed=0, first_bounces=[7, 10, 15])  # Fig. 5's three
+    assert attrs["first_bounces"] == [7, 10, 15] and attrs["n"] == 600
+    np.testing.assert_array_equal(a["trajectory"], np.repeat([0, 1, 2], 200))
+    for k, first in enumerate((7, 10, 15)):
+        rows = a["trajectory"] == k
+        hits = a["bounces"][rows, :, 0]
+        assert (hits[:, :first].sum() == 0) and hits[:, first].all()  # first wall hit exactly there, for all
+        before = a["positions"][rows, : first + 1]
+        assert (before == before[:1]).all()  # identical motion up to and including the first hit
+        after = a["velocities"][rows, first, 0]  # freshly drawn at the collision
+        assert len({tuple(r) for r in after}) > 10
+    assert len({tuple(a["positions"][a["trajectory"] == k][0, 0, 0]) for k in range(3)}) == 3  # three starts
+    with pytest.raises(ValueError, match="first bounce"):
+        make_shared_start_set(cfg1, pools[1], 2, seed=0, first_bounces=[30])
 
 
 def test_sklearn_digits_look_like_mnist():
@@ -203,3 +218,71 @@ def test_mnist_idx_errors_name_the_file(tmp_path):
         load_mnist_idx(tmp_path, "test")
     with pytest.raises(ValueError, match="digit pool"):
         generate(SMMNISTConfig(), np.zeros((5, 28, 28), np.uint8), 1, np.random.default_rng(0))
+
+
+def _mnist_folder(rng, folder, counts=(("train", 6), ("t10k", 4)), compress=True):
+    """Small copies of the four official MNIST files (IDX, gzipped as downloaded): name -> images."""
+    folder.mkdir(parents=True, exist_ok=True)
+    images = {}
+    for prefix, n in counts:
+        digits = np.zeros((n, 28, 28), np.uint8)
+        for i in range(n):  # a stroke of its own per image, inside the 20x20 box
+            digits[i, 4 + i : 24, 4 + 2 * i : 8 + 2 * i] = rng.integers(128, 256)
+        images[prefix] = digits
+        ext = ".gz" if compress else ""
+        _write_idx(folder / f"{prefix}-images-idx3-ubyte{ext}", digits, 0x08, compress)
+        _write_idx(folder / f"{prefix}-labels-idx1-ubyte{ext}", np.arange(n, dtype=np.uint8) % 10, 0x08, compress)
+    return images
+
+
+def test_real_mnist_digits_come_checksummed_from_the_url_source(tmp_path, monkeypatch):
+    """``datasets.smmnist.source: url``: the four MNIST files come from their URLs (a local server
+    here, with the registry's checksums replaced by those of the files it serves), the test set is
+    made of t10k digits and training reads the train digits; a wrong checksum keeps nothing."""
+    images = _mnist_folder(np.random.default_rng(1), tmp_path / "served")
+    entry = sources.REGISTRY["mnist"]
+    with serve_files() as server:
+        files = []
+        for spec in entry.files:
+            body = (tmp_path / "served" / spec.name).read_bytes()
+            files.append(replace(spec, url=server.add(f"mnist/{spec.name}", body), mirrors=(),
+                                 sha256=hashlib.sha256(body).hexdigest()))
+        monkeypatch.setitem(sources.REGISTRY, "mnist", replace(entry, files=tuple(files)))
+        data_root = tmp_path / "data"
+        out = data_root / "clips" / "smmnist" / "svg" / "test.zarr"
+        write_smmnist_test_set(out, {"source": "url"}, {"num_digits": 2, "sequence_length": 6, "test_sequences": 5},
+                               data_root, seed=0)
+        assert sorted(p for _, p, _ in server.requests) == sorted(f"/mnist/{s.name}" for s in entry.files)
+        record = read_source(data_root / "raw" / "mnist")
+        assert record["source"] == "url" and {f["sha256"] for f in record["files"]} == {f.sha256 for f in files}
+        test_set = open_shard(out)
+        assert test_set.attrs["source"] == "url" and test_set.attrs["digit_pool_size"] == 4
+        # every test sequence is drawn from the t10k digits; training reads the train digits, no download again
+        np.testing.assert_array_equal(smmnist_digits(out, "test"), resize_digits(images["t10k"], 32))
+        np.testing.assert_array_equal(smmnist_digits(out, "train"), resize_digits(images["train"], 32))
+        assert len(server.requests) == len(entry.files)
+        frames = np.asarray(test_set["frames"][:])
+        cfg = SMMNISTConfig(num_digits=2, seq_len=6)
+        digit_index = np.asarray(test_set["digit_index"][:])
+        assert digit_index.max() < 4
+        again = render_frames(cfg, resize_digits(images["t10k"], 32)[digit_index], np.asarray(test_set["positions"][:]))
+        np.testing.assert_array_equal(frames, again)
+
+        # a file whose bytes do not match the recorded digest is refused, naming its URL, and nothing is kept
+        bad = replace(files[0], sha256=hashlib.sha256(b"other bytes").hexdigest())
+        monkeypatch.setitem(sources.REGISTRY, "mnist", replace(entry, files=(bad, *files[1:])))
+        with pytest.raises(ChecksumError) as info:
+            digit_pool({"source": "url"}, tmp_path / "other", "test")
+        assert bad.url in str(info.value)
+        assert not (tmp_path / "other" / "raw" / "mnist" / "data" / bad.name).exists()
+
+
+def test_real_mnist_digits_from_a_path_source(tmp_path):
+    """``source: path``: the user's folder of (here unzipped) IDX files is read where it is."""
+    images = _mnist_folder(np.random.default_rng(2), tmp_path / "mine", compress=False)
+    pool = digit_pool({"source": "path", "path": str(tmp_path / "mine")}, tmp_path / "data", "test", 32)
+    np.testing.assert_array_equal(pool, resize_digits(images["t10k"], 32))
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "train-images-idx3-ubyte").write_bytes(b"")
+    with pytest.raises(LayoutError, match="t10k-images-idx3-ubyte"):
+        digit_pool({"source": "path", "path": str(tmp_path / "half")}, tmp_path / "data2", "test", 32)

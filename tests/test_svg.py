@@ -226,6 +226,77 @@ def test_batch_norm_at_test_uses_batch_statistics_and_leaves_the_model_unchanged
         model.generate(x, 2, 2, bn_mode="frozen")
 
 
+def test_posterior_future_reads_the_true_future_causally() -> None:
+    """The authors' "Approx. posterior" row: z_t is the mean of q(z_t | x_1..t), so the future it
+    rebuilds follows the true frames up to each frame and no later one, with no noise; the
+    deterministic model has no posterior and gives its prediction."""
+    model = smoke_model("lp")
+    x = torch.rand(3, 6, 1, 64, 64)
+    a = model.posterior_future(x, n_cond=2, bn_mode="train")  # frames 2..5
+    assert a.shape == (3, 4, 1, 64, 64)
+    torch.testing.assert_close(a, model.posterior_future(x, 2, bn_mode="train"), atol=0, rtol=0)
+    for frame in (3, 5):  # a new true frame changes the rebuilt frames from it on, not before
+        changed = x.clone()
+        changed[:, frame] = torch.rand(3, 1, 64, 64)
+        b = model.posterior_future(changed, 2, bn_mode="train")
+        torch.testing.assert_close(a[:, : frame - 2], b[:, : frame - 2], atol=0, rtol=0)
+        assert not torch.equal(a[:, frame - 2], b[:, frame - 2])  # (an untrained model: small changes)
+    det = smoke_model("deterministic")
+    torch.testing.assert_close(det.posterior_future(x, 2, bn_mode="train"),
+                               det.generate(x[:, :2], 4, 1, bn_mode="train")[0], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="n_cond"):
+        model.posterior_future(x, 6)
+
+
+def test_vgg_at_128_has_the_authors_extra_stage_and_samples() -> None:
+    """KTH at the paper's 128x128 (the authors' vgg_128.py): five skip maps from 128 down to 8, the
+    frames out at 128; the 64x64 model is unchanged (same modules, same parameter names)."""
+    torch.manual_seed(0)
+    model = SVG(SVGConfig(variant="lp", backbone="vgg", width=2, g_dim=8, rnn_size=8, z_dim=4, n_past=2, n_future=2,
+                          image_size=128))
+    x = torch.rand(2, 4, 1, 128, 128)
+    _, skips = model.encoder(x[:, 0])
+    assert [tuple(k.shape[1:]) for k in skips] == [(2, 128, 128), (4, 64, 64), (8, 32, 32), (16, 16, 16), (16, 8, 8)]
+    assert model.losses(x)["loss"].isfinite()
+    assert model.generate(x[:, :2], 3, 2, bn_mode="train").shape == (2, 2, 3, 1, 128, 128)
+    assert model.posterior_future(x, 2).shape == (2, 2, 1, 128, 128)
+    small = SVG(SVGConfig(variant="lp", backbone="vgg", width=2, g_dim=8, rnn_size=8, z_dim=4))
+    names = {k for k in small.state_dict() if k.startswith(("encoder.", "decoder."))}
+    assert {"encoder.c5.0.weight", "decoder.upc5.1.weight"} <= names and not any(".c6." in k for k in names)
+    with pytest.raises(ValueError, match="expected frames"):
+        model.encoder(torch.rand(2, 1, 64, 64))
+    with pytest.raises(ValueError, match="dcgan"):
+        SVG(SVGConfig(variant="lp", image_size=128))
+
+
+def test_each_sample_has_its_own_batch_statistics_and_noise() -> None:
+    """As the authors' script, which draws one sample of all B sequences at a time: sample k of a
+    batch of S is the sample drawn alone (``first_sample=k``), with batch norm in training mode over
+    its B frames; so drawing in chunks gives the futures of one batch."""
+    model = smoke_model("lp")
+    x = torch.rand(3, 3, 1, 64, 64)
+    together = model.generate(x, 3, 4, seed=5, bn_mode="train")  # (4, 3, 3, 1, 64, 64)
+    for k in range(4):
+        alone = model.generate(x, 3, 1, seed=5, bn_mode="train", first_sample=k)[0]
+        torch.testing.assert_close(alone, together[k], atol=1e-5, rtol=0)
+    assert not torch.allclose(together[0], together[1])
+    # the per-sample statistics are BatchNorm2d's own in training mode, one sample at a time
+    from pipeline.papers.svg.model import _batch_statistics_per_sample
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+        frames = torch.randn(2 * 3, bn.num_features, 8, 8)  # 2 samples x 3 sequences
+        bn.eval()
+        with _batch_statistics_per_sample(model, group=3, active=True):
+            grouped = bn(frames)
+        running = bn.running_mean.clone()
+        bn.train()
+        reference = torch.cat([bn(frames[:3]), bn(frames[3:])])
+    torch.testing.assert_close(grouped, reference, atol=1e-5, rtol=0)
+    assert bn.forward.__func__ is torch.nn.BatchNorm2d.forward and torch.equal(running, torch.zeros_like(running))
+
+
 # ----------------------------------------------------------------------------- training and sampling
 
 
@@ -328,6 +399,19 @@ def test_batched_scores_match_scikit_image_on_model_frames() -> None:
     assert (ssim2 > ssim1).all()
 
 
+def test_batched_scores_do_not_depend_on_the_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frame channels are filtered apart, so how many go into one call changes no score (bit for bit)."""
+    rng = np.random.default_rng(5)
+    truth = torch.from_numpy(rng.random((7, 3, 2, 64, 64)))  # 42 frame channels
+    pred = (truth + 0.1 * torch.from_numpy(rng.standard_normal(truth.shape))).clamp(0, 1)
+    whole = ev.frame_scores_torch(truth, pred)
+    monkeypatch.setattr(ev, "SCORE_CHUNK", 5)  # chunks that split frames between calls
+    split = ev.frame_scores_torch(truth, pred)
+    assert whole[0].shape == (7, 3)
+    for a, b in zip(whole, split):
+        assert torch.equal(a, b)
+
+
 def test_copy_last_frame_baseline() -> None:
     frames = np.zeros((3, 6, 64, 64), np.uint8)
     frames[0] = 100  # static: a perfect copy
@@ -418,8 +502,18 @@ def test_evaluate_svg_and_tables(tmp_path: Path) -> None:
     assert result.examples.shape == (3, len(ev.EXAMPLE_ROWS), 7, 64, 64, 1)
     np.testing.assert_array_equal(result.examples[:, 0, :, :, :, 0], frames[:3])  # truth row
     np.testing.assert_array_equal(result.examples[:, 1, :2], result.examples[:, 0, :2])  # conditioning
+    assert ev.EXAMPLE_ROWS[1] == "posterior"  # batch statistics over the first batch, sequences 0 and 1
+    posterior = model.posterior_future(frames_to_batch(frames[:2]), 2, bn_mode="train").numpy()
+    posterior = (np.clip(posterior, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(0, 1, 3, 4, 2)
+    assert np.abs(result.examples[:2, 1, 2:].astype(int) - posterior).max() <= 1
     again = ev.evaluate_svg(model, frames, 2, 5, 3, seed=0, batch_size=2, sample_chunk=2, n_examples=3)
     np.testing.assert_array_equal(again.ssim, result.ssim)
+    # the chunk is a speed setting: one batch of samples or one at a time give the same scores and examples
+    for chunk in (0, 1):
+        other = ev.evaluate_svg(model, frames, 2, 5, 3, seed=0, batch_size=2, sample_chunk=chunk, n_examples=3)
+        np.testing.assert_allclose(other.ssim, result.ssim, atol=1e-5, rtol=0)
+        np.testing.assert_allclose(other.psnr, result.psnr, atol=1e-3, rtol=0)
+        assert np.abs(other.examples.astype(int) - result.examples).max() <= 1
     table = ev.curve_table(result, "lp", train_horizon=5)
     assert list(table.columns) == [*ev.CURVE_COLUMNS, *ev.CONVENTION_COLUMNS]
     assert set(table["ssim_data_range"]) == {2.0} and set(table["bn_at_test"]) == {"train"}
@@ -475,7 +569,7 @@ def test_fig5_and_fig6_helpers_and_figures(tmp_path: Path) -> None:
     model = smoke_model("lp")
     digits = np.random.default_rng(6).integers(0, 256, size=(5, 32, 32), dtype=np.uint8)
     cfg = smmnist.SMMNISTConfig(num_digits=1, seq_len=6)
-    arrays, _ = smmnist.make_shared_start_set(cfg, digits, n=3, seed=0, min_first_bounce=3)
+    arrays, _ = smmnist.make_shared_start_set(cfg, digits, n=3, seed=0, first_bounces=[3])
     model_vel, true_vel = ev.fig5_velocities(model, arrays["frames"], arrays["positions"], n_cond=2,
                                              n_samples=2, seed=0, digit_size=32, batch_size=2)
     assert model_vel.shape == (6, 5, 2) and true_vel.shape == (3, 5, 2)

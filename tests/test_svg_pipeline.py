@@ -15,12 +15,14 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from pipeline import bair
 from pipeline.data import write_smmnist_test_set
 from pipeline.papers import sizes as resolve
 from pipeline.papers.svg import data as svg_data
 from pipeline.papers.svg import evaluate as svg_evaluate
+from pipeline.papers.svg import figures as figs
 from pipeline.papers.svg import spec
 from pipeline.papers.svg import train as svg_train
 from pipeline.papers.svg.model import SVG, build_svg, svg_model_config
@@ -145,6 +147,26 @@ def test_bair_tfrecords_to_shards_and_batches(tmp_path: Path) -> None:
     assert not all(any(torch.equal(w, seq[:12]) for seq in train) for w in random)
     assert open_shard(tmp_path / "svg" / "shard-00003.zarr")["split"][0] == SPLITS.index("test")
 
+    # Fig. 11: an SVG-LP rollout far beyond the 30 test frames, from the first n_past of them
+    torch.manual_seed(0)
+    model = SVG(cfg)
+    torch.save({"state_dicts": {"model": model.state_dict()}, "model_config": svg_model_config(model.cfg)},
+               tmp_path / "lp.pt")
+    sizes = {"rollout": {"steps": 40, "sequences": 2, "every": 10}, "conventions": SMOKE["conventions"]}
+    out = svg_evaluate.rollout("bair", tmp_path / "lp.pt", data, tmp_path / "rollout.zarr", sizes, seed=0, device="cpu")
+    group = open_shard(out)
+    video, truth = np.asarray(group["frames"][:]), np.asarray(group["truth"][:])
+    assert video.shape == (2, 2 + 40, 64, 64, 3) and video.dtype == np.uint8 and group.attrs["n_cond"] == 2
+    np.testing.assert_array_equal(truth, seqs["test"][[0, 2]])  # spread over the test set
+    np.testing.assert_array_equal(video[:, :2], truth[:, :2])  # the conditioning frames, then generated ones
+    again = svg_evaluate.rollout("bair", tmp_path / "lp.pt", data, tmp_path / "again.zarr", sizes, seed=0, device="cpu")
+    np.testing.assert_array_equal(np.asarray(open_shard(again)["frames"][:]), video)
+    png, gif = figs.rollout_figures(out, tmp_path / "rollout.png", tmp_path / "rollout.gif", every=10)
+    with Image.open(gif) as img:
+        assert img.n_frames == 42
+    with Image.open(png) as img:
+        assert img.width > img.height  # 2 + 4 columns of frames, 4 rows
+
 
 def test_disjoint_windows_share_no_frame_within_a_video() -> None:
     groups = np.array([0, 0, 0, 0, 1, 1, 2])
@@ -170,16 +192,18 @@ def test_sigma_collision_summary_finds_the_lag() -> None:
 def test_fig5_and_fig6_stages(tmp_path: Path) -> None:
     test_set = write_test_set(tmp_path / "data")
     sizes = copy.deepcopy(SMOKE)
-    sizes["fig5"].update(sequences=3, samples=2, frames=10, min_first_bounce=6)
+    sizes["fig5"].update(sequences=3, samples=2, frames=10, first_bounces=[6, 8])
     sizes["fig6"].update(sequences=3, frames=16)
     sync = svg_data.write_smmnist_set("synchronized", test_set, tmp_path / "sync.zarr", sizes, seed=0)
     shared = svg_data.write_smmnist_set("sharedstart", test_set, tmp_path / "shared.zarr", sizes, seed=0)
     s, h = open_shard(sync), open_shard(shared)
     assert s["frames"].shape == (3, 16, 64, 64) and s["positions"].shape[2] == 2
-    assert h["frames"].shape == (3, 10, 64, 64) and h["positions"].shape[2] == 1
-    positions = np.asarray(h["positions"][:])
-    first_bounce = int(np.flatnonzero(np.asarray(h["bounces"][0]).any(-1))[0])
-    assert first_bounce >= 6 and (positions[:, : first_bounce + 1] == positions[0, : first_bounce + 1]).all()
+    assert h["frames"].shape == (6, 10, 64, 64) and h["positions"].shape[2] == 1
+    positions, trajectory = np.asarray(h["positions"][:]), np.asarray(h["trajectory"][:])
+    for k, first_bounce in enumerate((6, 8)):
+        rows = positions[trajectory == k]
+        assert int(np.flatnonzero(np.asarray(h["bounces"][3 * k]).any(-1))[0]) == first_bounce
+        assert (rows[:, : first_bounce + 1] == rows[0, : first_bounce + 1]).all()
 
     torch.manual_seed(0)
     for variant in ("lp", "lp1"):
@@ -188,10 +212,17 @@ def test_fig5_and_fig6_stages(tmp_path: Path) -> None:
                    tmp_path / f"{variant}.pt")
     table = svg_evaluate.bounce_velocities(tmp_path / "lp1.pt", shared, tmp_path / "vel.csv", tmp_path / "tv.csv",
                                      sizes, seed=0, device="cpu")
-    assert set(table["source"]) == {"model", "truth"}
-    truth = table[table["source"] == "truth"]
-    assert (truth[truth["step"] <= first_bounce].groupby("step")["probability"].max() == 1.0).all()
-    assert pd.read_csv(tmp_path / "tv.csv")["first_bounce_frame"].iloc[0] == first_bounce + 1
+    assert set(table["source"]) == {"model", "truth"} and set(table["trajectory"]) == {0, 1}
+    distance = pd.read_csv(tmp_path / "tv.csv")
+    for k, first_bounce in enumerate((6, 8)):
+        truth = table[(table["source"] == "truth") & (table["trajectory"] == k)]
+        # one velocity per step (probability 1) up to the hit, spread after it
+        assert (truth[truth["step"] <= first_bounce].groupby("step")["probability"].max() == 1.0).all()
+        assert truth[truth["step"] == first_bounce + 1]["probability"].max() < 1.0
+        assert set(distance[distance["trajectory"] == k]["first_bounce_frame"]) == {first_bounce + 1}
+        model_rows = table[(table["source"] == "model") & (table["trajectory"] == k)]
+        np.testing.assert_allclose(model_rows.groupby("step")["probability"].sum(), 1.0)  # 3 x 2 samples
+    assert figs.velocity_figure(tmp_path / "vel.csv", tmp_path / "fig5.png").stat().st_size > 0
     svg_evaluate.prior_sigma(tmp_path / "lp.pt", sync, tmp_path / "sigma.csv", tmp_path / "hits.csv",
                        tmp_path / "summary.csv", sizes, device="cpu")
     sigma = pd.read_csv(tmp_path / "sigma.csv")
@@ -266,8 +297,10 @@ def test_bair_graph_from_tfrecords(tmp_path: Path) -> None:
     planned = {line.split()[-1].rstrip(":") for line in dry.stdout.splitlines()
                if line.startswith(("rule ", "localrule "))}
     assert planned == {"data_fetch", "svg_bair_shards", "train_model", "svg_evaluate", "svg_baseline", "svg_table",
-                       "svg_curve_figure", "svg_gifs", "page_svg_table", "page_svg_gifs", "all"}, dry.stdout[-3000:]
+                       "svg_curve_figure", "svg_gifs", "svg_rollout", "svg_rollout_figure", "page_svg_table",
+                       "page_svg_gifs", "page_svg_rollout_figure", "all"}, dry.stdout[-3000:]
     assert "results/figures/bair_ssim_psnr.png" in dry.stdout and "smmnist" not in dry.stdout
+    assert "results/figures/bair_rollout.png" in dry.stdout and "results/figures/svg/bair_rollout.gif" in dry.stdout
 
 
 # ----------------------------------------------------------------------------- paper-scale sizes
@@ -295,8 +328,10 @@ def vgg(c_in: int, c_out: int) -> int:
 
 def paper_parameters(dataset: str, variant: str) -> int:
     """Parameters of the paper's model from its layer sizes (Sec. 4.1): DCGAN 64-128-256-512 with
-    |h| = 128 (SM-MNIST) or VGG16 to its last pooling layer and its mirror (KTH 1 channel, BAIR 3),
-    skips to the decoder; LSTM_theta 2x256 on [h, z] -> g = 128; LSTM_phi, LSTM_psi 1x256 -> |z|."""
+    |h| = 128 (SM-MNIST) or VGG16 to its last pooling layer and its mirror (KTH 1 channel at
+    128x128, one more stage of three 512-channel layers each way as the authors' vgg_128.py; BAIR 3
+    channels at 64x64), skips to the decoder; LSTM_theta 2x256 on [h, z] -> g = 128; LSTM_phi,
+    LSTM_psi 1x256 -> |z|."""
     c, z = {"smmnist": (1, 10), "kth": (1, 32), "bair": (3, 64)}[dataset]
     if dataset == "smmnist":
         widths = [(c, 64), (64, 128), (128, 256), (256, 512)]
@@ -307,6 +342,9 @@ def paper_parameters(dataset: str, variant: str) -> int:
                    (256, 512), (512, 512), (512, 512)]
         decoder = [(1024, 512), (512, 512), (512, 256), (512, 256), (256, 256), (256, 128),
                    (256, 128), (128, 64), (128, 64)]
+        if dataset == "kth":  # 128x128
+            encoder += [(512, 512)] * 3
+            decoder = [(1024, 512), (512, 512), (512, 512)] + decoder
         frames = sum(vgg(a, b) for a, b in encoder + decoder) + conv(512, 128, 4) + bn(128)
         frames += conv(128, 512, 4) + bn(512) + conv(64, c, 3)
     stochastic = variant != "deterministic"
@@ -330,27 +368,37 @@ def test_paper_scale_models_have_the_papers_sizes(dataset: str, variant: str) ->
         model = SVG(cfg)
     assert sum(p.numel() for p in model.parameters()) == paper_parameters(dataset, variant)
     assert sizes[dataset]["eval"]["samples"] == 100 and sizes["fig6"] == {"sequences": 500, "frames": 100}
+    assert cfg.image_size == (128 if dataset == "kth" else 64)
 
 
-def test_kth_clips_squash_160x120_to_64x64_as_the_authors(tmp_path: Path) -> None:
-    """convert_kth.lua runs ffmpeg -s 64x64: the whole 160x120 frame, aspect ratio not kept."""
+@pytest.mark.parametrize("scale", ["smoke", "demo", "paper"])
+def test_kth_clips_have_the_kth_models_size(scale: str) -> None:
+    sizes = resolve(scale)
+    cfg = svg_train.model_config("kth", "lp", sizes["svg"])
+    assert sizes["clips"]["svg"]["size"] == cfg.image_size == (128 if scale == "paper" else 64)
+
+
+def test_kth_clips_squash_160x120_to_the_square_as_the_authors(tmp_path: Path) -> None:
+    """convert_kth.lua runs ffmpeg -s 128x128 (64x64 below the paper preset): the whole 160x120
+    frame, aspect ratio not kept."""
     import cv2
     import media
 
     from pipeline import clips
     from pipeline.video_read import iter_frames
 
-    proto = clips.protocol("svg", resolve("paper")["clips"]["svg"])
-    assert proto.fit == "squash"
-    opts = clips.decode_options(proto, 160, 120)
-    assert opts["size"] == (64, 64) and opts["center_crop"] is None
     video = media.make_good(tmp_path / "kth.mp4", width=160, height=120, frames=3)
-    frame = next(iter_frames(video, **opts))
-    whole = cv2.resize(media.reference_frames(width=160, height=120, frames=1)[0], (64, 64),
-                       interpolation=cv2.INTER_AREA)
-    assert frame.shape == (64, 64, 3)
-    assert np.abs(frame.astype(int) - whole.astype(int)).mean() < 12  # the whole frame, squashed
-    crop = clips.decode_options(clips.protocol("svg", {**resolve("paper")["clips"]["svg"], "fit": "cover"}), 160, 120)
-    assert crop["center_crop"] == (64, 64)
-    cropped = next(iter_frames(video, **crop))
-    assert np.abs(cropped.astype(int) - whole.astype(int)).mean() > np.abs(frame.astype(int) - whole.astype(int)).mean()
+    for scale, size in (("paper", 128), ("demo", 64)):
+        proto = clips.protocol("svg", resolve(scale)["clips"]["svg"])
+        assert proto.fit == "squash"
+        opts = clips.decode_options(proto, 160, 120)
+        assert opts["size"] == (size, size) and opts["center_crop"] is None
+        frame = next(iter_frames(video, **opts))
+        whole = cv2.resize(media.reference_frames(width=160, height=120, frames=1)[0], (size, size),
+                           interpolation=cv2.INTER_AREA)
+        assert frame.shape == (size, size, 3)
+        assert np.abs(frame.astype(int) - whole.astype(int)).mean() < 12  # the whole frame, squashed
+        crop = clips.decode_options(clips.protocol("svg", {**resolve(scale)["clips"]["svg"], "fit": "cover"}), 160, 120)
+        assert crop["center_crop"] == (size, size)
+        cropped = next(iter_frames(video, **crop))
+        assert np.abs(cropped.astype(int) - whole.astype(int)).mean() > np.abs(frame.astype(int) - whole.astype(int)).mean()

@@ -27,7 +27,7 @@ reported at a bounce step is the new one (positions[t+1] = clamp(positions[t] + 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -240,24 +240,32 @@ def make_synchronized_set(
 
 
 def make_shared_start_set(
-    cfg: SMMNISTConfig, digits: np.ndarray, n: int, seed: int, min_first_bounce: int
+    cfg: SMMNISTConfig, digits: np.ndarray, n: int, seed: int, first_bounces: Sequence[int]
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """n sequences with one shared start and no bounce before frame min_first_bounce.
+    """Per entry f of ``first_bounces``, n sequences sharing one start whose first wall hit is at frame f.
 
-    Their first min_first_bounce frames have identical motion, afterwards the bounces make them
-    diverge: the ground-truth distribution of velocities after a collision (svg Fig. 5).
+    svg Fig. 5 shows three such trajectories (impacts at t = 8, 11 and 16, 1-based). The n
+    sequences of one trajectory move identically up to frame f; afterwards the random bounces
+    make them diverge: the ground-truth distribution of velocities after a collision. Arrays hold
+    the trajectories one after the other, with ``trajectory`` (N,) naming each sequence's.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed]))
-    if min_first_bounce >= cfg.seq_len:
-        raise ValueError(f"min_first_bounce {min_first_bounce} must be < seq_len {cfg.seq_len}")
-    for _ in range(10_000):
-        pos, vel, bounces, _ = sample_trajectories(cfg, 1, rng)
-        hit_times = np.flatnonzero(bounces[0].any(-1))
-        if len(hit_times) and hit_times[0] >= min_first_bounce:
-            break
-    else:
-        raise RuntimeError(f"no start with a first bounce at or after frame {min_first_bounce} in 10,000 draws")
-    batch = generate(cfg, digits, n, rng, start=(pos[0, 0], vel[0, 0]))
-    attrs = _attrs(cfg, digits, n, seed, "shared_start")
-    attrs["min_first_bounce"] = min_first_bounce
-    return batch.arrays(), attrs
+    parts, labels = [], []
+    for k, first in enumerate(first_bounces):
+        if not 0 < first < cfg.seq_len:
+            raise ValueError(f"first bounce frame {first} must be in 1..seq_len - 1 = {cfg.seq_len - 1}")
+        for _ in range(10_000):
+            pos, vel, bounces, _ = sample_trajectories(cfg, 1, rng)
+            hit_times = np.flatnonzero(bounces[0].any(-1))
+            if len(hit_times) and hit_times[0] == first:
+                break
+        else:
+            raise RuntimeError(f"no start with its first bounce at frame {first} in 10,000 draws")
+        parts.append(generate(cfg, digits, n, rng, start=(pos[0, 0], vel[0, 0])).arrays())
+        labels.append(np.full(n, k, np.int16))
+    arrays = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    arrays["trajectory"] = np.concatenate(labels)
+    attrs = _attrs(cfg, digits, n * len(first_bounces), seed, "shared_start")
+    attrs["first_bounces"] = [int(f) for f in first_bounces]
+    attrs["sequences_per_trajectory"] = int(n)
+    return arrays, attrs

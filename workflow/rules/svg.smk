@@ -221,3 +221,44 @@ rule svg_gifs:
         BENCHMARKS / "svg_gifs" / "{dataset}" / "{variant}.tsv",
     script:
         "../scripts/svg_gifs.py"
+
+
+rule svg_rollout:
+    input:
+        unpack(lambda w: {"model": svg_model(w.dataset, "lp"), **svg_spec.data_inputs(w.dataset, DATA)}),
+    output:
+        directory(SVG_EVAL / "{dataset}" / "lp" / "rollout.zarr"),
+    wildcard_constraints:
+        dataset="|".join(svg_spec.ROLLOUT_DATASETS),
+    params:
+        sizes={"rollout": SVG["rollout"], "conventions": SVG["conventions"]},
+        seed=config["seed"],
+        device=config["device"],
+    resources:
+        gpu=0 if config["device"] == "cpu" else 1,
+    threads: 2
+    log:
+        LOGS / "svg_rollout" / "{dataset}.log",
+    benchmark:
+        BENCHMARKS / "svg_rollout" / "{dataset}.tsv",
+    script:
+        "../scripts/svg_rollout.py"
+
+
+rule svg_rollout_figure:
+    input:
+        SVG_EVAL / "{dataset}" / "lp" / "rollout.zarr",
+    output:
+        png=report(RESULTS / "figures" / "{dataset}_rollout.png", caption="../report/svg/rollout.rst", category="svg"),
+        gif=report(RESULTS / "figures" / "svg" / "{dataset}_rollout.gif", caption="../report/svg/rollout.rst",
+                   category="svg"),
+    wildcard_constraints:
+        dataset="|".join(svg_spec.ROLLOUT_DATASETS),
+    params:
+        every=SVG["rollout"]["every"],
+    log:
+        LOGS / "svg_rollout_figure" / "{dataset}.log",
+    benchmark:
+        BENCHMARKS / "svg_rollout_figure" / "{dataset}.tsv",
+    script:
+        "../scripts/svg_rollout_figure.py"

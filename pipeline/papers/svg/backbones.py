@@ -1,4 +1,4 @@
-"""Frame encoders and decoders of SVG (Denton & Fergus 2018), 64x64 frames, two families.
+"""Frame encoders and decoders of SVG (Denton & Fergus 2018), 64x64 frames (and 128x128 for VGG), two families.
 
 ``dcgan``: the DCGAN discriminator/generator pair used for SM-MNIST; ``vgg``: VGG16 up to its
 last pooling layer and its mirror (nearest up-sampling instead of pooling), used for KTH and
@@ -11,7 +11,7 @@ BAIR. Both export one interface so the SVG model never knows which it holds:
 
 ``width`` is the first stage's channel count (64 in the paper); stages use 1, 2, 4, 8 times it.
 Layer and kernel choices follow the authors' code (edenton/svg, ``models/dcgan_64.py`` and
-``models/vgg_64.py``), so at ``width=64`` the parameter counts equal theirs.
+``models/vgg_64.py``, ``models/vgg_128.py``), so at ``width=64`` the parameter counts equal theirs.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 IMAGE_SIZE = 64
+IMAGE_SIZES: tuple[int, ...] = (64, 128)
+"""Frame sizes: 64x64 for both families; 128x128 for ``vgg`` (the paper's KTH resolution)."""
 BACKBONES: tuple[str, ...] = ("dcgan", "vgg")
 
 
@@ -52,11 +54,15 @@ def _from_vector(g_dim: int, c_out: int) -> nn.Sequential:
     )
 
 
-def _check_frames(x: torch.Tensor, channels: int) -> None:
-    if x.dim() != 4 or x.shape[1:] != (channels, IMAGE_SIZE, IMAGE_SIZE):
-        raise ValueError(
-            f"expected frames (N, {channels}, {IMAGE_SIZE}, {IMAGE_SIZE}), got {tuple(x.shape)}"
-        )
+def _check_frames(x: torch.Tensor, channels: int, size: int = IMAGE_SIZE) -> None:
+    if x.dim() != 4 or x.shape[1:] != (channels, size, size):
+        raise ValueError(f"expected frames (N, {channels}, {size}, {size}), got {tuple(x.shape)}")
+
+
+def _check_size(image_size: int) -> int:
+    if image_size not in IMAGE_SIZES:
+        raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {image_size!r}")
+    return image_size
 
 
 class DCGANEncoder(nn.Module):
@@ -102,57 +108,64 @@ class DCGANDecoder(nn.Module):
 
 
 class VGGEncoder(nn.Module):
-    def __init__(self, g_dim: int, channels: int = 1, width: int = 64) -> None:
+    """VGG16 to its last pooling layer: at 64x64 four stages (c1-c4) then c5 to the vector; at
+    128x128 a fifth stage of three 8nf layers first (the authors' ``vgg_128.py``), c6 to the vector."""
+
+    def __init__(self, g_dim: int, channels: int = 1, width: int = 64, image_size: int = IMAGE_SIZE) -> None:
         super().__init__()
-        self.g_dim, self.channels = g_dim, channels
+        self.g_dim, self.channels, self.image_size = g_dim, channels, _check_size(image_size)
         nf = width
-        self.c1 = nn.Sequential(_vgg_layer(channels, nf), _vgg_layer(nf, nf))  # 64x64
-        self.c2 = nn.Sequential(_vgg_layer(nf, nf * 2), _vgg_layer(nf * 2, nf * 2))  # 32x32
-        self.c3 = nn.Sequential(  # 16x16
-            _vgg_layer(nf * 2, nf * 4), _vgg_layer(nf * 4, nf * 4), _vgg_layer(nf * 4, nf * 4)
-        )
-        self.c4 = nn.Sequential(  # 8x8
-            _vgg_layer(nf * 4, nf * 8), _vgg_layer(nf * 8, nf * 8), _vgg_layer(nf * 8, nf * 8)
-        )
-        self.c5 = _to_vector(nf * 8, g_dim)  # 4x4 -> 1x1
+        stages = [
+            [_vgg_layer(channels, nf), _vgg_layer(nf, nf)],  # full resolution
+            [_vgg_layer(nf, nf * 2), _vgg_layer(nf * 2, nf * 2)],  # 1/2
+            [_vgg_layer(nf * 2, nf * 4), _vgg_layer(nf * 4, nf * 4), _vgg_layer(nf * 4, nf * 4)],  # 1/4
+            [_vgg_layer(nf * 4, nf * 8), _vgg_layer(nf * 8, nf * 8), _vgg_layer(nf * 8, nf * 8)],  # 1/8
+        ]
+        if image_size == 128:
+            stages.append([_vgg_layer(nf * 8, nf * 8), _vgg_layer(nf * 8, nf * 8), _vgg_layer(nf * 8, nf * 8)])
+        self.n_stages = len(stages)
+        for i, layers in enumerate(stages, start=1):
+            setattr(self, f"c{i}", nn.Sequential(*layers))
+        setattr(self, f"c{self.n_stages + 1}", _to_vector(nf * 8, g_dim))  # 4x4 -> 1x1
         self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        _check_frames(x, self.channels)
-        h1 = self.c1(x)  # (N, nf, 64, 64)
-        h2 = self.c2(self.pool(h1))  # (N, 2nf, 32, 32)
-        h3 = self.c3(self.pool(h2))  # (N, 4nf, 16, 16)
-        h4 = self.c4(self.pool(h3))  # (N, 8nf, 8, 8)
-        h5 = self.c5(self.pool(h4))  # (N, g_dim, 1, 1)
-        return h5.flatten(1), [h1, h2, h3, h4]
+        _check_frames(x, self.channels, self.image_size)
+        skips = [self.c1(x)]  # (N, nf, S, S)
+        for i in range(2, self.n_stages + 1):
+            skips.append(getattr(self, f"c{i}")(self.pool(skips[-1])))  # halving the resolution each time
+        h = getattr(self, f"c{self.n_stages + 1}")(self.pool(skips[-1]))  # (N, g_dim, 1, 1)
+        return h.flatten(1), skips
 
 
 class VGGDecoder(nn.Module):
-    def __init__(self, g_dim: int, channels: int = 1, width: int = 64) -> None:
+    """The encoder's mirror, nearest up-sampling instead of pooling; at 128x128 one more 8nf stage
+    first (the authors' ``vgg_128.py``)."""
+
+    def __init__(self, g_dim: int, channels: int = 1, width: int = 64, image_size: int = IMAGE_SIZE) -> None:
         super().__init__()
         self.g_dim = g_dim
+        _check_size(image_size)
         nf = width
+        stages = [
+            [_vgg_layer(nf * 8 * 2, nf * 8), _vgg_layer(nf * 8, nf * 8), _vgg_layer(nf * 8, nf * 4)],  # 1/8
+            [_vgg_layer(nf * 4 * 2, nf * 4), _vgg_layer(nf * 4, nf * 4), _vgg_layer(nf * 4, nf * 2)],  # 1/4
+            [_vgg_layer(nf * 2 * 2, nf * 2), _vgg_layer(nf * 2, nf)],  # 1/2
+            [_vgg_layer(nf * 2, nf), nn.ConvTranspose2d(nf, channels, 3, 1, 1), nn.Sigmoid()],  # full
+        ]
+        if image_size == 128:  # [up(d1), skip 8x8] at 8nf before the 64x64 stages
+            stages.insert(0, [_vgg_layer(nf * 8 * 2, nf * 8), _vgg_layer(nf * 8, nf * 8), _vgg_layer(nf * 8, nf * 8)])
+        self.n_stages = len(stages)
         self.upc1 = _from_vector(g_dim, nf * 8)  # -> (8nf, 4, 4)
-        self.upc2 = nn.Sequential(  # [up(d1), skip 8x8] -> (4nf, 8, 8)
-            _vgg_layer(nf * 8 * 2, nf * 8), _vgg_layer(nf * 8, nf * 8), _vgg_layer(nf * 8, nf * 4)
-        )
-        self.upc3 = nn.Sequential(  # [up(d2), skip 16x16] -> (2nf, 16, 16)
-            _vgg_layer(nf * 4 * 2, nf * 4), _vgg_layer(nf * 4, nf * 4), _vgg_layer(nf * 4, nf * 2)
-        )
-        self.upc4 = nn.Sequential(  # [up(d3), skip 32x32] -> (nf, 32, 32)
-            _vgg_layer(nf * 2 * 2, nf * 2), _vgg_layer(nf * 2, nf)
-        )
-        self.upc5 = nn.Sequential(  # [up(d4), skip 64x64] -> (C, 64, 64)
-            _vgg_layer(nf * 2, nf), nn.ConvTranspose2d(nf, channels, 3, 1, 1), nn.Sigmoid()
-        )
+        for i, layers in enumerate(stages, start=2):
+            setattr(self, f"upc{i}", nn.Sequential(*layers))
         self.up = nn.UpsamplingNearest2d(scale_factor=2)
 
     def forward(self, g: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
-        d1 = self.upc1(g.view(-1, self.g_dim, 1, 1))  # (N, 8nf, 4, 4)
-        d2 = self.upc2(torch.cat([self.up(d1), skips[3]], 1))  # (N, 4nf, 8, 8)
-        d3 = self.upc3(torch.cat([self.up(d2), skips[2]], 1))  # (N, 2nf, 16, 16)
-        d4 = self.upc4(torch.cat([self.up(d3), skips[1]], 1))  # (N, nf, 32, 32)
-        return self.upc5(torch.cat([self.up(d4), skips[0]], 1))  # (N, C, 64, 64)
+        d = self.upc1(g.view(-1, self.g_dim, 1, 1))  # (N, 8nf, 4, 4)
+        for i in range(2, self.n_stages + 2):  # [up(d), the skip of the same resolution], coarsest first
+            d = getattr(self, f"upc{i}")(torch.cat([self.up(d), skips[self.n_stages + 1 - i]], 1))
+        return d  # (N, C, S, S)
 
 
 _FAMILIES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
@@ -161,9 +174,16 @@ _FAMILIES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
 }
 
 
-def build_backbone(name: str, g_dim: int, channels: int, width: int) -> tuple[nn.Module, nn.Module]:
-    """(encoder, decoder) of the family ``name`` (``dcgan`` or ``vgg``)."""
+def build_backbone(
+    name: str, g_dim: int, channels: int, width: int, image_size: int = IMAGE_SIZE
+) -> tuple[nn.Module, nn.Module]:
+    """(encoder, decoder) of the family ``name`` (``dcgan`` or ``vgg``) for ``image_size`` frames."""
     if name not in _FAMILIES:
         raise ValueError(f"backbone must be one of {BACKBONES}, got {name!r}")
+    _check_size(image_size)
     encoder_cls, decoder_cls = _FAMILIES[name]
-    return encoder_cls(g_dim, channels, width), decoder_cls(g_dim, channels, width)
+    if name == "dcgan":
+        if image_size != IMAGE_SIZE:
+            raise ValueError(f"the dcgan backbone takes {IMAGE_SIZE}x{IMAGE_SIZE} frames, not {image_size}")
+        return encoder_cls(g_dim, channels, width), decoder_cls(g_dim, channels, width)
+    return encoder_cls(g_dim, channels, width, image_size), decoder_cls(g_dim, channels, width, image_size)

@@ -183,7 +183,8 @@ def training_batches(
 
 def write_smmnist_set(kind: str, test_set: str | Path, out: str | Path, sizes: Mapping[str, Any], seed: int) -> Path:
     """Fig. 6's synchronized set (the test set's digit count, ``fig6.frames`` frames) or Fig. 5's
-    single-digit shared-start set (first bounce at ``fig5.min_first_bounce`` or later), test digits."""
+    single-digit shared-start set (``fig5.sequences`` per trajectory, one trajectory per first-bounce
+    frame of ``fig5.first_bounces``), test digits."""
 
     digits = smmnist_digits(test_set, "test")
     if kind == "synchronized":
@@ -192,7 +193,8 @@ def write_smmnist_set(kind: str, test_set: str | Path, out: str | Path, sizes: M
     elif kind == "sharedstart":
         f = sizes["fig5"]
         cfg = smmnist_config(test_set, f["frames"], num_digits=1)
-        arrays, attrs = make_shared_start_set(cfg, digits, int(f["sequences"]), seed, int(f["min_first_bounce"]))
+        arrays, attrs = make_shared_start_set(cfg, digits, int(f["sequences"]), seed,
+                                              [int(v) for v in f["first_bounces"]])
     else:
         raise KeyError(f"no SM-MNIST set {kind!r}; known: {', '.join(SMMNIST_SETS)}")
     attrs["source"] = open_shard(test_set).attrs.get("source", "synthetic")

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from pipeline.atomic import write_csv
 from pipeline.papers.svg.data import test_frames
@@ -31,7 +32,8 @@ from pipeline.papers.svg.metrics import (
 )
 from pipeline.papers.svg.spec import BASELINES, TABLES
 from pipeline.papers.svg.train import _load
-from pipeline.shards import open_shard
+from pipeline.papers.svg.model import frames_to_batch
+from pipeline.shards import open_shard, write_shard
 from pipeline.tables import provenance
 from pipeline.tables import write_csv as write_result_table
 from pipeline.training import model_provenance
@@ -146,27 +148,40 @@ def bounce_velocities(
     sizes: Mapping[str, Any], seed: int, device: str,
 ) -> pd.DataFrame:
     """Fig. 5: (dx, dy) distribution per step of SVG-LP samples and of the truth, by template
-    matching; ``step`` t is the motion from frame t to t+1 (1-based). Also the total variation
-    distance between the two per step."""
+    matching, per trajectory of the shared-start set (the paper shows three, with different
+    impact times); ``step`` t is the motion from frame t to t+1 (1-based). Also the total
+    variation distance between the two per trajectory and step. Each trajectory's sequences are
+    sampled together (batch statistics over digits that share it)."""
 
     model = _load(model_path, device)
     group = open_shard(shared_start)
     config = group.attrs["config"]
     f = sizes["fig5"]
-    model_vel, true_vel = fig5_velocities(
-        model, np.asarray(group["frames"][:]), np.asarray(group["positions"][:]), n_cond=model.cfg.n_past,
-        n_samples=int(f["samples"]), seed=seed, digit_size=int(config["digit_size"]),
-        batch_size=int(sizes["smmnist"]["eval"]["batch_size"]),
-        sample_chunk=int(sizes["smmnist"]["eval"]["sample_chunk"]),
-        bn_mode=str(sizes["conventions"]["bn_at_test"]),
-    )
-    table = velocity_table(model_vel, true_vel, first_step=1, max_speed=int(config["max_speed"]))
-    first_bounce = int(np.flatnonzero(np.asarray(group["bounces"][0]).any(-1))[0])
-    distance = velocity_distance(table)
-    distance["first_bounce_frame"] = first_bounce + 1  # 1-based frame where the digit hits the wall
-    distance["n_cond"] = model.cfg.n_past
+    frames, positions = np.asarray(group["frames"][:]), np.asarray(group["positions"][:])
+    bounces = np.asarray(group["bounces"][:])
+    trajectory = np.asarray(group["trajectory"][:]) if "trajectory" in group else np.zeros(len(frames), int)
+    tables, distances = [], []
+    for k in np.unique(trajectory):
+        rows = np.flatnonzero(trajectory == k)
+        model_vel, true_vel = fig5_velocities(
+            model, frames[rows], positions[rows], n_cond=model.cfg.n_past, n_samples=int(f["samples"]),
+            seed=int(np.random.SeedSequence([seed, int(k)]).generate_state(1)[0]),
+            digit_size=int(config["digit_size"]), batch_size=int(sizes["smmnist"]["eval"]["batch_size"]),
+            sample_chunk=int(sizes["smmnist"]["eval"]["sample_chunk"]),
+            bn_mode=str(sizes["conventions"]["bn_at_test"]),
+        )
+        first_bounce = int(np.flatnonzero(bounces[rows[0]].any(-1))[0]) + 1  # 1-based frame of the wall hit
+        table = velocity_table(model_vel, true_vel, first_step=1, max_speed=int(config["max_speed"]))
+        distance = velocity_distance(table)
+        for part in (table, distance):
+            part.insert(0, "trajectory", int(k))
+            part["first_bounce_frame"] = first_bounce
+        distance["n_cond"] = model.cfg.n_past
+        tables.append(table)
+        distances.append(distance)
+    table = pd.concat(tables, ignore_index=True)
     write_csv(table, out_table)
-    write_csv(distance, out_distance)
+    write_csv(pd.concat(distances, ignore_index=True), out_distance)
     return table
 
 
@@ -217,3 +232,28 @@ def prior_sigma(
     return summary
 
 
+
+
+def rollout(
+    dataset: str, model_path: str | Path, data: Mapping[str, str], out: str | Path, sizes: Mapping[str, Any],
+    seed: int, device: str,
+) -> Path:
+    """Fig. 11: one future of ``rollout.steps`` frames per test sequence from its first n_past
+    frames (the paper ran SVG-LP 100 steps on BAIR, whose test sequences have 30 frames), batch
+    norm as in the evaluation. Writes ``frames`` (N, n_past + steps, H, W, C) uint8 and the
+    ``truth`` (N, T, H, W, C) of ``rollout.sequences`` test sequences spread over the test set."""
+
+    model = _load(model_path, device)
+    r, conv = sizes["rollout"], sizes["conventions"]
+    frames, picks, _ = test_frames(dataset, data, int(r["sequences"]), str(conv["kth_test_windows"]))
+    if len(frames) < 2 and conv["bn_at_test"] == "train":
+        raise ValueError(f"svg.rollout.sequences: batch statistics need 2 test sequences, {dataset} gave {len(frames)}")
+    n_past = model.cfg.n_past
+    x = frames_to_batch(frames[:, :n_past]).to(model.device)  # (N, n_past, C, H, W)
+    future = model.generate(x, int(r["steps"]), 1, seed=seed, bn_mode=str(conv["bn_at_test"]))[0]
+    video = torch.cat([x, future], dim=1).clamp(0, 1).mul(255).round().byte().permute(0, 1, 3, 4, 2).cpu().numpy()
+    truth = frames if frames.ndim == 5 else frames[..., None]
+    log.info("svg %s rollout: %d sequences, %d -> %d frames", dataset, len(frames), n_past, int(r["steps"]))
+    return write_shard(out, {"frames": video, "truth": truth, "sequences": np.asarray(picks)},
+                       {"dataset": dataset, "n_cond": n_past, "steps": int(r["steps"]),
+                        "bn_at_test": str(conv["bn_at_test"]), "model_provenance": model_provenance(Path(model_path))})

@@ -86,25 +86,39 @@ def bair_ssim_psnr_figure(csv_path: str | Path, out_path: str | Path) -> Path:
 
 
 def velocity_figure(csv_path: str | Path, out_path: str | Path, steps: Sequence[int] | None = None) -> Path:
-    """Fig. 5: (dx, dy) distribution per step, model samples (top) over ground truth (bottom)."""
+    """Fig. 5: per trajectory, the (dx, dy) distribution per step of SVG-LP samples (upper row)
+    and of the truth (lower row); the column of the step the digit hits the wall is marked."""
     table = _read(csv_path, ["source", "step", "dx", "dy", "probability"])
+    if "trajectory" not in table:
+        table = table.assign(trajectory=0)
     steps = sorted(table["step"].unique()) if steps is None else list(steps)
+    trajectories = sorted(table["trajectory"].unique())
     lim = int(max(table["dx"].abs().max(), table["dy"].abs().max(), 1))
-    fig, axes = plt.subplots(2, len(steps), figsize=(1.4 * len(steps), 3.2), squeeze=False)
-    for col, step in enumerate(steps):
-        for row, source in enumerate(("model", "truth")):
-            grid = np.zeros((2 * lim + 1, 2 * lim + 1))
-            part = table[(table["source"] == source) & (table["step"] == step)]
-            grid[part["dy"].to_numpy() + lim, part["dx"].to_numpy() + lim] = part["probability"].to_numpy()
-            ax = axes[row, col]
-            ax.imshow(grid, origin="lower", extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5), cmap="viridis")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(f"t={step}", fontsize=8)
-            if col == 0:
-                ax.set_ylabel("SVG-LP" if source == "model" else "truth", fontsize=8)
-    fig.suptitle(r"digit velocity $(\Delta x, \Delta y)$ per step", fontsize=9)
+    fig, axes = plt.subplots(2 * len(trajectories), len(steps), figsize=(1.2 * len(steps), 2.6 * len(trajectories)),
+                             squeeze=False)
+    for k, trajectory in enumerate(trajectories):
+        part_k = table[table["trajectory"] == trajectory]
+        hit = int(part_k["first_bounce_frame"].iloc[0]) if "first_bounce_frame" in part_k else None
+        for col, step in enumerate(steps):
+            for r, source in enumerate(("model", "truth")):
+                grid = np.zeros((2 * lim + 1, 2 * lim + 1))
+                part = part_k[(part_k["source"] == source) & (part_k["step"] == step)]
+                grid[part["dy"].to_numpy() + lim, part["dx"].to_numpy() + lim] = part["probability"].to_numpy()
+                ax = axes[2 * k + r, col]
+                ax.imshow(grid, origin="lower", extent=(-lim - 0.5, lim + 0.5, -lim - 0.5, lim + 0.5), cmap="viridis")
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if step == hit:  # the motion from the wall-hit frame on is the first random one
+                    for spine in ax.spines.values():
+                        spine.set_color("tab:red")
+                        spine.set_linewidth(2)
+                if r == 0:
+                    ax.set_title(f"t={step}", fontsize=7)
+                if col == 0:
+                    name = "SVG-LP" if source == "model" else "truth"
+                    ax.set_ylabel(f"{name}\n(hit at {hit})" if hit is not None else name, fontsize=7)
+    fig.suptitle(r"digit velocity $(\Delta x, \Delta y)$ per step, one pair of rows per trajectory "
+                 "(red: the step from the wall hit)", fontsize=9)
     return _save(fig, out_path)
 
 
@@ -135,11 +149,12 @@ def sample_gif(
     labels: Sequence[str] = EXAMPLE_ROWS,
     scale: int = 2,
     frame_ms: int = 250,
+    truth_rows: Sequence[int] = (0,),
 ) -> Path:
-    """Animated GIF of one test sequence: side by side truth, best and random samples.
+    """Animated GIF of one test sequence: side by side the rows ``labels`` names (``EXAMPLE_ROWS``).
 
     examples uint8 (R, T, H, W, C) as saved by the evaluation. Borders are green on
-    conditioning frames and red on generated ones (the authors' convention).
+    conditioning frames and true ones (``truth_rows``), red on generated ones (the authors' convention).
     """
     examples = np.asarray(examples)
     if examples.ndim != 5 or examples.dtype != np.uint8 or len(labels) != examples.shape[0]:
@@ -155,7 +170,7 @@ def sample_gif(
             frame = examples[row, step]
             frame = np.repeat(frame, 3, axis=2) if c == 1 else frame
             tile = Image.fromarray(frame).resize((w * scale, h * scale), Image.NEAREST)
-            border = (0, 170, 0) if step < n_cond or row == 0 else (200, 0, 0)
+            border = (0, 170, 0) if step < n_cond or row in truth_rows else (200, 0, 0)
             x0 = row * cell_w
             draw.rectangle([x0, 0, x0 + cell_w - 1, cell_h - 1], fill=border)
             canvas.paste(tile, (x0 + pad, pad))
@@ -176,12 +191,51 @@ def curve_figure(dataset: str, table: str | Path, out: str | Path) -> Path:
 
 
 def write_gifs(examples: str | Path, outs: Sequence[str | Path]) -> list[Path]:
-    """One GIF per saved example sequence (truth, best sample, random samples side by side)."""
+    """One GIF per saved example sequence (truth, approximate posterior, best and random samples side by side)."""
 
     group = open_shard(examples)
     frames = group["frames"]  # (K, R, T, H, W, C)
     if len(outs) > frames.shape[0]:
         raise ValueError(f"{examples} holds {frames.shape[0]} example sequences, {len(outs)} GIFs asked")
-    return [sample_gif(np.asarray(frames[k]), int(group.attrs["n_cond"]), out) for k, out in enumerate(outs)]
+    labels = list(group.attrs.get("rows", EXAMPLE_ROWS))
+    return [sample_gif(np.asarray(frames[k]), int(group.attrs["n_cond"]), out, labels) for k, out in enumerate(outs)]
 
 
+
+
+def rollout_figures(rollout: str | Path, out_png: str | Path, out_gif: str | Path, every: int) -> list[Path]:
+    """Fig. 11 from a rollout shard: per sequence the truth (as long as the test sequence) above
+    the generated frames, the conditioning frames then one frame every ``every``; and a GIF of
+    the whole rollouts beside the truth (black once the truth's frames run out)."""
+
+    group = open_shard(rollout)
+    video, truth = np.asarray(group["frames"][:]), np.asarray(group["truth"][:])  # (N, T, H, W, C)
+    n_cond = int(group.attrs["n_cond"])
+    total = video.shape[1]
+    columns = list(range(n_cond)) + list(range(n_cond - 1 + every, total, every))
+    n = len(video)
+    fig, axes = plt.subplots(2 * n, len(columns), figsize=(0.9 * len(columns), 1.0 * 2 * n), squeeze=False)
+    for i in range(n):
+        for col, t in enumerate(columns):
+            for r, (name, clip) in enumerate((("truth", truth[i]), ("SVG-LP", video[i]))):
+                ax = axes[2 * i + r, col]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if t < len(clip):
+                    frame = clip[t]
+                    ax.imshow(frame[..., 0] if frame.shape[-1] == 1 else frame, cmap="gray", vmin=0, vmax=255)
+                else:
+                    ax.axis("off")
+                if i == 0 and r == 0:
+                    ax.set_title(f"t={t + 1}", fontsize=7)
+                if col == 0:
+                    ax.set_ylabel(name, fontsize=7)
+    fig.suptitle(f"{group.attrs['dataset']}: SVG-LP {group.attrs['steps']} steps after {n_cond} conditioning frames",
+                 fontsize=9)
+    png = _save(fig, out_png)
+    padded = np.zeros_like(video)
+    padded[:, : truth.shape[1]] = truth[:, :total]
+    rows = np.stack([padded, video], axis=1).reshape(2 * n, *video.shape[1:])  # truth 1, SVG-LP 1, truth 2, ...
+    labels = [f"{name} {i + 1}" for i in range(n) for name in ("truth", "SVG-LP")]
+    gif = sample_gif(rows, n_cond, out_gif, labels, scale=1, truth_rows=range(0, 2 * n, 2))
+    return [png, gif]

@@ -36,7 +36,9 @@ from pipeline.papers.svg.model import SVG, frames_to_batch
 from pipeline.shards import write_shard
 
 SELECTIONS: tuple[str, ...] = ("per_metric", "ssim")
-EXAMPLE_ROWS: tuple[str, ...] = ("truth", "best", "random 1", "random 2", "random 3")
+EXAMPLE_ROWS: tuple[str, ...] = ("truth", "posterior", "best", "random 1", "random 2", "random 3")
+"""Rows of the sample GIFs, as the authors' ``make_gifs``: the truth, the approximate posterior's
+future (``SVG.posterior_future``), the best of the samples by mean SSIM and three random ones."""
 CURVE_COLUMNS: tuple[str, ...] = (
     "model", "metric", "frame", "mean", "ci_low", "ci_high", "n_sequences", "n_videos", "n_samples", "n_cond",
     "train_horizon",
@@ -49,7 +51,8 @@ AUTHORS_SSIM_RANGE = 2.0
 PSNR_RANGE = 1.0
 """``compare_psnr`` used ``dtype_range``'s maximum, 1, for non-negative float images."""
 SSIM_WINDOW = 7  # scikit-image's default uniform window
-SCORE_CHUNK = 1024  # frame channels scored per call (bounds the filter's memory)
+SCORE_CHUNK = 128  # frame channels scored per call: bounds the filter's memory, and its moments stay in
+# cache (benchmarks/bench_svg.py prints 128 beside 1024 on CPU); the scores do not depend on it (tested)
 
 
 def frame_scores_torch(
@@ -185,7 +188,7 @@ def _batch_seed(seed: int, *index: int) -> int:
 
 
 def _sample_chunks(n_samples: int, sample_chunk: int) -> list[tuple[int, int]]:
-    """(first sample, count) pairs; 0 draws every sample in one batch (bound memory at paper scale)."""
+    """(first sample, count) pairs; 0 draws every sample in one batch."""
     step = n_samples if sample_chunk <= 0 else sample_chunk
     return [(c, min(step, n_samples - c)) for c in range(0, n_samples, step)]
 
@@ -223,11 +226,13 @@ def evaluate_svg(
     """Score ``n_samples`` futures of each test sequence (one for the deterministic model).
 
     frames: uint8 test sequences (N, T >= n_cond + n_future, H, W[, C]). Per batch of sequences
-    the conditioning frames are encoded once and the samples drawn as one batch (``sample_chunk``
-    at a time when > 0, each chunk with its own seed derived from ``seed``); scores are computed
-    batched on the model's device. Examples for the GIFs keep, for the first ``n_examples``
-    sequences, the truth, the best sample by mean SSIM and three random samples (conditioning
-    frames included). ``bn_mode``: batch norm at test (``model.BN_MODES``).
+    the conditioning frames are encoded once and the samples drawn as one batch, or
+    ``sample_chunk`` at a time when > 0: on a CPU, forward passes of a few hundred futures run
+    faster per frame than one of thousands. Sample k of a batch has its own noise stream and its
+    own batch statistics (``SVG.generate``), so the chunk changes no score beyond float
+    rounding. Scores are computed batched on the model's device. Examples for the GIFs keep,
+    for the first ``n_examples`` sequences, the rows of ``EXAMPLE_ROWS`` (conditioning frames
+    included). ``bn_mode``: batch norm at test (``model.BN_MODES``).
     """
     frames = np.asarray(frames)
     _check_test_frames(frames, n_cond, n_future)
@@ -238,7 +243,7 @@ def evaluate_svg(
     ssim = np.empty((n, n_samples, n_future))
     psnr = np.empty((n, n_samples, n_future))
     examples: list[np.ndarray] = []
-    n_random = len(EXAMPLE_ROWS) - 2
+    n_random = len(EXAMPLE_ROWS) - 3
     for b, (start, stop) in enumerate(sequence_batches(n, batch_size)):
         x = frames_to_batch(frames[start:stop, : n_cond + n_future]).to(model.device)  # (B, T, C, H, W)
         truth = x[:, n_cond:]  # (B, n_future, C, H, W)
@@ -246,9 +251,11 @@ def evaluate_svg(
         random_picks = rng.integers(0, n_samples, size=(n_ex, n_random))
         best_mean = np.full(n_ex, -np.inf)
         kept: dict[tuple[int, int], torch.Tensor] = {}  # (sequence, row) -> (n_future, C, H, W)
+        if n_ex:  # over the whole batch: batch statistics as the samples'
+            posterior = model.posterior_future(x, n_cond, bn_mode=bn_mode)  # (B, n_future, C, H, W)
         for first, count in _sample_chunks(n_samples, sample_chunk):
-            samples = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b, first),
-                                     bn_mode=bn_mode)  # (k, B, n_future, C, H, W)
+            samples = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b), bn_mode=bn_mode,
+                                     first_sample=first)  # (k, B, n_future, C, H, W)
             s, p = frame_scores_torch(truth.expand_as(samples), samples, ssim_data_range)  # (k, B, n_future)
             s, p = s.double().cpu().numpy(), p.double().cpu().numpy()
             ssim[start : start + len(x), first : first + count] = s.transpose(1, 0, 2)
@@ -263,7 +270,7 @@ def evaluate_svg(
                         kept[i, r] = samples[pick - first, i]
         for i in range(n_ex):
             cond = x[i, :n_cond]  # (n_cond, C, H, W)
-            rows = [x[i]] + [torch.cat([cond, kept[i, r]]) for r in range(n_random + 1)]
+            rows = [x[i], torch.cat([cond, posterior[i]])] + [torch.cat([cond, kept[i, r]]) for r in range(n_random + 1)]
             examples.append(torch.stack(rows).cpu().numpy())  # (rows, T, C, H, W)
     conventions = {"ssim_data_range": float(ssim_data_range), "bn_at_test": bn_mode,
                    "skip_frame": model.cfg.skip_frame}
@@ -511,7 +518,8 @@ def fig5_velocities(
         cond = x[:, :n_cond, 0].numpy()  # (B, n_cond, H, W)
         tpl = templates[start:stop]
         for first, count in _sample_chunks(n_samples, sample_chunk):
-            gen = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b, first), bn_mode=bn_mode)
+            gen = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b), bn_mode=bn_mode,
+                                 first_sample=first)
             gen = gen[:, :, :, 0].cpu().numpy()  # (k, B, n_future, H, W)
             for k in range(count):
                 model_vel.append(digit_velocities(np.concatenate([cond, gen[k]], axis=1), tpl))

@@ -24,6 +24,8 @@ issue 1), and whether batch norm uses batch statistics at test time (``generate_
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -39,7 +41,8 @@ SKIP_FRAMES: tuple[str, ...] = ("before_last", "last", "previous")
 """Skips from frame n_past - 2 (authors' code), from frame n_past - 1 (the paper's text), or from
 the previous, possibly generated, frame (the code's ``--last_frame_skip``)."""
 BN_MODES: tuple[str, ...] = ("train", "eval")
-"""Batch norm at test time: batch statistics (authors' ``generate_svg_lp.py``) or running averages."""
+"""Batch norm at test time: batch statistics of each sample's frames of all sequences (authors'
+``generate_svg_lp.py``) or running averages."""
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
@@ -62,6 +65,7 @@ class SVGConfig:
     lr: float = 2e-3  # Adam learning rate
     beta1: float = 0.9  # Adam first-moment decay
     skip_frame: str = "before_last"  # one of SKIP_FRAMES; before_last is the authors' code
+    image_size: int = 64  # frames are image_size x image_size: 64, or 128 with vgg (the paper's KTH)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -128,7 +132,7 @@ class SVG(nn.Module):
     def __init__(self, cfg: SVGConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.encoder, self.decoder = build_backbone(cfg.backbone, cfg.g_dim, cfg.channels, cfg.width)
+        self.encoder, self.decoder = build_backbone(cfg.backbone, cfg.g_dim, cfg.channels, cfg.width, cfg.image_size)
         stochastic = cfg.variant != "deterministic"
         z_in = cfg.z_dim if stochastic else 0
         self.predictor = FramePredictor(cfg.g_dim + z_in, cfg.g_dim, cfg.rnn_size, cfg.predictor_layers)
@@ -210,7 +214,8 @@ class SVG(nn.Module):
 
     @torch.no_grad()
     def generate(
-        self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int = 0, bn_mode: str = "eval"
+        self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int = 0, bn_mode: str = "eval",
+        first_sample: int = 0,
     ) -> torch.Tensor:
         """Sample futures: x_cond (B, n_cond, C, 64, 64) -> (S, B, n_future, C, 64, 64).
 
@@ -218,9 +223,13 @@ class SVG(nn.Module):
         as one batch of S * B. The conditioning frames go through the predictor with z from the
         posterior (as the authors do, so the LSTM states match training); each future z_t comes
         from the prior (learned or N(0, I)) and each generated frame is fed back. ``bn_mode``
-        (``BN_MODES``): ``train`` normalises with the statistics of the frames encoded or decoded
-        together (one time step of the whole batch, as the authors' script) and leaves the
-        running averages untouched. The output holds predicted frames only.
+        (``BN_MODES``): ``train`` normalises with batch statistics as the authors'
+        ``generate_svg_lp.py`` (``encoder.train()``), which draws one sample of all B sequences at
+        a time: the statistics of each sample's B frames at one time step, never pooled over
+        samples; running averages are left untouched. Sample k draws its noise from its own
+        stream, (seed, first_sample + k): a sample does not depend on the others drawn with it,
+        so drawing them in chunks (``first_sample`` = the chunk's first) gives the same futures
+        as one batch. The output holds predicted frames only.
         """
         if bn_mode not in BN_MODES:
             raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
@@ -228,14 +237,10 @@ class SVG(nn.Module):
             raise ValueError("bn_mode='train' normalises over the sequences of a batch: give at least 2")
         was_training = self.training
         self.eval()
-        if bn_mode == "train":
-            self.encoder.train()
-            self.decoder.train()
-        saved = _batch_norm_buffers(self)
         try:
-            return self._generate(x_cond, n_future, n_samples, seed)
+            with _batch_statistics_per_sample(self, x_cond.shape[0], bn_mode == "train"):
+                return self._generate(x_cond, n_future, n_samples, seed, first_sample)
         finally:
-            _restore_buffers(self, saved)
             self.train(was_training)
 
     def _encode_steps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -245,16 +250,18 @@ class SVG(nn.Module):
         skips = [torch.stack([s[1][k] for s in steps], dim=1) for k in range(len(steps[0][1]))]
         return h, skips
 
-    def _generate(self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int) -> torch.Tensor:
+    def _generate(self, x_cond: torch.Tensor, n_future: int, n_samples: int, seed: int,
+                  first_sample: int = 0) -> torch.Tensor:
         b, n_cond = x_cond.shape[:2]
         if n_cond < 1:
             raise ValueError("generate needs at least one conditioning frame")
         device = self.device
-        rng = torch.Generator(device=device).manual_seed(seed)
         s = n_samples
+        streams = [torch.Generator(device=device).manual_seed(sample_seed(seed, first_sample + k)) for k in range(s)]
 
-        def sample(dist: Normal) -> torch.Tensor:
-            eps = torch.randn(dist.loc.shape, generator=rng, device=device)
+        def sample(dist: Normal) -> torch.Tensor:  # dist over (S*B, ...), sample-major
+            shape = (b, *dist.loc.shape[1:])
+            eps = torch.cat([torch.randn(shape, generator=g, device=device) for g in streams])
             return dist.loc + dist.scale * eps
 
         def repeat(t: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (S*B, ...), sample-major
@@ -277,29 +284,85 @@ class SVG(nn.Module):
                 _, prior_state = self.prior(h[:, :-1])
                 prior_state = repeat_state(prior_state)
             _, pred_state = self.predictor(pred_in, pred_state)
-        if self.cfg.skip_frame == "previous":
-            skip = [repeat(k[:, -1]) for k in skips]
-        else:
-            skip = [repeat(k[:, min(self.cfg.skip_source, n_cond - 1)]) for k in skips]
-        h_in = repeat(h[:, -1:])  # (S*B, 1, g)
-        frames = []
-        for _ in range(n_future):
-            pred_in = h_in
+        skip = [repeat(k) for k in self._skips_after_conditioning(skips)]
+
+        def latent(h_in: torch.Tensor) -> torch.Tensor | None:
+            nonlocal prior_state
             if self.prior is not None:
                 p, prior_state = self.prior(h_in, prior_state)
-                pred_in = torch.cat([h_in, sample(p)], dim=2)
-            elif self.posterior is not None:
+                return sample(p)
+            if self.posterior is not None:
                 zeros = torch.zeros(h_in.shape[0], 1, self.cfg.z_dim, device=device)
-                pred_in = torch.cat([h_in, sample(Normal(zeros, torch.ones_like(zeros)))], dim=2)
-            g, pred_state = self.predictor(pred_in, pred_state)  # (S*B, 1, g)
-            x_hat = self.decoder(g[:, 0], skip)  # (S*B, C, 64, 64)
+                return sample(Normal(zeros, torch.ones_like(zeros)))
+            return None
+
+        out = self._rollout(repeat(h[:, -1:]), pred_state, skip, n_future, latent)  # (S*B, n_future, C, 64, 64)
+        return out.view(s, b, n_future, *out.shape[2:])
+
+    def _skips_after_conditioning(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The skips [(B, n_cond, c, s, s)] of the conditioning frame feeding the first predicted frame."""
+        n_cond = skips[0].shape[1]
+        frame = n_cond - 1 if self.cfg.skip_frame == "previous" else min(self.cfg.skip_source, n_cond - 1)
+        return [k[:, frame] for k in skips]
+
+    def _rollout(
+        self, h_in: torch.Tensor, pred_state: LSTMState | None, skip: list[torch.Tensor], n_future: int,
+        latent: Callable[[torch.Tensor], torch.Tensor | None],
+    ) -> torch.Tensor:
+        """Predict ``n_future`` frames from h_in (N, 1, g) of the last known frame, each one fed back;
+        ``latent(h_in)`` gives z_t (N, 1, z) or None. Returns (N, n_future, C, 64, 64)."""
+        frames = []
+        for _ in range(n_future):
+            z = latent(h_in)
+            pred_in = h_in if z is None else torch.cat([h_in, z], dim=2)
+            g, pred_state = self.predictor(pred_in, pred_state)  # (N, 1, g)
+            x_hat = self.decoder(g[:, 0], skip)  # (N, C, 64, 64)
             frames.append(x_hat)
-            h_new, skip_new = self.encoder(x_hat)  # (S*B, g)
+            h_new, skip_new = self.encoder(x_hat)  # (N, g)
             h_in = h_new[:, None]
             if self.cfg.skip_frame == "previous":
                 skip = skip_new
-        out = torch.stack(frames, dim=1)  # (S*B, n_future, C, 64, 64)
-        return out.view(s, b, n_future, *out.shape[2:])
+        return torch.stack(frames, dim=1)
+
+    @torch.no_grad()
+    def posterior_future(self, x: torch.Tensor, n_cond: int, bn_mode: str = "eval") -> torch.Tensor:
+        """The "Approx. posterior" row of the authors' GIFs (``make_gifs`` in generate_svg_lp.py):
+        x (B, T, C, 64, 64) true frames -> (B, T - n_cond, C, 64, 64).
+
+        z_t is the mean of q_phi(z_t | x_{1:t}), read from the true frames; the predictor is fed the
+        true frames inside the conditioning window and its own frames after it, decoded with the
+        skips ``skip_frame`` names: how well the model reconstructs a future it is told about. The
+        deterministic model has no posterior: this is its prediction. ``bn_mode`` as :meth:`generate`.
+        """
+        if bn_mode not in BN_MODES:
+            raise ValueError(f"bn_mode must be one of {BN_MODES}, got {bn_mode!r}")
+        b, t = x.shape[:2]
+        if not 1 <= n_cond < t:
+            raise ValueError(f"posterior_future needs 1 <= n_cond < T, got n_cond={n_cond} for {t} frames")
+        if bn_mode == "train" and b < 2:
+            raise ValueError("bn_mode='train' normalises over the sequences of a batch: give at least 2")
+        was_training = self.training
+        self.eval()
+        try:
+            with _batch_statistics_per_sample(self, b, bn_mode == "train"):
+                h, skips = self._encode_steps(x.to(self.device, torch.float32))  # (B, T, g): true frames
+                means = None if self.posterior is None else self.posterior(h[:, 1:])[0].loc  # (B, T-1, z)
+                pred_state = None
+                if n_cond > 1:
+                    pred_in = h[:, : n_cond - 1]
+                    if means is not None:
+                        pred_in = torch.cat([pred_in, means[:, : n_cond - 1]], dim=2)
+                    _, pred_state = self.predictor(pred_in)
+                step = iter(range(n_cond - 1, t - 1))  # means[:, k] is z of frame k + 1
+
+                def latent(_h: torch.Tensor) -> torch.Tensor | None:
+                    k = next(step)
+                    return None if means is None else means[:, k : k + 1]
+
+                skip = self._skips_after_conditioning([k[:, :n_cond] for k in skips])
+                return self._rollout(h[:, n_cond - 1 : n_cond], pred_state, skip, t - n_cond, latent)
+        finally:
+            self.train(was_training)
 
     @torch.no_grad()
     def prior_sigma(self, x: torch.Tensor) -> torch.Tensor:
@@ -316,14 +379,41 @@ class SVG(nn.Module):
             self.train(was_training)
 
 
-def _batch_norm_buffers(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Copies of every batch-norm buffer, so test-time batch statistics leave the model as it was."""
-    return {name: buf.clone() for name, buf in model.named_buffers()}
+def sample_seed(seed: int, sample: int) -> int:
+    """Seed of sample ``sample``'s noise stream in :meth:`SVG.generate`."""
+    return int(np.random.SeedSequence([seed, sample]).generate_state(1)[0])
 
 
-def _restore_buffers(model: nn.Module, saved: dict[str, torch.Tensor]) -> None:
-    for name, buf in model.named_buffers():
-        buf.copy_(saved[name])
+@contextmanager
+def _batch_statistics_per_sample(model: nn.Module, group: int, active: bool) -> Iterator[None]:
+    """Inside: every BatchNorm2d of ``model`` normalises a batch (S * group, C, H, W), sample-major,
+    with the biased mean and variance of each consecutive ``group`` items (one sample of every
+    sequence), as ``BatchNorm2d`` in training mode does for a batch of ``group``; its running
+    averages are neither used nor updated. Nothing changes when not ``active``."""
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)] if active else []
+
+    def per_sample(bn: nn.BatchNorm2d) -> Callable[[torch.Tensor], torch.Tensor]:
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            if x.shape[0] % group:
+                raise ValueError(f"batch of {x.shape[0]} is not a whole number of samples of {group} sequences")
+            xs = x.view(x.shape[0] // group, group, x.shape[1], -1)  # (S, B, C, H*W)
+            # two passes (mean, then the centred squares) as BatchNorm2d's own; over this 4-d view
+            # about as fast as its kernel (torch.var_mean over (1, 3, 4) of a 5-d view is ~3x slower)
+            centred = xs - xs.mean(dim=(1, 3), keepdim=True)
+            scale = torch.rsqrt(centred.square().mean(dim=(1, 3), keepdim=True) + bn.eps)
+            if not bn.affine:
+                return (centred * scale).view_as(x)
+            scale = scale * bn.weight.view(1, 1, -1, 1)
+            return torch.addcmul(bn.bias.view(1, 1, -1, 1), centred, scale).view_as(x)
+        return forward
+
+    for bn in norms:
+        bn.forward = per_sample(bn)  # an instance attribute shadows the class's forward
+    try:
+        yield
+    finally:
+        for bn in norms:
+            del bn.forward
 
 
 def build_svg(model_config: dict) -> SVG:

@@ -17,7 +17,8 @@ training horizon as in the paper's plots.
 
 Paper values (Sec. 4.1-4.4): |h| = |g| = 128, LSTMs of 256 cells, DCGAN (SM-MNIST) or VGG16
 (KTH, BAIR) with 64 channels in the first stage, |z| = 10 / 32 / 64, beta 1e-4 / 1e-6 / 1e-4,
-Adam lr 0.002; SM-MNIST 5 -> 10, KTH 10 -> 10, BAIR 2 -> 10; 100 samples per test sequence, the
+Adam lr 0.002; SM-MNIST 5 -> 10, KTH 10 -> 10 at 128x128 (the authors' README: "Experimental
+results in the paper used 128x128"; smaller presets keep 64x64), BAIR 2 -> 10; 100 samples per test sequence, the
 best kept; Fig. 6 with 500 synchronized sequences over 100 steps. The paper gives no schedule;
 ``train`` at paper scale is the authors' code default (batch 100, 300 epochs of 600 batches).
 
@@ -107,6 +108,11 @@ TRAINING_CONVENTIONS: tuple[str, ...] = ("skip_frame", "bair_train_windows")
 """The conventions a model's training reads (the others only change how it is scored)."""
 
 
+ROLLOUT_DATASETS: tuple[str, ...] = ("bair",)
+"""Datasets with Fig. 11's long rollouts: SVG-LP run forward ``rollout.steps`` frames from the
+first n_past frames of test sequences (the paper: BAIR, 100 steps; the test sequences have 30)."""
+
+
 SMMNIST_SETS: tuple[str, ...] = ("synchronized", "sharedstart")
 """Extra SM-MNIST sets: Fig. 6 (one trajectory, many digits) and Fig. 5 (one start, one digit)."""
 
@@ -133,8 +139,11 @@ def _train(steps: int, batch_size: int, checkpoint_every: int, log_every: int) -
 
 def _eval(sequences: int, samples: int, batch_size: int, examples: int, sample_chunk: int = 0) -> dict:
     # sequences: test sequences scored, spread over the test set (0 = all); samples: futures
-    # drawn per sequence, the best kept; examples: sequences saved for GIFs; sample_chunk: samples
-    # drawn per batch (0: all at once, batch_size * samples futures; the paper scale bounds GPU memory)
+    # drawn per sequence, the best kept; batch_size: sequences drawn together (batch norm's
+    # statistics at test are over them, per sample: the authors' generate_svg_lp.py used 100);
+    # examples: sequences saved for GIFs; sample_chunk: samples per forward pass (0: all at once,
+    # batch_size * samples futures). The chunk is speed only (each sample has its own noise and
+    # statistics): a few hundred futures per pass run faster per frame on a CPU than thousands.
     return {"sequences": sequences, "samples": samples, "batch_size": batch_size, "sample_chunk": sample_chunk,
             "examples": examples}
 
@@ -144,14 +153,18 @@ SIZES = {
         "smmnist": _dataset("smmnist", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 4, 2, 1), _eval(4, 3, 4, 1)),
         "kth": _dataset("kth", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 2, 2, 1), _eval(4, 3, 4, 1)),
         "bair": _dataset("bair", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 2, 2, 1), _eval(4, 3, 4, 1)),
-        # Fig. 5: single-digit sequences sharing one start, first bounce at frame >= min_first_bounce
-        "fig5": {"sequences": 3, "samples": 2, "frames": 12, "min_first_bounce": 7},
+        # Fig. 5: per entry of first_bounces (0-based frame of the first wall hit), `sequences`
+        # single-digit sequences sharing one start; the paper's three examples hit at t = 8, 11, 16
+        "fig5": {"sequences": 3, "samples": 2, "frames": 12, "first_bounces": [5, 7, 9]},
         # Fig. 6: synchronized sequences (the test set's digit count) fed to the learned prior
         "fig6": {"sequences": 4, "frames": 24},
         # BAIR TFRecords -> Zarr shards; max_sequences per split (0 = all)
         "bair_shards": {"sequences_per_shard": 4, "max_sequences": 8},
         # sample GIFs per evaluated model (at most eval.examples)
         "gifs": 1,
+        # Fig. 11: SVG-LP run forward `steps` frames after n_past, on `sequences` test sequences
+        # (at least 2: batch statistics), drawn every `every` frames in the strip
+        "rollout": {"steps": 6, "sequences": 2, "every": 2},
         "conventions": dict(AUTHORS_CONVENTIONS),
     },
     "demo": {
@@ -159,31 +172,40 @@ SIZES = {
         # SVG-LP > deterministic here; whether SVG-FP's posterior leaves collapse by 2000 steps
         # depends on float summation order (threads). With train.steps 6000 (~1 h for the three,
         # resuming from these checkpoints) LP > FP > deterministic after the bounces, as the paper.
-        "smmnist": _dataset("smmnist", {"width": 8}, _train(2000, 16, 100, 25), _eval(64, 100, 32, 4)),
+        "smmnist": _dataset("smmnist", {"width": 8}, _train(2000, 16, 100, 25), _eval(64, 100, 32, 4, sample_chunk=10)),
         # KTH, BAIR (VGG at 64x64 is ~10x the DCGAN's cost): the chain runs, nothing is learned yet
         "kth": _dataset("kth", {"width": 4}, _train(200, 4, 50, 25), _eval(32, 10, 16, 4)),
         "bair": _dataset("bair", {"width": 4}, _train(200, 4, 50, 25), _eval(32, 10, 16, 4)),
-        "fig5": {"sequences": 20, "samples": 20, "frames": 20, "min_first_bounce": 7},
+        "fig5": {"sequences": 20, "samples": 20, "frames": 20, "first_bounces": [7, 10, 15]},
         "fig6": {"sequences": 100, "frames": 100},
         "bair_shards": {"sequences_per_shard": 256, "max_sequences": 2048},
         "gifs": 2,
+        "rollout": {"steps": 100, "sequences": 4, "every": 10},
         "conventions": dict(AUTHORS_CONVENTIONS),
     },
     "paper": {
-        "smmnist": _dataset("smmnist", {}, _train(180_000, 100, 1000, 100), _eval(0, 100, 16, 8, sample_chunk=10)),
-        "kth": _dataset("kth", {}, _train(180_000, 100, 1000, 100), _eval(0, 100, 16, 8, sample_chunk=10)),
-        "bair": _dataset("bair", {}, _train(180_000, 100, 1000, 100), _eval(0, 100, 16, 8, sample_chunk=10)),
-        "fig5": {"sequences": 100, "samples": 100, "frames": 20, "min_first_bounce": 7},
+        "smmnist": _dataset("smmnist", {}, _train(180_000, 100, 1000, 100), _eval(0, 100, 100, 8, sample_chunk=2)),
+        # KTH at 128x128: "Experimental results in the paper used 128x128" (the authors' README;
+        # models/vgg_128.py); the KTH clips (clips.svg.size) have the model's image_size at every
+        # preset (tested); frames are 64x64 where image_size is not given
+        "kth": _dataset("kth", {"image_size": 128}, _train(180_000, 100, 1000, 100),
+                        _eval(0, 100, 100, 8, sample_chunk=2)),
+        "bair": _dataset("bair", {}, _train(180_000, 100, 1000, 100), _eval(0, 100, 100, 8, sample_chunk=2)),
+        "fig5": {"sequences": 100, "samples": 100, "frames": 20, "first_bounces": [7, 10, 15]},
         "fig6": {"sequences": 500, "frames": 100},
         "bair_shards": {"sequences_per_shard": 1024, "max_sequences": 0},
         "gifs": 4,
+        "rollout": {"steps": 100, "sequences": 8, "every": 10},
         "conventions": dict(AUTHORS_CONVENTIONS),
     },
 }
 
 
 REFERENCE: dict[str, dict[str, dict[str, float]]] = {}
-"""The paper reports curves only (Figs. 7, 8): no numbers to put beside ours."""
+"""The paper reports curves only (Figs. 7, 8): no numbers to put beside ours. That includes SV2P
+(Babaeizadeh et al. 2017), which Fig. 8 plots on BAIR and the text compares only in words ("SVG-LP
+outperforms ... for the first few steps, after which Babaeizadeh et al. (2017) is marginally
+better"): reading values off the plot would be a guess, so none are given."""
 
 
 def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any]) -> list[Path]:
@@ -196,10 +218,17 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
         name = TABLES[dataset][0]
         out += [results / "tables" / f"{name}.csv", results / "figures" / f"{name}.png"]
         out += [gif for variant in EVALUATED for gif in gifs(results, dataset, variant, sizes)]
+        if dataset in ROLLOUT_DATASETS:
+            out += rollout_figures(results, dataset)
     if sources.get("smmnist", "off") != "off":
         out += [results / "figures" / "smmnist_bounce_velocity.png", results / "figures" / "smmnist_prior_sigma.png",
                 results / "tables" / "smmnist_ordering.csv"]
     return out
+
+
+def rollout_figures(results: Path, dataset: str) -> list[Path]:
+    """Fig. 11: the strip of a long SVG-LP rollout and its animation."""
+    return [results / "figures" / f"{dataset}_rollout.png", results / "figures" / "svg" / f"{dataset}_rollout.gif"]
 
 
 def gifs(results: Path, dataset: str, variant: str, sizes: Mapping[str, Any]) -> list[Path]:

@@ -42,6 +42,7 @@ def model_config(dataset: str, variant: str, sizes: Mapping[str, Any]) -> SVGCon
         variant=VARIANTS[variant][0], backbone=backbone, channels=channels,
         width=int(m["width"]), g_dim=int(m["g_dim"]), z_dim=int(m["z_dim"]), rnn_size=int(m["rnn_size"]),
         n_past=int(m["n_past"]), n_future=int(m["n_future"]), beta=float(m["beta"]), lr=float(m["lr"]),
+        image_size=int(m.get("image_size", 64)),
     )
 
 

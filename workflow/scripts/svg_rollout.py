@@ -1,0 +1,18 @@
+from pathlib import Path
+
+import torch
+
+from pipeline.logs import logging_to
+from pipeline.papers.svg.evaluate import rollout
+
+torch.set_num_threads(snakemake.threads)
+with logging_to(snakemake.log[0]):
+    rollout(
+        dataset=snakemake.wildcards.dataset,
+        model_path=snakemake.input.model,
+        data={k: v for k, v in snakemake.input.items() if k != "model"},
+        out=Path(snakemake.output[0]),
+        sizes=snakemake.params.sizes,
+        seed=snakemake.params.seed,
+        device=snakemake.params.device,
+    )
