@@ -2,7 +2,8 @@
 # SLURM self-test: a real single-node SLURM on this Debian machine, the smoke graph run through
 # profiles/slurm as a cluster user would, checked from SLURM's own record of every job.
 #
-#   sudo bash cluster/slurm_selftest.sh [WORKDIR]        (default /tmp/slurm-selftest; about 25 min on 2 cores)
+#   sudo bash cluster/slurm_selftest.sh [WORKDIR]        (default /tmp/slurm-selftest; SELFTEST_MINUTES on 2 cores)
+#   SELFTEST_PHASES=resume sudo -E bash cluster/slurm_selftest.sh   # one phase: graph or resume
 #
 # 1. installs slurm-wlm + munge from Debian when missing (apt-get);
 # 2. writes a single-node slurm.conf (two partitions on the one node: `cpu`, the default, and `gpu`;
@@ -15,7 +16,10 @@
 #    (the lists, then the graph), fresh data and results under WORKDIR;
 # 5. runs the same smoke graph locally (profiles/local);
 # 6. pipeline/slurm_check.py compares every job's record (sbatch'd, the cpus, memory, time limit
-#    and GPUs its rule asked for) and every table; prints the summary; exit 1 on any mismatch.
+#    and GPUs its rule asked for) and every table; prints the summary; exit 1 on any mismatch;
+# 7. trains one model under a 2-minute time limit: SLURM stops it (TIMEOUT), Snakemake resubmits it,
+#    training resumes from its checkpoint until it finishes (checked from slurmctld's records and
+#    the kept SLURM logs).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${1:-/tmp/slurm-selftest}
@@ -64,6 +68,8 @@ ReturnToService=2
 # finished jobs stay visible to squeue/scontrol 10 minutes (the executor's squeue status needs >= 120 s)
 MinJobAge=600
 AccountingStorageType=accounting_storage/none
+# TRES recorded per job (the completion log's Tres=): GPUs too, so the check sees --gpus=1 granted
+AccountingStorageTRES=gres/gpu
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$WORK/jobcomp.log
@@ -96,13 +102,16 @@ for _ in $(seq 60); do
 done
 sinfo -N -o '%N %P %c %m %G %t'
 
-# --- 4. the smoke graph through SLURM, as the README says -----------------------------------
+phases=${SELFTEST_PHASES:-graph resume}
 # The site's lines of the profile (README, "On a SLURM cluster"): this site's partitions are `cpu`
 # and `gpu` (the profile's own names), its node has $cpus CPUs, and it has no accounts.
 PROFILE=$WORK/profile
 cp -r "$REPO/profiles/slurm" "$PROFILE"
 sed -i -e "s/^cores: [0-9]*/cores: $cpus/" "$PROFILE/config.yaml"   # the partitions are already cpu and gpu
 cd "$REPO"
+
+# --- 4. the smoke graph through SLURM, as the README says -----------------------------------
+if [[ " $phases " == *" graph "* ]]; then
 smoke=(--config scale=smoke)
 echo "== smoke graph through SLURM ($(date +%T))"
 slurm_started=$(date +%s)
@@ -129,4 +138,23 @@ local_seconds=$(( $(date +%s) - local_started ))
 "$VENV/bin/python" -m pipeline.slurm_check --jobcomp "$WORK/jobcomp.log" \
     --snakemake-log "$WORK/slurm.log" --slurm-results "$WORK/slurm/results" \
     --local-results "$WORK/local/results"
-echo "SLURM run ${slurm_seconds}s, local run ${local_seconds}s, self-test $(( $(date +%s) - started ))s in all"
+echo "SLURM run ${slurm_seconds}s, local run ${local_seconds}s"
+fi
+
+if [[ " $phases " == *" resume "* ]]; then
+# --- 7. a time limit stops a training job; each retry resumes from its checkpoint --------------
+# One SVG model at smoke sizes but STEPS steps, under a 2-minute limit (runtime fixed, so every
+# attempt gets two minutes): SLURM stops it (TIMEOUT), Snakemake resubmits it, the training loop
+# resumes from checkpoint.pt, until it finishes. pipeline.slurm_check --resume-log reads slurmctld's
+# records and the kept SLURM logs.
+echo "== a training job under a 2-minute time limit ($(date +%T))"
+steps=${RESUME_STEPS:-120}
+: > "$WORK/resume.log"
+nice -n 10 "$VENV/bin/snakemake" --profile "$PROFILE" "$WORK/resume/results/models/svg/smmnist/lp/model.pt" \
+    --set-resources train_model:runtime=2 train_model:slurm_partition=gpu --retries 12 \
+    --config scale=smoke "papers=[svg]" data_root="$WORK/resume/data" results_root="$WORK/resume/results" \
+    "overrides={svg: {smmnist: {train: {steps: $steps, checkpoint_every: 5}}}}" >> "$WORK/resume.log" 2>&1 \
+    || { tail -50 "$WORK/resume.log"; echo "the time-limit run failed: $WORK/resume.log" >&2; exit 1; }
+"$VENV/bin/python" -m pipeline.slurm_check --jobcomp "$WORK/jobcomp.log" --resume-log "$WORK/resume.log"
+fi
+echo "self-test $(( $(date +%s) - started ))s in all"

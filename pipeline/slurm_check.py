@@ -14,6 +14,9 @@ sbatch, sized by Snakemake: parallel members side by side up to the profile's ``
 in series) checks when every member's request fits in it and its time limit is at most the
 members' runtimes in series. Every CSV
 under ``tables/`` of the two results folders must be byte-identical.
+
+With ``--resume-log`` instead: the attempts of one training job run under a short time limit, each
+stopped by SLURM (``TIMEOUT``) and resubmitted, each resuming from the checkpoint the last one left.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["Member", "Request", "parse_jobcomp", "parse_requests", "compare", "tables_equal", "main"]
+__all__ = ["Member", "Request", "parse_jobcomp", "parse_requests", "compare", "tables_equal", "resume_check", "main"]
 
 
 @dataclass
@@ -176,13 +179,50 @@ def tables_equal(slurm_results: Path, local_results: Path) -> tuple[int, list[st
     return len(names), differ
 
 
+def resume_check(log_text: str, jobcomp: dict[int, dict[str, str]], rule: str = "train_model") -> pd.DataFrame:
+    """The sbatch jobs of ``rule`` in a run under a short time limit, in order: SLURM's state for each
+    (TIMEOUT when the limit stopped it) and the step its training resumed at, read from the job's
+    SLURM log (kept: ``slurm-keep-successful-logs``; the training loop logs ``resumed at step N of M``)."""
+    rows = []
+    for match in re.finditer(r"Job (\S+) has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.", log_text):
+        slurm_id, log = int(match.group(2)), Path(match.group(3))
+        if f"rule_{rule}" not in log.parts:
+            continue
+        text = log.read_text() if log.is_file() else ""
+        resumed = re.findall(r"resumed at step (\d+) of (\d+)", text)
+        rows.append({"slurm_id": slurm_id, "state": jobcomp.get(slurm_id, {}).get("JobState", "no record"),
+                     "time_limit": jobcomp.get(slurm_id, {}).get("TimeLimit", ""),
+                     "resumed_at_step": int(resumed[-1][0]) if resumed else 0,
+                     "of_steps": int(resumed[-1][1]) if resumed else None})
+    return pd.DataFrame(rows, columns=["slurm_id", "state", "time_limit", "resumed_at_step", "of_steps"])
+
+
+
+def _report_resume(attempts: pd.DataFrame) -> int:
+    """Print the attempts; pass when a time limit stopped one, a later one resumed past step 0, the last finished."""
+    print("one training job under a short time limit, attempt by attempt (SLURM's state, the step it resumed at):")
+    print(attempts.to_string(index=False))
+    timed_out = attempts["state"].eq("TIMEOUT")
+    ok = (len(attempts) > 1 and timed_out.any() and attempts["state"].iloc[-1] == "COMPLETED"
+          and (attempts["resumed_at_step"].iloc[1:] > 0).all())
+    print(f"attempts: {len(attempts)}, stopped by the time limit: {int(timed_out.sum())}, every retry resumed from "
+          f"its checkpoint: {bool((attempts['resumed_at_step'].iloc[1:] > 0).all())}, finished: "
+          f"{len(attempts) > 0 and attempts['state'].iloc[-1] == 'COMPLETED'}")
+    return 0 if ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.slurm_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobcomp", type=Path, required=True, help="slurmctld's JobCompLoc (jobcomp/filetxt)")
-    parser.add_argument("--snakemake-log", type=Path, required=True, help="stdout+stderr of the SLURM run")
-    parser.add_argument("--slurm-results", type=Path, required=True)
-    parser.add_argument("--local-results", type=Path, required=True)
+    parser.add_argument("--snakemake-log", type=Path, help="stdout+stderr of the SLURM run")
+    parser.add_argument("--slurm-results", type=Path)
+    parser.add_argument("--local-results", type=Path)
+    parser.add_argument("--resume-log", type=Path, help="instead: stdout+stderr of a training run under a short time limit")
     args = parser.parse_args(argv)
+    if args.resume_log:
+        return _report_resume(resume_check(args.resume_log.read_text(), parse_jobcomp(args.jobcomp)))
+    if not (args.snakemake_log and args.slurm_results and args.local_results):
+        parser.error("--snakemake-log, --slurm-results and --local-results are required (or --resume-log)")
     requests = parse_requests(args.snakemake_log.read_text())
     if not requests:
         print(f"no job submitted through sbatch in {args.snakemake_log}", file=sys.stderr)

@@ -124,3 +124,22 @@ def test_tables_compare_byte_for_byte_and_name_the_odd_ones(tmp_path: Path) -> N
     (tmp_path / "b" / "tables" / "seed1" / "y.csv").write_text("a\n2\n")
     (tmp_path / "a" / "tables" / "only_here.csv").write_text("a\n")
     assert tables_equal(tmp_path / "a", tmp_path / "b") == (3, ["only_here.csv", "seed1/y.csv"])
+
+
+def test_resume_check_reads_each_attempts_state_and_where_it_resumed(tmp_path: Path) -> None:
+    from pipeline.slurm_check import _report_resume, resume_check
+
+    lines, comp = [], []
+    for slurm_id, state, resumed in ((7, "TIMEOUT", None), (8, "TIMEOUT", 45), (9, "COMPLETED", 95)):
+        log = tmp_path / "slurm_logs" / "rule_train_model" / "svg_smmnist_lp" / f"{slurm_id}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("training from step 0 of 120\n" if resumed is None else f"resumed at step {resumed} of 120 from x\n")
+        lines.append(f"Job 3 has been submitted with SLURM jobid {slurm_id} (log: {log}).")
+        comp.append(f"JobId={slurm_id} JobState={state} Partition=gpu TimeLimit=2 Tres=cpu=2,mem=2000M,gres/gpu=1")
+    (tmp_path / "jobcomp.log").write_text("\n".join(comp))
+    attempts = resume_check("\n".join(lines), parse_jobcomp(tmp_path / "jobcomp.log"))
+    assert attempts["state"].tolist() == ["TIMEOUT", "TIMEOUT", "COMPLETED"]
+    assert attempts["resumed_at_step"].tolist() == [0, 45, 95]
+    assert _report_resume(attempts) == 0
+    assert _report_resume(attempts.assign(resumed_at_step=[0, 0, 95])) == 1  # a retry that started over
+    assert _report_resume(attempts.iloc[[2]]) == 1  # never stopped by the limit: nothing shown
