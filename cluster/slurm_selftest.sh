@@ -2,7 +2,7 @@
 # SLURM self-test: a real single-node SLURM on this Debian machine, the smoke graph run through
 # profiles/slurm as a cluster user would, checked from SLURM's own record of every job.
 #
-#   sudo bash cluster/slurm_selftest.sh [WORKDIR]        (default /tmp/slurm-selftest; SELFTEST_MINUTES on 2 cores)
+#   sudo bash cluster/slurm_selftest.sh [WORKDIR]        (default /tmp/slurm-selftest; about 70 min on 2 shared cores)
 #   SELFTEST_PHASES=resume sudo -E bash cluster/slurm_selftest.sh   # one phase: graph or resume
 #
 # 1. installs slurm-wlm + munge from Debian when missing (apt-get);
@@ -68,8 +68,6 @@ ReturnToService=2
 # finished jobs stay visible to squeue/scontrol 10 minutes (the executor's squeue status needs >= 120 s)
 MinJobAge=600
 AccountingStorageType=accounting_storage/none
-# TRES recorded per job (the completion log's Tres=): GPUs too, so the check sees --gpus=1 granted
-AccountingStorageTRES=gres/gpu
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$WORK/jobcomp.log
@@ -88,9 +86,11 @@ mkdir -p /run/munge && chown munge:munge /run/munge
 
 # --- 3. daemons ------------------------------------------------------------------------------
 stop_daemons() {
+    [ -n "${poller:-}" ] && kill "$poller" 2>/dev/null
     for pidfile in "$WORK/run/slurmd.pid" "$WORK/run/slurmctld.pid" /run/munge/munged.pid; do
         [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null || true
     done
+    pkill -x slurmd || true; pkill -x slurmctld || true   # none ran before this script (checked above)
 }
 trap stop_daemons EXIT
 runuser -u munge -- /usr/sbin/munged
@@ -101,6 +101,10 @@ for _ in $(seq 60); do
     sleep 1
 done
 sinfo -N -o '%N %P %c %m %G %t'
+# GPUs granted per job: the completion log has them only when accounting (slurmdbd) tracks gres/gpu;
+# `scontrol -d` shows each running job's GRES allocation, so take a snapshot every 5 s.
+while sleep 5; do scontrol -d -o show job >> "$WORK/scontrol.log" 2>/dev/null; done &
+poller=$!
 
 phases=${SELFTEST_PHASES:-graph resume}
 # The site's lines of the profile (README, "On a SLURM cluster"): this site's partitions are `cpu`
@@ -135,7 +139,7 @@ nice -n 10 "$VENV/bin/snakemake" --profile profiles/local --cores "$cpus" "${smo
 local_seconds=$(( $(date +%s) - local_started ))
 
 # --- 6. what SLURM recorded vs what the rules asked for; tables -------------------------------
-"$VENV/bin/python" -m pipeline.slurm_check --jobcomp "$WORK/jobcomp.log" \
+"$VENV/bin/python" -m pipeline.slurm_check --jobcomp "$WORK/jobcomp.log" --scontrol-log "$WORK/scontrol.log" \
     --snakemake-log "$WORK/slurm.log" --slurm-results "$WORK/slurm/results" \
     --local-results "$WORK/local/results"
 echo "SLURM run ${slurm_seconds}s, local run ${local_seconds}s"
@@ -148,7 +152,7 @@ if [[ " $phases " == *" resume "* ]]; then
 # resumes from checkpoint.pt, until it finishes. pipeline.slurm_check --resume-log reads slurmctld's
 # records and the kept SLURM logs.
 echo "== a training job under a 2-minute time limit ($(date +%T))"
-steps=${RESUME_STEPS:-120}
+steps=${RESUME_STEPS:-400}   # ~0.5 s a step on this machine: three or more attempts
 : > "$WORK/resume.log"
 nice -n 10 "$VENV/bin/snakemake" --profile "$PROFILE" "$WORK/resume/results/models/svg/smmnist/lp/model.pt" \
     --set-resources train_model:runtime=2 train_model:slurm_partition=gpu --retries 12 \

@@ -7,7 +7,9 @@ Run by ``cluster/slurm_selftest.sh``. What each job asked for comes from Snakema
 (every job's rule, threads and resources as Snakemake evaluated them, and the SLURM job id it was
 submitted as); what SLURM gave it comes from slurmctld's job completion log (``JobCompType=
 jobcomp/filetxt``: one line per finished job with its partition, time limit and TRES: cpus, memory,
-GPUs), which needs no accounting database and outlives ``MinJobAge``, unlike ``scontrol show job``.
+GPUs), which needs no accounting database and outlives ``MinJobAge``, unlike ``scontrol show job``;
+the GPUs granted come from snapshots of ``scontrol -d show job`` taken during the run (the completion
+log records gres/gpu only when accounting tracks it, which needs slurmdbd).
 A job checks when SLURM ran it to completion with the cpus (threads), memory (``mem_mb``), time
 limit (``runtime``) and GPUs (``gpu``) its rule asked for. A group job (several shard jobs in one
 sbatch, sized by Snakemake: parallel members side by side up to the profile's ``cores``, the rest
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["Member", "Request", "parse_jobcomp", "parse_requests", "compare", "tables_equal", "resume_check", "main"]
+__all__ = ["Member", "Request", "parse_jobcomp", "parse_scontrol", "parse_requests", "compare", "tables_equal", "resume_check", "main"]
 
 
 @dataclass
@@ -70,6 +72,24 @@ def parse_jobcomp(path: Path) -> dict[int, dict[str, str]]:
         if "JobId" in fields:
             jobs[int(fields["JobId"])] = fields
     return jobs
+
+
+_GRES_GPU = re.compile(r"(?:^|\s)GRES=gpu(?::[A-Za-z]\w*)?(?::(\d+)|\(CNT:(\d+)\))")
+
+
+def parse_scontrol(path: Path) -> dict[int, int]:
+    """SLURM job id -> GPUs granted, from snapshots of ``scontrol -d -o show job`` (the self-test takes
+    one every few seconds while the run goes on: its detail shows each node's GRES allocation, which
+    the completion log leaves out unless accounting tracks the gres/gpu TRES, which needs slurmdbd)."""
+    granted: dict[int, int] = {}
+    if not Path(path).is_file():
+        return granted
+    for line in Path(path).read_text().splitlines():
+        job = re.search(r"JobId=(\d+)", line)
+        gres = _GRES_GPU.search(line)
+        if job and gres:
+            granted[int(job.group(1))] = int(gres.group(1) or gres.group(2))
+    return granted
 
 
 def _resources(text: str) -> dict[str, str]:
@@ -148,16 +168,18 @@ def _fits(req: Request, got: dict[str, int]) -> bool:
             and max(runtime) <= got["minutes"] <= sum(runtime))
 
 
-def compare(requests: dict[int, Request], jobcomp: dict[int, dict[str, str]]) -> pd.DataFrame:
+def compare(requests: dict[int, Request], jobcomp: dict[int, dict[str, str]],
+            gpus: dict[int, int] | None = None) -> pd.DataFrame:
     """One row per sbatch job: asked (rule's threads, mem_mb, runtime, gpu; a group's largest member)
-    vs got (SLURM's record), and whether it checks (``_fits``)."""
+    vs got (SLURM's record; GPUs from ``gpus``, ``parse_scontrol``, when given), and whether it checks
+    (``_fits``)."""
     rows = []
     for slurm_id, req in sorted(requests.items()):
         record = jobcomp.get(slurm_id, {})
         tres = _tres(record.get("Tres", ""))
         got = {"cpus": int(tres.get("cpu", 0)), "mem_mb": _mem_mb(tres["mem"]) if "mem" in tres else 0,
                "minutes": _minutes(record["TimeLimit"]) if "TimeLimit" in record else 0,
-               "gpus": int(tres.get("gres/gpu", 0))}
+               "gpus": (gpus or {}).get(slurm_id, int(tres.get("gres/gpu", 0)))}
         asked = {"cpus": max(m.threads for m in req.members), "mem_mb": max(m.asked("mem_mb") for m in req.members),
                  "minutes": max(m.asked("runtime") for m in req.members), "gpus": max(m.asked("gpu") for m in req.members)}
         rules = sorted({m.rule for m in req.members})
@@ -217,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--snakemake-log", type=Path, help="stdout+stderr of the SLURM run")
     parser.add_argument("--slurm-results", type=Path)
     parser.add_argument("--local-results", type=Path)
+    parser.add_argument("--scontrol-log", type=Path, help="snapshots of `scontrol -d -o show job` (GPUs granted)")
     parser.add_argument("--resume-log", type=Path, help="instead: stdout+stderr of a training run under a short time limit")
     args = parser.parse_args(argv)
     if args.resume_log:
@@ -227,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not requests:
         print(f"no job submitted through sbatch in {args.snakemake_log}", file=sys.stderr)
         return 1
-    jobs = compare(requests, parse_jobcomp(args.jobcomp))
+    jobs = compare(requests, parse_jobcomp(args.jobcomp), parse_scontrol(args.scontrol_log) if args.scontrol_log else None)
     per_rule = jobs.groupby(["rule", "partition", "cpus", "mem_mb", "minutes", "gpus"], as_index=False).agg(
         sbatch_jobs=("slurm_id", "size"), snakemake_jobs=("jobs", "sum"), completed=("state", lambda s: (s == "COMPLETED").sum()),
         ok=("ok", "all"))

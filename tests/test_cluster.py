@@ -143,3 +143,24 @@ def test_resume_check_reads_each_attempts_state_and_where_it_resumed(tmp_path: P
     assert _report_resume(attempts) == 0
     assert _report_resume(attempts.assign(resumed_at_step=[0, 0, 95])) == 1  # a retry that started over
     assert _report_resume(attempts.iloc[[2]]) == 1  # never stopped by the limit: nothing shown
+
+
+def test_gpus_granted_come_from_scontrols_node_allocation_not_the_request(tmp_path: Path) -> None:
+    from pipeline.slurm_check import parse_scontrol
+
+    snapshots = tmp_path / "scontrol.log"
+    snapshots.write_text(  # Slurm 22.05 `scontrol -d -o show job`, trimmed: JOB_GRES and TresPerJob are not the grant
+        "JobId=2 JobName=x JobState=RUNNING Partition=gpu TRES=cpu=2,mem=2000M,node=1,billing=2 JOB_GRES=gpu:1 "
+        "Nodes=vm CPU_IDs=0-1 Mem=2000 GRES=gpu:1(IDX:0) TresPerJob=gres:gpu:1\n"
+        "JobId=3 JobName=x JobState=PENDING Partition=gpu JOB_GRES=(null) GRES= TresPerJob=gres:gpu:1\n"
+        "JobId=1 JobName=x JobState=RUNNING Partition=cpu JOB_GRES=(null) Nodes=vm CPU_IDs=0 Mem=1000 GRES=\n")
+    assert parse_scontrol(snapshots) == {2: 1}
+    requests = parse_requests(LOG)
+    jobs = compare(requests, parse_jobcomp_text(JOBCOMP.replace(",gres/gpu=1", ""), tmp_path),
+                   gpus={19: 1}).set_index("slurm_id")
+    assert jobs.loc[19, "gpus"] == "1/1" and jobs.loc[19, "ok"]
+
+
+def parse_jobcomp_text(text: str, folder: Path):
+    (folder / "jobcomp.log").write_text(text)
+    return parse_jobcomp(folder / "jobcomp.log")
