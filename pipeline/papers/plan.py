@@ -39,9 +39,10 @@ import yaml
 
 from pipeline import clips as clip_protocols
 from pipeline import papers
+from pipeline.cluster import measured_speed
 from pipeline.manifest import read_manifest
 
-__all__ = ["STAGE_BYTES", "load_config", "planned_jobs", "disk_per_stage", "training_plan", "main"]
+__all__ = ["STAGE_BYTES", "load_config", "planned_jobs", "disk_per_stage", "training_plan", "training_steps", "main"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -120,7 +121,7 @@ def disk_per_stage(config: Mapping[str, Any], sizes: Mapping[str, Any]) -> tuple
     return pd.DataFrame(rows, columns=["stage", "dataset", "protocol", "videos", "clips", "GB"]), sorted(set(unlisted))
 
 
-def _steps(train_sizes: Any, variant: str) -> tuple[int | None, str]:
+def training_steps(train_sizes: Any, variant: str) -> tuple[int | None, str]:
     """Optimisation steps a model's training sizes ask for: ``steps`` (per variant when keyed so),
     ``coarse_steps`` + ``fine_steps`` (walker), or None with the epochs (staticflow)."""
     if isinstance(train_sizes, Mapping):
@@ -133,21 +134,10 @@ def _steps(train_sizes: Any, variant: str) -> tuple[int | None, str]:
             epochs = train_sizes["epochs"]
             return None, f"{epochs[variant] if isinstance(epochs, Mapping) else epochs} epochs"
         for value in train_sizes.values():
-            found = _steps(value, variant)
+            found = training_steps(value, variant)
             if found != (None, ""):
                 return found
     return None, ""
-
-
-def _measured_speed(log_csv: Path) -> tuple[float, int] | None:
-    """(seconds per step, last step) from a model's ``log.csv`` (step, wall_seconds, ...)."""
-    if not log_csv.is_file():
-        return None
-    log = pd.read_csv(log_csv, usecols=["step", "wall_seconds"])
-    if len(log) < 2 or log["step"].iloc[-1] <= log["step"].iloc[0]:
-        return None
-    steps = log["step"].iloc[-1] - log["step"].iloc[0]
-    return float((log["wall_seconds"].iloc[-1] - log["wall_seconds"].iloc[0]) / steps), int(log["step"].iloc[-1])
 
 
 def training_plan(config: Mapping[str, Any], sizes: Mapping[str, Any]) -> pd.DataFrame:
@@ -158,8 +148,8 @@ def training_plan(config: Mapping[str, Any], sizes: Mapping[str, Any]) -> pd.Dat
     for paper in config["papers"]:
         for dataset, variant in papers.models(paper, sources):
             train_sizes = papers.spec(paper).training_sizes(sizes[paper], dataset, variant)
-            steps, note = _steps(train_sizes, variant)
-            speed = _measured_speed(results / "models" / paper / dataset / variant / "log.csv")
+            steps, note = training_steps(train_sizes, variant)
+            speed = measured_speed(results / "models" / paper / dataset / variant / "log.csv")
             row = {"paper": paper, "dataset": dataset, "variant": variant, "steps": steps,
                    "s_per_step": None, "hours": None, "note": note}
             if speed is not None:

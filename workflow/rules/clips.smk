@@ -9,6 +9,8 @@ rule clips_cut:
         directory(DATA / "clips" / "{dataset}" / "{protocol}" / "shard-{shard}.zarr"),
     params:
         sizes=lambda w: SIZES["clips"][w.protocol],
+    resources:
+        **job_resources("shard"),
     log:
         LOGS / "clips_cut" / "{dataset}" / "{protocol}" / "{shard}.log",
     benchmark:
@@ -25,6 +27,8 @@ rule clips_index:
         DATA / "clips" / "{dataset}" / "{protocol}" / "index.csv",
     params:
         sizes=lambda w: SIZES["clips"][w.protocol],
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "clips_index" / "{dataset}" / "{protocol}.log",
     benchmark:

@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from pipeline import clips as clip_protocols
+from pipeline import cluster
 from pipeline import papers
 from pipeline import report_views
 from pipeline.fetch import check_path_sources
@@ -57,6 +58,13 @@ def seeded_config(wildcards):
     Without ``seeds``: asking for more seeds never makes the main seed's tables out of date.
     """
     return {**{k: v for k, v in config.items() if k != "seeds"}, "seed": run_seed(wildcards)}
+
+
+def job_resources(kind, training=None):
+    """A rule's mem_mb and runtime, callables of the attempt (a retry asks for more), from the kind
+    of job and the scale (pipeline/cluster.py); ``training(wildcards) -> (log.csv, steps)`` lets a
+    paper-scale training job ask for its measured time left."""
+    return cluster.resources(kind, config["scale"], training)
 
 
 def dataset_source(name):

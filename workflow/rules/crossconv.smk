@@ -18,6 +18,8 @@ rule crossconv_kl:
         seed=run_seed,
         flow={"method": config["preprocess"]["flow"], "dis_preset": config["preprocess"]["dis_preset"]},
     threads: 1
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "crossconv_kl" / "{seeddir}{predictor}.log",
     benchmark:
@@ -36,6 +38,8 @@ rule crossconv_kl_table:
         provenance=RESULTS / "tables" / "{seeddir}shapes_kl.provenance.json",
     params:
         config=seeded_config,
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "crossconv_tables" / "{seeddir}shapes_kl.log",
     benchmark:
@@ -55,6 +59,8 @@ rule crossconv_latent:
         sizes={"eval": CROSSCONV["eval"]},
         seed=run_seed,
     threads: 1
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "crossconv_latent" / "{seeddir}shapes.log",
     benchmark:
@@ -73,6 +79,8 @@ rule crossconv_sparsity_table:
         provenance=RESULTS / "tables" / "{seeddir}latent_sparsity.provenance.json",
     params:
         config=seeded_config,
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "crossconv_tables" / "{seeddir}latent_sparsity.log",
     benchmark:
@@ -91,6 +99,8 @@ rule crossconv_examples:
         sizes={"eval": CROSSCONV["eval"]},
         seed=config["seed"],
     threads: 1
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "crossconv_examples" / "shapes.log",
     benchmark:
@@ -105,6 +115,8 @@ rule crossconv_samples_figure:
     output:
         report(RESULTS / "figures" / "shapes_samples.png", caption="../report/crossconv/samples.rst",
                category="crossconv"),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "crossconv_figures" / "samples.log",
     benchmark:
@@ -119,6 +131,8 @@ rule crossconv_z_figure:
     output:
         report(RESULTS / "figures" / "shapes_z_statistics.png", caption="../report/crossconv/z_statistics.rst",
                category="crossconv"),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "crossconv_figures" / "z_statistics.log",
     benchmark:
@@ -135,6 +149,8 @@ rule crossconv_histograms_figure:
                caption="../report/crossconv/motion_histograms.rst", category="crossconv"),
     params:
         names=[crossconv_spec.PREDICTORS[p] for p in ("truth", "ours", "ae", "flow")],
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "crossconv_figures" / "motion_histograms.log",
     benchmark:

@@ -12,6 +12,8 @@ rule data_fetch:
         standin=lambda w: SIZES["standin"].get(w.dataset),
         data_root=DATA,
         seed=config["seed"],
+    resources:
+        **job_resources("data"),
     log:
         LOGS / "data_fetch" / "{dataset}.log",
     benchmark:
@@ -28,6 +30,8 @@ checkpoint data_list:
     params:
         split=lambda w: config["datasets"][w.dataset].get("split", 1),
     threads: 4
+    resources:
+        **job_resources("data"),
     log:
         LOGS / "data_list" / "{dataset}.log",
     benchmark:
@@ -44,6 +48,8 @@ rule data_smmnist:
         sizes=SIZES["smmnist"],
         data_root=DATA,
         seed=config["seed"],
+    resources:
+        **job_resources("data"),
     log:
         LOGS / "data_smmnist" / "test.log",
     benchmark:
@@ -61,6 +67,8 @@ rule data_shapes:
     params:
         sizes=SIZES["shapes"],
         seed=config["seed"],
+    resources:
+        **job_resources("data"),
     log:
         LOGS / "data_shapes" / "{variant}_{split}.log",
     benchmark:

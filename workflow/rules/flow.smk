@@ -10,6 +10,8 @@ rule flow_staticflow:
         method=config["preprocess"]["flow"],
         dis_preset=config["preprocess"]["dis_preset"],
         size=SIZES["clips"]["staticflow"]["size"],
+    resources:
+        **job_resources("shard"),
     log:
         LOGS / "flow" / "{dataset}" / "{shard}.log",
     benchmark:
@@ -23,6 +25,8 @@ rule flow_summary:
         stage_shards("flow", protocol="staticflow"),
     output:
         DATA / "flow" / "{dataset}" / "staticflow" / "summary.csv",
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "flow" / "{dataset}" / "summary.log",
     benchmark:
@@ -40,6 +44,8 @@ rule flow_figure:
             caption="../report/preprocessing/flow.rst",
             category="preprocessing",
         ),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "figures" / "{dataset}_flow.log",
     benchmark:

@@ -12,6 +12,8 @@ rule seed_spread:
     params:
         seeds=SEEDS,
         config=config,
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "seed_spread.log",
     benchmark:

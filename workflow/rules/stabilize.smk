@@ -12,6 +12,8 @@ rule stabilize_shard:
     params:
         mode=config["preprocess"]["stabilization"],
         keypoints=config["preprocess"]["keypoints"],
+    resources:
+        **job_resources("shard"),
     log:
         LOGS / "stabilize" / "{dataset}" / "{protocol}" / "{shard}.log",
     benchmark:
@@ -27,6 +29,8 @@ rule stabilize_summary:
         DATA / "stabilized" / "{dataset}" / "{protocol}" / "summary.csv",
     wildcard_constraints:
         protocol="walker|vgan",
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "stabilize" / "{dataset}" / "{protocol}" / "summary.log",
     benchmark:
@@ -45,6 +49,8 @@ rule stabilize_figure:
             caption="../report/preprocessing/stabilization.rst",
             category="preprocessing",
         ),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "figures" / "{dataset}_{protocol}_stabilization.log",
     benchmark:

@@ -13,6 +13,8 @@ rule staticflow_prepare:
     params:
         sizes={"data": STATICFLOW["data"], "model": {"n_clusters": STATICFLOW["model"]["n_clusters"]}},
         seed=config["seed"],
+    resources:
+        **job_resources("data"),
     log:
         LOGS / "staticflow_prepare" / "{dataset}.log",
     benchmark:
@@ -32,6 +34,7 @@ rule staticflow_evaluate:
         sizes={"eval": {"batch_size": STATICFLOW["eval"]["batch_size"]}},
         device=config["device"],
     resources:
+        **job_resources("evaluate"),
         gpu=0 if config["device"] == "cpu" else 1,
     log:
         LOGS / "staticflow_evaluate" / "{seeddir}{predictor}.log",
@@ -52,6 +55,8 @@ rule staticflow_examples:
     params:
         sizes={"eval": {k: STATICFLOW["eval"][k] for k in ("batch_size", "examples")}},
         device=config["device"],
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "staticflow_examples" / "{arch}.log",
     benchmark:
@@ -73,6 +78,8 @@ rule staticflow_tables:
     params:
         predictors=list(STATICFLOW_PREDICTORS),
         config=seeded_config,
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "staticflow_tables" / "{seeddir}hmdb51.log",
     benchmark:
@@ -89,6 +96,8 @@ rule staticflow_training_figure:
                category="staticflow"),
     params:
         archs=list(STATICFLOW_NETS),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "staticflow_figures" / "training.log",
     benchmark:
@@ -105,6 +114,8 @@ rule staticflow_confusion_figure:
                category="staticflow"),
     params:
         names=list(STATICFLOW_NETS),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "staticflow_figures" / "confusion.log",
     benchmark:
@@ -121,6 +132,8 @@ rule staticflow_pixel_accuracy_figure:
                category="staticflow"),
     params:
         names=[*STATICFLOW_NETS, "nomotion"],
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "staticflow_figures" / "pixel_accuracy.log",
     benchmark:
@@ -137,6 +150,8 @@ rule staticflow_examples_figure:
                category="staticflow"),
     params:
         names=list(STATICFLOW_NETS),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "staticflow_figures" / "examples.log",
     benchmark:
@@ -156,6 +171,8 @@ rule staticflow_video:
                      category="staticflow"),
     params:
         sizes={"eval": {"video": STATICFLOW["eval"]["video"]}},
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "staticflow_video" / "hmdb51.log",
     benchmark:

@@ -14,6 +14,8 @@ rule svg_smmnist_set:
     params:
         sizes=lambda w: {FIGURE_OF_SET[w.kind]: SVG[FIGURE_OF_SET[w.kind]]},
         seed=config["seed"],
+    resources:
+        **job_resources("data"),
     log:
         LOGS / "svg_smmnist_set" / "{kind}.log",
     benchmark:
@@ -29,6 +31,8 @@ rule svg_bair_shards:
         directory(DATA / "clips" / "bair" / "svg"),
     params:
         sizes=SVG["bair_shards"],
+    resources:
+        **job_resources("data"),
     log:
         LOGS / "svg_bair_shards" / "bair.log",
     benchmark:
@@ -52,6 +56,7 @@ rule svg_evaluate:
         seed=run_seed,
         device=config["device"],
     resources:
+        **job_resources("evaluate"),
         gpu=0 if config["device"] == "cpu" else 1,
     threads: 2
     log:
@@ -77,6 +82,8 @@ rule svg_baseline:
                          "conventions": SVG["conventions"]},
         seed=run_seed,
         device=config["device"],
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "svg_baseline" / "{dataset}" / "{seeddir}{baseline}.log",
     benchmark:
@@ -95,6 +102,8 @@ rule svg_ordering:
     params:
         models=[*svg_spec.EVALUATED, *svg_spec.BASELINES],
         config=seeded_config,
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "svg_ordering" / "{seeddir}smmnist.log",
     benchmark:
@@ -115,6 +124,8 @@ rule svg_bounce_velocities:
         seed=config["seed"],
         device=config["device"],
     threads: 2
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "svg_bounce_velocities" / "smmnist.log",
     benchmark:
@@ -134,6 +145,8 @@ rule svg_prior_sigma:
     params:
         sizes={"smmnist": {"eval": SVG["smmnist"]["eval"]}},
         device=config["device"],
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "svg_prior_sigma" / "smmnist.log",
     benchmark:
@@ -152,6 +165,8 @@ rule svg_table:
     params:
         dataset=lambda w: SVG_TABLE_DATASET[w.table],
         config=seeded_config,
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "svg_table" / "{seeddir}{table}.log",
     benchmark:
@@ -169,6 +184,8 @@ rule svg_curve_figure:
         table="|".join(SVG_TABLE_DATASET),
     params:
         dataset=lambda w: SVG_TABLE_DATASET[w.table],
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "svg_curve_figure" / "{table}.log",
     benchmark:
@@ -183,6 +200,8 @@ rule svg_bounce_velocity_figure:
     output:
         report(RESULTS / "figures" / "smmnist_bounce_velocity.png", caption="../report/svg/bounce_velocity.rst",
                category="svg"),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "svg_bounce_velocity_figure" / "smmnist.log",
     benchmark:
@@ -198,6 +217,8 @@ rule svg_prior_sigma_figure:
     output:
         report(RESULTS / "figures" / "smmnist_prior_sigma.png", caption="../report/svg/prior_sigma.rst",
                category="svg"),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "svg_prior_sigma_figure" / "smmnist.log",
     benchmark:
@@ -215,6 +236,8 @@ rule svg_gifs:
     wildcard_constraints:
         dataset="|".join(svg_spec.DATASETS),
         variant="|".join(svg_spec.EVALUATED),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "svg_gifs" / "{dataset}" / "{variant}.log",
     benchmark:

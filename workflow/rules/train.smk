@@ -15,6 +15,7 @@ rule train_model:
         seed=run_seed,
         device=config["device"],
     resources:
+        **job_resources("train", training_progress),
         gpu=0 if config["device"] == "cpu" else 1,
     threads: 2
     log:

@@ -10,6 +10,8 @@ rule trajectories_walker:
         method=config["preprocess"]["flow"],
         dis_preset=config["preprocess"]["dis_preset"],
         sizes=SIZES["trajectories"],
+    resources:
+        **job_resources("shard"),
     log:
         LOGS / "trajectories" / "{dataset}" / "{shard}.log",
     benchmark:
@@ -23,6 +25,8 @@ rule trajectories_summary:
         stage_shards("trajectories", protocol="walker"),
     output:
         DATA / "trajectories" / "{dataset}" / "walker" / "summary.csv",
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "trajectories" / "{dataset}" / "summary.log",
     benchmark:
@@ -40,6 +44,8 @@ rule trajectories_figure:
             caption="../report/preprocessing/trajectories.rst",
             category="preprocessing",
         ),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "figures" / "{dataset}_trajectories.log",
     benchmark:

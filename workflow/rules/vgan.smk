@@ -15,6 +15,8 @@ rule vgan_samples:
     params:
         sizes={"eval": {k: VGAN["eval"][k] for k in ("samples", "judge_samples", "batch_size")}},
         seed=run_seed,
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "vgan_samples" / "{seeddir}{variant}.log",
     benchmark:
@@ -33,6 +35,8 @@ rule vgan_judge:
         sizes={"data": VGAN["data"], "eval": VGAN["eval"]},
         variants=list(VGAN_VARIANTS),
         seed=run_seed,
+    resources:
+        **job_resources("train"),
     log:
         LOGS / "vgan_judge" / f"{{seeddir}}{VGAN_DATASET}.log",
     benchmark:
@@ -53,6 +57,8 @@ rule vgan_tables:
         provenance=[RESULTS / "tables" / f"{{seeddir}}vgan_{t}.provenance.json" for t in ("preference", "statistics")],
     params:
         config=seeded_config,
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "vgan_tables" / f"{{seeddir}}{VGAN_DATASET}.log",
     benchmark:
@@ -72,6 +78,8 @@ rule vgan_generations_figure:
         sizes={"data": VGAN["data"]},
         n=VGAN["eval"]["figure_samples"],
         variants=list(VGAN_VARIANTS),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "vgan_figures" / "generations.log",
     benchmark:
@@ -87,6 +95,8 @@ rule vgan_streams_figure:
         report(RESULTS / "figures" / "vgan_streams.png", caption="../report/vgan/streams.rst", category="vgan"),
     params:
         n=VGAN["eval"]["figure_samples"],
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "vgan_figures" / "streams.log",
     benchmark:
@@ -102,6 +112,8 @@ rule vgan_training_figure:
         report(RESULTS / "figures" / "vgan_training.png", caption="../report/vgan/training.rst", category="vgan"),
     params:
         variants=list(VGAN_VARIANTS),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "vgan_figures" / "training.log",
     benchmark:

@@ -12,6 +12,8 @@ rule walker_prepare:
     params:
         sizes={k: WALKER[k] for k in ("data", "flownet")},  # only what it reads: other sizes never rerun it
         seed=config["seed"],
+    resources:
+        **job_resources("data"),
     log:
         LOGS / "walker_prepare" / "{dataset}.log",
     benchmark:
@@ -32,6 +34,7 @@ rule walker_evaluate:
         seed=run_seed,
         device=config["device"],
     resources:
+        **job_resources("evaluate"),
         gpu=0 if config["device"] == "cpu" else 1,
     threads: 2
     log:
@@ -54,6 +57,8 @@ rule walker_examples:
         seed=config["seed"],
         device=config["device"],
     threads: 2
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "walker_examples" / "cvae.log",
     benchmark:
@@ -77,6 +82,8 @@ rule walker_table:
     params:
         variants=WALKER_PREDICTORS,
         config=seeded_config,
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "walker_table" / "{seeddir}thumos_nll.log",
     benchmark:
@@ -93,6 +100,8 @@ rule walker_min_euclidean_figure:
                category="walker"),
     params:
         variants=WALKER_PREDICTORS,
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "walker_figures" / "min_euclidean.log",
     benchmark:
@@ -107,6 +116,8 @@ rule walker_samples_figure:
     output:
         report(RESULTS / "figures" / "thumos_trajectory_samples.png", caption="../report/walker/samples.rst",
                category="walker"),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "walker_figures" / "samples.log",
     benchmark:
@@ -121,6 +132,8 @@ rule walker_interpolation_figure:
     output:
         report(RESULTS / "figures" / "thumos_latent_interpolation.png", caption="../report/walker/interpolation.rst",
                category="walker"),
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "walker_figures" / "interpolation.log",
     benchmark:
@@ -136,6 +149,8 @@ rule walker_training_figure:
         report(RESULTS / "figures" / "walker_training.png", caption="../report/walker/training.rst", category="walker"),
     params:
         variants=WALKER_VARIANTS,
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "walker_figures" / "training.log",
     benchmark:

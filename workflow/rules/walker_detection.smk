@@ -15,6 +15,8 @@ rule walker_detection_prepare:
     params:
         sizes={"proposals": DETECTION["proposals"]},  # only what it reads: training sizes never rerun it
     threads: DETECTION["proposals"]["workers"]
+    resources:
+        **job_resources("data"),
     log:
         LOGS / "walker_detection_prepare" / "{split}.log",
     benchmark:
@@ -35,6 +37,7 @@ rule walker_detection_train:
         sizes={k: DETECTION[k] for k in ("image", "model", "calibration", "train", "width")},
         device=config["device"],
     resources:
+        **job_resources("train"),
         gpu=0 if config["device"] == "cpu" else 1,
     threads: 1
     log:
@@ -54,6 +57,8 @@ rule walker_detection_evaluate:
     params:
         sizes={k: DETECTION[k] for k in ("image", "test")},
     threads: 1
+    resources:
+        **job_resources("evaluate"),
     log:
         LOGS / "walker_detection_evaluate" / "{init}-seed{seed}.log",
     benchmark:
@@ -78,6 +83,8 @@ rule walker_detection_table:
         seeds=VOC_SEEDS,
         sizes={"test": DETECTION["test"]},
         config=config,
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "walker_detection_table" / "voc2012_detection.log",
     benchmark:

@@ -1,4 +1,14 @@
 # Paths, sizes and input functions of train.smk (Snakemake's lint: functions apart from rules).
+from pipeline.papers import plan
+
+
 def training_sizes(wildcards):
     """Only the sizes this model's training reads: another model's schedule never retrains it."""
     return papers.spec(wildcards.paper).training_sizes(SIZES[wildcards.paper], wildcards.dataset, wildcards.variant)
+
+
+def training_progress(wildcards):
+    """(its log.csv, its optimisation steps) of one model: what its cluster time limit is measured from."""
+    sizes = training_sizes(wildcards)
+    log_csv = RESULTS / "models" / wildcards.paper / wildcards.dataset / wildcards.variant / wildcards.seeddir / "log.csv"
+    return log_csv, plan.training_steps(sizes, wildcards.variant)[0]
