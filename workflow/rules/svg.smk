@@ -258,6 +258,7 @@ rule svg_rollout:
         seed=config["seed"],
         device=config["device"],
     resources:
+        **job_resources("evaluate"),
         gpu=0 if config["device"] == "cpu" else 1,
     threads: 2
     log:
@@ -279,6 +280,8 @@ rule svg_rollout_figure:
         dataset="|".join(svg_spec.ROLLOUT_DATASETS),
     params:
         every=SVG["rollout"]["every"],
+    resources:
+        **job_resources("light"),
     log:
         LOGS / "svg_rollout_figure" / "{dataset}.log",
     benchmark:
