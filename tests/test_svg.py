@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from pipeline.papers.svg import figures as figs
+from pipeline.papers.svg import dynamics as dyn
 from pipeline.papers.svg import metrics as ev
 from pipeline.papers.svg.backbones import build_backbone
 from pipeline.papers.svg.model import (
@@ -547,19 +548,19 @@ def test_template_matching_recovers_digit_motion() -> None:
         d[rng.integers(8, 28), rng.integers(14, 28)] = 255
     batch = smmnist.generate(cfg, digits, 4, rng)
     templates = digits[batch.digit_index[:, 0]]
-    vel = ev.digit_velocities(batch.frames / 255.0, templates / 255.0)
+    vel = dyn.digit_velocities(batch.frames / 255.0, templates / 255.0)
     np.testing.assert_array_equal(vel, np.diff(batch.positions[:, :, 0], axis=1))
 
 
 def test_velocity_distributions_and_distance() -> None:
     rng = np.random.default_rng(5)
     a = rng.integers(-4, 5, size=(400, 3, 2))
-    table = ev.velocity_table(a, a, first_step=5, max_speed=4)
+    table = dyn.velocity_table(a, a, first_step=5, max_speed=4)
     probs = table.groupby(["source", "step"])["probability"].sum()
     np.testing.assert_allclose(probs, 1.0)
-    np.testing.assert_allclose(ev.velocity_distance(table)["total_variation"], 0.0, atol=1e-12)
-    far = ev.velocity_table(np.full((10, 3, 2), 4), np.full((10, 3, 2), -4), first_step=0, max_speed=4)
-    dist = ev.velocity_distance(far)
+    np.testing.assert_allclose(dyn.velocity_distance(table)["total_variation"], 0.0, atol=1e-12)
+    far = dyn.velocity_table(np.full((10, 3, 2), 4), np.full((10, 3, 2), -4), first_step=0, max_speed=4)
+    dist = dyn.velocity_distance(far)
     np.testing.assert_allclose(dist["total_variation"], 1.0)
     assert list(dist["step"]) == [0, 1, 2]
 
@@ -570,18 +571,18 @@ def test_fig5_and_fig6_helpers_and_figures(tmp_path: Path) -> None:
     digits = np.random.default_rng(6).integers(0, 256, size=(5, 32, 32), dtype=np.uint8)
     cfg = smmnist.SMMNISTConfig(num_digits=1, seq_len=6)
     arrays, _ = smmnist.make_shared_start_set(cfg, digits, n=3, seed=0, first_bounces=[3])
-    model_vel, true_vel = ev.fig5_velocities(model, arrays["frames"], arrays["positions"], n_cond=2,
+    model_vel, true_vel = dyn.fig5_velocities(model, arrays["frames"], arrays["positions"], n_cond=2,
                                              n_samples=2, seed=0, digit_size=32, batch_size=2)
     assert model_vel.shape == (6, 5, 2) and true_vel.shape == (3, 5, 2)
     np.testing.assert_array_equal(true_vel, np.diff(arrays["positions"][:, :, 0], axis=1))
-    table = ev.velocity_table(model_vel, true_vel, first_step=0, max_speed=4)
+    table = dyn.velocity_table(model_vel, true_vel, first_step=0, max_speed=4)
     table.to_csv(tmp_path / "vel.csv", index=False)
     assert figs.velocity_figure(tmp_path / "vel.csv", tmp_path / "fig5.png").stat().st_size > 0
 
     sync, _ = smmnist.make_synchronized_set(smmnist.SMMNISTConfig(num_digits=2, seq_len=8), digits, n=3, seed=1)
-    sigma = ev.prior_sigma_table(model, sync["frames"], batch_size=2)
+    sigma = dyn.prior_sigma_table(model, sync["frames"], batch_size=2)
     assert list(sigma["frame"]) == list(range(1, 8)) and (sigma["sigma_mean"] > 0).all()
-    hits = ev.collision_table(sync["bounces"][0])
+    hits = dyn.collision_table(sync["bounces"][0])
     assert len(hits) == int(sync["bounces"][0].sum())
     sigma.to_csv(tmp_path / "sigma.csv", index=False)
     hits.to_csv(tmp_path / "hits.csv", index=False)

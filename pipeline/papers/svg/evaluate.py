@@ -17,18 +17,20 @@ import torch
 
 from pipeline.atomic import write_csv
 from pipeline.papers.svg.data import test_frames
-from pipeline.papers.svg.metrics import (
-    CURVE_COLUMNS,
+from pipeline.papers.svg.dynamics import (
     collision_table,
-    evaluate_copy_last,
-    evaluate_svg,
     fig5_velocities,
-    first_bounce_after,
-    ordering_table,
     prior_sigma_table,
-    save_evaluation,
     velocity_distance,
     velocity_table,
+)
+from pipeline.papers.svg.metrics import (
+    CURVE_COLUMNS,
+    evaluate_copy_last,
+    evaluate_svg,
+    first_bounce_after,
+    ordering_table,
+    save_evaluation,
 )
 from pipeline.papers.svg.spec import BASELINES, TABLES
 from pipeline.papers.svg.train import _load

@@ -1,0 +1,144 @@
+"""svg's digit dynamics (Fig. 5 and the prior's sigma around wall hits): where the digits are and how they move.
+
+Kept apart from the frame scores (``metrics``): these read positions and velocities off the
+frames by template matching, and the uncertainty of the prior off the model, to show that SVG-LP
+samples the bounce rather than blur it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from skimage.feature import match_template
+
+from pipeline.papers.svg.metrics import _batch_seed, _sample_chunks, sequence_batches
+from pipeline.papers.svg.model import SVG, frames_to_batch
+
+
+
+def locate_digit(frames: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Top-left (x, y) of the best cross-correlation match of ``template`` in each frame (T, H, W) -> (T, 2)."""
+    frames = np.asarray(frames, dtype=np.float64)
+    template = np.asarray(template, dtype=np.float64)
+    out = np.empty((len(frames), 2), dtype=np.int64)
+    for t, frame in enumerate(frames):
+        score = match_template(frame, template)  # (H - h + 1, W - w + 1)
+        y, x = np.unravel_index(np.argmax(score), score.shape)
+        out[t] = (x, y)
+    return out
+
+
+def digit_velocities(frames: np.ndarray, templates: np.ndarray) -> np.ndarray:
+    """Velocities (M, T-1, 2) (dx, dy from frame t to t+1) of one digit per sequence (M, T, H, W)."""
+    return np.stack([np.diff(locate_digit(f, tpl), axis=0) for f, tpl in zip(frames, templates)])
+
+
+def velocity_table(
+    model_velocities: np.ndarray, true_velocities: np.ndarray, first_step: int, max_speed: int
+) -> pd.DataFrame:
+    """Empirical distributions of (dx, dy) per step for model samples and ground truth.
+
+    velocities (M, T, 2) with step index ``first_step + t``; speeds beyond ``2 * max_speed``
+    (a lost digit) are clipped into the outermost bins. Long format: source, step, dx, dy,
+    probability (only non-zero cells).
+    """
+    lim = 2 * max_speed
+    rows = []
+    for source, vel in (("model", model_velocities), ("truth", true_velocities)):
+        vel = np.clip(np.asarray(vel), -lim, lim)
+        for t in range(vel.shape[1]):
+            cells, counts = np.unique(vel[:, t], axis=0, return_counts=True)
+            for (dx, dy), c in zip(cells, counts):
+                rows.append((source, first_step + t, int(dx), int(dy), c / len(vel)))
+    return pd.DataFrame(rows, columns=["source", "step", "dx", "dy", "probability"])
+
+
+def velocity_distance(table: pd.DataFrame) -> pd.DataFrame:
+    """Total variation distance between the model's and the true (dx, dy) distribution per step."""
+    wide = table.pivot_table(index=["step", "dx", "dy"], columns="source", values="probability", fill_value=0.0)
+    for source in ("model", "truth"):
+        if source not in wide:
+            wide[source] = 0.0
+    tv = (wide["model"] - wide["truth"]).abs().groupby(level="step").sum() / 2
+    return tv.rename("total_variation").reset_index()
+
+
+def fig5_velocities(
+    model: SVG,
+    frames: np.ndarray,
+    positions: np.ndarray,
+    n_cond: int,
+    n_samples: int,
+    seed: int,
+    digit_size: int,
+    batch_size: int = 16,
+    sample_chunk: int = 0,
+    bn_mode: str = "train",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model and true velocities for single-digit sequences that share a trajectory (Fig. 5).
+
+    frames uint8 (N, T, H, W) and positions (N, T, 1, 2) from SM-MNIST's shared-start set.
+    Each sequence's digit, cut from its first frame, is the template. Returns model velocities
+    (N * n_samples, T-1, 2) over conditioning + generated frames and true ones (N, T-1, 2),
+    both measured by template matching.
+    """
+    frames = np.asarray(frames)
+    positions = np.asarray(positions)
+    if frames.ndim != 4 or positions.ndim != 4 or positions.shape[2] != 1:
+        raise ValueError(
+            f"Fig. 5 needs single-digit frames (N, T, H, W) and positions (N, T, 1, 2), "
+            f"got {frames.shape} and {positions.shape}"
+        )
+    x0, y0 = positions[:, 0, 0, 0].astype(int), positions[:, 0, 0, 1].astype(int)
+    templates = np.stack(
+        [f[0, y : y + digit_size, x : x + digit_size] for f, x, y in zip(frames, x0, y0)]
+    ).astype(np.float64) / 255.0  # (N, s, s)
+    n_future = frames.shape[1] - n_cond
+    model_vel = []
+    for b, (start, stop) in enumerate(sequence_batches(len(frames), batch_size)):
+        x = frames_to_batch(frames[start:stop])  # (B, T, 1, H, W)
+        cond = x[:, :n_cond, 0].numpy()  # (B, n_cond, H, W)
+        tpl = templates[start:stop]
+        for first, count in _sample_chunks(n_samples, sample_chunk):
+            gen = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b), bn_mode=bn_mode,
+                                 first_sample=first)
+            gen = gen[:, :, :, 0].cpu().numpy()  # (k, B, n_future, H, W)
+            for k in range(count):
+                model_vel.append(digit_velocities(np.concatenate([cond, gen[k]], axis=1), tpl))
+    true_vel = digit_velocities(frames.astype(np.float64) / 255.0, templates)
+    return np.concatenate(model_vel), true_vel
+
+
+# ----------------------------------------------------------------------------- Fig. 6
+
+
+def prior_sigma_table(model: SVG, frames: np.ndarray, batch_size: int = 32) -> pd.DataFrame:
+    """Mean and std over sequences of sigma_psi (averaged over z dims) for each predicted frame.
+
+    frames uint8 (N, T, H, W[, C]); ``frame`` t = 1..T-1 is the frame whose z the prior is
+    predicting from frames 0..t-1.
+    """
+    sigmas = []
+    for start in range(0, len(frames), batch_size):
+        x = frames_to_batch(np.asarray(frames[start : start + batch_size]))
+        sigmas.append(model.prior_sigma(x).mean(dim=2).cpu().numpy())  # (B, T-1)
+    sig = np.concatenate(sigmas)  # (N, T-1)
+    return pd.DataFrame(
+        {
+            "frame": np.arange(1, sig.shape[1] + 1),
+            "sigma_mean": sig.mean(axis=0),
+            "sigma_std": sig.std(axis=0),
+            "n_sequences": len(sig),
+        }
+    )
+
+
+def collision_table(bounces: np.ndarray) -> pd.DataFrame:
+    """True wall hits of a synchronized set: bounces (T, D) bool of one sequence -> rows (digit, frame).
+
+    A hit at frame t means the digit touched the wall in frame t and leaves with a new random
+    velocity, so frame t + 1 is the first unpredictable one.
+    """
+    t_idx, d_idx = np.nonzero(np.asarray(bounces))
+    return pd.DataFrame({"digit": d_idx, "frame": t_idx}).sort_values(["digit", "frame"], ignore_index=True)
+
