@@ -24,7 +24,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from pipeline.atomic import write_csv
-from pipeline.manifest import read_manifest
+from pipeline.manifest import parse_segments, read_manifest
 from pipeline.shards import SPLITS, ShardWriter, open_shard, shard_length
 from pipeline.video_read import UnreadableVideo, iter_frames
 
@@ -46,11 +46,18 @@ class ClipProtocol:
     min_quality: str | None = None  # keep HMDB-51 quality at least this ("med": med and goo)
     fit: str = "cover"  # "cover": scale to cover, centre crop; "squash": resize to width x height
     total_clips: int = 0  # >0: this many clip starts drawn at random per split (stride, max per video unused)
+    windows: str = "anywhere"  # "segments": clips inside a video's listed segments (KTH's 00sequences.txt)
 
     @property
     def span(self) -> int:
         """Frames from a clip's first to its last frame, inclusive."""
         return max(self.offsets) + 1
+
+
+WINDOWS: tuple[str, ...] = ("anywhere", "segments")
+"""Where clips may start: anywhere in a video, or only inside the frame ranges its dataset lists
+(the manifest's ``segments``: KTH's subsequences, where the authors of svg sample), a video
+without listed ranges counting as one range."""
 
 
 def protocol(name: str, sizes: dict[str, Any], dataset: str | None = None) -> ClipProtocol:
@@ -64,7 +71,13 @@ def protocol(name: str, sizes: dict[str, Any], dataset: str | None = None) -> Cl
         "max_clips_per_video": int(sizes["max_clips_per_video"]),
         "videos_per_shard": int(sizes["videos_per_shard"]),
         "total_clips": int(sizes.get("total_clips", 0)),
+        "windows": str(sizes.get("windows", "anywhere")),
     }
+    if common["windows"] not in WINDOWS:
+        raise ValueError(f"clips.{name}.windows: {common['windows']!r} is not one of {list(WINDOWS)}")
+    if common["windows"] == "segments" and common["total_clips"]:
+        raise ValueError(f"clips.{name}: windows 'segments' and total_clips > 0 do not combine "
+                         "(the random draw spans whole videos)")
     if name == "walker":
         # one-second clips at 30 fps, a clip every 3rd frame (walker sec. 5)
         return ClipProtocol(name, tuple(range(sizes["frames"])), sizes["stride"], 30.0,
@@ -140,9 +153,13 @@ def shard_count(manifest: pd.DataFrame, proto: ClipProtocol) -> int:
     return math.ceil(len(eligible_videos(manifest, proto)) / proto.videos_per_shard)
 
 
-def clip_starts(n_frames: int, proto: ClipProtocol) -> list[int]:
-    """Clip starts on the stride grid, thinned evenly to ``max_clips_per_video`` when set."""
-    starts = list(range(0, n_frames - proto.span + 1, proto.stride))
+def clip_starts(n_frames: int, proto: ClipProtocol, segments: Sequence[tuple[int, int]] = ()) -> list[int]:
+    """Clip starts on the stride grid, thinned evenly to ``max_clips_per_video`` when set.
+
+    With ``segments`` (0-based half-open frame ranges) the grid restarts at each range and no
+    clip crosses a range's end, so a clip never joins two takes of an action."""
+    starts = [start for first, stop in (segments or [(0, n_frames)])
+              for start in range(first, min(stop, n_frames) - proto.span + 1, proto.stride)]
     limit = proto.max_clips_per_video
     if limit and len(starts) > limit:
         picks = np.linspace(0, len(starts) - 1, limit).round().astype(int)
@@ -184,13 +201,30 @@ def clip_count(manifest: pd.DataFrame, proto: ClipProtocol) -> int:
     if proto.total_clips:
         return sum(len(starts) for starts in drawn_starts(manifest, proto).values())
     videos = eligible_videos(manifest, proto)
-    return sum(len(clip_starts(_expected_frames(row, proto), proto)) for _, row in videos.iterrows())
+    return sum(len(video_starts(row, proto)) for _, row in videos.iterrows())
 
 
 def _expected_frames(row: pd.Series, proto: ClipProtocol) -> int:
     if proto.fps is None:
         return int(row["frames"])
     return int(math.floor(float(row["duration"]) * proto.fps + 1e-6))
+
+
+def video_segments(row: pd.Series, proto: ClipProtocol) -> list[tuple[int, int]]:
+    """The frame ranges ``proto`` cuts a video's clips from, in the frames it decodes (ranges
+    listed at the video's own rate are rescaled when the protocol resamples); [] for anywhere."""
+    if proto.windows != "segments":
+        return []
+    segments = parse_segments(str(row.get("segments", "")))
+    if proto.fps is None or not segments:
+        return segments
+    ratio = proto.fps / float(row["fps"])
+    return [(math.ceil(first * ratio - 1e-6), math.floor(stop * ratio + 1e-6)) for first, stop in segments]
+
+
+def video_starts(row: pd.Series, proto: ClipProtocol) -> list[int]:
+    """The stride grid of one listed video (its segments' grids with ``windows='segments'``)."""
+    return clip_starts(_expected_frames(row, proto), proto, video_segments(row, proto))
 
 
 def decode_options(proto: ClipProtocol, width: int, height: int) -> dict[str, Any]:
@@ -217,7 +251,7 @@ def cut_video(path: Path, row: pd.Series, proto: ClipProtocol,
     THUMOS test video) never sits in memory whole, neither as frames nor as clips. ``starts``
     (sorted) replaces the protocol's stride grid.
     """
-    wanted = clip_starts(_expected_frames(row, proto), proto) if starts is None else list(starts)
+    wanted = video_starts(row, proto) if starts is None else list(starts)
     buffer: dict[int, np.ndarray] = {}
     pending = iter(wanted)
     next_start = next(pending, None)
@@ -269,9 +303,11 @@ def cut_shard(
     labels = sorted(set(manifest["label"].astype(str)))
     videos = shard_videos(manifest, proto, shard)
     kept: list[str] = []
+    segmented: list[str] = []  # kept videos whose clips come from listed segments only
     skipped: list[dict[str, str]] = []
     # kept and skipped fill in as the videos are cut; the writer stores attrs when it closes
-    attrs = {"protocol": proto.name, "offsets": list(proto.offsets), "fps": proto.fps, "videos": kept,
+    attrs = {"protocol": proto.name, "offsets": list(proto.offsets), "fps": proto.fps,
+             "windows": proto.windows, "segmented": segmented, "videos": kept,
              "labels": labels, "splits": list(SPLITS), "skipped": skipped, **provenance}
     bar = tqdm(videos.iterrows(), total=len(videos), desc=f"{proto.name} shard {shard}", unit="video")
     with ShardWriter(out_path, attrs) as writer:
@@ -299,9 +335,14 @@ def cut_shard(
                 continue
             if len(writer) == before:
                 reason = f"too short for one {proto.span}-frame clip ({row['frames']} frames)"
+                if video_segments(row, proto):
+                    reason = (f"no listed segment ({row['segments']}) holds one {proto.span}-frame clip "
+                              f"({row['frames']} frames)")
                 skipped.append({"video_id": row["video_id"], "reason": reason})
                 continue
             kept.append(str(row["video_id"]))
+            if video_segments(row, proto):
+                segmented.append(str(row["video_id"]))
     return out_path
 
 

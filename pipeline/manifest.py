@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -76,7 +76,7 @@ LAYOUT_COLUMNS: dict[str, tuple[str, ...]] = {
     "synthetic": ("groundtruth",),  # plus HMDB_COLUMNS when the ids carry HMDB-51 tags
     "ucf101": ("class_index", "group", "clip"),  # classInd.txt index (1-based), gXX, cYY
     "hmdb51": HMDB_COLUMNS,
-    "kth": ("person", "scenario"),  # personNN, dK
+    "kth": ("person", "scenario", "segments"),  # personNN, dK, the 00sequences.txt frame ranges
     "thumos": (),
     "folder": (),
 }
@@ -126,6 +126,9 @@ _UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g(?P<group>\d+)_c(?P<clip>\d+)$", re.IGN
 _KTH_NAME = re.compile(
     r"^person(?P<person>\d+)_(?P<action>[a-z]+)_(?P<scenario>d\d+)(?:_uncomp)?$", re.IGNORECASE
 )
+KTH_SEQUENCES_FILE = "00sequences.txt"
+_KTH_SEQUENCE_LINE = re.compile(r"^\s*(?P<video>person\d+_[a-z]+_d\d+)\b(?P<rest>.*)$", re.IGNORECASE)
+_FRAME_RANGE = re.compile(r"(\d+)\s*-\s*(\d+)")
 
 # One entry per file: the layout's fields; "file" is the absolute path, "missing" a reason
 # when the file is named by a split list but absent.
@@ -351,19 +354,64 @@ def _layout_hmdb51(raw_dir: Path, split_index: int) -> list[Entry]:
     return entries
 
 
+def parse_kth_sequences(path: Path) -> dict[str, list[tuple[int, int]]]:
+    """``00sequences.txt`` as video name (``person01_boxing_d1``, lower case) -> its subsequences
+    as 0-based half-open frame ranges.
+
+    The file lists, per clip, the 1-based inclusive frame ranges in which the person performs the
+    action (``person01_boxing_d1  frames  1-95, 96-185, ...``); between them the person is often
+    out of the frame. The authors of svg sample their KTH windows inside these subsequences.
+    Header lines and lines without a range are ignored; a range that ends before it starts is an
+    error naming the file and line.
+    """
+    sequences: dict[str, list[tuple[int, int]]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        match = _KTH_SEQUENCE_LINE.match(line)
+        if match is None:
+            continue
+        ranges = []
+        for first, last in _FRAME_RANGE.findall(match["rest"]):
+            if int(last) < int(first) or int(first) < 1:
+                raise ValueError(f"{path}:{number}: frame range {first}-{last} is not a 1-based range")
+            ranges.append((int(first) - 1, int(last)))
+        if ranges:
+            sequences[match["video"].lower()] = sorted(ranges)
+    return sequences
+
+
+def format_segments(segments: Sequence[tuple[int, int]]) -> str:
+    """Frame ranges as the manifest stores them: ``0:95 95:185`` (0-based, half-open)."""
+    return " ".join(f"{start}:{stop}" for start, stop in segments)
+
+
+def parse_segments(text: str) -> list[tuple[int, int]]:
+    """The manifest's ``segments`` column back as ranges; "" (not listed) gives []."""
+    ranges = []
+    for part in str(text).split():
+        start, sep, stop = part.partition(":")
+        if not sep or not start.isdigit() or not stop.isdigit() or int(stop) <= int(start):
+            raise ValueError(f"segments: {part!r} is not a 0-based half-open range 'start:stop'")
+        ranges.append((int(start), int(stop)))
+    return ranges
+
+
 def _layout_kth(raw_dir: Path, split_index: int) -> list[Entry]:
+    listed = sorted(p for p in _find_files(raw_dir, re.compile(re.escape(KTH_SEQUENCES_FILE) + "$", re.IGNORECASE)))
+    sequences = parse_kth_sequences(listed[0]) if listed else {}
     entries = []
     for file in _walk_videos(raw_dir):
         match = _KTH_NAME.match(file.stem)
         if match is None:
             entries.append(_entry(raw_dir, file, label=file.parent.name, split="",
-                                  person=None, scenario=""))
+                                  person=None, scenario="", segments=""))
             continue
         person = int(match["person"])
+        name = f"person{match['person']}_{match['action']}_{match['scenario']}".lower()
         entries.append(_entry(
             raw_dir, file, label=match["action"].lower(),
             split="train" if person in KTH_TRAIN_PERSONS else "test",
             person=person, scenario=match["scenario"].lower(),
+            segments=format_segments(sequences.get(name, [])),
         ))
     return entries
 

@@ -58,7 +58,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                        "datasets": {"thumos": {"total_clips": 0}}},
             "staticflow": {"size": 64, "stride": 5, "max_clips_per_video": 4, "videos_per_shard": 4},
             "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 1, "videos_per_shard": 4},
-            "svg": {"size": 64, "frames": 20, "stride": 10, "max_clips_per_video": 2, "videos_per_shard": 4, "fit": "squash"},
+            "svg": {"size": 64, "frames": 20, "stride": 10, "max_clips_per_video": 2, "videos_per_shard": 4, "fit": "squash",
+                    "windows": "segments"},
             "crossconv": {"size": 32, "gap": 1, "stride": 2, "max_clips_per_video": 4, "videos_per_shard": 4},
         },
         "trajectories": {"n_scales": 1},
@@ -81,7 +82,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                        "datasets": {"thumos": {"total_clips": 0}}},
             "staticflow": {"size": 120, "stride": 5, "max_clips_per_video": 6, "videos_per_shard": 16},
             "vgan": {"size": 64, "frames": 32, "max_clips_per_video": 2, "videos_per_shard": 16},
-            "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 4, "videos_per_shard": 16, "fit": "squash"},
+            "svg": {"size": 64, "frames": 30, "stride": 10, "max_clips_per_video": 4, "videos_per_shard": 16, "fit": "squash",
+                    "windows": "segments"},
             "crossconv": {"size": 64, "gap": 1, "stride": 2, "max_clips_per_video": 12, "videos_per_shard": 16},
         },
         "trajectories": {"n_scales": 3},
@@ -112,8 +114,10 @@ PRESETS: dict[str, dict[str, Any]] = {
             # svg KTH: 128x128 as the paper (the size of svg's KTH model), 10 conditioning + up to 20
             # predicted frames at test time; fit "squash": 160x120 resized to the square as the
             # authors' convert_kth.lua (ffmpeg -s, default imageSize 128; "cover": centre crop)
+            # windows "segments": clips inside the subsequences 00sequences.txt lists, where the
+            # authors' data/kth.py samples ("anywhere": the whole video)
             "svg": {"size": 128, "frames": 30, "stride": 10, "max_clips_per_video": 0, "videos_per_shard": 64,
-                    "fit": "squash"},
+                    "fit": "squash", "windows": "segments"},
             # crossconv: consecutive frame pairs at 128x128
             "crossconv": {"size": 128, "gap": 1, "stride": 1, "max_clips_per_video": 0, "videos_per_shard": 64},
         },

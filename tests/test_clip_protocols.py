@@ -150,3 +150,33 @@ def test_the_column_wise_eligibility_agrees_with_each_rows_reason():
     no_quality = manifest.drop(columns=["quality", "camera_motion"])  # datasets without these columns
     assert eligible_mask(no_quality, staticflow).tolist() == [
         exclusion_reason(row, staticflow) is None for _, row in no_quality.iterrows()]
+
+
+def test_clips_stay_inside_listed_segments():
+    """KTH's 00sequences.txt: the stride grid restarts in each subsequence and no clip crosses
+    its end, so no clip joins two takes of an action (or the empty frames between them)."""
+    from pipeline.clips import video_starts
+
+    proto = protocol("svg", {"size": 8, "frames": 10, "stride": 5, "max_clips_per_video": 0,
+                             "videos_per_shard": 4, "windows": "segments"})
+    assert clip_starts(60, proto, [(0, 25), (30, 60)]) == [0, 5, 10, 15, 30, 35, 40, 45, 50]
+    assert clip_starts(60, proto, [(0, 9)]) == []  # a segment shorter than a clip gives none
+    assert clip_starts(40, proto, [(30, 95)]) == [30]  # a range past the video's end is cut at it
+    row = pd.Series({"frames": 60, "fps": 25.0, "duration": 2.4, "segments": "0:25 30:60"})
+    assert video_starts(row, proto) == [0, 5, 10, 15, 30, 35, 40, 45, 50]
+    assert video_starts(pd.Series({**row, "segments": ""}), proto) == clip_starts(60, proto)
+    anywhere = protocol("svg", {**PRESETS["demo"]["clips"]["svg"], "windows": "anywhere", "size": 8,
+                                "frames": 10, "stride": 5, "max_clips_per_video": 0})
+    assert video_starts(row, anywhere) == clip_starts(60, anywhere)  # 15, 20 cross the gap
+    resampled = protocol("walker", {"width": 8, "height": 6, "frames": 5, "stride": 5, "max_clips_per_video": 0,
+                                    "videos_per_shard": 4, "windows": "segments"})  # 30 fps
+    assert video_starts(pd.Series({**row, "segments": "25:50"}), resampled) == [30, 35, 40, 45, 50, 55]
+
+
+def test_segment_windows_are_the_svg_default_and_checked():
+    for scale in SCALES:
+        assert protocol("svg", PRESETS[scale]["clips"]["svg"]).windows == "segments"
+    with pytest.raises(ValueError, match=r"clips.svg.windows: 'takes'"):
+        protocol("svg", {**PRESETS["demo"]["clips"]["svg"], "windows": "takes"})
+    with pytest.raises(ValueError, match="total_clips"):
+        protocol("walker", {**PRESETS["paper"]["clips"]["walker"], "windows": "segments", "total_clips": 5})

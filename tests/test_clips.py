@@ -174,3 +174,37 @@ def test_total_clips_cuts_exactly_the_drawn_clips_across_shards(messy_folder, tm
         for item in group.attrs["skipped"]:
             assert item["video_id"] not in drawn and "none of the 6 clips drawn" in item["reason"]
     assert cut == drawn
+
+
+def test_segment_windows_cut_the_same_frames_inside_listed_ranges_only(tmp_path):
+    """A video with listed segments (KTH's subsequences): its clips are the clips of the whole
+    video that lie inside a segment, frame for frame, and the shard says which videos were cut so."""
+    import dataclasses
+
+    from pipeline.papers.svg.data import kth_window_origin
+
+    videos = tmp_path / "videos"
+    media.make_good(videos / "a.mp4", width=32, height=24, frames=40, fps=25.0)
+    media.make_good(videos / "b.mp4", width=32, height=24, frames=40, fps=25.0)
+    manifest = list_videos(videos, "folder", workers=2, progress=False)
+    manifest["split"] = "test"
+    manifest["segments"] = np.where(manifest["video_id"] == "a", "0:12 20:40", "")
+    write_manifest(manifest, tmp_path / "m.csv")
+    whole = dataclasses.replace(PROTO, fps=None, offsets=tuple(range(8)), stride=4)
+    inside = dataclasses.replace(whole, windows="segments")
+    shards = {}
+    for proto in (whole, inside):
+        group = open_shard(cut_shard(tmp_path / "m.csv", videos, proto, 0, tmp_path / f"{proto.windows}.zarr", {}))
+        video_of = np.asarray(group.attrs["videos"])[group["video_index"][:]]
+        shards[proto.windows] = {(v, int(s)): clip for v, s, clip in zip(video_of, group["start"][:], group["frames"][:],
+                                                                         strict=True)}
+        assert group.attrs["windows"] == proto.windows
+    assert sorted(s for v, s in shards["segments"] if v == "a") == [0, 4, 20, 24, 28, 32]
+    assert sorted(s for v, s in shards["segments"] if v == "b") == [0, 4, 8, 12, 16, 20, 24, 28, 32]
+    for key, clip in shards["segments"].items():
+        np.testing.assert_array_equal(clip, shards["anywhere"][key])
+    assert open_shard(tmp_path / "segments.zarr").attrs["segmented"] == ["a"]
+    index = tmp_path / "segments.csv"
+    write_clip_index(tmp_path / "m.csv", [tmp_path / "segments.zarr"], inside, index)
+    assert kth_window_origin({"index": str(index)}) == (
+        "clips inside the 00sequences.txt subsequences (1 of 2 videos listed)")

@@ -229,6 +229,32 @@ def test_kth_persons_split_like_svg(tmp_path, tiny):
         "boxing", 1, "d1", "train"]
     assert df.loc["person20_walking_d2_uncomp", "split"] == "train"
     assert df.loc["person22_boxing_d4_uncomp", ["person", "split"]].tolist() == [22, "test"]
+    assert df.loc["person01_boxing_d1_uncomp", "segments"] == "0:95 95:185"  # 1-based inclusive in the file
+    assert df.loc["person22_boxing_d4_uncomp", "segments"] == ""  # not listed: the whole video
+
+
+def test_kth_sequences_file_parsed_as_the_real_one_is_written(tmp_path):
+    from pipeline.manifest import parse_kth_sequences, parse_segments
+
+    listing = tmp_path / "00sequences.txt"
+    listing.write_text(
+        "Sequence filenames and frame ranges\r\n\r\n"
+        "person01_boxing_d1\t\tframes\t1-95, 96-185, 186-245, 246-360\r\n"
+        "person01_boxing_d2\t\tframes\t1-106,107-195, 196-265,266-347\r\n"
+        "person13_handclapping_d3\t\tframes\t\r\n"  # listed without a range
+        "Person02_Walking_d1  frames 5 - 40\r\n"
+    )
+    parsed = parse_kth_sequences(listing)
+    assert parsed["person01_boxing_d1"] == [(0, 95), (95, 185), (185, 245), (245, 360)]
+    assert parsed["person01_boxing_d2"][1] == (106, 195)
+    assert parsed["person02_walking_d1"] == [(4, 40)]
+    assert "person13_handclapping_d3" not in parsed
+    assert parse_segments("0:95 95:185") == [(0, 95), (95, 185)] and parse_segments("") == []
+    with pytest.raises(ValueError, match="'9:3'"):
+        parse_segments("9:3")
+    listing.write_text("person01_boxing_d1 frames 50-20\n")
+    with pytest.raises(ValueError, match=r"00sequences.txt:1: frame range 50-20"):
+        parse_kth_sequences(listing)
 
 
 def test_thumos_split_from_folder_label_from_name(tmp_path, tiny):

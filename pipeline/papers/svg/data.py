@@ -77,6 +77,22 @@ def clip_dataset(data: Mapping[str, str], split: str, arrays: tuple[str, ...] = 
     return dataset
 
 
+def kth_window_origin(data: Mapping[str, str], split: str = "test") -> str:
+    """Where the KTH clips of ``split`` were cut, for the tables: inside the subsequences of
+    ``00sequences.txt`` (the authors' windows) for how many of the videos, or anywhere."""
+    clips = clip_dataset(data, split, arrays=("video_index",))
+    videos = listed = 0
+    for path in clips.paths:
+        group = open_shard(path)
+        in_split = group["split"][:] == SPLITS.index(split)
+        names = [group.attrs["videos"][i] for i in np.unique(group["video_index"][:][in_split])]
+        videos += len(names)
+        listed += len(set(names) & set(group.attrs.get("segmented", [])))
+    if not listed:
+        return "clips anywhere in the video"
+    return f"clips inside the 00sequences.txt subsequences ({listed} of {videos} videos listed)"
+
+
 def _spread(n: int, k: int) -> np.ndarray:
     """k indices spread evenly over range(n) (all of them when k is 0 or >= n)."""
     if k <= 0 or k >= n:

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from pipeline.atomic import write_csv
-from pipeline.papers.svg.data import test_frames
+from pipeline.papers.svg.data import kth_window_origin, test_frames
 from pipeline.papers.svg.dynamics import (
     collision_table,
     fig5_velocities,
@@ -83,8 +83,10 @@ def evaluate(
                               bn_mode=str(conv["bn_at_test"]), groups=groups)
         record = model_provenance(Path(model_path))
     result.sequences = picks
-    result.conventions["test_windows"] = {"kth": f"{conv['kth_test_windows']} clips of the test videos",
-                                          "bair": "frames 0.. of each test sequence"}.get(dataset, "saved test set")
+    result.conventions["test_windows"] = {
+        "kth": f"{conv['kth_test_windows']} clips of the test videos, {kth_window_origin(data)}",
+        "bair": "frames 0.. of each test sequence",
+    }.get(dataset, "saved test set")
     return save_evaluation(result, out_dir, variant, train_horizon=horizon, model_record=record)
 
 
