@@ -532,6 +532,7 @@ def test_evaluate_svg_and_tables(tmp_path: Path) -> None:
     gif = figs.sample_gif(result.examples[0], 2, tmp_path / "sample.gif")
     with Image.open(gif) as img:
         assert img.n_frames == 7
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".sample.gif")] == []  # no temporary left
 
 
 # ----------------------------------------------------------------------------- Fig. 5 and Fig. 6

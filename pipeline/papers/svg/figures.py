@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from pipeline.atomic import save_figure
+from pipeline.atomic import publishing, save_figure
 from pipeline.papers.svg.metrics import CURVE_COLUMNS, EXAMPLE_ROWS  # noqa: E402
 from pipeline.shards import open_shard
 
@@ -176,10 +176,9 @@ def sample_gif(
             canvas.paste(tile, (x0 + pad, pad))
             draw.text((x0 + 2, cell_h + 1), labels[row], fill=(0, 0, 0))
         images.append(canvas)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(out_path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
-    return out_path
+    with publishing(out_path) as tmp:  # a killed job leaves the old GIF or none, never half of one
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    return Path(out_path)
 
 
 def curve_figure(dataset: str, table: str | Path, out: str | Path) -> Path:
