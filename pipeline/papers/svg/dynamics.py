@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from skimage.feature import match_template
 
-from pipeline.papers.svg.metrics import _batch_seed, _sample_chunks, sequence_batches
+from pipeline.papers.svg.metrics import sample_chunks, sequence_batches
 from pipeline.papers.svg.model import SVG, frames_to_batch
 
 
@@ -99,11 +99,10 @@ def fig5_velocities(
         x = frames_to_batch(frames[start:stop])  # (B, T, 1, H, W)
         cond = x[:, :n_cond, 0].numpy()  # (B, n_cond, H, W)
         tpl = templates[start:stop]
-        for first, count in _sample_chunks(n_samples, sample_chunk):
-            gen = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b), bn_mode=bn_mode,
-                                 first_sample=first)
+        for _, gen in sample_chunks(model, x[:, :n_cond], n_future, n_samples, seed=seed, batch=b,
+                                    sample_chunk=sample_chunk, bn_mode=bn_mode):
             gen = gen[:, :, :, 0].cpu().numpy()  # (k, B, n_future, H, W)
-            for k in range(count):
+            for k in range(len(gen)):
                 model_vel.append(digit_velocities(np.concatenate([cond, gen[k]], axis=1), tpl))
     true_vel = digit_velocities(frames.astype(np.float64) / 255.0, templates)
     return np.concatenate(model_vel), true_vel

@@ -17,7 +17,7 @@ Outputs are arrays (Zarr shards) and long-format CSV tables; the figures read on
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +192,19 @@ def _sample_chunks(n_samples: int, sample_chunk: int) -> list[tuple[int, int]]:
     return [(c, min(step, n_samples - c)) for c in range(0, n_samples, step)]
 
 
+def sample_chunks(
+    model: SVG, cond: torch.Tensor, n_future: int, n_samples: int, *, seed: int, batch: int,
+    sample_chunk: int, bn_mode: str,
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(first sample, samples (k, B, n_future, C, H, W))`` for batch number ``batch`` of test
+    sequences, ``sample_chunk`` samples per forward pass (0: all at once). Sample ``j`` of a batch
+    gets the same noise however the samples are chunked, so the chunk size (a speed setting)
+    changes no score, and every figure drawn from the same batch and seed sees the same samples."""
+    for first, count in _sample_chunks(n_samples, sample_chunk):
+        yield first, model.generate(cond, n_future, count, seed=_batch_seed(seed, batch), bn_mode=bn_mode,
+                                    first_sample=first)
+
+
 def sequence_batches(n: int, batch_size: int) -> list[tuple[int, int]]:
     """(start, stop) of batches over n sequences; a last batch of one joins the one before it,
     since batch statistics (``bn_at_test: train``) need two sequences."""
@@ -252,9 +265,9 @@ def evaluate_svg(
         kept: dict[tuple[int, int], torch.Tensor] = {}  # (sequence, row) -> (n_future, C, H, W)
         if n_ex:  # over the whole batch: batch statistics as the samples'
             posterior = model.posterior_future(x, n_cond, bn_mode=bn_mode)  # (B, n_future, C, H, W)
-        for first, count in _sample_chunks(n_samples, sample_chunk):
-            samples = model.generate(x[:, :n_cond], n_future, count, seed=_batch_seed(seed, b), bn_mode=bn_mode,
-                                     first_sample=first)  # (k, B, n_future, C, H, W)
+        for first, samples in sample_chunks(model, x[:, :n_cond], n_future, n_samples, seed=seed, batch=b,
+                                            sample_chunk=sample_chunk, bn_mode=bn_mode):
+            count = len(samples)  # (k, B, n_future, C, H, W)
             s, p = frame_scores_torch(truth.expand_as(samples), samples, ssim_data_range)  # (k, B, n_future)
             s, p = s.double().cpu().numpy(), p.double().cpu().numpy()
             ssim[start : start + len(x), first : first + count] = s.transpose(1, 0, 2)
