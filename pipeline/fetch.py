@@ -2,8 +2,9 @@
 
 Whatever marks work as done appears atomically: a download is renamed from `<file>.part` only
 after its checksum passed, an archive is unpacked into a hidden folder that is renamed into
-place, and `source.json` is written last. A crash at any point leaves either the finished thing
-or something a rerun resumes or redoes, never a half thing that looks finished.
+place (`pipeline.archives`), and `source.json` is written last. A crash at any point leaves
+either the finished thing or something a rerun resumes or redoes, never a half thing that looks
+finished.
 
 Layout of `raw_dir` for `source: url`:
     downloads/<file>            verified download (+ <file>.sha256, the digest we computed)
@@ -20,20 +21,22 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import tarfile
-import zipfile
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-import rarfile
 import requests
 import urllib3
 from tqdm import tqdm
 
+from pipeline.archives import (
+    ExtractError,  # noqa: F401  re-exported: callers catch fetch.ExtractError
+    archive_stem,
+    extract,
+)
 from pipeline.atomic import write_text
+from pipeline.fetch_errors import FetchError
 from pipeline.manifest import walk_files
 from pipeline.sources import (
     DownloadFile,
@@ -51,13 +54,7 @@ DATA = "data"
 CONNECT_TIMEOUT = 5.0  # seconds; offline must fail at once, not after minutes of retries
 READ_TIMEOUT = 60.0
 CHUNK = 1 << 20
-BSDTAR = "bsdtar"  # libarchive's tar (Debian: libarchive-tools) reads RAR 4 and RAR 5
 MAX_SEARCH_DEPTH = 5  # how far below a root `locate` looks for a dataset's folders
-_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
-
-
-class FetchError(RuntimeError):
-    """Base of the fetch stage's errors; messages name the URL/path and the way out."""
 
 
 class DownloadError(FetchError):
@@ -68,10 +65,6 @@ class DownloadError(FetchError):
 
 
 class ChecksumError(DownloadError):
-    pass
-
-
-class ExtractError(FetchError):
     pass
 
 
@@ -266,184 +259,6 @@ def download(
     digest_file.write_text(digest + "\n")
     os.replace(part, dest)
     return dest
-
-
-# --------------------------------------------------------------------------------------------
-# extract
-
-
-def archive_kind(path: Path) -> str:
-    """'zip', 'tar' or 'rar', from the file name, else from the file's magic bytes."""
-    name = path.name.lower()
-    if name.endswith(".zip"):
-        return "zip"
-    if name.endswith(".rar"):
-        return "rar"
-    if name.endswith(_TAR_SUFFIXES):
-        return "tar"
-    if zipfile.is_zipfile(path):
-        return "zip"
-    if rarfile.is_rarfile(path):
-        return "rar"
-    if tarfile.is_tarfile(path):
-        return "tar"
-    raise ExtractError(f"{path} is not a zip, tar or rar archive")
-
-
-def _is_archive_name(path: Path) -> bool:
-    return path.name.lower().endswith((".zip", ".rar", *_TAR_SUFFIXES))
-
-
-def archive_stem(name: str) -> str:
-    """`UCF101.rar` -> `UCF101`, `Penn_Action.tar.gz` -> `Penn_Action`."""
-    lower = name.lower()
-    for suffix in sorted((".zip", ".rar", *_TAR_SUFFIXES), key=len, reverse=True):
-        if lower.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _unpack_zip(archive: Path, into: Path) -> None:
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(into)  # member names are sanitised; CRCs are checked while reading
-    except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
-        raise ExtractError(f"cannot unpack {archive}: {exc}") from exc
-
-
-def _unpack_tar(archive: Path, into: Path) -> None:
-    try:
-        with tarfile.open(archive, "r:*") as tf:
-            tf.extractall(into, filter="data")  # refuses absolute paths, '..', devices, odd links
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise ExtractError(f"cannot unpack {archive}: {exc}") from exc
-
-
-def _rar_members(archive: Path) -> list[tuple[str, int]]:
-    """(name, size) of every regular file, read from the headers by rarfile (no tool needed)."""
-    try:
-        with rarfile.RarFile(archive) as rf:
-            return [
-                (info.filename, info.file_size)
-                for info in rf.infolist()
-                if not info.is_dir() and not info.is_symlink() and info.file_redir is None
-            ]
-    except (rarfile.Error, OSError) as exc:
-        raise ExtractError(f"cannot read the RAR headers of {archive}: {exc}") from exc
-
-
-def _clear(folder: Path) -> None:
-    for child in folder.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-
-
-def _unpack_rar(archive: Path, into: Path) -> None:
-    """bsdtar in one pass; rarfile (with unrar/unar/7z) only when bsdtar is missing or fails.
-
-    rarfile driving bsdtar would start one bsdtar per member, each scanning the archive from
-    the start, which is quadratic on UCF101's 13,320 clips; one `bsdtar -x` is a single pass.
-    """
-    members = _rar_members(archive)
-    failure = ""
-    tool = shutil.which(BSDTAR)
-    if tool:
-        cmd = [tool, "-x", "--no-same-owner", "-f", str(archive), "-C", str(into)]
-        result = subprocess.run(cmd, capture_output=True, text=True)
-        if result.returncode == 0:
-            _check_members(archive, into, members)
-            return
-        failure = f"`{' '.join(cmd)}` exited {result.returncode}: {result.stderr.strip()[:500]}; "
-        _clear(into)
-    else:
-        failure = f"{BSDTAR} not found (Debian: apt-get install libarchive-tools); "
-    try:
-        rarfile.tool_setup(unrar=True, unar=True, sevenzip=True, sevenzip2=True, bsdtar=False, force=True)
-    except rarfile.RarCannotExec:
-        pass  # stored (uncompressed) members still extract without any tool
-    try:
-        with rarfile.RarFile(archive) as rf:
-            rf.extractall(into)
-    except (rarfile.Error, OSError) as exc:
-        raise ExtractError(
-            f"cannot unpack {archive}: {failure}rarfile: {exc}. Install libarchive-tools (bsdtar) "
-            f"or unrar/unar, or unpack it by hand and use `source: path`."
-        ) from exc
-    _check_members(archive, into, members)
-
-
-def _check_members(archive: Path, into: Path, members: list[tuple[str, int]]) -> None:
-    bad = [name for name, size in members if not (into / name).is_file() or (into / name).stat().st_size != size]
-    if bad:
-        shown = ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else "")
-        raise ExtractError(f"unpacking {archive} left {len(bad)} of {len(members)} files missing or short: {shown}")
-
-
-_UNPACKERS = {"zip": _unpack_zip, "tar": _unpack_tar, "rar": _unpack_rar}
-
-
-def _collapse(folder: Path) -> None:
-    """`x/x/...` -> `x/...`: archives that repeat their own name as a top folder."""
-    children = list(folder.iterdir())
-    if len(children) == 1 and children[0].is_dir() and children[0].name == folder.name:
-        hidden = folder.with_name(f".{folder.name}.collapse")
-        children[0].rename(hidden)
-        folder.rmdir()
-        hidden.rename(folder)
-
-
-def _unpack_nested(folder: Path, depth: int) -> None:
-    """Unpack every archive below `folder` beside itself (`a/b.rar` -> `a/b/`), then delete it."""
-    for inner in sorted(p for p in folder.rglob("*") if p.is_file() and _is_archive_name(p)):
-        target = inner.with_name(archive_stem(inner.name))
-        if target.exists():
-            raise ExtractError(f"unpacking nested {inner} would overwrite {target}")
-        extract(inner, target, nested=depth < 3, _depth=depth + 1)
-        _collapse(target)
-        inner.unlink()
-
-
-def extract(
-    archive: Path | str,
-    dest_dir: Path | str,
-    *,
-    kind: str | None = None,
-    nested: bool = False,
-    overwrite: bool = False,
-    _depth: int = 0,
-) -> Path:
-    """Unpack a zip/tar/rar archive into `dest_dir`, which appears only once complete.
-
-    Unpacks into `.<dest_dir name>.partial` beside the target and renames it into place, so an
-    existing `dest_dir` is always a finished extraction (and is returned as is unless
-    `overwrite`). `nested=True` also unpacks archives found inside (HMDB-51's per-class rars),
-    each into a folder of its stem next to it, and deletes them.
-    """
-    archive, dest_dir = Path(archive), Path(dest_dir)
-    if dest_dir.exists():
-        if not overwrite:
-            return dest_dir
-        shutil.rmtree(dest_dir)
-    if not archive.is_file():
-        raise ExtractError(f"archive {archive} does not exist")
-    kind = kind or archive_kind(archive)
-    if kind not in _UNPACKERS:
-        raise ExtractError(f"{archive}: unknown archive kind '{kind}' (zip, tar or rar)")
-    partial = dest_dir.with_name(f".{dest_dir.name}.partial")
-    if partial.exists():
-        shutil.rmtree(partial)  # left by an interrupted run
-    partial.mkdir(parents=True)
-    try:
-        _UNPACKERS[kind](archive, partial)
-        if nested:
-            _unpack_nested(partial, _depth)
-        partial.rename(dest_dir)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return dest_dir
 
 
 # --------------------------------------------------------------------------------------------

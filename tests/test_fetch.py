@@ -1,23 +1,15 @@
-import gzip
 import hashlib
-import io
 import json
 import os
 import re
-import shutil
-import struct
 import subprocess
-import tarfile
 import time
-import zipfile
-import zlib
 from pathlib import Path
 
 import media
-import numpy as np
 import pandas as pd
 import pytest
-import rarfile
+from archive_fixture import TREE, payload, rar_bytes, read_tree, targz_bytes, zip_bytes
 from http_fixture import closed_port, serve_files
 from test_workflow import SNAKEMAKE
 
@@ -25,10 +17,8 @@ from pipeline import fetch
 from pipeline.fetch import (
     ChecksumError,
     DownloadError,
-    ExtractError,
     LayoutError,
     download,
-    extract,
     fetch_url_source,
     link_path_source,
     read_source,
@@ -47,65 +37,8 @@ from pipeline.sources import (
 )
 
 
-def _payload(n: int, seed: int = 0) -> bytes:
-    return np.random.default_rng(seed).integers(0, 256, size=n, dtype=np.uint8).tobytes()
-
-
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-TREE = {
-    "clips/walk/a.avi": _payload(3000, 1),
-    "clips/walk/b.avi": _payload(10, 2),
-    "clips/run/c.avi": b"",
-    "lists/classInd.txt": b"1 walk\n2 run\n",
-}
-
-
-def _zip(tree: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in tree.items():  # a fixed date: the same tree always gives the same bytes
-            zf.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
-    return buf.getvalue()
-
-
-def _targz(tree: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        for name, data in tree.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
-    return gzip.compress(buf.getvalue(), mtime=0)  # no timestamp: the same tree gives the same bytes
-
-
-def _rar_block(head_type: int, flags: int, body: bytes) -> bytes:
-    rest = struct.pack("<BHH", head_type, flags, 7 + len(body)) + body
-    return struct.pack("<H", zlib.crc32(rest) & 0xFFFF) + rest
-
-
-def _rar(tree: dict[str, bytes]) -> bytes:
-    """A RAR 4 archive with stored (uncompressed) members, written by the RAR 4 block format.
-
-    No free RAR writer exists in Debian; the stored method needs no compressor, and both
-    libarchive (bsdtar) and rarfile read these as they read any RAR 4 archive.
-    """
-    dos_time = (2016 - 1980) << 25 | 1 << 21 | 1 << 16
-    out = [b"Rar!\x1a\x07\x00", _rar_block(0x73, 0, bytes(6))]  # marker, main header
-    for name, data in tree.items():
-        raw = name.encode()
-        # packed size, size, host OS 3 (Unix), CRC32, DOS time, version 2.0, method 0x30 (store)
-        head = struct.pack("<IIBIIBBHI", len(data), len(data), 3, zlib.crc32(data), dos_time, 20, 0x30,
-                           len(raw), 0o100644)
-        out += [_rar_block(0x74, 0x8000, head + raw), data]
-    out.append(_rar_block(0x7B, 0x4000, b""))  # end of archive
-    return b"".join(out)
-
-
-def _read_tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,7 +46,7 @@ def _read_tree(root: Path) -> dict[str, bytes]:
 
 
 def test_complete_download_with_correct_sha256(tmp_path):
-    data = _payload(300_000)
+    data = payload(300_000)
     with serve_files() as server:
         url = server.add("d/file.bin", data)
         out = download(url, tmp_path / "file.bin", _sha(data), progress=False)
@@ -127,7 +60,7 @@ def test_complete_download_with_correct_sha256(tmp_path):
 
 
 def test_download_cut_half_way_resumes_with_range(tmp_path):
-    data = _payload(200_001, seed=3)
+    data = payload(200_001, seed=3)
     dest = tmp_path / "v.tar"
     with serve_files() as server:
         url = server.add("v.tar", data)
@@ -147,7 +80,7 @@ def test_download_cut_half_way_resumes_with_range(tmp_path):
 
 
 def test_cut_connection_is_resumed_within_one_call(tmp_path):
-    data = _payload(100_000, seed=4)
+    data = payload(100_000, seed=4)
     with serve_files() as server:
         url = server.add("x.zip", data)
         server.cut["/x.zip"] = 1
@@ -157,7 +90,7 @@ def test_cut_connection_is_resumed_within_one_call(tmp_path):
 
 
 def test_server_ignoring_range_restarts_from_zero(tmp_path):
-    data = _payload(50_000, seed=5)
+    data = payload(50_000, seed=5)
     (tmp_path / "y.bin.part").write_bytes(b"\xff" * 20_000)  # stale bytes that must not survive
     with serve_files() as server:
         url = server.add("y.bin", data)
@@ -168,7 +101,7 @@ def test_server_ignoring_range_restarts_from_zero(tmp_path):
 
 
 def test_complete_partial_file_is_not_downloaded_again(tmp_path):
-    data = _payload(4_000, seed=6)
+    data = payload(4_000, seed=6)
     (tmp_path / "z.bin.part").write_bytes(data)
     with serve_files() as server:
         url = server.add("z.bin", data)
@@ -178,7 +111,7 @@ def test_complete_partial_file_is_not_downloaded_again(tmp_path):
 
 
 def test_checksum_mismatch_keeps_nothing(tmp_path):
-    data = _payload(10_000, seed=7)
+    data = payload(10_000, seed=7)
     wrong = _sha(b"something else")
     with serve_files() as server:
         url = server.add("bad.zip", data)
@@ -211,7 +144,7 @@ def test_unreachable_url_fails_fast_and_names_the_path_alternative(tmp_path):
 
 
 def test_fetch_tries_mirrors_and_reports_every_url(tmp_path):
-    data = _zip(TREE)
+    data = zip_bytes(TREE)
     dead = f"http://127.0.0.1:{closed_port()}/toy.zip"
     with serve_files() as server:
         good = server.add("mirror/toy.zip", data)
@@ -227,81 +160,6 @@ def test_fetch_tries_mirrors_and_reports_every_url(tmp_path):
     assert dead in str(info.value) and dead + "?2" in str(info.value)
     assert "datasets.toy.path" in str(info.value)
     assert not (tmp_path / "raw2" / "source.json").exists()
-
-
-# --------------------------------------------------------------------------------------------
-# extract
-
-
-@pytest.mark.parametrize("kind, make, name", [("zip", _zip, "a.zip"), ("tar", _targz, "a.tar.gz")])
-def test_zip_and_targz_round_trip(tmp_path, kind, make, name):
-    archive = tmp_path / name
-    archive.write_bytes(make(TREE))
-    out = extract(archive, tmp_path / "out")
-    assert _read_tree(out) == TREE
-    assert fetch.archive_kind(archive) == kind
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
-
-
-def test_truncated_archive_leaves_no_destination(tmp_path):
-    archive = tmp_path / "t.tar.gz"
-    archive.write_bytes(_targz(TREE)[:-200])
-    with pytest.raises(ExtractError, match="t.tar.gz"):
-        extract(archive, tmp_path / "out")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.tar.gz"]
-
-
-def test_tar_member_escaping_the_target_is_refused(tmp_path):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        info = tarfile.TarInfo("../evil.txt")
-        info.size = 1
-        tf.addfile(info, io.BytesIO(b"x"))
-    (tmp_path / "evil.tar").write_bytes(buf.getvalue())
-    with pytest.raises(ExtractError):
-        extract(tmp_path / "evil.tar", tmp_path / "sub" / "out")
-    assert not (tmp_path / "sub" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
-
-
-def test_rar_is_extracted_with_bsdtar(tmp_path, monkeypatch):
-    if shutil.which(fetch.BSDTAR) is None:
-        pytest.skip("bsdtar (libarchive-tools) not installed")
-    calls = []
-    real_run = fetch.subprocess.run
-
-    def spy(cmd, **kwargs):
-        calls.append(cmd)
-        return real_run(cmd, **kwargs)
-
-    monkeypatch.setattr(fetch.subprocess, "run", spy)
-    archive = tmp_path / "UCF101.rar"
-    archive.write_bytes(_rar(TREE))
-    assert rarfile.is_rarfile(archive)
-    out = extract(archive, tmp_path / "out")
-    assert _read_tree(out) == TREE
-    assert len(calls) == 1 and Path(calls[0][0]).name == "bsdtar" and "-x" in calls[0]
-
-
-def test_rar_falls_back_to_rarfile_without_bsdtar(tmp_path, monkeypatch):
-    monkeypatch.setattr(fetch, "BSDTAR", "no-such-bsdtar-here")
-    archive = tmp_path / "splits.rar"
-    archive.write_bytes(_rar(TREE))
-    assert _read_tree(extract(archive, tmp_path / "out")) == TREE
-
-
-def test_nested_rars_are_unpacked_in_place(tmp_path):
-    # HMDB-51: one outer rar of per-class rars, each holding <class>/<clip>.avi
-    inner = {
-        "brush_hair.rar": _rar({"brush_hair/x_brush_hair_f_nm_np1_ba_goo_0.avi": _payload(500, 8)}),
-        "wave.rar": _rar({"wave/y_wave_u_cm_np1_fr_med_1.avi": _payload(700, 9)}),
-    }
-    archive = tmp_path / "hmdb51_org.rar"
-    archive.write_bytes(_rar(inner))
-    out = extract(archive, tmp_path / "hmdb51_org", nested=True)
-    assert sorted(_read_tree(out)) == [
-        "brush_hair/x_brush_hair_f_nm_np1_ba_goo_0.avi",
-        "wave/y_wave_u_cm_np1_fr_med_1.avi",
-    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,14 +186,14 @@ def test_fetch_url_source_downloads_unpacks_and_records(tmp_path):
     rar_tree = {"extra/notes.txt": b"notes\n"}
     with serve_files() as server:
         files = [
-            DownloadFile("toy.zip", server.add("toy.zip", _zip(TREE)), _sha(_zip(TREE)), "zip"),
-            DownloadFile("more.tar.gz", server.add("more.tar.gz", _targz({"x/y.txt": b"y"})), None, "tar"),
+            DownloadFile("toy.zip", server.add("toy.zip", zip_bytes(TREE)), _sha(zip_bytes(TREE)), "zip"),
+            DownloadFile("more.tar.gz", server.add("more.tar.gz", targz_bytes({"x/y.txt": b"y"})), None, "tar"),
             DownloadFile("readme.txt", server.add("readme.txt", b"read me"), None, "file", into=""),
-            DownloadFile("notes.rar", server.add("notes.rar", _rar(rar_tree)), None, "rar"),
+            DownloadFile("notes.rar", server.add("notes.rar", rar_bytes(rar_tree)), None, "rar"),
         ]
         raw = tmp_path / "raw"
         root = fetch_url_source(_toy_entry(files), raw, progress=False)
-        assert _read_tree(root / "toy") == TREE
+        assert read_tree(root / "toy") == TREE
         assert (root / "more" / "x" / "y.txt").read_bytes() == b"y"
         assert (root / "readme.txt").read_bytes() == b"read me"
         assert (root / "notes" / "extra" / "notes.txt").read_bytes() == b"notes\n"
@@ -345,7 +203,7 @@ def test_fetch_url_source_downloads_unpacks_and_records(tmp_path):
         assert Path(record["parts"]["videos"]) == (root / "toy" / "clips").resolve()
         assert Path(record["parts"]["splits"]) == (root / "toy" / "lists").resolve()
         by_name = {f["name"]: f for f in record["files"]}
-        assert by_name["toy.zip"]["sha256"] == _sha(_zip(TREE))
+        assert by_name["toy.zip"]["sha256"] == _sha(zip_bytes(TREE))
         assert by_name["readme.txt"]["sha256"] == _sha(b"read me")
         assert re.match(r"\d{4}-\d\d-\d\dT", record["recorded_at"])
 
@@ -356,7 +214,7 @@ def test_fetch_url_source_downloads_unpacks_and_records(tmp_path):
 
 def test_fetched_archive_without_expected_layout_is_an_error(tmp_path):
     with serve_files() as server:
-        data = _zip({"other/file.txt": b"x"})
+        data = zip_bytes({"other/file.txt": b"x"})
         files = [DownloadFile("toy.zip", server.add("toy.zip", data), None, "zip")]
         with pytest.raises(LayoutError, match="class folders of clips"):
             fetch_url_source(_toy_entry(files), tmp_path / "raw", progress=False)
