@@ -88,8 +88,12 @@ def table_html(frame: pd.DataFrame) -> str:
     return f'<table class="result"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def page(source: str | Path) -> str:
-    """The page of one result (a table, GIF or MP4), everything embedded."""
+def page(source: str | Path, paper_column: bool = True) -> str:
+    """The page of one result (a table, GIF or MP4), everything embedded.
+
+    ``paper_column``: the table is one of a paper's results, so it must carry the ``paper`` column
+    (a table that lost it would hide the comparison); tables about our runs themselves (the seed
+    spread) have no paper number and say so."""
     source = Path(source)
     kind = SHOWN_AS_PAGE.get(source.suffix.lower())
     if kind is None:
@@ -97,10 +101,11 @@ def page(source: str | Path) -> str:
     uri = _data_uri(source)
     if kind == "table":
         frame = pd.read_csv(source)
-        if "paper" not in frame.columns:
-            raise ValueError(f"{source}: a result table without a 'paper' column (every table has one)")
-        body = (f'<p>{len(frame)} rows; the <span class="paper">paper</span> column is the paper\'s number '
-                f'(empty where it reports none). <a download="{source.name}" href="{uri}">Download {source.name}</a></p>'
+        if paper_column and "paper" not in frame.columns:
+            raise ValueError(f"{source}: a paper's result table without a 'paper' column (every one has one)")
+        about = ('the <span class="paper">paper</span> column is the paper\'s number (empty where it reports none)'
+                 if "paper" in frame.columns else "our runs compared with each other: no paper reports these")
+        body = (f'<p>{len(frame)} rows; {about}. <a download="{source.name}" href="{uri}">Download {source.name}</a></p>'
                 + table_html(frame))
     elif kind == "image":
         body = f'<img alt="{source.name}" src="{uri}">'
@@ -111,6 +116,6 @@ def page(source: str | Path) -> str:
             f'</head><body><h3>{title}</h3>{body}</body></html>\n')
 
 
-def write_page(source: str | Path, out: str | Path) -> Path:
+def write_page(source: str | Path, out: str | Path, paper_column: bool = True) -> Path:
     """Publish the page of ``source`` at ``out`` atomically."""
-    return write_text(out, page(source))
+    return write_text(out, page(source, paper_column))

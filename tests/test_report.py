@@ -57,6 +57,7 @@ def test_a_table_page_shows_every_row_with_the_paper_column(tmp_path: Path) -> N
     pd.DataFrame({"row": ["a"], "ours": [1.0]}).to_csv(table, index=False)
     with pytest.raises(ValueError, match="t.csv.*'paper' column"):
         report_views.page(table)
+    assert "no paper reports these" in report_views.page(table, paper_column=False)  # the seed spread
 
 
 def test_media_pages_embed_the_file_and_pages_go_under_results_report(tmp_path: Path) -> None:

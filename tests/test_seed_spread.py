@@ -60,8 +60,10 @@ def test_tables_that_do_not_match_are_refused_by_name(tmp_path):
 
 def test_seeds_key_trains_again_per_seed_and_leaves_the_main_tables_alone(tmp_path):
     """crossconv at smoke scale with ``seeds: [1]``: both seeds' models and tables, and their comparison."""
-    run = run_paper(tmp_path, "crossconv", "results/tables/seed_spread.csv", config=("seeds=[1]",))
+    page = "results/report/tables/seed_spread.csv.html"  # the report's page of it: no paper column there
+    run = run_paper(tmp_path, "crossconv", "results/tables/seed_spread.csv", page, config=("seeds=[1]",))
     assert run.returncode == 0, run.stderr[-4000:]
+    assert "no paper reports these" in (tmp_path / page).read_text()
     tables = tmp_path / "results" / "tables"
     spread = pd.read_csv(tables / "seed_spread.csv")
     assert set(spread["table"]) == {"shapes_kl", "latent_sparsity"}

@@ -48,6 +48,8 @@ for _rule, _suffix, _pattern, _mark in list(_outputs_shown_as_pages()):
             report(str(report_views.page_path(_pattern, RESULTS)),
                    caption=_mark.caption.get_path_or_uri(secret_free=False),
                    category=_mark.category, subcategory=_mark.subcategory),
+        params:
+            paper_column=_mark.category in papers.PAPERS,  # a paper's table must show the paper's numbers
         localrule: True
         log:
             LOGS / f"page_{_rule.name}{_suffix}" / f"{_stem}.log",
