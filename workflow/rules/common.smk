@@ -143,8 +143,11 @@ def training_inputs(wildcards):
 
 def all_targets():
     """Everything `snakemake` builds by default for the configured papers (+ the seed spread when asked)."""
-    spread = [RESULTS / "tables" / "seed_spread.csv"] if len(SEEDS) > 1 else []
-    results = papers.targets(config["papers"], SOURCES, RESULTS, SIZES) + spread
+    results = papers.targets(config["papers"], SOURCES, RESULTS, SIZES)
+    if len(SEEDS) > 1:  # the further seeds' tables too, so the report shows each of them as a page
+        main = set(results)
+        results += [p for paths in seeded_tables().values() for p in paths if p not in main]
+        results.append(RESULTS / "tables" / "seed_spread.csv")
     return results + report_pages(results) + clip_targets() + preprocessing_targets()
 
 
