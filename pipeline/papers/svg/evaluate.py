@@ -83,10 +83,11 @@ def evaluate(
                               bn_mode=str(conv["bn_at_test"]), groups=groups)
         record = model_provenance(Path(model_path))
     result.sequences = picks
-    result.conventions["test_windows"] = {
-        "kth": f"{conv['kth_test_windows']} clips of the test videos, {kth_window_origin(data)}",
-        "bair": "frames 0.. of each test sequence",
-    }.get(dataset, "saved test set")
+    if dataset == "kth":
+        test_windows = f"{conv['kth_test_windows']} clips of the test videos, {kth_window_origin(data)}"
+    else:
+        test_windows = "frames 0.. of each test sequence" if dataset == "bair" else "saved test set"
+    result.conventions["test_windows"] = test_windows
     return save_evaluation(result, out_dir, variant, train_horizon=horizon, model_record=record)
 
 
