@@ -28,7 +28,7 @@ def _strip(frames: np.ndarray, k: int) -> np.ndarray:
 
 def generations_figure(samples: Mapping[str, Path], real_frames: np.ndarray, path: str | Path,
                        n: int = 4, k: int = 6) -> Path:
-    """Fig. 3 of the paper: ``n`` clips of each model and of real video, ``k`` frames each, one row a clip."""
+    """Fig. 2 of the paper (generations): ``n`` clips of each model and of real video, ``k`` frames each, one row a clip."""
     sources = {NAMES[v]: read_samples(p)[:n] for v, p in samples.items()}
     sources["real"] = np.asarray(real_frames)[:n]
     rows = sum(len(f) for f in sources.values())
@@ -46,7 +46,7 @@ def generations_figure(samples: Mapping[str, Path], real_frames: np.ndarray, pat
 
 
 def streams_figure(twostream_samples: Path, path: str | Path, n: int = 4, k: int = 6) -> Path:
-    """Fig. 5: the two-stream model's static background, foreground, mask (white = foreground) and video."""
+    """Fig. 3 of the paper (streams): the two-stream model's static background, foreground, mask (white = foreground) and video."""
     video = read_samples(twostream_samples)[:n]
     foreground = read_samples(twostream_samples, COMPARE, "foreground")[:n]
     mask = read_samples(twostream_samples, COMPARE, "mask")[:n]  # (n, T, H, W) uint8
