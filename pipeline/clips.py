@@ -325,6 +325,7 @@ def cut_shard(
             metadata = {"video_index": np.int32(len(kept)),
                         "label": np.int16(labels.index(str(row["label"]))),
                         "split": np.uint8(SPLITS.index(effective_split(row)))}
+            segments = video_segments(row, proto)
             try:
                 for start, clip in cut_video(Path(row["path"]), row, proto, starts):
                     writer.add({"frames": clip, "start": np.int32(start), **metadata})
@@ -335,13 +336,13 @@ def cut_shard(
                 continue
             if len(writer) == before:
                 reason = f"too short for one {proto.span}-frame clip ({row['frames']} frames)"
-                if video_segments(row, proto):
+                if segments:
                     reason = (f"no listed segment ({row['segments']}) holds one {proto.span}-frame clip "
                               f"({row['frames']} frames)")
                 skipped.append({"video_id": row["video_id"], "reason": reason})
                 continue
             kept.append(str(row["video_id"]))
-            if video_segments(row, proto):
+            if segments:
                 segmented.append(str(row["video_id"]))
     return out_path
 

@@ -146,7 +146,7 @@ def all_targets():
     results = papers.targets(config["papers"], SOURCES, RESULTS, SIZES)
     if len(SEEDS) > 1:  # the further seeds' tables too, so the report shows each of them as a page
         main = set(results)
-        results += [p for paths in seeded_tables().values() for p in paths if p not in main]
+        results += [p for paths in seeded_tables(results).values() for p in paths if p not in main]
         results.append(RESULTS / "tables" / "seed_spread.csv")
     return results + report_pages(results) + clip_targets() + preprocessing_targets()
 
@@ -156,10 +156,12 @@ def report_pages(results):
     return [report_views.page_path(p, RESULTS) for p in results if report_views.needs_page(p)]
 
 
-def seeded_tables():
-    """Every result table of the chosen papers, per seed: {seed: [paths]} (the main seed's at their usual place)."""
-    tables = [p for p in papers.targets(config["papers"], SOURCES, RESULTS, SIZES)
-              if p.suffix == ".csv" and p.stem not in SEEDS_INSIDE]
+def seeded_tables(targets=None):
+    """Every result table of the chosen papers, per seed: {seed: [paths]} (the main seed's at their usual place).
+    ``targets``: the papers' targets when the caller has them already (they are not listed twice)."""
+    if targets is None:
+        targets = papers.targets(config["papers"], SOURCES, RESULTS, SIZES)
+    tables = [p for p in targets if p.suffix == ".csv" and p.stem not in SEEDS_INSIDE]
     return {s: [p.parent / seed_dir(s) / p.name for p in tables] for s in SEEDS}
 
 
