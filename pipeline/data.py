@@ -34,12 +34,13 @@ log = logging.getLogger(__name__)
 
 STANDIN_CLASSES: dict[str, tuple[str, ...]] = {
     # Action classes of each stand-in (pipeline.synthetic.scenes): the actors' direction is
-    # ambiguous from one frame, so forecasting from one frame is truly multi-modal. HMDB-51 (the
-    # static-frame flow set) swaps "diagonal" for "walk", whose direction a frame mostly tells:
-    # with symmetric classes only, "no motion" is the best single flow guess by construction.
-    "ucf101": ("updown", "leftright", "diagonal", "stand", "wave"),
-    "thumos": ("updown", "leftright", "diagonal", "stand", "wave"),
-    "hmdb51": ("updown", "leftright", "walk", "stand", "wave"),
+    # ambiguous from one frame, so forecasting from one frame is truly multi-modal. The walker and
+    # staticflow sets use the "lean" classes: one axis of the motion is told by the frame, the
+    # other is a 3:1 gamble, so a regressor beats "no motion" and a model of the distribution
+    # beats the regressor (with symmetric classes only, "no motion" is the best single guess).
+    "ucf101": ("climb", "dive", "push", "pull"),
+    "thumos": ("climb", "dive", "push", "pull"),
+    "hmdb51": ("climb", "dive", "push", "pull"),
     "kth": ("updown", "leftright", "wave"),
     "flickr": ("updown", "leftright", "diagonal", "wave"),
     "exercise": ("updown", "wave"),
@@ -97,7 +98,7 @@ def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: in
         fps=float(sizes["fps"]),
         classes=STANDIN_CLASSES[dataset],
         # HMDB-51 tags camera motion and staticflow keeps only static-camera videos: give it both
-        camera_motion_prob=0.5 if dataset == "hmdb51" else 1.0,
+        camera_motion_prob=0.25 if dataset == "hmdb51" else 1.0,
     )
     config = StandinConfig(
         scene=scene,

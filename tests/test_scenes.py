@@ -94,20 +94,54 @@ def test_first_frame_does_not_tell_the_direction():
     assert np.abs(np.bincount(diagonal, minlength=4) / 2000 - [0.4, 0.4, 0.1, 0.1]).max() < 0.04
 
 
-def test_only_walk_has_a_mean_direction_a_single_guess_can_use():
-    """Symmetric classes average to no motion; "walk" goes the way its arrow points 85% of the time."""
+LEAN_MEANS = {  # certain axis 0.8; the gamble axis 0.6 x (0.75 - 0.25) = 0.3 the likelier way
+    "climb": [0.3, -0.8], "dive": [-0.3, 0.8], "push": [0.8, 0.3], "pull": [-0.8, -0.3],
+}
+
+
+def test_only_walk_and_the_lean_classes_have_a_mean_direction_a_single_guess_can_use():
+    """Symmetric classes average to no motion; "walk" goes the way its arrow points 85% of the time;
+    a lean class always moves on both axes, one of them certain and the other a 3:1 gamble."""
     from pipeline.synthetic.scenes import ACTION_CLASSES
 
     rng = np.random.default_rng(1)
-    means = {label: sample_directions(label, 20_000, rng)[0].mean(axis=0) for label in ACTION_CLASSES}
+    draws = {label: sample_directions(label, 20_000, rng)[0] for label in ACTION_CLASSES}
+    means = {label: d.mean(axis=0) for label, d in draws.items()}
     for label, mean in means.items():
-        if label != "walk":
+        if label == "walk":
+            assert np.allclose(mean, [0.7, 0.0], atol=0.03)
+        elif label in LEAN_MEANS:
+            assert np.allclose(mean, LEAN_MEANS[label], atol=0.02), (label, mean)
+            assert (np.abs(draws[label]) > 0.5).all()  # both axes move in every scene
+        else:
             assert np.abs(mean).max() < 0.03, (label, mean)
-    assert np.allclose(means["walk"], [0.7, 0.0], atol=0.03)
     cfg = SceneConfig(width=64, height=48, frames=4, classes=("walk",), camera_motion_prob=0.0)
     scene = render_scene(cfg, "walk", np.random.default_rng(0))
     body = scene.masks[0] > 0
     assert body.any() and (scene.flow[0][body][:, 0] != 0).all()  # the arrow's actor moves along x
+    big = SceneConfig(width=64, height=48, frames=4, classes=("climb",), camera_motion_prob=0.0)
+    heights = [np.ptp(np.flatnonzero(render_scene(big, "climb", np.random.default_rng(k)).masks[0].any(axis=1)))
+               for k in range(4)]
+    assert min(heights) >= 0.3 * 1.4 * 48 - 3  # lean actors are 1.4 times the usual size
+
+
+def test_lean_actors_wear_their_class_colour_whatever_way_they_go():
+    """The class is visible in one frame (the body's colour), the gamble axis is not."""
+    from pipeline.synthetic.scenes import ACTION_CLASSES
+
+    cfg = SceneConfig(width=64, height=48, frames=3, classes=("climb", "dive", "push", "pull"),
+                      camera_motion_prob=0.0)
+    for label in cfg.classes:
+        uniform = np.array(ACTION_CLASSES[label].colour)
+        for seed in range(3):
+            scene = render_scene(cfg, label, np.random.default_rng(seed))
+            core = cv2.erode((scene.masks[0] > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            body = np.median(scene.frames[0][core].astype(float), axis=0)
+            assert np.abs(body - uniform).max() < 45, (label, seed, body)
+    (right, left) = ACTION_CLASSES["climb"].directions
+    one = render_scene(cfg, "climb", np.random.default_rng(5), directions=np.array([right]))
+    other = render_scene(cfg, "climb", np.random.default_rng(5), directions=np.array([left]))
+    np.testing.assert_array_equal(one.frames[0], other.frames[0])
 
 
 def test_first_frames_across_seeds_do_not_separate_by_direction():

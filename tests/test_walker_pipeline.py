@@ -60,8 +60,20 @@ def prepared(tmp_path: Path, sizes: dict) -> Path:
     summary = write_trajectory_shards(data, "ucf101", "train")
     write_trajectory_shards(data, "thumos", "test", per_class=1)
     out = {k: Path(v) for k, v in spec.prepared_files(data).items()}
-    walker_data.prepare(summary, out, sizes, seed=0)
+    walker_data.prepare(summary, out, spec.prepare_sizes(sizes), seed=0)  # all the graph's rule passes it
     return data
+
+
+def test_the_flow_nets_schedule_does_not_redo_the_prepared_statistics() -> None:
+    """walker_prepare's params are what prepare reads: the flow net's epochs (its schedule) are not."""
+    sizes = copy.deepcopy(SMOKE)
+    longer = copy.deepcopy(sizes)
+    longer["flownet"]["epochs"] += 10
+    longer["flownet"]["batch_size"] += 1
+    assert spec.prepare_sizes(longer) == spec.prepare_sizes(sizes)
+    finer = copy.deepcopy(sizes)
+    finer["flownet"]["n_clusters"] += 1  # the codebook changes: prepare must run again
+    assert spec.prepare_sizes(finer) != spec.prepare_sizes(sizes)
 
 
 def test_walker_trains_on_all_of_ucf101_minus_a_hold_out_per_class(tmp_path: Path) -> None:

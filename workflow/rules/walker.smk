@@ -10,7 +10,7 @@ rule walker_prepare:
     output:
         **walker_spec.prepared_files(DATA, "{dataset}"),
     params:
-        sizes={k: WALKER[k] for k in ("data", "flownet")},  # only what it reads: other sizes never rerun it
+        sizes=walker_spec.prepare_sizes(WALKER),  # only what it reads: other sizes never rerun it
         seed=config["seed"],
     resources:
         **job_resources("data"),

@@ -49,7 +49,7 @@ SIZES = {
         "model": {"width": 1 / 4, "n_clusters": 40},
         "data": {"split": "frames", "val_fraction": 0.15, "test_fraction": 0.15, "mean_images": 0,
                  "codebook_batch": 4096, "codebook_init": 3},
-        "train": {"batch_size": 32, "epochs": {"alexnet": 30, "allconv": 30}, "decay_after_epochs": 20,
+        "train": {"batch_size": 32, "epochs": {"alexnet": 60, "allconv": 30}, "decay_after_epochs": 20,
                   "epoch_eval_images": 64, "checkpoint_every": 50, "log_every": 5, "workers": 0},
         "eval": {"batch_size": 64, "examples": 4,
                  "video": {"arch": "alexnet", "predictions": 5, "frames_per_prediction": 5, "fps": 8}},

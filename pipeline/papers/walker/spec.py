@@ -62,11 +62,11 @@ SIZES = {
     },
     "demo": {
         "model": {"coarse_size": [8, 10], "width": 1 / 8, "latent_dim": 8, "magnitude_latent_dim": 8, "fine_levels": 0},
-        "train": {"batch_size": 16, "coarse_steps": 500, "fine_steps": 0, "lr": 1e-3, "validate_every": 50,
+        "train": {"batch_size": 16, "coarse_steps": 1000, "fine_steps": 0, "lr": 1e-3, "validate_every": 50,
                   "checkpoint_every": 50, "log_every": 10, "workers": 0},
         "data": {"holdout_fraction": 0.15, "statistics_images": 0},
         "flownet": {"image_size": 120, "out_size": 10, "width": 1 / 4, "n_clusters": 40, "batch_size": 32,
-                    "epochs": 20, "epoch_eval_images": 64, "codebook_batch": 4096, "codebook_init": 3},
+                    "epochs": 30, "epoch_eval_images": 64, "codebook_batch": 4096, "codebook_init": 3},
         "eval": {"test_images": 0, "bandwidth_images": 64, "samples": 100, "sample_chunk": 50, "batch_size": 16,
                  "grid_points": 29, "refine_points": 11, "mean_images": 0},
         "examples": {"images": 4, "samples": 100, "clusters": 10, "shown": 2, "interpolation_steps": 7},
@@ -130,6 +130,16 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
             results / "figures" / "thumos_trajectory_samples.png", results / "figures" / "thumos_latent_interpolation.png",
             results / "figures" / "walker_training.png",
             *([results / "tables" / "voc2012_detection.csv"] if sources.get("voc2012", "off") != "off" else [])]
+
+
+PREPARE_FLOWNET_KEYS: tuple[str, ...] = ("out_size", "n_clusters", "codebook_batch", "codebook_init")
+
+
+def prepare_sizes(sizes: Mapping[str, Any]) -> dict[str, Any]:
+    """The sizes :func:`pipeline.papers.walker.data.prepare` reads, and nothing else: a changed
+    schedule of the flow net (its epochs, batch, width) must not redo the hold-out split, the mean
+    frame and the codebook, and with them retrain every walker model."""
+    return {"data": dict(sizes["data"]), "flownet": {k: sizes["flownet"][k] for k in PREPARE_FLOWNET_KEYS}}
 
 
 def trajectory_summary(data_root: Path, dataset: str) -> str:
