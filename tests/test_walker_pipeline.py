@@ -19,6 +19,7 @@ from pipeline.papers import sizes as resolve
 from pipeline.papers.walker import data as walker_data
 from pipeline.papers.walker import evaluate as evaluation
 from pipeline.papers.walker import spec
+from pipeline.papers.walker import table as walker_table
 from pipeline.papers.walker import train as walker_train
 from pipeline.papers.walker.model import WalkerConfig, WalkerNet, build_walker
 from pipeline.papers.walker.parzen import gaussian_bandwidths
@@ -242,7 +243,7 @@ def test_every_variant_is_scored_with_finite_numbers(tmp_path: Path) -> None:
     walk, ends = np.asarray(group["interpolation"]), np.asarray(group["interpolation_latents"])
     assert walk.shape == (2, sizes["examples"]["interpolation_steps"], 10, 6, 8) and np.isfinite(walk).all()
     assert ends.shape == (2, 2, 16)  # two latent points (8 + 8 dims) per example
-    table = evaluation.write_nll_table({v: tmp_path / f"{v}.json" for v in spec.PREDICTORS}, tmp_path / "t.csv",
+    table = walker_table.write_nll_table({v: tmp_path / f"{v}.json" for v in spec.PREDICTORS}, tmp_path / "t.csv",
                                        {"scale": "smoke"}, [])
     assert table.loc[table["column"] == "nll", "paper"].notna().sum() == 3
     nll = table[table["column"] == "nll"].set_index("row")

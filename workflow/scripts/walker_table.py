@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.papers.walker.evaluate import write_nll_table
+from pipeline.papers.walker.table import write_nll_table
 
 with logging_to(snakemake.log[0]) as log:
     scores = dict(zip(snakemake.params.variants, map(Path, snakemake.input.scores)))
