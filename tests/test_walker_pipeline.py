@@ -18,10 +18,13 @@ from smoke_graph import executed_jobs, planned_rules, run_log, run_paper
 from pipeline.papers import sizes as resolve
 from pipeline.papers.walker import data as walker_data
 from pipeline.papers.walker import evaluate as evaluation
+from pipeline.papers.walker import examples as walker_examples
 from pipeline.papers.walker import spec
 from pipeline.papers.walker import table as walker_table
 from pipeline.papers.walker import train as walker_train
 from pipeline.papers.walker.model import WalkerConfig, WalkerNet, build_walker
+from pipeline.papers.staticflow.codebook import assign_labels
+from pipeline.papers.staticflow.metrics import class_frequencies, constant_prediction
 from pipeline.papers.walker.parzen import gaussian_bandwidths
 from pipeline import time_summary
 from pipeline.shards import SPLITS, open_shard, summarize_shards, write_shard
@@ -143,16 +146,17 @@ def test_the_flow_baseline_beats_no_motion_with_a_sharp_softmax_not_with_its_pri
     labels = np.stack([walker_data.flow_label_grid(d.numpy().transpose(1, 2, 0), 10) for d in truth])  # (B, 10, 10, 2)
     centroids = np.stack([np.zeros(2), *(walker_data.trajectory_flow(dct_encode(ramp_track(vx, -1.0)))
                                          for vx in (-2.0, 2.0))]).astype(np.float32)
-    nearest = ((labels[..., None, :] - centroids) ** 2).sum(-1).argmin(-1)  # (B, 10, 10)
+    nearest = assign_labels(labels, centroids)  # (B, 10, 10)
     oracle = np.eye(3, dtype=np.float32)[nearest].transpose(0, 3, 1, 2)  # (B, 3, 10, 10)
-    prior = np.broadcast_to(oracle.mean(axis=(0, 2, 3))[None, :, None, None], oracle.shape).copy()
+    prior = constant_prediction(class_frequencies(nearest, 3), len(truth), 10)
     dims = evaluation.block_dims(cfg)
+    sizes = evaluation.EvalSizes(test_images=0, bandwidth_images=0, samples=20, sample_chunk=10, batch_size=len(truth),
+                                 grid_points=15, refine_points=5, mean_images=0)
 
     def sampled_nll(probs: np.ndarray) -> float:
-        rng = np.random.default_rng(0)
-        draw = evaluation._flow_draw(iter([evaluation.flow_probs_on_cells(probs, cfg)]), centroids, rng, cfg.eps)
-        sq = evaluation.block_distances(iter([(truth, truth)]), cfg, draw, 20, 10, torch.device("cpu"))
-        return float(evaluation.nll_per_image(sq[:2], dims, evaluation.search_bandwidths(sq[:2], dims, 15, 5)).mean())
+        sq = evaluation.flow_net_distances(probs, centroids, iter([(truth, truth)]), cfg, sizes,
+                                           np.random.default_rng(0), torch.device("cpu"))
+        return float(evaluation.nll_per_image(sq[:2], dims, evaluation.search_bandwidths(sq[:2], dims, sizes.grid_points, sizes.refine_points)).mean())
 
     zero = evaluation._constant_draw(torch.zeros(10, 8, 10), torch.zeros(2))
     sq = evaluation.block_distances(iter([(truth, truth)]), cfg, zero, 1, 1, torch.device("cpu"))
@@ -164,11 +168,11 @@ def test_the_flow_baseline_beats_no_motion_with_a_sharp_softmax_not_with_its_pri
 
 def test_latent_walk_runs_from_one_end_to_the_other() -> None:
     a, b = torch.tensor([1.0, -2.0]), torch.tensor([3.0, 2.0])
-    line = evaluation.interpolate_latents(a, b, 5)
+    line = walker_examples.interpolate_latents(a, b, 5)
     assert torch.equal(line[0], a) and torch.equal(line[-1], b) and torch.allclose(line[2], (a + b) / 2)
     samples = np.array([[0.0, 0.0], [5.0, 5.0], [-5.0, -5.0], [4.0, 6.0]])
     centres = np.array([[-5.0, -4.0], [5.0, 5.5]])
-    assert evaluation.interpolation_ends(samples, centres, np.array([1, 0])).tolist() == [1, 2]
+    assert walker_examples.interpolation_ends(samples, centres, np.array([1, 0])).tolist() == [1, 2]
 
 
 def test_clusters_of_two_futures_are_found_and_shown() -> None:
@@ -177,9 +181,9 @@ def test_clusters_of_two_futures_are_found_and_shown() -> None:
     up[:10], down[:10] = 5.0, -5.0
     samples = np.concatenate([up + rng.normal(0, 0.1, (45, 20)), down + rng.normal(0, 0.1, (35, 20)),
                               still + rng.normal(0, 0.1, (20, 20))])
-    centres, sizes = evaluation.cluster_samples(samples, 3, seed=0)
+    centres, sizes = walker_examples.cluster_samples(samples, 3, seed=0)
     np.testing.assert_allclose(sizes, [0.45, 0.35, 0.20])
-    shown = evaluation.shown_clusters(centres, sizes, 2)
+    shown = walker_examples.shown_clusters(centres, sizes, 2)
     assert shown.tolist() == [0, 1]  # the two moving modes, not the still one
     np.testing.assert_allclose(centres[shown].mean(axis=1), [2.5, -2.5], atol=0.1)
 
@@ -237,7 +241,7 @@ def test_every_variant_is_scored_with_finite_numbers(tmp_path: Path) -> None:
     from pipeline.papers.walker import figures
 
     mean_image = Path(spec.prepared_files(data)["mean_image"])
-    examples = evaluation.cvae_examples(tmp_path / "cvae" / "model.pt", mean_image, test, sizes, 0, "cpu",
+    examples = walker_examples.cvae_examples(tmp_path / "cvae" / "model.pt", mean_image, test, sizes, 0, "cpu",
                                         tmp_path / "examples.zarr")
     group = open_shard(examples)
     walk, ends = np.asarray(group["interpolation"]), np.asarray(group["interpolation_latents"])
