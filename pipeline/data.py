@@ -41,7 +41,9 @@ STANDIN_CLASSES: dict[str, tuple[str, ...]] = {
     "ucf101": ("climb", "dive", "push", "pull"),
     "thumos": ("climb", "dive", "push", "pull"),
     "hmdb51": ("climb", "dive", "push", "pull"),
-    "kth": ("updown", "leftright", "wave"),
+    # KTH: dark figures walking or running across (either way) or waving in place, over a
+    # homogeneous background seen by a static camera, as KTH was filmed
+    "kth": ("walking", "running", "handwaving"),
     "flickr": ("updown", "leftright", "diagonal", "wave"),
     "exercise": ("updown", "wave"),
     "pennaction": ("updown", "leftright", "diagonal"),
@@ -98,7 +100,9 @@ def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: in
         fps=float(sizes["fps"]),
         classes=STANDIN_CLASSES[dataset],
         # HMDB-51 tags camera motion and staticflow keeps only static-camera videos: give it both
-        camera_motion_prob=0.25 if dataset == "hmdb51" else 1.0,
+        camera_motion_prob={"hmdb51": 0.25, "kth": 0.0}.get(dataset, 1.0),
+        background="homogeneous" if dataset == "kth" else "cluttered",
+        bounce=dataset == "kth",  # KTH's people turn back at the frame's edge instead of leaving an empty scene
     )
     config = StandinConfig(
         scene=scene,

@@ -73,7 +73,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "ucf101": _standin((40, 0), 160, 120, 1.4),
             "thumos": _standin((0, 20), 160, 120, 1.1),
             "hmdb51": _standin((40, 15), 160, 120, 0.6),
-            "kth": _standin((6, 2), 160, 120, 2.0),
+            "kth": _standin((20, 6), 160, 120, 2.0),
             "flickr": _standin((16, 0), 128, 96, 2.6),
             "exercise": _standin((4, 1), 96, 96, 1.0),
             "pennaction": _standin((4, 1), 96, 96, 1.0),

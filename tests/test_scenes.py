@@ -1,5 +1,6 @@
 """The synthetic scenes' ground truth is the truth: flow, homographies, ambiguity, written layout."""
 
+import dataclasses
 import json
 
 import cv2
@@ -220,3 +221,21 @@ def test_write_video_refuses_odd_sizes_and_leaves_nothing_behind(tmp_path):
     path = write_video(tmp_path / "ok.mp4", np.zeros((3, 48, 64, 3), np.uint8), 29.97)
     assert [p.name for p in tmp_path.iterdir()] == ["ok.mp4"]
     assert abs(probe(path).fps - 29.97) < 0.01
+
+
+def test_a_homogeneous_background_leaves_the_actor_the_only_thing_that_changes():
+    """KTH's stand-in (static camera, homogeneous background): outside the actor every pixel is
+    the same in every frame and nearly flat, while the cluttered background is not flat."""
+    plain = SceneConfig(width=64, height=48, frames=6, classes=("walk",), camera_motion_prob=0.0,
+                        background="homogeneous", bounce=True)
+    scene = render_scene(plain, "walk", np.random.default_rng(3))
+    near_actor = cv2.dilate((scene.masks > 0).any(axis=0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    background = ~near_actor  # two pixels clear of anything the actor ever covers (anti-aliased edges)
+    assert background.mean() > 0.5
+    grey = scene.frames.astype(float).mean(axis=3)
+    assert np.ptp(grey[:, background], axis=0).max() <= 1  # unchanged over time
+    assert grey[0][background].std() < 6
+    cluttered = render_scene(dataclasses.replace(plain, background="cluttered"), "walk", np.random.default_rng(3))
+    assert cluttered.frames[0].astype(float).mean(axis=2)[background].std() > 15
+    with pytest.raises(ValueError, match="background"):
+        SceneConfig(background="plain")

@@ -459,6 +459,20 @@ def test_ordering_table_finds_the_better_model_after_bounces() -> None:
     assert row["mean_difference"].item() == pytest.approx(0.1)
     row = table[(table.scope == "all") & (table.better == "fp") & (table.worse == "deterministic")]
     assert (row["verdict"] == "better").all()
+    # second half of the 6 predicted frames: frames 7..9, all of the gain
+    row = table[(table.metric == "ssim") & (table.scope == "second_half") & (table.better == "lp") & (table.worse == "fp")]
+    assert row["mean_difference"].item() == pytest.approx(0.2)
+    # windows of one video are not independent: clustered intervals are wider, the mean the same
+    noisy = {"lp": {"ssim": base + gain + rng.normal(0, 0.05, (n, 1, t)), "psnr": base},
+             "fp": {"ssim": base, "psnr": base}}
+    plain = ev.ordering_table(noisy, n_cond=4, pairs=[("lp", "fp")]).set_index(["metric", "scope"])
+    videos = np.repeat(np.arange(6), 5)
+    noisy["lp"]["ssim"] += 0.1 * rng.normal(size=6)[videos, None, None]  # a shared offset per video
+    clustered = ev.ordering_table(noisy, n_cond=4, pairs=[("lp", "fp")], groups=videos).set_index(["metric", "scope"])
+    unclustered = ev.ordering_table(noisy, n_cond=4, pairs=[("lp", "fp")]).set_index(["metric", "scope"])
+    width = lambda t: (t["ci_high"] - t["ci_low"])["ssim", "all"]  # noqa: E731
+    assert width(clustered) > 1.5 * width(unclustered) and width(unclustered) > 0.5 * width(plain)
+    assert clustered.loc[("ssim", "all"), "mean_difference"] == pytest.approx(unclustered.loc[("ssim", "all"), "mean_difference"])
     bounces = np.zeros((2, 10, 2), bool)
     bounces[0, 2, 0] = bounces[0, 7, 1] = True  # a hit inside the conditioning window does not count
     np.testing.assert_array_equal(ev.first_bounce_after(bounces, n_cond=5), [7, -1])

@@ -241,12 +241,17 @@ def snakemake(workdir: Path, configfile: Path, *args: str) -> subprocess.Complet
     )
 
 
-def test_snakemake_smoke_chain_to_the_smmnist_figure(tmp_path: Path) -> None:
+def smoke_config(tmp_path: Path, on: str) -> Path:
+    """A smoke-scale svg config with only the dataset ``on`` (SM-MNIST or KTH) enabled."""
     configfile = tmp_path / "smoke.yaml"
-    configfile.write_text(yaml.safe_dump({
-        "scale": "smoke", "seed": 0, "papers": ["svg"], "device": "cpu",
-        "datasets": {"smmnist": {"source": "synthetic"}, "kth": {"source": "off"}, "bair": {"source": "off"}},
-    }))
+    datasets = {name: {"source": "synthetic" if name == on else "off"} for name in ("smmnist", "kth", "bair")}
+    configfile.write_text(yaml.safe_dump({"scale": "smoke", "seed": 0, "papers": ["svg"], "device": "cpu",
+                                          "datasets": datasets}))
+    return configfile
+
+
+def test_snakemake_smoke_chain_to_the_smmnist_figure(tmp_path: Path) -> None:
+    configfile = smoke_config(tmp_path, "smmnist")
     work = tmp_path / "work"
     figure = work / "results" / "figures" / "smmnist_ssim.png"
     run = snakemake(work, configfile, "results/figures/smmnist_ssim.png", "results/tables/smmnist_ordering.csv")
@@ -263,7 +268,8 @@ def test_snakemake_smoke_chain_to_the_smmnist_figure(tmp_path: Path) -> None:
     assert set(models["skip_frame"]) == {"before_last"}
     ordering = pd.read_csv(work / "results" / "tables" / "smmnist_ordering.csv")
     assert {("lp", "fp"), ("fp", "deterministic"), ("lp", "copylast")} <= set(zip(ordering["better"], ordering["worse"]))
-    assert (ordering["ci_low"] <= ordering["mean_difference"]).all() and set(ordering["scope"]) <= {"all", "after_bounce"}
+    assert (ordering["ci_low"] <= ordering["mean_difference"]).all() and set(ordering["scope"]) <= {"all", "second_half", "after_bounce"}
+    assert set(ordering["interval"]) == {"t over sequences"}
     table = table[table["metric"] == "ssim"]
     values = table[["ci_low", "mean", "ci_high"]].to_numpy()
     assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
@@ -282,6 +288,20 @@ def test_snakemake_smoke_chain_to_the_smmnist_figure(tmp_path: Path) -> None:
     planned = {line.split()[-1].rstrip(":") for line in dry.stdout.splitlines()
                if line.startswith(("rule ", "localrule "))}
     assert planned == {"svg_curve_figure"}, dry.stdout[-3000:]
+
+
+def test_snakemake_smoke_chain_to_the_kth_ordering(tmp_path: Path) -> None:
+    """KTH gets the ordering table too, its intervals clustered by video as its curves'."""
+    configfile = smoke_config(tmp_path, "kth")
+    work = tmp_path / "work"
+    run = snakemake(work, configfile, "results/tables/kth_ordering.csv")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    ordering = pd.read_csv(work / "results" / "tables" / "kth_ordering.csv")
+    assert set(ordering["dataset"]) == {"kth"} and set(ordering["interval"]) == {"t clustered by video"}
+    assert set(ordering["scope"]) == {"all", "second_half"}  # no wall hits to condition on
+    assert ("lp", "copylast") in set(zip(ordering["better"], ordering["worse"]))
+    assert (ordering["ci_low"] <= ordering["mean_difference"]).all()
+    assert (ordering["mean_difference"] <= ordering["ci_high"]).all()
 
 
 def test_bair_graph_from_tfrecords(tmp_path: Path) -> None:

@@ -90,9 +90,21 @@ ACTION_CLASSES: dict[str, ActionClass] = {
                     colour=(240.0, 205.0, 30.0)),
         ActionClass("pull", ((-0.8, -0.6), (-0.8, 0.6)), (0.75, 0.25), 0.7, "square", size_factor=1.4,
                     colour=(40.0, 190.0, 70.0)),
+        # KTH's people: tall dark figures that walk or run across (either way) or wave in place
+        ActionClass("walking", ((-1.0, 0.0), (1.0, 0.0)), (0.5, 0.5), 1.0, "ellipse", size_factor=1.6,
+                    colour=(60.0, 60.0, 60.0)),
+        ActionClass("running", ((-1.0, 0.0), (1.0, 0.0)), (0.5, 0.5), 2.0, "ellipse", size_factor=1.6,
+                    colour=(60.0, 60.0, 60.0)),
+        ActionClass("handwaving", (), (), 0.05, "rectangle", waves=True, size_factor=1.6, colour=(60.0, 60.0, 60.0)),
     )
 }
 """The action classes a scene can show; SceneConfig.classes picks a subset."""
+
+
+BACKGROUNDS: tuple[str, ...] = ("cluttered", "homogeneous")
+"""``cluttered`` gives stabilization and flow corners to lock on; ``homogeneous`` is KTH's
+"homogeneous backgrounds with a static camera" (Schuldt et al. 2004), where the actor is the
+only thing that changes."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +125,7 @@ class SceneConfig:
     speed_range: tuple[float, float] = (1.0, 2.5)  # actor speed in the plane, pixels/frame
     actor_size: tuple[float, float] = (0.3, 0.45)  # actor height as a fraction of frame height
     texture_scale: float = 6.0  # typical size of background shapes, pixels
+    background: str = "cluttered"  # "cluttered": noise, blobs, polygons, lines; "homogeneous": faint smooth shading only
     wave_period: tuple[float, float] = (6.0, 12.0)  # arm oscillation period, frames
     bounce: bool = False  # actors bounce inside the central 80% of the plane instead of leaving
     supersample: int = 4  # rendering resolution factor before box-averaging down
@@ -130,6 +143,8 @@ class SceneConfig:
                 f"SceneConfig: need width, height >= 8 and frames >= 2, got "
                 f"{self.width}x{self.height}x{self.frames}"
             )
+        if self.background not in BACKGROUNDS:
+            raise ValueError(f"SceneConfig.background: {self.background!r} is not one of {BACKGROUNDS}")
         if self.n_actors < 0 or self.supersample < 1:
             raise ValueError("SceneConfig: n_actors must be >= 0 and supersample >= 1")
 
@@ -279,11 +294,15 @@ def _random_colour(rng: np.random.Generator) -> tuple[float, float, float]:
 def _background_texture(
     cfg: SceneConfig, rng: np.random.Generator, h: int, w: int
 ) -> np.ndarray:
-    """(h, w, 3) float32 texture at supersampled density: noise, blobs, polygons, lines."""
+    """(h, w, 3) float32 texture at supersampled density: noise, blobs, polygons, lines
+    (``cluttered``), or a plain colour with faint large-scale shading (``homogeneous``)."""
     s = cfg.supersample
     cell = cfg.texture_scale * s
     tex = np.zeros((h, w, 3), np.float32)
     base = rng.uniform(60, 190, size=3).astype(np.float32)
+    if cfg.background == "homogeneous":
+        shading = _noise_field(rng, h, w, 0.5 * min(h, w))
+        return np.clip(base + 6.0 * shading[..., None], 0, 255).astype(np.float32)
     for octave, weight in ((1, 0.3), (2, 0.4), (4, 0.6), (8, 0.8)):
         n = _noise_field(rng, h, w, cell * octave)
         colour = rng.normal(0, 25, size=3).astype(np.float32)

@@ -94,20 +94,24 @@ rule svg_baseline:
 
 rule svg_ordering:
     input:
-        scores=[SVG_EVAL / "smmnist" / v / "{seeddir}scores.zarr" for v in (*svg_spec.EVALUATED, *svg_spec.BASELINES)],
-        test_set=DATA / "clips" / "smmnist" / "svg" / "test.zarr",
+        scores=lambda w: [SVG_EVAL / w.dataset / v / f"{w.seeddir}scores.zarr"
+                          for v in (*svg_spec.EVALUATED, *svg_spec.BASELINES)],
+        # SM-MNIST's bounces (the frames after each sequence's first wall hit)
+        test_set=lambda w: [DATA / "clips" / "smmnist" / "svg" / "test.zarr"] if w.dataset == "smmnist" else [],
     output:
-        report(RESULTS / "tables" / "{seeddir}smmnist_ordering.csv", caption="../report/svg/ordering.rst",
+        report(RESULTS / "tables" / "{seeddir}{dataset}_ordering.csv", caption="../report/svg/ordering.rst",
                category="svg"),
+    wildcard_constraints:
+        dataset="|".join(svg_spec.ORDERING_DATASETS),
     params:
         models=[*svg_spec.EVALUATED, *svg_spec.BASELINES],
         config=seeded_config,
     resources:
         **job_resources("evaluate"),
     log:
-        LOGS / "svg_ordering" / "{seeddir}smmnist.log",
+        LOGS / "svg_ordering" / "{seeddir}{dataset}.log",
     benchmark:
-        BENCHMARKS / "svg_ordering" / "{seeddir}smmnist.tsv",
+        BENCHMARKS / "svg_ordering" / "{seeddir}{dataset}.tsv",
     script:
         "../scripts/svg_ordering.py"
 

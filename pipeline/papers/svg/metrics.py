@@ -384,7 +384,7 @@ against copying the last frame."""
 
 def ordering_table(
     scores: Mapping[str, Mapping[str, np.ndarray]], n_cond: int, first_bounce: np.ndarray | None = None,
-    confidence: float = 0.95, pairs: Sequence[tuple[str, str]] = ORDERING_PAIRS,
+    confidence: float = 0.95, pairs: Sequence[tuple[str, str]] = ORDERING_PAIRS, groups: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Paired differences between models on the same test sequences, with t intervals.
 
@@ -392,12 +392,17 @@ def ordering_table(
     best of the S samples per sequence is kept, as in the curves). Per sequence the scores are
     averaged over a scope of predicted frames: ``all`` of them, or ``after_bounce``: the frames
     after the sequence's first wall hit after conditioning (``first_bounce`` (N,) 0-based frame
-    of that hit, -1 for none; the paper's claim is about these frames). ``verdict``: ``better``
-    when the interval of (better - worse) is above 0, ``worse`` when below, else ``tie``.
-    Sequences whose score is not finite (PSNR of a perfect copy) are left out and counted.
+    of that hit, -1 for none; the paper's claim is about these frames), and ``second_half``: the
+    later half of the predicted frames, where copying the last frame has fallen behind the motion.
+    ``verdict``: ``better`` when the interval of (better - worse) is above 0, ``worse`` when below,
+    else ``tie``. ``groups`` (N,): the video of each sequence (KTH), for intervals clustered by
+    video (``mean_ci``). Sequences whose score is not finite (PSNR of a perfect copy) are left out
+    and counted.
     """
     rows = []
-    scopes = {"all": None}
+    n = len(next(iter(scores.values()))["ssim"])
+    n_future = np.asarray(next(iter(scores.values()))["ssim"]).shape[2]
+    scopes = {"all": np.full(n, -1), "second_half": np.full(n, n_cond - 1 + n_future // 2)}
     if first_bounce is not None:
         scopes["after_bounce"] = np.asarray(first_bounce)
     for metric in ("ssim", "psnr"):
@@ -408,13 +413,15 @@ def ordering_table(
                     continue
                 a, b = best[better], best[worse]
                 frame = np.arange(a.shape[1])[None, :] + n_cond  # 0-based frame index of each predicted frame
-                mask = np.ones_like(a, bool) if bounce is None else (bounce[:, None] >= 0) & (frame > bounce[:, None])
+                # scope "all" counts every frame; the others the frames after their start (-1: none)
+                mask = frame > bounce[:, None] if scope == "all" else (bounce[:, None] >= 0) & (frame > bounce[:, None])
                 with np.errstate(invalid="ignore"):
                     diff = np.where(mask, a - b, 0.0).sum(1) / np.maximum(mask.sum(1), 1)
                 keep = mask.any(1) & np.isfinite(diff)
-                if keep.sum() < 2:
+                kept_groups = None if groups is None else np.asarray(groups)[keep]
+                if keep.sum() < 2 or (kept_groups is not None and len(np.unique(kept_groups)) < 2):
                     continue
-                mean, low, high = (float(v[0]) for v in mean_ci(diff[keep, None], confidence))
+                mean, low, high = (float(v[0]) for v in mean_ci(diff[keep, None], confidence, kept_groups))
                 verdict = "better" if low > 0 else "worse" if high < 0 else "tie"
                 rows.append((metric, scope, better, worse, mean, low, high, int(keep.sum()),
                              int((mask.any(1) & ~np.isfinite(diff)).sum()), verdict))
