@@ -402,7 +402,8 @@ def ordering_table(
     rows = []
     n = len(next(iter(scores.values()))["ssim"])
     n_future = np.asarray(next(iter(scores.values()))["ssim"]).shape[2]
-    scopes = {"all": np.full(n, -1), "second_half": np.full(n, n_cond - 1 + n_future // 2)}
+    # per scope and sequence, the 0-based frame after which frames count (-1: the sequence is left out)
+    scopes = {"all": np.full(n, n_cond - 1), "second_half": np.full(n, n_cond - 1 + n_future // 2)}
     if first_bounce is not None:
         scopes["after_bounce"] = np.asarray(first_bounce)
     for metric in ("ssim", "psnr"):
@@ -413,8 +414,7 @@ def ordering_table(
                     continue
                 a, b = best[better], best[worse]
                 frame = np.arange(a.shape[1])[None, :] + n_cond  # 0-based frame index of each predicted frame
-                # scope "all" counts every frame; the others the frames after their start (-1: none)
-                mask = frame > bounce[:, None] if scope == "all" else (bounce[:, None] >= 0) & (frame > bounce[:, None])
+                mask = (bounce[:, None] >= 0) & (frame > bounce[:, None])
                 with np.errstate(invalid="ignore"):
                     diff = np.where(mask, a - b, 0.0).sum(1) / np.maximum(mask.sum(1), 1)
                 keep = mask.any(1) & np.isfinite(diff)
