@@ -83,7 +83,7 @@ def fetch_dataset(
                 f"datasets.{dataset}.source: synthetic has no stand-in for {dataset}; use url or path"
             )
         write_standin(dataset, folder, standin_sizes, seed)
-    elif source in ("url", "path"):
+    elif source in ("url", "path", "embedded"):
         fetch_source(dataset, source, dataset_config.get("path"), folder)
     else:
         raise ValueError(f"datasets.{dataset}.source: {source!r} is not something to fetch")

@@ -11,10 +11,13 @@ publishes one, `sha256` is None and the download is recorded with the digest we 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline.manifest import VIDEO_EXTENSIONS
 
-SOURCE_KINDS = ("url", "path", "synthetic")
+SOURCE_KINDS = ("url", "path", "synthetic", "embedded")
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+"""Real data the project ships (``embedded`` sources), each in its dataset's own layout under its name."""
 ARCHIVE_KINDS = ("zip", "tar", "rar", "file")  # "file": used as downloaded, not unpacked
 
 
@@ -61,6 +64,11 @@ class SourceEntry:
 
     def supports(self, kind: str) -> bool:
         return kind in self.kinds
+
+    @property
+    def embedded(self) -> Path:
+        """The shipped subset a ``source: embedded`` reads (resources/<name>, in the dataset's own layout)."""
+        return RESOURCES / self.name
 
 
 def _any_case(text: str) -> str:
@@ -207,7 +215,7 @@ _ENTRIES: tuple[SourceEntry, ...] = (
         name="sprites",
         title="LPC Sprites of Reed et al. 2015 (Deep Visual Analogy-Making)",
         used_by=("crossconv",),
-        kinds=("url", "path"),
+        kinds=("url", "path", "embedded"),
         layout="sprites_mat",
         layout_doc=(
             "The unpacked nips2015-analogy-data.tar.gz, or just its `sprites/` folder (in the "

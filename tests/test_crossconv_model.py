@@ -144,6 +144,38 @@ def test_tiny_forward_backward_and_loss_terms():
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
 
 
+def test_kl_weight_scales_only_the_kl_term():
+    from dataclasses import replace
+
+    batch = torch.rand(2, 2, 3, 32, 32)
+    losses = []
+    for weight in (1.0, 10.0):
+        torch.manual_seed(0)
+        net = CrossConvNet(replace(TINY, kl_weight=weight))
+        torch.manual_seed(1)
+        losses.append(net.losses(batch))
+    torch.testing.assert_close(losses[0]["kl"], losses[1]["kl"])
+    torch.testing.assert_close(losses[1]["loss"], 10 * losses[1]["kl"] + losses[1]["reconstruction"])
+
+
+@pytest.mark.parametrize("z_size", [8, 32])
+def test_a_smaller_z_goes_through_linear_maps_to_the_kernel_code(z_size):
+    from dataclasses import replace
+
+    cfg = replace(TINY, z_size=z_size)
+    net, full = CrossConvNet(cfg), CrossConvNet(TINY)
+    batch = torch.rand(3, 2, 3, 32, 32)
+    mean, logvar = net.encode(batch[:, 0], batch[:, 1])
+    assert cfg.z_dim == z_size and cfg.code_dim == TINY.z_dim == 200
+    assert mean.shape == logvar.shape == (3, z_size)
+    assert net.decode(mean, batch[:, 0]).shape == (3, 3, 16, 16)
+    assert net.sample(batch[:, 0], sample_prior(3, cfg.z_dim)).shape == (3, 3, 32, 32)
+    extra = sum(p.numel() for p in net.parameters()) - sum(p.numel() for p in full.parameters())
+    assert extra == (2 * 200 * 2 * z_size + 2 * z_size) + (z_size * 200 + 200)  # the two linear maps
+    with pytest.raises(ValueError, match="z_size"):
+        CrossConvConfig(image_size=32, num_scales=2, maps=4, width=0.125, z_size=-1)
+
+
 def test_autoencoder_baseline_has_no_kl_and_no_sampling():
     from dataclasses import replace
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 from smoke_graph import run_paper
 
 from pipeline.data import write_shapes_split
@@ -20,8 +21,9 @@ from pipeline.papers.crossconv import spec
 from pipeline.papers.crossconv.data import ShapesSplit
 from pipeline.papers.crossconv.evaluate import kl_with_intervals, predicted_motion
 from pipeline.papers.crossconv.kl import KL_KEYS
-from pipeline.papers.crossconv.latent import pca_components
+from pipeline.papers.crossconv.latent import EXTRAPOLATION_STEPS, pca_components
 from pipeline.papers.crossconv.train import load_crossconv
+from pipeline.shards import open_shard
 from pipeline.synthetic.shapes import ShapesConfig, generate_pairs
 
 SMOKE = resolve("smoke")["crossconv"]
@@ -85,7 +87,7 @@ def test_training_resumes_to_the_same_weights(tmp_path: Path, splits: dict[str, 
 def test_spec_contract() -> None:
     assert spec.models({"shapes": "synthetic"}) == [("shapes", "ours"), ("shapes", "ae")]
     assert spec.models({"shapes": "off"}) == [] and spec.targets({"shapes": "off"}, Path("r"), SMOKE) == []
-    assert set(spec.MODEL_OF) <= set(spec.PREDICTORS) and {"Ours", "AE", "Flow"} <= set(spec.PREDICTORS.values())
+    assert set(spec.MODEL_OF) <= set(spec.PREDICTORS) and set(spec.REFERENCE["shapes_kl"]) <= set(spec.PREDICTORS.values())
     paper = resolve("paper")
     assert paper["shapes"] == {"size": 128, "train_pairs": 20000, "test_pairs": 500}
     e = paper["crossconv"]["eval"]
@@ -97,19 +99,42 @@ def test_spec_contract() -> None:
     assert model_config("ae", 128, paper["crossconv"]["model"]).variational is False
 
 
+def test_ablation_vaes_change_one_size_and_train_on_the_vaes_schedule() -> None:
+    from pipeline.papers.crossconv.train import model_config
+
+    paper = resolve("paper")["crossconv"]
+    assert [v for _, v in spec.models({"shapes": "synthetic"})] == ["ours", "ae"]  # ablations never in the plan
+    for variant, change in spec.ABLATION_VARIANTS.items():
+        sizes = spec.training_sizes(paper, "shapes", variant)
+        assert sizes["train"]["steps"] == {variant: paper["train"]["steps"]["ours"]}
+        cfg = model_config(variant, 128, sizes["model"])
+        assert cfg.variational and {k: getattr(cfg, k) for k in change} == change
+    assert model_config("z8", 128, spec.training_sizes(paper, "shapes", "z8")["model"]).z_dim == 8
+    assert model_config("kl100", 128, spec.training_sizes(paper, "shapes", "kl100")["model"]).kl_weight == 100
+    with pytest.raises(KeyError, match="z8"):
+        spec.training_sizes(paper, "shapes", "z9")
+    tables = {Path(t).name for t in spec.targets({"shapes": "synthetic"}, Path("r"), paper)}
+    assert {"shapes_zdim_ablation.csv", "shapes_kl_weight_sweep.csv"} <= tables
+    demo = {Path(t).name for t in spec.targets({"shapes": "synthetic"}, Path("r"), resolve("demo")["crossconv"])}
+    assert "shapes_zdim_ablation.csv" not in demo and "shapes_kl.csv" in demo
+
+
 # ----------------------------------------------------------------------------- the graph
 
 
-def test_chain_writes_the_kl_and_sparsity_tables(tmp_path: Path) -> None:
-    targets = ["results/tables/shapes_kl.csv", "results/tables/latent_sparsity.csv"]
+def test_chain_writes_the_kl_sparsity_and_ablation_tables(tmp_path: Path) -> None:
+    targets = ["results/tables/shapes_kl.csv", "results/tables/latent_sparsity.csv",
+               "results/tables/shapes_zdim_ablation.csv", "results/tables/shapes_kl_weight_sweep.csv",
+               "results/tables/sprites_analogy_mse.csv", "results/figures/shapes_feature_maps.png",
+               "results/figures/shapes_extrapolation.gif"]
     run = run_paper(tmp_path, "crossconv", *targets)
     assert run.returncode == 0, run.stderr[-4000:]
     kl = pd.read_csv(tmp_path / "results" / "tables" / "shapes_kl.csv")
     assert set(spec.PREDICTORS.values()) == set(kl["row"]) and set(kl["column"]) == set(KL_KEYS)
     assert len(kl) == len(spec.PREDICTORS) * len(KL_KEYS) and np.isfinite(kl["ours"]).all()
     assert ((kl["ci_low"] <= kl["ci_high"]) & (kl["ci_low"] >= 0)).all()
-    paper_rows = kl[kl["row"].isin(["Ours", "AE", "Flow"])]
-    assert paper_rows["paper"].notna().all() and kl.loc[~kl["row"].isin(["Ours", "AE", "Flow"]), "paper"].isna().all()
+    paper_rows = ["Ours", "AE (z from prior)", "Flow"]
+    assert kl.loc[kl["row"].isin(paper_rows), "paper"].notna().all() and kl.loc[~kl["row"].isin(paper_rows), "paper"].isna().all()
     sparsity = pd.read_csv(tmp_path / "results" / "tables" / "latent_sparsity.csv")
     shapes = sparsity[sparsity["row"] == "Shapes"].set_index("column")
     assert 0 <= shapes.loc["nonzero", "ours"] <= shapes.loc["nonzero", "z_dim"] and shapes.loc["pca95", "ours"] >= 1
@@ -117,3 +142,28 @@ def test_chain_writes_the_kl_and_sparsity_tables(tmp_path: Path) -> None:
     assert record["scale"] == "smoke" and record["models"]
     ours = json.loads((tmp_path / "results" / "eval" / "crossconv" / "shapes" / "kl_ours.json").read_text())
     assert ours["model_provenance"]["steps"] == SMOKE["train"]["steps"]["ours"]
+    zdim = pd.read_csv(tmp_path / "results" / "tables" / "shapes_zdim_ablation.csv")
+    measured = zdim[zdim["ours"].notna()]
+    assert sorted(set(measured["row"].astype(int))) == [8, 32, 128, shapes.loc["nonzero", "z_dim"]]
+    assert set(measured["column"]) == {"pca_components", "nonzero", "kl_nats"}
+    pca = measured[measured["column"] == "pca_components"].set_index("row")["ours"]
+    assert ((pca >= 1) & (pca <= pca.index.astype(int))).all()
+    assert zdim.loc[zdim["row"].astype(str) == "8", "paper"].dropna().tolist() == [3]
+    assert sparsity.loc[sparsity["row"] == "Sprites", "ours"].notna().all()  # the shipped real characters
+    analogy = pd.read_csv(tmp_path / "results" / "tables" / "sprites_analogy_mse.csv")
+    ours = analogy[analogy["ours"].notna()]
+    assert set(ours["row"]) == {"Ours", "No motion (copy the query frame)"} and len(ours) == 2 * 6
+    assert (ours["ci_low"] <= ours["ours"]).all() and (ours["ours"] <= ours["ci_high"]).all()
+    counts = ours[ours["row"] == "Ours"].set_index("column")["quadruples"]  # 2 test characters, 4 views
+    assert counts["walk"] == 2 * 4 * 8 and counts["average"] == 2 * 4 * (6 + 7 + 8 + 5 + 12)
+    assert analogy.loc[analogy["row"] == "Dis+Cls", "ours"].isna().all()  # Reed et al.: paper values only
+    examples = open_shard(tmp_path / "results" / "eval" / "crossconv" / "shapes" / "examples.zarr")
+    video, image = np.asarray(examples["extrapolation"][:]), np.asarray(examples["image"][:])
+    assert video.shape[:2] == (len(image), 1 + EXTRAPOLATION_STEPS) and np.array_equal(video[:, 0], image)
+    maps = [np.asarray(examples[f"maps_{s}"][:]) for s in range(len(examples.attrs["scales"]))]
+    size = image.shape[1]  # each scale's maps are a quarter of its pyramid level
+    assert [m.shape[2] for m in maps] == [round(size * f) // 4 for f in examples.attrs["scales"]]
+    with Image.open(tmp_path / "results" / "figures" / "shapes_extrapolation.gif") as gif:
+        assert gif.n_frames == 1 + EXTRAPOLATION_STEPS
+    sweep = pd.read_csv(tmp_path / "results" / "tables" / "shapes_kl_weight_sweep.csv")
+    assert sorted(set(sweep["row"])) == [1, 10, 100] and (sweep.loc[sweep["column"] == "kl_nats", "ours"] >= 0).all()

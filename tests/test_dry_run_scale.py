@@ -27,4 +27,5 @@ def test_paper_scale_dry_run_plans_every_ucf101_shard(tmp_path: Path) -> None:
     assert walker > 100  # UCF101 at the paper's shard size: hundreds of shards, not a handful
     assert jobs["clips_cut"] == walker + vgan  # UCF101 feeds walker's and vgan's protocols; no other manifest exists yet
     assert jobs["stabilize_shard"] == walker + vgan and jobs["trajectories_walker"] == walker
-    assert "data_list" in jobs and jobs["data_list"] == jobs["data_fetch"] - 1  # every dataset but UCF101 still to list
+    # every video dataset but UCF101 still to list; Sprites (embedded) is fetched, never listed: crossconv reads its files
+    assert "data_list" in jobs and jobs["data_list"] == jobs["data_fetch"] - 2 and jobs["crossconv_sprites_pairs"] == 1

@@ -19,6 +19,7 @@ from pipeline.fetch import (
     DownloadError,
     LayoutError,
     download,
+    fetch_source,
     fetch_url_source,
     link_path_source,
     read_source,
@@ -228,6 +229,16 @@ def test_link_path_source_rejects_a_missing_folder(tmp_path):
     message = str(info.value)
     assert str(missing) in message and "datasets.ucf101.path" in message and "does not exist" in message
     assert not (tmp_path / "raw" / "source.json").exists()
+
+
+def test_embedded_sprites_are_the_shipped_folder_and_other_datasets_refuse_it(tmp_path):
+    root = fetch_source("sprites", "embedded", None, tmp_path / "raw")
+    record = read_source(tmp_path / "raw")
+    assert root == Path(__file__).resolve().parents[1] / "resources" / "sprites"
+    assert record["source"] == "embedded" and Path(record["parts"]["sprites"]) == root
+    assert (root / "sprites_splits.mat").is_file()
+    with pytest.raises(ValueError, match="datasets.ucf101.source = 'embedded' is not available"):
+        fetch_source("ucf101", "embedded", None, tmp_path / "raw2")
 
 
 def test_link_path_source_names_what_is_missing(tmp_path):

@@ -1,21 +1,27 @@
 """Sprites reader and crossconv's pair / analogy builders, on the files shipped in resources/sprites."""
 
+import json
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
+from pipeline.papers.crossconv.analogy import squared_errors
+from pipeline.papers.crossconv.data import read_split
 from pipeline.papers.crossconv.sprites import (
     ANIMATIONS,
     FRAMES,
     HURT_FRAMES,
     VIEWPOINTS,
     analogy_quadruples,
+    crop,
     frame_pairs,
     load_split,
+    pad,
     read_character,
     read_splits,
+    write_pair_splits,
 )
 
 ROOT = Path(__file__).resolve().parents[1] / "resources" / "sprites"
@@ -112,3 +118,33 @@ def test_analogy_quadruples(splits):
     assert np.array_equal(small.frames, again.frames)
     with pytest.raises(ValueError, match="two characters"):
         analogy_quadruples(test[:1])
+
+
+def test_pad_and_crop_round_trip():
+    frames = np.random.default_rng(0).random((3, 60, 60, 3)).astype(np.float32)
+    padded = pad(frames)
+    assert padded.shape == (3, 64, 64, 3) and padded[:, :2].sum() == 0 and padded[:, :, -2:].sum() == 0
+    assert np.array_equal(crop(padded), frames)
+
+
+def test_pair_splits_from_the_source_record(tmp_path):
+    record = tmp_path / "sprites.json"
+    record.write_text(json.dumps({"parts": {"sprites": str(ROOT)}}))
+    out = {"train": tmp_path / "train.zarr", "test": tmp_path / "test.zarr"}
+    assert write_pair_splits(record, out) == {"train": 4 * 157, "test": 2 * 157}
+    test = read_split(out["test"])
+    assert test.size == 64 and len(test) == 2 * 157
+    pairs, _ = frame_pairs(load_split(ROOT, "test"))
+    np.testing.assert_allclose(crop(test.frame1) / 255.0, pairs[:, 0], atol=0.5 / 255)
+    assert test.tensor([0, 1]).shape == (2, 2, 3, 64, 64)
+    record.write_text(json.dumps({"parts": {"sprites": str(tmp_path)}}))
+    with pytest.raises(FileNotFoundError, match="sprites_splits.mat"):
+        write_pair_splits(record, out)
+
+
+def test_analogy_errors_are_per_image_sums_in_unit_range(splits):
+    q = analogy_quadruples(splits["test"], max_per_animation=4)
+    still = squared_errors(q.frames[:, 2], q.frames[:, 3])  # "no motion"
+    assert still.shape == (20,) and (still >= 0).all() and still.max() > 0
+    np.testing.assert_allclose(still, ((q.frames[:, 2] - q.frames[:, 3]) ** 2).sum((1, 2, 3)), rtol=1e-6)
+    assert np.array_equal(squared_errors(q.frames[:, 3], q.frames[:, 3]), np.zeros(20))

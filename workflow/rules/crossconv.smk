@@ -50,11 +50,14 @@ rule crossconv_kl_table:
 
 rule crossconv_latent:
     input:
-        model=crossconv_model("ours", "{seeddir}"),
-        train=CC_SPLITS["train"],
+        model=crossconv_model("{variant}", "{seeddir}", "{dataset}"),
+        train=crossconv_spec.shapes_split(DATA, "{dataset}", "train"),
     output:
-        stats=CC_EVAL / "{seeddir}z_statistics.csv",
-        summary=CC_EVAL / "{seeddir}z_summary.json",
+        stats=RESULTS / "eval" / "crossconv" / "{dataset}" / "{seeddir}z_statistics_{variant}.csv",
+        summary=RESULTS / "eval" / "crossconv" / "{dataset}" / "{seeddir}z_summary_{variant}.json",
+    wildcard_constraints:
+        variant="|".join(["ours", *crossconv_spec.ABLATION_VARIANTS]),
+        dataset="|".join(crossconv_spec.DATASETS),
     params:
         sizes={"eval": CROSSCONV["eval"]},
         seed=run_seed,
@@ -62,16 +65,38 @@ rule crossconv_latent:
     resources:
         **job_resources("evaluate"),
     log:
-        LOGS / "crossconv_latent" / "{seeddir}shapes.log",
+        LOGS / "crossconv_latent" / "{seeddir}{dataset}_{variant}.log",
     benchmark:
-        BENCHMARKS / "crossconv_latent" / "{seeddir}shapes.tsv",
+        BENCHMARKS / "crossconv_latent" / "{seeddir}{dataset}_{variant}.tsv",
     script:
         "../scripts/crossconv_latent.py"
 
 
+rule crossconv_ablation_table:
+    input:
+        stats=crossconv_ablation_summaries,
+        sources=CC_SOURCES,
+    output:
+        table=report(RESULTS / "tables" / "{seeddir}{table}.csv", caption="../report/crossconv/ablation.rst",
+                     category="crossconv"),
+        provenance=RESULTS / "tables" / "{seeddir}{table}.provenance.json",
+    wildcard_constraints:
+        table="|".join(crossconv_spec.ABLATION_TABLES.values()),
+    params:
+        config=seeded_config,
+    resources:
+        **job_resources("light"),
+    log:
+        LOGS / "crossconv_tables" / "{seeddir}{table}.log",
+    benchmark:
+        BENCHMARKS / "crossconv_ablation_table" / "{seeddir}{table}.tsv",
+    script:
+        "../scripts/crossconv_ablation_table.py"
+
+
 rule crossconv_sparsity_table:
     input:
-        stats=[CC_EVAL / "{seeddir}z_summary.json"],
+        stats=crossconv_sparsity_summaries,
         sources=CC_SOURCES,
     output:
         table=report(RESULTS / "tables" / "{seeddir}latent_sparsity.csv",
@@ -125,9 +150,41 @@ rule crossconv_samples_figure:
         "../scripts/crossconv_samples_figure.py"
 
 
+rule crossconv_feature_maps_figure:
+    input:
+        CC_EVAL / "examples.zarr",
+    output:
+        report(RESULTS / "figures" / "shapes_feature_maps.png", caption="../report/crossconv/feature_maps.rst",
+               category="crossconv"),
+    resources:
+        **job_resources("light"),
+    log:
+        LOGS / "crossconv_figures" / "feature_maps.log",
+    benchmark:
+        BENCHMARKS / "crossconv_feature_maps_figure" / "feature_maps.tsv",
+    script:
+        "../scripts/crossconv_feature_maps_figure.py"
+
+
+rule crossconv_extrapolation_gif:
+    input:
+        CC_EVAL / "examples.zarr",
+    output:
+        report(RESULTS / "figures" / "shapes_extrapolation.gif", caption="../report/crossconv/extrapolation.rst",
+               category="crossconv"),
+    resources:
+        **job_resources("light"),
+    log:
+        LOGS / "crossconv_figures" / "extrapolation.log",
+    benchmark:
+        BENCHMARKS / "crossconv_extrapolation_gif" / "extrapolation.tsv",
+    script:
+        "../scripts/crossconv_extrapolation_gif.py"
+
+
 rule crossconv_z_figure:
     input:
-        CC_EVAL / "z_statistics.csv",
+        CC_EVAL / "z_statistics_ours.csv",
     output:
         report(RESULTS / "figures" / "shapes_z_statistics.png", caption="../report/crossconv/z_statistics.rst",
                category="crossconv"),
@@ -157,3 +214,41 @@ rule crossconv_histograms_figure:
         BENCHMARKS / "crossconv_histograms_figure" / "motion_histograms.tsv",
     script:
         "../scripts/crossconv_histograms_figure.py"
+
+
+rule crossconv_sprites_pairs:
+    input:
+        source=DATA / "sources" / "sprites.json",
+    output:
+        train=directory(crossconv_spec.shapes_split(DATA, "sprites", "train")),
+        test=directory(crossconv_spec.shapes_split(DATA, "sprites", "test")),
+    resources:
+        **job_resources("data"),
+    log:
+        LOGS / "crossconv_sprites_pairs" / "sprites.log",
+    benchmark:
+        BENCHMARKS / "crossconv_sprites_pairs" / "sprites.tsv",
+    script:
+        "../scripts/crossconv_sprites_pairs.py"
+
+
+rule crossconv_analogy_table:
+    input:
+        model=crossconv_model("ours", "{seeddir}", "sprites"),
+        source=DATA / "sources" / "sprites.json",
+    output:
+        table=report(RESULTS / "tables" / "{seeddir}sprites_analogy_mse.csv",
+                     caption="../report/crossconv/analogy.rst", category="crossconv"),
+        provenance=RESULTS / "tables" / "{seeddir}sprites_analogy_mse.provenance.json",
+    params:
+        config=seeded_config,
+        seed=run_seed,
+    threads: 1
+    resources:
+        **job_resources("evaluate"),
+    log:
+        LOGS / "crossconv_tables" / "{seeddir}sprites_analogy_mse.log",
+    benchmark:
+        BENCHMARKS / "crossconv_analogy_table" / "{seeddir}sprites_analogy_mse.tsv",
+    script:
+        "../scripts/crossconv_analogy_table.py"

@@ -8,4 +8,5 @@ from pipeline.papers.crossconv.latent import latent_statistics
 torch.set_num_threads(snakemake.threads)
 with logging_to(snakemake.log[0]):
     latent_statistics(Path(snakemake.input.model), Path(snakemake.input.train), snakemake.params.sizes,
-                      snakemake.params.seed, Path(snakemake.output.stats), Path(snakemake.output.summary))
+                      snakemake.params.seed, Path(snakemake.output.stats), Path(snakemake.output.summary),
+                      dataset=snakemake.wildcards.dataset, variant=snakemake.wildcards.variant)

@@ -37,9 +37,7 @@ class ShapesSplit:
 
     def tensor(self, rows: np.ndarray | list[int]) -> torch.Tensor:
         """(B, 2, 3, H, W) float32 pairs in [0, 1], as ``CrossConvNet.losses`` takes them."""
-        rows = np.asarray(rows, np.int64)
-        frames = np.stack([self.pairs.frame1[rows], self.pairs.frame2[rows]], 1)  # (B, 2, H, W, 3)
-        return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float().div_(255.0)
+        return FramePairs(self.pairs.frame1, self.pairs.frame2).tensor(rows)
 
     def subset(self, rows: np.ndarray) -> ShapesSplit:
         rows = np.asarray(rows, np.int64)
@@ -47,10 +45,33 @@ class ShapesSplit:
         return ShapesSplit(ShapesPairs(**fields), self.config)
 
 
-def read_split(path: str | Path) -> ShapesSplit:
-    """A Shapes split written by the data stage, whole."""
+@dataclass
+class FramePairs:
+    """Frame pairs with no per-object truth (Sprites): all that training and the z statistics read."""
+
+    frame1: np.ndarray  # (N, H, W, 3) uint8
+    frame2: np.ndarray  # (N, H, W, 3) uint8
+
+    def __len__(self) -> int:
+        return len(self.frame1)
+
+    @property
+    def size(self) -> int:
+        return self.frame1.shape[1]
+
+    def tensor(self, rows: np.ndarray | list[int]) -> torch.Tensor:
+        """(B, 2, 3, H, W) float32 pairs in [0, 1], as ``CrossConvNet.losses`` takes them."""
+        rows = np.asarray(rows, np.int64)
+        frames = np.stack([self.frame1[rows], self.frame2[rows]], 1)  # (B, 2, H, W, 3)
+        return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float().div_(255.0)
+
+
+def read_split(path: str | Path) -> ShapesSplit | FramePairs:
+    """A split written by the data stage, whole: Shapes (with its truth) or plain frame pairs."""
     group = open_shard(path)
     attrs = dict(group.attrs)
+    if "config" not in attrs:  # no generator config: pairs cut from real frames (Sprites)
+        return FramePairs(np.asarray(group["frame1"][:]), np.asarray(group["frame2"][:]))
     cfg = dict(attrs["config"])
     cfg["shapes"] = tuple(cfg["shapes"])
     cfg["radius_range"] = tuple(cfg["radius_range"])
@@ -63,7 +84,8 @@ def first_rows(n_items: int, n: int) -> np.ndarray:
     return np.arange(n_items if n <= 0 else min(n, n_items))
 
 
-def training_batches(split: ShapesSplit, batch_size: int, seed: int) -> Callable[[int], Iterator[torch.Tensor]]:
+def training_batches(split: ShapesSplit | FramePairs, batch_size: int,
+                     seed: int) -> Callable[[int], Iterator[torch.Tensor]]:
     """``data(start_step)`` for ``fit``: each step's batch is a function of (seed, step) alone."""
 
     def data(start: int) -> Iterator[torch.Tensor]:

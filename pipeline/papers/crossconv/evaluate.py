@@ -143,7 +143,7 @@ def evaluate_predictor(predictor: str, inputs: Mapping[str, Any], sizes: Mapping
     record = {"predictor": predictor, "row": PREDICTORS[predictor], "pairs": len(test),
               "samples_per_pair": int(e["samples_per_pair"]), "truth_draws": int(e["truth_draws"]),
               "bootstrap": int(e["bootstrap"]), "interval": "95% basic bootstrap over test pairs",
-              "z_source": "prior" if predictor == "ours_prior" else "empirical" if predictor in MODEL_OF else None,
+              "z_source": "prior" if predictor.endswith("_prior") else "empirical" if predictor in MODEL_OF else None,
               "flow": flow if predictor == "flow" else None, **scores,
               "model_provenance": model_provenance(model_path) if model_path is not None else None}
     write_csv(motion_table(test, motion), out_csv)

@@ -1,8 +1,9 @@
 """Figures of the crossconv paper, drawn only from saved evaluation outputs.
 
-Samples (Fig. 4: input, true next frame, sampled next frames), z statistics (Fig. 10: per
-dimension, mean +- std of z_mean and z_logvar over training pairs) and the motion distributions
-of Fig. 5 (left: per shape, measured motions of the samples against the resampled truth).
+Samples (Fig. 4: input, true next frame, sampled next frames), feature maps (Fig. 8), the
+extrapolation by one repeated z (Sec. 7.2, a GIF), z statistics (Fig. 10: per dimension, mean +-
+std of z_mean and z_logvar over training pairs) and the motion distributions of Fig. 5 (left: per
+shape, measured motions of the samples against the resampled truth).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 
 from pipeline.atomic import save_figure
 from pipeline.papers.crossconv.kl import EDGES, motion_histogram
+from pipeline.papers.svg.figures import sample_gif
 from pipeline.shards import open_shard
 
 SHAPES = ("circles", "squares", "triangles")
@@ -48,6 +50,38 @@ def samples_figure(examples: str | Path, out_path: str | Path) -> Path:
         ax.set_axis_off()
     fig.suptitle("Shapes: sampled next frames (second rows: difference to the input)", fontsize=9)
     return _save(fig, out_path)
+
+
+def feature_maps_figure(examples: str | Path, out_path: str | Path, shown: int = 8) -> Path:
+    """Fig. 8: for two test inputs, the first ``shown`` feature maps of every scale of the image encoder."""
+    group = open_shard(examples)
+    image = np.asarray(group["image"][:])
+    scales = list(group.attrs["scales"])
+    inputs = min(2, len(image))
+    maps = [np.asarray(group[f"maps_{s}"][:inputs]) for s in range(len(scales))]  # (n, maps, h, w) each
+    shown = min(shown, maps[0].shape[1])
+    fig, axes = plt.subplots(inputs * len(scales), shown + 1, figsize=(1.1 * (shown + 1), 1.15 * inputs * len(scales)),
+                             squeeze=False)
+    for i in range(inputs):
+        for s, level in enumerate(maps):
+            row = i * len(scales) + s
+            axes[row, 0].imshow(image[i])
+            axes[row, 0].set_ylabel(f"x{scales[s]:g}", fontsize=7)
+            for k in range(shown):
+                axes[row, k + 1].imshow(level[i, k], cmap="viridis")
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("Image encoder feature maps per scale (rows) for two test inputs: what the kernels move",
+                 fontsize=9)
+    return _save(fig, out_path)
+
+
+def extrapolation_gif(examples: str | Path, out_path: str | Path) -> Path:
+    """Sec. 7.2: each test input (green border) then the frames made by applying one z again (red)."""
+    group = open_shard(examples)
+    video = np.asarray(group["extrapolation"][:])  # (N, T, H, W, 3)
+    return sample_gif(video, 1, out_path, [f"input {i + 1}" for i in range(len(video))], truth_rows=())
 
 
 def z_statistics_figure(stats_csv: str | Path, out_path: str | Path) -> Path:

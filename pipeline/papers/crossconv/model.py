@@ -8,8 +8,9 @@ A conditional VAE over the difference image v = J - I between a frame I and the 
     v_hat   = MotionDecoder(upsample(cross_conv(maps_s, kernels_s)))
 
 Loss (Eq. 5 with the squared norm of Eq. 10): KL(q || N(0, I)) + lambda * ||v - v_hat||^2, per
-pair, averaged over the batch. The AE baseline of Fig. 5 is the same network with
-``variational=False``: z = z_mean, no sampling layer and no KL term.
+pair, averaged over the batch; ``kl_weight`` scales the KL term for Fig. 11's sweep (1 in Eq. 5).
+The AE baseline of Fig. 5 is the same network with ``variational=False``: z = z_mean, no
+sampling layer and no KL term.
 
 What the paper fixes (paper preset, 128x128 input): motion encoder six 5x5 conv+BN
 {96, 96, 128, 128, 256, 256} -> 256x5x5, split into z_mean and z_logvar of 3,200 each; kernel
@@ -59,6 +60,9 @@ class CrossConvConfig:
     decoder_kernel: int = 9  # motion decoder's first conv
     variational: bool = True  # False: the AE baseline (z = z_mean, no sampling, no KL)
     recon_weight: float = 1.0  # lambda of Eq. 5 (= 1 / (2 sigma^2), sigma in target units)
+    kl_weight: float = 1.0  # weight of the KL term: 1 in Eq. 5; Fig. 11 varies it (there also called lambda)
+    z_size: int = 0  # |z|: 0 is one z value per kernel-code entry (z_channels x k x k, paper: 3,200);
+    # otherwise Fig. 12's smaller z (8, 32, 128): linear maps between it and the kernel code
     target_scale: float = 100.0  # difference image units: (J - I) x 100 for frames in [0, 1]
 
     def __post_init__(self) -> None:
@@ -66,6 +70,8 @@ class CrossConvConfig:
             raise ValueError(f"the smallest pyramid level of a {self.image_size}px input at top_scale "
                              f"{self.top_scale} over {self.num_scales} scales is not a multiple of 4")
         motion_layout(self.image_size, self.kernel_size)  # raises if no six-conv plan reaches k x k
+        if self.z_size < 0:
+            raise ValueError(f"z_size must be 0 (the kernel code's size) or positive, got {self.z_size}")
 
     def hidden(self, channels: int) -> int:
         """A hidden width at this preset (at least 4 channels)."""
@@ -76,8 +82,13 @@ class CrossConvConfig:
         return self.num_scales * self.maps  # one channel per kernel (paper: 128)
 
     @property
+    def code_dim(self) -> int:
+        """Entries of the kernel code the kernel decoder reads (z_channels x k x k; paper: 3,200)."""
+        return self.z_channels * self.kernel_size**2
+
+    @property
     def z_dim(self) -> int:
-        return self.z_channels * self.kernel_size**2  # paper: 3,200
+        return self.z_size or self.code_dim  # paper: 3,200
 
     @property
     def scales(self) -> tuple[float, ...]:
@@ -174,11 +185,15 @@ class MotionEncoder(nn.Module):
             if pooled:
                 layers.append(nn.MaxPool2d(2))
         self.net = nn.Sequential(*layers)
+        # Fig. 12's smaller z: the head's 2 x 3,200 values map linearly to 2 x z_size
+        self.bottleneck = nn.Linear(2 * cfg.code_dim, 2 * cfg.z_dim) if cfg.z_dim != cfg.code_dim else None
 
     def forward(self, image: torch.Tensor, diff: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.cat([image, diff], 1)  # (B, 6, 128, 128)
         # 128 -> pool 64 -> pool 32 -> unpadded 28 -> pool 14 -> unpadded 10 -> pool 5 -> 5 -> 5
         h = self.net(x).flatten(1)  # (B, 256, 5, 5) -> (B, 6400)
+        if self.bottleneck is not None:
+            h = self.bottleneck(h)  # (B, 2 z_size)
         mean, logvar = h.chunk(2, 1)  # (B, 3200) each: channels 0-127 and 128-255
         return mean, logvar
 
@@ -190,10 +205,13 @@ class KernelDecoder(nn.Module):
         super().__init__()
         c, k = cfg.z_channels, cfg.kernel_size
         self.cfg = cfg
+        self.expand = nn.Linear(cfg.z_dim, cfg.code_dim) if cfg.z_dim != cfg.code_dim else None  # Fig. 12's small z
         self.net = nn.Sequential(*_conv_bn(c, c, k, k // 2), nn.Conv2d(c, c, k, padding=k // 2))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         cfg, k = self.cfg, self.cfg.kernel_size
+        if self.expand is not None:
+            z = self.expand(z)  # (B, z_size) -> (B, 3200)
         x = z.view(-1, cfg.z_channels, k, k)  # (B, 3200) -> (B, 128, 5, 5)
         x = self.net(x)  # (B, 128, 5, 5)
         return x.view(-1, cfg.num_scales, cfg.maps, k, k)  # (B, 4, 32, 5, 5): 4 sets of 32 kernels
@@ -256,11 +274,15 @@ class CrossConvNet(nn.Module):
         """q(z | I, v): (z_mean, z_logvar), each (B, z_dim); z_logvar is unused by the AE."""
         return self.motion_encoder(image - 0.5, future - image)  # frames centred, v = J - I in [-1, 1]
 
+    def feature_maps(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """The image encoder's maps per scale, (B, 32, 64|32|16|8, ...): what the kernels move (Fig. 8)."""
+        levels = image_pyramid(image - 0.5, self.cfg.scales)  # (B, 3, 256|128|64|32, ...)
+        return [enc(x) for enc, x in zip(self.image_encoders, levels)]
+
     def decode(self, z: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """f_mean(z, I): the difference image (B, 3, 64, 64) in target units."""
         kernels = self.kernel_decoder(z)  # (B, 4, 32, 5, 5)
-        levels = image_pyramid(image - 0.5, self.cfg.scales)  # (B, 3, 256|128|64|32, ...)
-        maps = [cross_convolve(enc(x), kernels[:, s]) for s, (enc, x) in enumerate(zip(self.image_encoders, levels))]
+        maps = [cross_convolve(m, kernels[:, s]) for s, m in enumerate(self.feature_maps(image))]
         return self.motion_decoder(maps)  # maps: (B, 32, 64|32|16|8, ...)
 
     def future_frames(self, image: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
@@ -284,7 +306,7 @@ class CrossConvNet(nn.Module):
         out = {"reconstruction": recon}
         if self.cfg.variational:  # closed form KL(N(mean, exp(logvar)) || N(0, I)), summed over z
             out["kl"] = 0.5 * (logvar.exp() + mean.pow(2) - 1.0 - logvar).sum(1).mean()
-            out["loss"] = out["kl"] + self.cfg.recon_weight * recon
+            out["loss"] = self.cfg.kl_weight * out["kl"] + self.cfg.recon_weight * recon
         else:
             out["loss"] = self.cfg.recon_weight * recon
         return out

@@ -4,8 +4,9 @@ Each predictor maps the test pairs to ``samples`` predicted next frames per pair
 uint8, drawn as the paper does or as stated here:
 
 * ``ours`` / ``ae``: z from the empirical distribution of training z (the paper's choice, Sec.
-  4.2): a random training pair's posterior for the VAE, its z_mean for the AE; ``ours_prior``
-  draws z from N(0, I) instead;
+  4.2): a random training pair's posterior for the VAE, its z_mean for the AE (the same
+  distribution for both, so the rows compare the networks, not the sampling); ``ours_prior`` and
+  ``ae_prior`` draw z from N(0, I) instead (which only the VAE was trained to match);
 * ``flow``: nearest-neighbour flow transfer (Fig. 5's "Flow"): the 10 training frames nearest
   to the test frame in L2 over pixels, the optical flow of each one's pair, and the test frame
   warped by one of those flows drawn at random per sample;
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 
 from pipeline.flow import compute_flow
-from pipeline.papers.crossconv.data import ShapesSplit
+from pipeline.papers.crossconv.data import FramePairs, ShapesSplit
 from pipeline.papers.crossconv.model import (
     CrossConvNet,
     ZBank,
@@ -47,7 +48,8 @@ def _to_uint8(frames: torch.Tensor) -> np.ndarray:
     return (frames.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()  # (B, H, W, 3)
 
 
-def training_bank(model: CrossConvNet, train: ShapesSplit, n: int, batch_size: int, seed: int) -> ZBank:
+def training_bank(model: CrossConvNet, train: ShapesSplit | FramePairs, n: int, batch_size: int,
+                  seed: int) -> ZBank:
     """Posteriors of ``n`` training pairs drawn by the seed: the empirical z distribution (and Fig. 10's sample)."""
     rows = np.random.default_rng([seed, 1]).permutation(len(train))[: max(1, min(n, len(train)))]
     return collect_z(model, [train.tensor(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size)])

@@ -21,21 +21,41 @@ from pathlib import Path
 from typing import Any
 
 PAPER = "crossconv"
-DATASETS: tuple[str, ...] = ("shapes",)
+DATASETS: tuple[str, ...] = ("shapes", "sprites")
 """Datasets a model trains on (Shapes+Texture is generated but its results are qualitative only)."""
+DATASET_VARIANTS: dict[str, tuple[str, ...]] = {"shapes": ("ours", "ae"), "sprites": ("ours",)}
+"""Networks per dataset: Sprites' Table 2 compares the VAE with Reed et al.'s rows only."""
 VARIANTS: tuple[str, ...] = ("ours", "ae")
 """The cross convolutional VAE and the same network without KL and sampling layer (Fig. 5's AE)."""
 PREDICTORS: dict[str, str] = {
-    "ours": "Ours", "ours_prior": "Ours (z from prior)", "ae": "AE", "flow": "Flow",
-    "nomotion": "No motion", "meanmotion": "Mean motion", "truth": "Truth (resampled motion)",
+    "ours": "Ours", "ours_prior": "Ours (z from prior)", "ae": "AE (z from training pairs)",
+    "ae_prior": "AE (z from prior)", "flow": "Flow", "nomotion": "No motion", "meanmotion": "Mean motion",
+    "truth": "Truth (resampled motion)",
 }
-"""Rows of the Shapes KL table: predictor key -> row name (Ours, AE, Flow as in the paper)."""
-MODEL_OF: dict[str, str] = {"ours": "ours", "ours_prior": "ours", "ae": "ae"}
+"""Rows of the Shapes KL table: predictor key -> row name. The paper's AE row stands beside "AE (z from
+prior)": the paper does not say how its AE drew z, and its AE values (8.8-12.4) are those of a network whose
+z carries no motion (ours from the prior: 7-9; no motion: 7.6-10.3), not those of an AE sampled like Ours."""
+MODEL_OF: dict[str, str] = {"ours": "ours", "ours_prior": "ours", "ae": "ae", "ae_prior": "ae"}
 """Predictors that sample from a trained model -> its variant."""
+Z_SIZES: tuple[int, ...] = (8, 32, 128)
+"""Fig. 12's smaller z, a VAE each beside the main one (whose z is the kernel code's size: 3,200 at paper)."""
+KL_WEIGHTS: tuple[float, ...] = (10.0, 100.0)
+"""Fig. 11's sweep: KL weights beside the main VAE's 1 (the paper plots its sweep without the values)."""
+ABLATIONS: dict[str, dict[str, dict[str, float]]] = {
+    "zdim": {f"z{n}": {"z_size": n} for n in Z_SIZES},
+    "kl_weight": {f"kl{w:g}": {"kl_weight": w} for w in KL_WEIGHTS},
+}
+"""Ablation -> VAE variant -> the model sizes it changes; each trains on the main VAE's schedule."""
+ABLATION_TABLES: dict[str, str] = {"zdim": "shapes_zdim_ablation", "kl_weight": "shapes_kl_weight_sweep"}
+ABLATION_VARIANTS: dict[str, dict[str, float]] = {v: o for group in ABLATIONS.values() for v, o in group.items()}
 
 
-def _sizes(model: dict, steps: int, batch: int, every: tuple[int, int], evaluation: dict) -> dict:
-    return {"model": model,
+LOSS = {"recon_weight": 1.0, "kl_weight": 1.0, "z_size": 0}
+"""Eq. 5's lambda on the squared error (in (J - I) x 100 units), the KL weight, z's size (0: the kernel code's)."""
+
+
+def _sizes(model: dict, steps: int, batch: int, every: tuple[int, int], evaluation: dict, ablations: bool) -> dict:
+    return {"model": model, "ablations": ablations,
             "train": {"steps": {v: steps for v in VARIANTS}, "batch_size": batch, "lr": 1e-3,
                       "checkpoint_every": every[0], "log_every": every[1]},
             "eval": evaluation}
@@ -43,28 +63,30 @@ def _sizes(model: dict, steps: int, batch: int, every: tuple[int, int], evaluati
 
 SIZES: dict[str, dict[str, Any]] = {
     # model: num_scales / top_scale of the image pyramid, maps (= kernels) per scale, width x
-    # hidden channels. eval: samples_per_pair (predictions drawn per test pair), test_pairs (0:
+    # hidden channels, the loss weights and z's size (LOSS). ablations: whether the default
+    # targets include Fig. 11's KL-weight sweep and Fig. 12's z sizes (five more VAEs; any preset
+    # builds them when their tables are asked for). eval: samples_per_pair (predictions drawn per test pair), test_pairs (0:
     # all), z_bank (training pairs encoded for the empirical z and the z statistics), neighbours
     # (flow transfer), truth_draws (motions drawn from the generator for p_gt), bootstrap
     # (resamples of test pairs for the intervals), examples (test pairs in the samples figure).
-    "smoke": _sizes({"num_scales": 3, "top_scale": 1.0, "maps": 4, "width": 1 / 16}, 4, 8, (2, 1),
+    "smoke": _sizes({"num_scales": 3, "top_scale": 1.0, "maps": 4, "width": 1 / 16, **LOSS}, 4, 8, (2, 1),
                     {"samples_per_pair": 2, "test_pairs": 0, "z_bank": 32, "neighbours": 3, "truth_draws": 2000,
-                     "bootstrap": 20, "batch_size": 16, "examples": 2}),
-    "demo": _sizes({"num_scales": 4, "top_scale": 1.0, "maps": 16, "width": 1 / 4}, 600, 16, (100, 20),
+                     "bootstrap": 20, "batch_size": 16, "examples": 2}, True),
+    "demo": _sizes({"num_scales": 4, "top_scale": 2.0, "maps": 16, "width": 1 / 4, **LOSS}, 1500, 16, (250, 50),
                    {"samples_per_pair": 10, "test_pairs": 200, "z_bank": 1000, "neighbours": 10,
-                    "truth_draws": 50_000, "bootstrap": 200, "batch_size": 50, "examples": 4}),
-    "paper": _sizes({"num_scales": 4, "top_scale": 2.0, "maps": 32, "width": 1.0}, 25_000, 32, (1000, 100),
+                    "truth_draws": 50_000, "bootstrap": 200, "batch_size": 50, "examples": 4}, False),
+    "paper": _sizes({"num_scales": 4, "top_scale": 2.0, "maps": 32, "width": 1.0, **LOSS}, 25_000, 32, (1000, 100),
                     {"samples_per_pair": 100, "test_pairs": 0, "z_bank": 1000, "neighbours": 10,
-                     "truth_draws": 50_000, "bootstrap": 200, "batch_size": 50, "examples": 6}),
+                     "truth_draws": 50_000, "bootstrap": 200, "batch_size": 50, "examples": 6}, True),
 }
 CLIP_SETS: tuple[tuple[str, str], ...] = (("exercise", "crossconv"), ("pennaction", "crossconv"))
 SHAPES_SETS: tuple[str, ...] = ("shapes", "shapestexture")
 
 REFERENCE: dict[str, dict[str, dict[str, float]]] = {
-    # Xue et al., Fig. 5 table: KL(p_gt || p_pred) of per-object motion.
+    # Xue et al., Fig. 5 table: KL(p_gt || p_pred) of per-object motion (their "AE": see PREDICTORS).
     "shapes_kl": {
         "Flow": {"circles": 6.77, "squares": 7.07, "triangles": 6.07, "circles-triangles": 8.42},
-        "AE": {"circles": 8.76, "squares": 12.37, "triangles": 10.36, "circles-triangles": 10.58},
+        "AE (z from prior)": {"circles": 8.76, "squares": 12.37, "triangles": 10.36, "circles-triangles": 10.58},
         "Ours": {"circles": 1.70, "squares": 2.48, "triangles": 1.14, "circles-triangles": 2.46},
     },
     # Xue et al., Table 1: sparsity of z_mean.
@@ -92,8 +114,8 @@ REFERENCE: dict[str, dict[str, dict[str, float]]] = {
 
 
 def models(sources: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(dataset, variant) pairs to train: both networks on Shapes unless it is off."""
-    return [(d, v) for d in DATASETS if sources.get(d, "off") != "off" for v in VARIANTS]
+    """(dataset, variant) pairs to train: both networks on Shapes, the VAE on Sprites, unless off."""
+    return [(d, v) for d in DATASETS if sources.get(d, "off") != "off" for v in DATASET_VARIANTS[d]]
 
 
 def shapes_split(data_root: Path, dataset: str, split: str) -> str:
@@ -107,30 +129,43 @@ def inputs(dataset: str, variant: str, data_root: Path) -> dict[str, str]:
 
 
 def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict[str, Any]:
-    """A network reads the model sizes and its own schedule: the other variant's steps never retrain it."""
+    """A network reads the model sizes and its own schedule: the other variant's steps never retrain it.
+    An ablation VAE (``ABLATION_VARIANTS``) is the main VAE with its sizes changed, on the VAE's schedule."""
     check(dataset, variant)
-    return {"model": sizes["model"], "train": {**sizes["train"], "steps": {variant: sizes["train"]["steps"][variant]}}}
+    steps = sizes["train"]["steps"]["ours" if variant in ABLATION_VARIANTS else variant]
+    return {"model": {**sizes["model"], **ABLATION_VARIANTS.get(variant, {})},
+            "train": {**sizes["train"], "steps": {variant: steps}}}
+
+
+def is_variational(variant: str) -> bool:
+    """Every network but the AE is the VAE (the ablations included)."""
+    return variant != "ae"
 
 
 def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any]) -> list[Path]:
-    """The Fig. 5 KL table, Table 1 (sparsity of z), the samples and z statistics figures."""
-    if sources.get("shapes", "off") == "off":
-        return []
+    """The Fig. 5 KL table, Table 1 (sparsity of z), the samples and z statistics figures; Table 2
+    (Sprites analogies) when Sprites is on."""
     results = Path(results)
+    sprites = [results / "tables" / "sprites_analogy_mse.csv"] if sources.get("sprites", "off") != "off" else []
+    if sources.get("shapes", "off") == "off":
+        return sprites
+    ablations = [results / "tables" / f"{t}.csv" for t in ABLATION_TABLES.values()] if sizes.get("ablations") else []
     return [results / "tables" / "shapes_kl.csv", results / "tables" / "latent_sparsity.csv",
             results / "figures" / "shapes_samples.png", results / "figures" / "shapes_z_statistics.png",
-            results / "figures" / "shapes_motion_histograms.png"]
+            results / "figures" / "shapes_motion_histograms.png", results / "figures" / "shapes_feature_maps.png",
+            results / "figures" / "shapes_extrapolation.gif", *ablations, *sprites]
 
 
 def check(dataset: str, variant: str) -> None:
     if dataset not in DATASETS:
         raise KeyError(f"crossconv has no dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    if variant not in VARIANTS:
-        raise KeyError(f"crossconv has no variant {variant!r}; known: {', '.join(VARIANTS)}")
+    known = [*DATASET_VARIANTS[dataset], *(ABLATION_VARIANTS if dataset == "shapes" else ())]
+    if variant not in known:
+        raise KeyError(f"crossconv has no variant {variant!r} on {dataset}; known: {', '.join(known)}")
 
 
 def data_targets(sources: Mapping[str, str], data_root: Path) -> list[Path]:
-    """The generated Shapes and Shapes+Texture train / test pairs."""
+    """The generated Shapes and Shapes+Texture train / test pairs (the Sprites pairs are a model's input)."""
     if sources.get("shapes", "off") == "off":
         return []
     return [Path(data_root) / "clips" / v / "crossconv" / f"{s}.zarr" for v in SHAPES_SETS for s in ("train", "test")]

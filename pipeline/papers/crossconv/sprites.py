@@ -24,6 +24,8 @@ What crossconv uses (Xue et al., Sec. 5.2 and 7.1):
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +33,17 @@ import h5py
 import numpy as np
 import scipy.io
 
+from pipeline.shards import write_shard
+
+log = logging.getLogger(__name__)
+
 ANIMATIONS = ("spellcast", "thrust", "walk", "slash", "shoot")  # Table 2's columns, file order
 FRAMES = (7, 8, 9, 6, 13)  # frames per animation
 VIEWPOINTS = ("back", "left", "front", "right")
 HURT_FRAMES = 6
 SIZE = 60  # frames are 60x60 RGB
 SPLITS = ("train", "val", "test")
+PADDED = 64  # frames enter the network padded to 64x64 (2 px of background each side): the pyramid halves twice
 
 
 @dataclass
@@ -137,3 +144,43 @@ def analogy_quadruples(characters: list[Character], max_per_animation: int | Non
     a, v, t, i, j = (np.array(col, np.int64) for col in zip(*rows))
     ids = np.array([c.id for c in characters], np.int64)
     return Analogies(frames, a, v, t, ids[i], ids[j])
+
+
+def pad(frames: np.ndarray, size: int = PADDED) -> np.ndarray:
+    """(..., 60, 60, C) -> (..., size, size, C), the sprite centred on the black background."""
+    before = (size - SIZE) // 2
+    widths = [(0, 0)] * (frames.ndim - 3) + [(before, size - SIZE - before)] * 2 + [(0, 0)]
+    return np.pad(frames, widths)
+
+
+def crop(frames: np.ndarray, size: int = PADDED) -> np.ndarray:
+    """The inverse of `pad`: (..., size, size, C) -> (..., 60, 60, C)."""
+    before = (size - SIZE) // 2
+    return frames[..., before : before + SIZE, before : before + SIZE, :]
+
+
+def source_folder(record_path: Path | str) -> Path:
+    """The sprites folder named by the data stage's source record (``data/sources/sprites.json``)."""
+    record = json.loads(Path(record_path).read_text())
+    folder = Path(record.get("parts", {}).get("sprites", ""))
+    if not (folder / "sprites_splits.mat").is_file():
+        raise FileNotFoundError(f"{record_path}: its sprites folder {folder} holds no sprites_splits.mat")
+    return folder
+
+
+def write_pair_splits(record_path: Path | str, out: dict[str, Path | str]) -> dict[str, int]:
+    """Train / test pairs (uint8, padded to 64x64) of the characters present; no character in both."""
+    folder = source_folder(record_path)
+    counts = {}
+    for split, path in out.items():
+        characters = load_split(folder, split)
+        if not characters:
+            raise ValueError(f"{folder}: no character file of the {split} split (sprites_<id>.mat) is present")
+        pairs, index = frame_pairs(characters)
+        frames = (pad(pairs) * 255).round().astype(np.uint8)  # (N, 2, 64, 64, 3)
+        write_shard(path, {"frame1": frames[:, 0], "frame2": frames[:, 1], "index": index},
+                    {"dataset": "sprites", "split": split, "characters": [c.id for c in characters],
+                     "index_columns": ["character", "sequence", "t"], "padded_from": SIZE})
+        counts[split] = len(frames)
+        log.info("sprites %s: %d pairs from %d characters", split, len(frames), len(characters))
+    return counts

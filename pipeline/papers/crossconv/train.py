@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipeline.papers.crossconv.data import ShapesSplit, read_split, training_batches
+from pipeline.papers.crossconv.data import read_split, training_batches
 from pipeline.papers.crossconv.model import CrossConvConfig, CrossConvNet, sample_prior
-from pipeline.papers.crossconv.spec import check
+from pipeline.papers.crossconv.spec import check, is_variational
 from pipeline.training import Minimize, TrainConfig, TrainingJob, fit, load_model
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,12 @@ PREVIEW_SAMPLES = 3
 
 
 def model_config(variant: str, image_size: int, model_sizes: Mapping[str, Any]) -> CrossConvConfig:
-    """The network of ``variant`` (ours | ae) for ``image_size`` frames at a preset's model sizes."""
+    """The network of ``variant`` (ours, ae or an ablation VAE) for ``image_size`` frames at a preset's model sizes."""
     return CrossConvConfig(image_size=int(image_size), num_scales=int(model_sizes["num_scales"]),
                            top_scale=float(model_sizes["top_scale"]), maps=int(model_sizes["maps"]),
-                           width=float(model_sizes["width"]), variational=variant == "ours")
+                           width=float(model_sizes["width"]), recon_weight=float(model_sizes["recon_weight"]),
+                           kl_weight=float(model_sizes["kl_weight"]), z_size=int(model_sizes["z_size"]),
+                           variational=is_variational(variant))
 
 
 def crossconv_model_config(cfg: CrossConvConfig) -> dict[str, Any]:
@@ -69,7 +71,7 @@ def preview_strip(model: CrossConvNet, pairs: torch.Tensor, seed: int) -> np.nda
 def train(job: TrainingJob) -> Path:
     """Train ``job.variant`` (ours | ae) on ``job.dataset``'s training pairs; returns model.pt."""
     check(job.dataset, job.variant)
-    split: ShapesSplit = read_split(job.inputs["train"])
+    split = read_split(job.inputs["train"])
     t = job.sizes["train"]
     cfg = model_config(job.variant, split.size, job.sizes["model"])
     torch.manual_seed(job.seed)  # the initial weights (a resumed job loads them from its checkpoint)
