@@ -19,7 +19,7 @@ from pipeline.data import write_shapes_split
 from pipeline.papers import sizes as resolve
 from pipeline.papers.crossconv import spec
 from pipeline.papers.crossconv.data import ShapesSplit
-from pipeline.papers.crossconv.evaluate import kl_with_intervals, predicted_motion
+from pipeline.papers.crossconv.evaluate import kl_differences, kl_with_intervals, predicted_motion
 from pipeline.papers.crossconv.kl import KL_KEYS
 from pipeline.papers.crossconv.latent import EXTRAPOLATION_STEPS, pca_components
 from pipeline.papers.crossconv.train import load_crossconv
@@ -49,6 +49,16 @@ def test_resampled_truth_scores_near_zero_and_no_motion_high() -> None:
         lo, hi = kl["truth"]["interval"][key]
         assert 0 <= lo <= hi and kl["nomotion"]["kl"][key] > kl["truth"]["kl"][key] + (2 if key in ("circles", "squares", "triangles") else 0.5)
     assert kl["truth"]["measured"]["squares"] > 0.9
+    # the paired difference: truth far below no motion in the shapes' columns, and a row against itself is 0
+    truth, still = ({"predictor": p, "pairs": 60, "bootstrap": 30, "seed": 0, **kl[p]} for p in ("truth", "nomotion"))
+    rows = {r["column"]: r for r in kl_differences(truth, still)}
+    for key in ("circles", "squares", "triangles"):
+        assert rows[key]["ours"] == kl["truth"]["kl"][key] - kl["nomotion"]["kl"][key]
+        assert rows[key]["ci_high"] < 0 and rows[key]["verdict"] == "lower"
+    assert all(r["ours"] == r["ci_low"] == r["ci_high"] == 0 and r["verdict"] == "tie"
+               for r in kl_differences(truth, truth))
+    with pytest.raises(ValueError, match="not resampled alike"):
+        kl_differences(truth, {**still, "seed": 1})
 
 
 def test_pca_components_count_the_directions_of_variance() -> None:
@@ -125,7 +135,8 @@ def test_ablation_vaes_change_one_size_and_train_on_the_vaes_schedule() -> None:
 def test_chain_writes_the_kl_sparsity_and_ablation_tables(tmp_path: Path) -> None:
     targets = ["results/tables/shapes_kl.csv", "results/tables/latent_sparsity.csv",
                "results/tables/shapes_zdim_ablation.csv", "results/tables/shapes_kl_weight_sweep.csv",
-               "results/tables/sprites_analogy_mse.csv", "results/figures/shapes_feature_maps.png",
+               "results/tables/sprites_analogy_mse.csv", "results/tables/shapes_kl_differences.csv",
+               "results/figures/shapes_feature_maps.png",
                "results/figures/shapes_extrapolation.gif"]
     run = run_paper(tmp_path, "crossconv", *targets)
     assert run.returncode == 0, run.stderr[-4000:]
@@ -157,6 +168,9 @@ def test_chain_writes_the_kl_sparsity_and_ablation_tables(tmp_path: Path) -> Non
     counts = ours[ours["row"] == "Ours"].set_index("column")["quadruples"]  # 2 test characters, 4 views
     assert counts["walk"] == 2 * 4 * 8 and counts["average"] == 2 * 4 * (6 + 7 + 8 + 5 + 12)
     assert analogy.loc[analogy["row"] == "Dis+Cls", "ours"].isna().all()  # Reed et al.: paper values only
+    differences = pd.read_csv(tmp_path / "results" / "tables" / "shapes_kl_differences.csv")
+    assert len(differences) == 5 * len(KL_KEYS) and differences["paper"].isna().all()
+    assert set(differences["verdict"]) <= {"lower", "higher", "tie"} and "Ours - Flow" in set(differences["row"])
     examples = open_shard(tmp_path / "results" / "eval" / "crossconv" / "shapes" / "examples.zarr")
     video, image = np.asarray(examples["extrapolation"][:]), np.asarray(examples["image"][:])
     assert video.shape[:2] == (len(image), 1 + EXTRAPOLATION_STEPS) and np.array_equal(video[:, 0], image)

@@ -48,6 +48,26 @@ rule crossconv_kl_table:
         "../scripts/crossconv_kl_table.py"
 
 
+rule crossconv_kl_differences:
+    input:
+        scores=expand(CC_EVAL / "{{seeddir}}kl_{predictor}.json", predictor=crossconv_spec.PREDICTORS),
+        sources=CC_SOURCES,
+    output:
+        table=report(RESULTS / "tables" / "{seeddir}shapes_kl_differences.csv",
+                     caption="../report/crossconv/shapes_kl_differences.rst", category="crossconv"),
+        provenance=RESULTS / "tables" / "{seeddir}shapes_kl_differences.provenance.json",
+    params:
+        config=seeded_config,
+    resources:
+        **job_resources("light"),
+    log:
+        LOGS / "crossconv_tables" / "{seeddir}shapes_kl_differences.log",
+    benchmark:
+        BENCHMARKS / "crossconv_kl_differences" / "{seeddir}shapes_kl_differences.tsv",
+    script:
+        "../scripts/crossconv_kl_differences.py"
+
+
 rule crossconv_latent:
     input:
         model=crossconv_model("{variant}", "{seeddir}", "{dataset}"),

@@ -101,12 +101,13 @@ def kl_with_intervals(test: ShapesSplit, motion: np.ndarray, truth_draws: int, b
                 for key in KL_KEYS}  # key -> (N, 41, 41)
     rng = np.random.default_rng([seed, 5])
     counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(bootstrap)])  # (B, N)
-    out: dict[str, Any] = {"kl": {}, "interval": {}, "measured": {}}
+    out: dict[str, Any] = {"kl": {}, "interval": {}, "measured": {}, "bootstrap_kl": {}}
     for key in KL_KEYS:
         out["kl"][key] = kl_divergence(truth_hist[key], per_pair[key].sum(0))
         boot = [kl_divergence(truth_hist[key], np.tensordot(c, per_pair[key], 1)) for c in counts]
         lo, hi = np.percentile(boot, [2.5, 97.5])  # basic bootstrap: resamples' upward bias reflected back
         out["interval"][key] = [max(0.0, 2 * out["kl"][key] - float(hi)), max(0.0, 2 * out["kl"][key] - float(lo))]
+        out["bootstrap_kl"][key] = [float(b) for b in boot]  # the same resamples for every predictor: paired
     for key, code in (("circles", 0), ("squares", 1), ("triangles", 2)):
         sel = present & (shape == code)  # (N, K)
         found = ~np.isnan(motion).any(-1)  # (N, S, K)
@@ -140,7 +141,7 @@ def evaluate_predictor(predictor: str, inputs: Mapping[str, Any], sizes: Mapping
     motion = predicted_motion(predictor, test, train, e, seed, model_path, flow.get("method", "dis"),
                               flow.get("dis_preset", "medium"))
     scores = kl_with_intervals(test, motion, int(e["truth_draws"]), int(e["bootstrap"]), seed)
-    record = {"predictor": predictor, "row": PREDICTORS[predictor], "pairs": len(test),
+    record = {"predictor": predictor, "row": PREDICTORS[predictor], "pairs": len(test), "seed": seed,
               "samples_per_pair": int(e["samples_per_pair"]), "truth_draws": int(e["truth_draws"]),
               "bootstrap": int(e["bootstrap"]), "interval": "95% basic bootstrap over test pairs",
               "z_source": "prior" if predictor.endswith("_prior") else "empirical" if predictor in MODEL_OF else None,
@@ -153,6 +154,50 @@ def evaluate_predictor(predictor: str, inputs: Mapping[str, Any], sizes: Mapping
     return record
 
 
+DIFFERENCES: tuple[tuple[str, str], ...] = (("ours", "flow"), ("ours", "ae_prior"), ("ours", "ae"),
+                                            ("ae", "flow"), ("ours", "nomotion"))
+"""(a, b) pairs of the difference table: the paper's claims (Ours below Flow and AE) and the like-for-like AE."""
+
+
+def kl_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """KL(a) - KL(b) per key with a 95% basic bootstrap interval over test pairs, paired: both
+    evaluations resampled the same test pairs (one seed, one count), checked here."""
+    if (a["pairs"], a["bootstrap"], a["seed"]) != (b["pairs"], b["bootstrap"], b["seed"]):
+        raise ValueError(f"{a['predictor']} and {b['predictor']} were not resampled alike: no paired difference")
+    rows = []
+    for key in KL_KEYS:
+        diff = a["kl"][key] - b["kl"][key]
+        boot = np.asarray(a["bootstrap_kl"][key]) - np.asarray(b["bootstrap_kl"][key])
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        low, high = 2 * diff - float(hi), 2 * diff - float(lo)
+        rows.append({"row": f"{PREDICTORS[a['predictor']]} - {PREDICTORS[b['predictor']]}", "column": key,
+                     "ours": diff, "ci_low": low, "ci_high": high,
+                     "verdict": "lower" if high < 0 else "higher" if low > 0 else "tie"})
+    return rows
+
+
+def write_kl_differences(scores: Sequence[Path], out_csv: Path, config: Mapping[str, Any],
+                         source_records: Sequence[Path]) -> pd.DataFrame:
+    """Paired differences of the Fig. 5 KLs (``DIFFERENCES``): whether a row is below another beyond chance."""
+    records = {}
+    for path in scores:
+        r = json.loads(Path(path).read_text())
+        if "bootstrap_kl" not in r:
+            raise ValueError(f"{path} holds no bootstrap resamples (written by older code): rerun its crossconv_kl job")
+        records[r["predictor"]] = r
+    missing = sorted({k for pair in DIFFERENCES for k in pair} - set(records))
+    if missing:
+        raise KeyError(f"the KL difference table needs the evaluations of {', '.join(missing)}")
+    rows = [row for a, b in DIFFERENCES for row in kl_differences(records[a], records[b])]
+    models = [r["model_provenance"] for r in records.values() if r.get("model_provenance")]
+    record = provenance(config, list(source_records), models=list({json.dumps(m, sort_keys=True): m
+                                                                    for m in models}.values()), units={
+        "ours": "KL(row's first predictor) - KL(its second), nats; negative: the first is closer to the truth",
+        "ci_low/ci_high": "95% basic bootstrap over test pairs, both predictors on the same resamples",
+        "verdict": "lower / higher: the interval excludes 0; tie otherwise"})
+    return write_table(Path(out_csv), "shapes_kl_differences", rows, record, {})
+
+
 def write_kl_table(scores: Sequence[Path], out_csv: Path, config: Mapping[str, Any],
                    source_records: Sequence[Path]) -> pd.DataFrame:
     """The Fig. 5 table: one row per predictor, a KL column per key with its interval beside it."""
@@ -163,7 +208,8 @@ def write_kl_table(scores: Sequence[Path], out_csv: Path, config: Mapping[str, A
             models.append(r["model_provenance"])
         for key in KL_KEYS:
             lo, hi = r["interval"][key]
-            rows.append({"row": r["row"], "column": key, "ours": r["kl"][key], "ci_low": lo, "ci_high": hi,
+            rows.append({"row": PREDICTORS[r["predictor"]], "column": key, "ours": r["kl"][key],
+                         "ci_low": lo, "ci_high": hi,
                          "measured": r["measured"].get(key), "pairs": r["pairs"],
                          "samples": r["pairs"] * r["samples_per_pair"]})
     record = provenance(config, list(source_records), models=models, units={

@@ -1,10 +1,11 @@
 """crossconv (Xue et al.): what the graph needs to know, without torch.
 
 The Shapes pairs (generated as in the paper by the data stage) train the cross convolutional
-network ("ours", the VAE) and its AE baseline (no KL, no sampling layer); their samples, three
-baselines computed by the same measurement code (nearest-neighbour flow transfer, "no motion",
-"mean motion") and a resampled-truth floor give the Fig. 5 KL table; the VAE's z statistics
-give Table 1 and the figures. ``REFERENCE`` holds the paper's numbers (the ``paper`` column only).
+network ("ours", the VAE), its AE baseline (no KL, no sampling layer) and, for Figs. 11-12, VAEs
+with another KL weight or z size; the Sprites pairs train a VAE for Table 2's analogies. The
+Shapes networks' samples, three baselines computed by the same measurement code (nearest-
+neighbour flow transfer, "no motion", "mean motion") and a resampled-truth floor give the Fig. 5
+KL table; the VAEs' z statistics give Table 1, the ablation tables and the figures. ``REFERENCE`` holds the paper's numbers (the ``paper`` column only).
 
 Sizes per preset: ``model`` (what ``CrossConvConfig`` takes beyond the variant; the image size
 is the Shapes pairs' own, ``shapes.size`` of the preset), ``train`` (one schedule per variant),
@@ -63,10 +64,11 @@ def _sizes(model: dict, steps: int, batch: int, every: tuple[int, int], evaluati
 
 SIZES: dict[str, dict[str, Any]] = {
     # model: num_scales / top_scale of the image pyramid, maps (= kernels) per scale, width x
-    # hidden channels, the loss weights and z's size (LOSS). ablations: whether the default
-    # targets include Fig. 11's KL-weight sweep and Fig. 12's z sizes (five more VAEs; any preset
-    # builds them when their tables are asked for). eval: samples_per_pair (predictions drawn per test pair), test_pairs (0:
-    # all), z_bank (training pairs encoded for the empirical z and the z statistics), neighbours
+    # hidden channels, the loss weights and z's size (LOSS); the demo's top_scale 2 regresses the
+    # difference image at half the input's size as the paper (at 1, a quarter, samples blur and
+    # Flow wins). ablations: whether the default targets include Fig. 11's KL-weight sweep and
+    # Fig. 12's z sizes (five more VAEs; any preset builds them when their tables are asked for).
+    # eval: samples_per_pair (predictions drawn per test pair), test_pairs (0: all), z_bank (training pairs encoded for the empirical z and the z statistics), neighbours
     # (flow transfer), truth_draws (motions drawn from the generator for p_gt), bootstrap
     # (resamples of test pairs for the intervals), examples (test pairs in the samples figure).
     "smoke": _sizes({"num_scales": 3, "top_scale": 1.0, "maps": 4, "width": 1 / 16, **LOSS}, 4, 8, (2, 1),
@@ -150,7 +152,8 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
     if sources.get("shapes", "off") == "off":
         return sprites
     ablations = [results / "tables" / f"{t}.csv" for t in ABLATION_TABLES.values()] if sizes.get("ablations") else []
-    return [results / "tables" / "shapes_kl.csv", results / "tables" / "latent_sparsity.csv",
+    return [results / "tables" / "shapes_kl.csv", results / "tables" / "shapes_kl_differences.csv",
+            results / "tables" / "latent_sparsity.csv",
             results / "figures" / "shapes_samples.png", results / "figures" / "shapes_z_statistics.png",
             results / "figures" / "shapes_motion_histograms.png", results / "figures" / "shapes_feature_maps.png",
             results / "figures" / "shapes_extrapolation.gif", *ablations, *sprites]
