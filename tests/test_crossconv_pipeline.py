@@ -18,7 +18,7 @@ from smoke_graph import run_paper
 from pipeline.data import write_shapes_split
 from pipeline.papers import sizes as resolve
 from pipeline.papers.crossconv import spec
-from pipeline.papers.crossconv.data import ShapesSplit
+from pipeline.papers.crossconv.data import ShapesSplit, read_split
 from pipeline.papers.crossconv.evaluate import kl_differences, kl_with_intervals, predicted_motion
 from pipeline.papers.crossconv.kl import KL_KEYS
 from pipeline.papers.crossconv.latent import EXTRAPOLATION_STEPS, pca_components
@@ -161,6 +161,13 @@ def test_chain_writes_the_kl_sparsity_and_ablation_tables(tmp_path: Path) -> Non
     assert ((pca >= 1) & (pca <= pca.index.astype(int))).all()
     assert zdim.loc[zdim["row"].astype(str) == "8", "paper"].dropna().tolist() == [3]
     assert sparsity.loc[sparsity["row"] == "Sprites", "ours"].notna().all()  # the shipped real characters
+    assert sparsity.loc[sparsity["row"] == "Exercise", "ours"].notna().all()  # the stand-in's crossconv clips
+    exercise = read_split(tmp_path / "data" / "pairs" / "exercise" / "crossconv" / "train.zarr")
+    clips = open_shard(tmp_path / "data" / "clips" / "exercise" / "crossconv" / "shard-00000.zarr")
+    train = np.asarray(clips["split"][:]) == list(clips.attrs["splits"]).index("train")
+    first = np.asarray(clips["frames"][int(np.argmax(train))])  # the first training clip is the first pair
+    assert train.sum() == len(exercise) and np.array_equal(exercise.frame1[0], first[0])
+    assert np.array_equal(exercise.frame2[0], first[1])
     analogy = pd.read_csv(tmp_path / "results" / "tables" / "sprites_analogy_mse.csv")
     ours = analogy[analogy["ours"].notna()]
     assert set(ours["row"]) == {"Ours", "No motion (copy the query frame)"} and len(ours) == 2 * 6

@@ -71,7 +71,7 @@ rule crossconv_kl_differences:
 rule crossconv_latent:
     input:
         model=crossconv_model("{variant}", "{seeddir}", "{dataset}"),
-        train=crossconv_spec.shapes_split(DATA, "{dataset}", "train"),
+        train=lambda w: crossconv_spec.pair_split(DATA, w.dataset, "train"),
     output:
         stats=RESULTS / "eval" / "crossconv" / "{dataset}" / "{seeddir}z_statistics_{variant}.csv",
         summary=RESULTS / "eval" / "crossconv" / "{dataset}" / "{seeddir}z_summary_{variant}.json",
@@ -240,8 +240,8 @@ rule crossconv_sprites_pairs:
     input:
         source=DATA / "sources" / "sprites.json",
     output:
-        train=directory(crossconv_spec.shapes_split(DATA, "sprites", "train")),
-        test=directory(crossconv_spec.shapes_split(DATA, "sprites", "test")),
+        train=directory(crossconv_spec.pair_split(DATA, "sprites", "train")),
+        test=directory(crossconv_spec.pair_split(DATA, "sprites", "test")),
     resources:
         **job_resources("data"),
     log:
@@ -272,3 +272,21 @@ rule crossconv_analogy_table:
         BENCHMARKS / "crossconv_analogy_table" / "{seeddir}sprites_analogy_mse.tsv",
     script:
         "../scripts/crossconv_analogy_table.py"
+
+
+rule crossconv_clip_pairs:
+    input:
+        index=DATA / "clips" / "{dataset}" / "crossconv" / "index.csv",
+    output:
+        train=directory(DATA / "pairs" / "{dataset}" / "crossconv" / "train.zarr"),
+        test=directory(DATA / "pairs" / "{dataset}" / "crossconv" / "test.zarr"),
+    wildcard_constraints:
+        dataset="|".join(crossconv_spec.CLIP_PAIRS),
+    resources:
+        **job_resources("data"),
+    log:
+        LOGS / "crossconv_clip_pairs" / "{dataset}.log",
+    benchmark:
+        BENCHMARKS / "crossconv_clip_pairs" / "{dataset}.tsv",
+    script:
+        "../scripts/crossconv_clip_pairs.py"

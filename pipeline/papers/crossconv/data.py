@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from pipeline.batches import step_batches
-from pipeline.shards import open_shard
+from pipeline.shards import open_shard, write_shard
 from pipeline.synthetic.shapes import ShapesConfig, ShapesPairs, pairs_from_arrays
 
 
@@ -93,3 +94,30 @@ def training_batches(split: ShapesSplit | FramePairs, batch_size: int,
             yield split.tensor(rows)
 
     return data
+
+
+def write_clip_pairs(index_csv: str | Path, out: dict[str, str | Path]) -> dict[str, int]:
+    """Gather a video dataset's crossconv clips (2 neighbouring frames each), listed by the clip
+    stage's ``index.csv``, into one pair split per name in ``out`` (the clips' own split codes)."""
+    index_csv = Path(index_csv)
+    shards = sorted(set(pd.read_csv(index_csv).query("status == 'ok'")["shard"].dropna()))
+    if not shards:
+        raise ValueError(f"{index_csv}: no clip shard holds a clip")
+    frames = {split: [] for split in out}
+    for name in shards:
+        group = open_shard(index_csv.parent / name)
+        names = list(group.attrs["splits"])
+        clips, codes = np.asarray(group["frames"][:]), np.asarray(group["split"][:])  # (N, 2, H, W, 3), (N,)
+        if clips.shape[1] != 2:
+            raise ValueError(f"{index_csv.parent / name}: clips of {clips.shape[1]} frames, crossconv pairs need 2")
+        for split in out:
+            frames[split].append(clips[codes == names.index(split)])
+    counts = {}
+    for split, path in out.items():
+        pairs = np.concatenate(frames[split])
+        if not len(pairs):
+            raise ValueError(f"{index_csv}: no {split} clip to make pairs of")
+        write_shard(path, {"frame1": pairs[:, 0], "frame2": pairs[:, 1]},
+                    {"dataset": index_csv.parent.parent.name, "split": split, "shards": shards})
+        counts[split] = len(pairs)
+    return counts

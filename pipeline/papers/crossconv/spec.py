@@ -22,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 PAPER = "crossconv"
-DATASETS: tuple[str, ...] = ("shapes", "sprites")
+DATASETS: tuple[str, ...] = ("shapes", "sprites", "exercise")
 """Datasets a model trains on (Shapes+Texture is generated but its results are qualitative only)."""
-DATASET_VARIANTS: dict[str, tuple[str, ...]] = {"shapes": ("ours", "ae"), "sprites": ("ours",)}
-"""Networks per dataset: Sprites' Table 2 compares the VAE with Reed et al.'s rows only."""
+DATASET_VARIANTS: dict[str, tuple[str, ...]] = {"shapes": ("ours", "ae"), "sprites": ("ours",), "exercise": ("ours",)}
+"""Networks per dataset: Sprites' Table 2 compares the VAE with Reed et al.'s rows only; Exercise is Table 1's
+third row (z statistics)."""
+CLIP_PAIRS: tuple[str, ...] = ("exercise",)
+"""Video datasets whose frame pairs are the crossconv clips (2 neighbouring frames) of the clip stage."""
 VARIANTS: tuple[str, ...] = ("ours", "ae")
 """The cross convolutional VAE and the same network without KL and sampling layer (Fig. 5's AE)."""
 PREDICTORS: dict[str, str] = {
@@ -120,14 +123,19 @@ def models(sources: Mapping[str, str]) -> list[tuple[str, str]]:
     return [(d, v) for d in DATASETS if sources.get(d, "off") != "off" for v in DATASET_VARIANTS[d]]
 
 
-def shapes_split(data_root: Path, dataset: str, split: str) -> str:
+def pair_split(data_root: Path, dataset: str, split: str) -> str:
+    """A dataset's frame pairs for one split: generated (Shapes), built from the Sprites files, or
+    gathered from the crossconv clips of a video dataset (``CLIP_PAIRS``: the clips' own folder holds
+    their shards, so the pairs sit apart)."""
+    if dataset in CLIP_PAIRS:
+        return str(Path(data_root) / "pairs" / dataset / "crossconv" / f"{split}.zarr")
     return str(Path(data_root) / "clips" / dataset / "crossconv" / f"{split}.zarr")
 
 
 def inputs(dataset: str, variant: str, data_root: Path) -> dict[str, str]:
     """Files a training job reads: the training pairs (and the test pairs, for its previews)."""
     check(dataset, variant)
-    return {"train": shapes_split(data_root, dataset, "train"), "test": shapes_split(data_root, dataset, "test")}
+    return {"train": pair_split(data_root, dataset, "train"), "test": pair_split(data_root, dataset, "test")}
 
 
 def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict[str, Any]:
