@@ -543,7 +543,7 @@ def test_evaluate_svg_and_tables(tmp_path: Path) -> None:
     combined = ev.combine_curves([csv_path, tmp_path / "det" / "curves.csv"], tmp_path / "all.csv")
     assert set(combined["model"]) == {"lp", "deterministic"}
     assert figs.bair_ssim_psnr_figure(tmp_path / "all.csv", tmp_path / "fig.png").stat().st_size > 0
-    gif = figs.sample_gif(result.examples[0], 2, tmp_path / "sample.gif")
+    gif = figs.sample_gif(result.examples[0], 2, tmp_path / "sample.gif", ev.EXAMPLE_ROWS)
     with Image.open(gif) as img:
         assert img.n_frames == 7
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".sample.gif")] == []  # no temporary left

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pipeline.intervals import INTERVAL, mean_interval
 from pipeline.papers.crossconv.spec import REFERENCE
 from pipeline.papers.crossconv.sprites import (
     ANIMATIONS,
@@ -33,7 +34,6 @@ from pipeline.papers.crossconv.sprites import (
     source_folder,
 )
 from pipeline.papers.crossconv.train import load_crossconv
-from pipeline.papers.staticflow import INTERVAL, mean_interval
 from pipeline.tables import provenance, write_table
 from pipeline.training import model_provenance
 

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.atomic import save_figure
+from pipeline.gifs import sample_gif
 from pipeline.papers.crossconv.kl import EDGES, motion_histogram
-from pipeline.papers.svg.figures import sample_gif
 from pipeline.shards import open_shard
 
 SHAPES = ("circles", "squares", "triangles")

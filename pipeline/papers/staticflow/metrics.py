@@ -23,13 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import bootstrap
 from sklearn.metrics import (
     confusion_matrix,
     precision_recall_fscore_support,
     top_k_accuracy_score,
 )
 
+from pipeline.intervals import INTERVAL, mean_interval  # noqa: F401 (staticflow's public names)
 from pipeline.papers.staticflow.codebook import decode_softmax, no_motion_class
 
 TOP_K: tuple[int, ...] = (1, 5, 10)
@@ -181,21 +181,3 @@ def sample_flow(
     return np.asarray(centroids, np.float32)[classes]
 
 
-INTERVAL = "95% percentile bootstrap over test images (scipy.stats.bootstrap, 2000 resamples)"
-"""How every interval in the staticflow and walker tables is made (named in their provenance)."""
-
-
-def mean_interval(values: np.ndarray, seed: int = 0, resamples: int = 2000) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean of per-image values (N,).
-
-    A difference between two predictors on the same images is paired: pass the per-image
-    differences. NaN when there are fewer than two images (no spread to resample).
-    """
-    v = np.asarray(values, np.float64).reshape(-1)
-    if len(v) < 2:
-        return float("nan"), float("nan")
-    if np.ptp(v) == 0:  # every resample has the same mean
-        return float(v[0]), float(v[0])
-    ci = bootstrap((v,), np.mean, confidence_level=0.95, n_resamples=resamples, method="percentile",
-                   rng=np.random.default_rng(seed)).confidence_interval
-    return float(ci.low), float(ci.high)
