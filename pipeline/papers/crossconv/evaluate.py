@@ -189,9 +189,11 @@ def write_kl_differences(scores: Sequence[Path], out_csv: Path, config: Mapping[
     if missing:
         raise KeyError(f"the KL difference table needs the evaluations of {', '.join(missing)}")
     rows = [row for a, b in DIFFERENCES for row in kl_differences(records[a], records[b])]
-    models = [r["model_provenance"] for r in records.values() if r.get("model_provenance")]
-    record = provenance(config, list(source_records), models=list({json.dumps(m, sort_keys=True): m
-                                                                    for m in models}.values()), units={
+    models = []
+    for r in records.values():
+        if r.get("model_provenance") and r["model_provenance"] not in models:
+            models.append(r["model_provenance"])
+    record = provenance(config, list(source_records), models=models, units={
         "ours": "KL(row's first predictor) - KL(its second), nats; negative: the first is closer to the truth",
         "ci_low/ci_high": "95% basic bootstrap over test pairs, both predictors on the same resamples",
         "verdict": "lower / higher: the interval excludes 0; tie otherwise"})

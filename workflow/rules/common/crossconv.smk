@@ -13,10 +13,15 @@ def crossconv_model(variant, seeddir="", dataset=CC_DATASET):
     return RESULTS / "models" / "crossconv" / dataset / variant / f"{seeddir}model.pt"
 
 
+def crossconv_z_summary(dataset, variant, seeddir=""):
+    """crossconv_latent's summary of one VAE's z (the rows of Table 1 and the ablation tables)."""
+    return RESULTS / "eval" / "crossconv" / dataset / f"{seeddir}z_summary_{variant}.json"
+
+
 def crossconv_sparsity_summaries(wildcards):
     """Table 1's rows: the main VAE's z summary on Shapes, and on Sprites when it is on."""
     datasets = [d for d in crossconv_spec.DATASETS if SOURCES.get(d, "off") != "off"]
-    return [RESULTS / "eval" / "crossconv" / d / f"{wildcards.seeddir}z_summary_ours.json" for d in datasets]
+    return [crossconv_z_summary(d, "ours", wildcards.seeddir) for d in datasets]
 
 
 def crossconv_kl_inputs(wildcards):
@@ -28,4 +33,4 @@ def crossconv_ablation_summaries(wildcards):
     """The z summaries of one ablation's VAEs and the main VAE (Fig. 12's full z, Fig. 11's weight 1)."""
     group = {t: g for g, t in crossconv_spec.ABLATION_TABLES.items()}[wildcards.table]
     variants = ["ours", *crossconv_spec.ABLATIONS[group]]
-    return [CC_EVAL / f"{wildcards.seeddir}z_summary_{v}.json" for v in variants]
+    return [crossconv_z_summary(CC_DATASET, v, wildcards.seeddir) for v in variants]
