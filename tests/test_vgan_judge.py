@@ -18,6 +18,7 @@ from pipeline.papers.vgan.judge import (
     real_vs_real_control,
     stream_clips,
     train_judge,
+    video_halves,
 )
 from pipeline.papers.vgan.model import Generator, VGANConfig
 
@@ -47,7 +48,7 @@ def judge():
 
 def test_judge_prefers_structured_clips_over_noise(judge) -> None:
     pref = preference(judge, squares(64, 3), noise(64, 4), n_boot=500)
-    assert pref.rate > 0.9 and pref.pairs == 64
+    assert pref.rate > 0.9 and pref.pairs == 64 * 64 and pref.clips == (64, 64)
     assert pref.low <= pref.rate <= pref.high <= 1
     reverse = preference(judge, noise(64, 4), squares(64, 3), n_boot=500)
     assert reverse.rate == pytest.approx(1 - pref.rate)
@@ -55,7 +56,7 @@ def test_judge_prefers_structured_clips_over_noise(judge) -> None:
 
 def test_real_vs_real_control_is_near_chance(judge) -> None:
     control = real_vs_real_control(judge, squares(200, 5), n_boot=500)
-    assert control.pairs == 100
+    assert control.clips == (100, 100)
     assert abs(control.rate - 0.5) < 0.15
     assert control.low < 0.5 < control.high
 
@@ -117,3 +118,16 @@ def test_flicker_diversity_and_mask_sparsity_known_answers() -> None:
     assert mask_sparsity(mask) == pytest.approx(0.5)
     with pytest.raises(ValueError):
         flicker(torch.zeros(2, 1, 1, 4, 4))
+
+
+def test_control_halves_are_whole_videos(judge) -> None:
+    videos = [f"v{k}" for k in range(9) for _ in range(k + 1)]  # nine videos of 1..9 clips
+    a, b = video_halves(videos, seed=3)
+    side_a, side_b = {videos[i] for i in a}, {videos[i] for i in b}
+    assert len(side_a) == len(side_b) == 4 and not side_a & side_b  # one odd video out
+    assert len(a) == sum(videos.count(v) for v in side_a)  # every clip of a chosen video
+    clips = squares(45, 9)
+    control = real_vs_real_control(judge, clips, videos=videos, n_boot=100, seed=3)
+    assert control.clips == (len(a), len(b))
+    with pytest.raises(ValueError, match="video names"):
+        real_vs_real_control(judge, clips, videos=videos[:5])

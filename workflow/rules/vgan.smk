@@ -27,6 +27,7 @@ rule vgan_samples:
 
 rule vgan_judge:
     input:
+        unpack(vgan_feature_net),
         **vgan_samples(seeddir="{seeddir}"),
         summary=VGAN_SUMMARY,
     output:
@@ -72,8 +73,10 @@ rule vgan_generations_figure:
         **vgan_samples(),
         summary=VGAN_SUMMARY,
     output:
-        report(RESULTS / "figures" / "vgan_generations.png", caption="../report/vgan/generations.rst",
-               category="vgan"),
+        figure=report(RESULTS / "figures" / "vgan_generations.png", caption="../report/vgan/generations.rst",
+                      category="vgan"),
+        gif=report(RESULTS / "figures" / "vgan_generations.gif", caption="../report/vgan/generations_gif.rst",
+                   category="vgan"),
     params:
         sizes={"data": VGAN["data"]},
         n=VGAN["eval"]["figure_samples"],
@@ -92,7 +95,8 @@ rule vgan_streams_figure:
     input:
         VGAN_EVAL / "twostream_samples.zarr",
     output:
-        report(RESULTS / "figures" / "vgan_streams.png", caption="../report/vgan/streams.rst", category="vgan"),
+        figure=report(RESULTS / "figures" / "vgan_streams.png", caption="../report/vgan/streams.rst", category="vgan"),
+        gif=report(RESULTS / "figures" / "vgan_streams.gif", caption="../report/vgan/streams_gif.rst", category="vgan"),
     params:
         n=VGAN["eval"]["figure_samples"],
     resources:
@@ -103,6 +107,82 @@ rule vgan_streams_figure:
         BENCHMARKS / "vgan_streams_figure" / "streams.tsv",
     script:
         "../scripts/vgan_streams_figure.py"
+
+
+rule vgan_futures:
+    input:
+        model=vgan_model(vgan_spec.FUTURE),
+        summary=VGAN_SUMMARY,
+    output:
+        directory(VGAN_EVAL / "future_samples.zarr"),
+    params:
+        sizes={"data": VGAN["data"], "eval": {"batch_size": VGAN["eval"]["batch_size"]}},
+    resources:
+        **job_resources("evaluate"),
+    log:
+        LOGS / "vgan_futures" / f"{VGAN_DATASET}.log",
+    benchmark:
+        BENCHMARKS / "vgan_futures" / f"{VGAN_DATASET}.tsv",
+    script:
+        "../scripts/vgan_futures.py"
+
+
+rule vgan_futures_figure:
+    input:
+        VGAN_EVAL / "future_samples.zarr",
+    output:
+        figure=report(RESULTS / "figures" / "vgan_futures.png", caption="../report/vgan/futures.rst", category="vgan"),
+        gif=report(RESULTS / "figures" / "vgan_futures.gif", caption="../report/vgan/futures_gif.rst", category="vgan"),
+    params:
+        n=VGAN["eval"]["figure_samples"],
+    resources:
+        **job_resources("light"),
+    log:
+        LOGS / "vgan_figures" / "futures.log",
+    benchmark:
+        BENCHMARKS / "vgan_futures_figure" / "futures.tsv",
+    script:
+        "../scripts/vgan_futures_figure.py"
+
+
+rule vgan_motion:
+    input:
+        **vgan_samples(),
+        future=VGAN_EVAL / "future_samples.zarr",
+        summary=VGAN_SUMMARY,
+        sources=[DATA / "sources" / f"{VGAN_DATASET}.json"],
+    output:
+        table=report(RESULTS / "tables" / "vgan_flow_magnitudes.csv", caption="../report/vgan/flow_magnitudes.rst",
+                     category="vgan"),
+        provenance=RESULTS / "tables" / "vgan_flow_magnitudes.provenance.json",
+    params:
+        sizes={"data": VGAN["data"]},
+        variants=[*VGAN_VARIANTS, vgan_spec.FUTURE],
+        config=config,
+    resources:
+        **job_resources("light"),
+    log:
+        LOGS / "vgan_motion" / f"{VGAN_DATASET}.log",
+    benchmark:
+        BENCHMARKS / "vgan_motion" / f"{VGAN_DATASET}.tsv",
+    script:
+        "../scripts/vgan_motion.py"
+
+
+rule vgan_flow_histogram_figure:
+    input:
+        RESULTS / "tables" / "vgan_flow_magnitudes.csv",
+    output:
+        report(RESULTS / "figures" / "vgan_flow_histograms.png", caption="../report/vgan/flow_histograms.rst",
+               category="vgan"),
+    resources:
+        **job_resources("light"),
+    log:
+        LOGS / "vgan_figures" / "flow_histograms.log",
+    benchmark:
+        BENCHMARKS / "vgan_flow_histogram_figure" / "flow_histograms.tsv",
+    script:
+        "../scripts/vgan_flow_histogram_figure.py"
 
 
 rule vgan_training_figure:
@@ -120,3 +200,89 @@ rule vgan_training_figure:
         BENCHMARKS / "vgan_training_figure" / "training.tsv",
     script:
         "../scripts/vgan_training_figure.py"
+
+
+# Representation learning (Sec. 3.3, Fig. 4): D's trunk as an action classifier on the action clips,
+# from random initialisation or from the two-stream GAN's D, on shares of the labelled videos.
+rule vgan_action_train:
+    input:
+        unpack(vgan_action_train_inputs),
+    output:
+        VGAN_ACTION_MODELS / "{classifier}" / "{seeddir}model.pt",
+    wildcard_constraints:
+        classifier="|".join(VGAN_CLASSIFIERS),
+    params:
+        sizes=vgan_spec.action_sizes(VGAN),
+        seed=run_seed,
+        device=config["device"],
+    resources:
+        **job_resources("train"),
+        gpu=0 if config["device"] == "cpu" else 1,
+    threads: 2
+    log:
+        LOGS / "vgan_action_train" / "{seeddir}{classifier}.log",
+    benchmark:
+        BENCHMARKS / "vgan_action_train" / "{seeddir}{classifier}.tsv",
+    script:
+        "../scripts/vgan_action_train.py"
+
+
+rule vgan_action_evaluate:
+    input:
+        classifiers=[vgan_classifier(c, "{seeddir}") for c in VGAN_CLASSIFIERS],
+        discriminator=vgan_model("twostream", "{seeddir}"),
+        summary=VGAN_ACTION_SUMMARY,
+    output:
+        VGAN_EVAL / f"{{seeddir}}{VGAN_ACTION}_actions.json",
+    params:
+        sizes=vgan_spec.action_sizes(VGAN),
+        names=VGAN_CLASSIFIERS,
+        seed=run_seed,
+    resources:
+        **job_resources("evaluate"),
+    log:
+        LOGS / "vgan_action_evaluate" / f"{{seeddir}}{VGAN_ACTION}.log",
+    benchmark:
+        BENCHMARKS / "vgan_action_evaluate" / f"{{seeddir}}{VGAN_ACTION}.tsv",
+    script:
+        "../scripts/vgan_action_evaluate.py"
+
+
+rule vgan_action_tables:
+    input:
+        evaluation=VGAN_EVAL / f"{{seeddir}}{VGAN_ACTION}_actions.json",
+        sources=[DATA / "sources" / f"{d}.json" for d in (VGAN_ACTION, VGAN_DATASET)],
+    output:
+        accuracy=report(RESULTS / "tables" / f"{{seeddir}}{VGAN_ACTION}_action_accuracy.csv",
+                        caption="../report/vgan/action_accuracy.rst", category="vgan"),
+        data=report(RESULTS / "tables" / f"{{seeddir}}{VGAN_ACTION}_action_data.csv",
+                    caption="../report/vgan/action_data.rst", category="vgan"),
+        provenance=[RESULTS / "tables" / f"{{seeddir}}{VGAN_ACTION}_action_{t}.provenance.json"
+                    for t in ("accuracy", "data")],
+    params:
+        config=seeded_config,
+    resources:
+        **job_resources("light"),
+    log:
+        LOGS / "vgan_action_tables" / f"{{seeddir}}{VGAN_ACTION}.log",
+    benchmark:
+        BENCHMARKS / "vgan_action_tables" / f"{{seeddir}}{VGAN_ACTION}.tsv",
+    script:
+        "../scripts/vgan_action_tables.py"
+
+
+rule vgan_action_figure:
+    input:
+        RESULTS / "tables" / f"{VGAN_ACTION}_action_data.csv",
+        RESULTS / "tables" / f"{VGAN_ACTION}_action_accuracy.csv",
+    output:
+        report(RESULTS / "figures" / "vgan_action_data.png", caption="../report/vgan/action_data_figure.rst",
+               category="vgan"),
+    resources:
+        **job_resources("light"),
+    log:
+        LOGS / "vgan_figures" / "action_data.log",
+    benchmark:
+        BENCHMARKS / "vgan_action_figure" / "action_data.tsv",
+    script:
+        "../scripts/vgan_action_figure.py"

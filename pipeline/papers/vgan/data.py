@@ -10,7 +10,6 @@ Every model and every evaluation computes the same split from the same summary a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,10 @@ import torch
 from pipeline.batches import (
     batch_loader,
     item_table,
+    preload_if_small,
     read_rows,
     shards_of,
+    stable_rank,
     step_batches,
 )
 from pipeline.shards import ShardDataset
@@ -79,6 +80,13 @@ class VganClips:
     rows: dict[str, np.ndarray]  # train / judge / compare dataset rows
     frames: int
     size: int
+    video_ids: np.ndarray | None = None  # (dataset rows,) the video of each clip
+
+    def videos(self, name: str) -> list[str]:
+        """The video of each clip of set ``name``, in :meth:`read` order."""
+        if self.video_ids is None:
+            raise ValueError("these clips were made without their video names")
+        return [str(v) for v in self.video_ids[self.rows[name]]]
 
     def read(self, name: str) -> torch.Tensor:
         """Every clip of set ``name`` as one tensor (N, T, 3, H, W) in [-1, 1]."""
@@ -97,7 +105,7 @@ def held_out_videos(table: pd.DataFrame, judge_fraction: float, compare_fraction
     here is conditioned on the class.
     """
     train = table[table["split"] == "train"]
-    queues = [sorted(set(g["video_id"]), key=_stable_rank) for _, g in train.groupby("label", sort=True)]
+    queues = [sorted(set(g["video_id"]), key=stable_rank) for _, g in train.groupby("label", sort=True)]
     order = [q[depth] for depth in range(max(map(len, queues), default=0)) for q in queues if depth < len(q)]
     if len(order) < 3:
         raise ValueError(f"vgan needs clips of at least 3 training videos (train, judge, compare), got {len(order)}")
@@ -120,10 +128,6 @@ def split_sets(table: pd.DataFrame, judge_fraction: float, compare_fraction: flo
     }
 
 
-def _stable_rank(name: str) -> str:
-    return hashlib.md5(name.encode()).hexdigest()
-
-
 def vgan_clips(summary: str | Path, data_sizes: Mapping[str, Any]) -> VganClips:
     """The stabilized clips a summary lists at the preset's frames and size, split into the
     training set and the two hold-outs."""
@@ -139,15 +143,21 @@ def vgan_clips(summary: str | Path, data_sizes: Mapping[str, Any]) -> VganClips:
     if len(dataset) != len(table):
         raise ValueError(f"{summary}: dataset of {len(dataset)} clips but {len(table)} listed")
     t, _, h, _ = dataset[0].shape
-    return VganClips(dataset, rows, frames=int(t), size=int(h))
+    return VganClips(dataset, rows, frames=int(t), size=int(h), video_ids=table["video_id"].to_numpy())
+
+
+PRELOAD_BYTES = 1 << 30
+"""Training sets up to 1 GiB of float clips are read into memory once (the demo's are ~10 MB);
+larger ones, as at paper scale, stream from the shards with the loader's workers."""
 
 
 def training_batches(clips: VganClips, batch_size: int, seed: int, workers: int = 0) -> Any:
     """``data(start_step)`` for the training loop: batches (B, T, 3, H, W) that depend on (seed, step) only."""
     rows = clips.rows["train"]
     size = min(batch_size, len(rows))
+    dataset = preload_if_small(clips.dataset, rows, PRELOAD_BYTES)
 
     def batches(start: int) -> Iterator[torch.Tensor]:
-        return batch_loader(clips.dataset, step_batches(rows, size, seed, start), workers)
+        return batch_loader(dataset, step_batches(rows, size, seed, start), workers)
 
     return batches

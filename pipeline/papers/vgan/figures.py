@@ -15,9 +15,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline.atomic import save_figure
+from pipeline.gifs import sample_gif
 from pipeline.papers.vgan.data import to_frames, vgan_clips
 from pipeline.papers.vgan.evaluate import COMPARE, read_samples
 from pipeline.papers.vgan.spec import NAMES
+from pipeline.shards import open_shard
 
 
 def _strip(frames: np.ndarray, k: int) -> np.ndarray:
@@ -90,9 +92,103 @@ def training_figure(model_dirs: Mapping[str, Path], path: str | Path) -> Path:
     return save_figure(fig, path)
 
 
-def generations_from_files(samples: Mapping[str, Path], summary: Path, data_sizes: Mapping[str, Any],
-                           path: str | Path, n: int = 4) -> Path:
-    """:func:`generations_figure` with the first real compare clips of the stabilized data."""
+def real_frames(summary: Path, data_sizes: Mapping[str, Any], n: int) -> np.ndarray:
+    """The first ``n`` real compare clips of the stabilized data, uint8 (n, T, H, W, 3) at the models' size."""
     real = vgan_clips(summary, data_sizes)
     real.rows["compare"] = real.rows["compare"][:n]
-    return generations_figure(samples, to_frames(real.read("compare")), path, n)
+    return to_frames(real.read("compare"))
+
+
+def action_data_figure(data_csv: Path, accuracy_csv: Path, path: str | Path) -> Path:
+    """Fig. 4b/c: accuracy against labelled training videos (random init vs fine-tuned D, 95% intervals,
+    the chance and most-frequent-class lines) and the fine-tuned model's relative gain."""
+    curve = pd.read_csv(data_csv)
+    flat = pd.read_csv(accuracy_csv).set_index("row")["ours"]
+    fig = Figure(figsize=(9, 3.4), dpi=100, layout="constrained")
+    ax_acc, ax_gain = fig.subplots(1, 2)
+    for i, (row, part) in enumerate(curve.groupby("row", sort=False)):
+        part = part.sort_values("labelled_videos")
+        x = part["labelled_videos"]
+        ax_acc.plot(x, part["ours"], "o-", color=f"C{i}", label=row)
+        ax_acc.fill_between(x, part["low"], part["high"], color=f"C{i}", alpha=0.2)
+        gain = part["relative_gain"].dropna()
+        if len(gain):
+            ax_gain.plot(part.loc[gain.index, "labelled_videos"], gain, "o-", color=f"C{i}", label=row)
+    for j, name in enumerate(("chance", "most frequent class")):
+        if name in flat.index and pd.notna(flat[name]):
+            ax_acc.axhline(flat[name], color="0.4", ls=":" if j == 0 else "--", label=name)
+    ax_gain.axhline(1.0, color="0.4", ls=":", label="no gain")
+    ax_acc.set(xscale="log", xlabel="labelled training videos", ylabel="test accuracy (%)",
+               title="(b) accuracy vs labelled data")
+    ax_gain.set(xscale="log", xlabel="labelled training videos", ylabel="fine-tune / random init",
+                title="(c) relative gain")
+    for ax in (ax_acc, ax_gain):
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+def flow_histogram_figure(motion_csv: Path, path: str | Path) -> Path:
+    """Flow-magnitude histograms of real and generated clips (share of pixels per bin), side by side."""
+    table = pd.read_csv(motion_csv).dropna(subset=["ours"])
+    names = list(dict.fromkeys(table["row"]))
+    fig = Figure(figsize=(9, 3.6), dpi=100, layout="constrained")
+    ax = fig.subplots()
+    labels = [c.removesuffix(" px/frame") for c in table[table["row"] == names[0]]["column"]]
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        part = table[table["row"] == name]
+        ax.bar(np.arange(len(part)) + (i - (len(names) - 1) / 2) * width, 100 * part["ours"], width,
+               color="0.2" if name == "real" else f"C{i}",
+               label=f"{name} (mean {part['mean_magnitude'].iloc[0]:.2f} px/frame)")
+    ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
+    ax.set(xlabel="flow magnitude (pixels per frame)", ylabel="% of pixels", yscale="log",
+           title="optical-flow magnitudes of real and generated clips")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    return save_figure(fig, path)
+
+
+def generations_gif(samples: Mapping[str, Path], real_frames: np.ndarray, path: str | Path, n: int = 2) -> Path:
+    """The clips of Fig. 2 playing: ``n`` of each model (red border) beside ``n`` real ones (green)."""
+    rows = [np.asarray(real_frames)[:n]] + [read_samples(p)[:n] for p in samples.values()]
+    labels = ["real"] * len(rows[0]) + [NAMES[v] for v, r in zip(samples, rows[1:], strict=True) for _ in r]
+    return sample_gif(np.concatenate(rows), 0, path, labels, truth_rows=range(len(rows[0])))
+
+
+def streams_gif(twostream_samples: Path, path: str | Path, n: int = 2) -> Path:
+    """Fig. 3 playing: per sample the video, its foreground, its mask and its static background."""
+    video = read_samples(twostream_samples)[:n]
+    foreground = read_samples(twostream_samples, COMPARE, "foreground")[:n]
+    mask = np.repeat(read_samples(twostream_samples, COMPARE, "mask")[:n, ..., None], 3, axis=-1)
+    background = np.repeat(read_samples(twostream_samples, COMPARE, "background")[:n, None], video.shape[1], axis=1)
+    tiles = [x for i in range(len(video)) for x in (video[i], foreground[i], mask[i], background[i])]
+    labels = [name for _ in range(len(video)) for name in ("video", "foreground", "mask", "background")]
+    return sample_gif(np.stack(tiles), 0, path, labels, truth_rows=())
+
+
+def futures_figure(futures: Path, path: str | Path, n: int = 4, k: int = 6) -> Path:
+    """Fig. 5: per static input frame its real continuation (top) and the generated future (below)."""
+    group = open_shard(futures)
+    real, generated = np.asarray(group["real"][:n]), np.asarray(group["frames"][:n])
+    fig = Figure(figsize=(1.1 * k, 2.4 * len(real)), dpi=100, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(2 * len(real), 1))
+    for i in range(len(real)):
+        for r, (name, clip) in enumerate((("real continuation of the input frame", real[i]),
+                                          ("generated future of the first frame alone", generated[i]))):
+            ax = axes[2 * i + r]
+            ax.imshow(_strip(clip, k))
+            ax.set_axis_off()
+            ax.set_title(name, fontsize=7, loc="left")
+    fig.suptitle(f"first-frame L1 {group.attrs['first_frame_l1']:.3f} (another clip's first frame: "
+                 f"{group.attrs['other_clip_first_frame_l1']:.3f}), values in [-1, 1]", fontsize=8)
+    return save_figure(fig, path)
+
+
+def futures_gif(futures: Path, path: str | Path, n: int = 2) -> Path:
+    """Fig. 5 playing: real continuations (green) beside the futures generated from their first frames (red)."""
+    group = open_shard(futures)
+    real, generated = np.asarray(group["real"][:n]), np.asarray(group["frames"][:n])
+    tiles = np.stack([x for i in range(len(real)) for x in (real[i], generated[i])])
+    labels = [name for _ in range(len(real)) for name in ("real", "future")]
+    return sample_gif(tiles, 1, path, labels, truth_rows=range(0, len(tiles), 2))

@@ -24,7 +24,10 @@ DATASET = "flickr"
 VARIANTS: tuple[str, ...] = ("twostream", "onestream", "ae")
 """Two-stream GAN, one-stream GAN, autoencoder + GMM baseline (the models of Table 1)."""
 GANS: tuple[str, ...] = ("twostream", "onestream")
+FUTURE = "future"
+"""Future generation (Sec. 3.4): an image encoder in front of the two-stream generator; not in Table 1."""
 CLIP_SETS: tuple[tuple[str, str], ...] = (("ucf101", "vgan"), ("flickr", "vgan"))
+"""UCF101 (or its stand-in) for action recognition (Sec. 3.3); Flickr's scenes for the generators."""
 
 SIZES = {
     "smoke": {
@@ -36,34 +39,51 @@ SIZES = {
         # for the real side of the comparison; the models never see them
         "data": {"frames": 16, "size": 32, "judge_fraction": 0.25, "compare_fraction": 0.25},
         # steps per model; lr and beta1 are the paper's Adam; mask_penalty: L1 weight on the mask
-        "train": {"batch_size": 2, "steps": {"twostream": 2, "onestream": 2, "ae": 2}, "lr": 2e-4, "beta1": 0.5,
+        "train": {"batch_size": 2, "steps": {"twostream": 2, "onestream": 2, "ae": 2, "future": 2}, "lr": 2e-4, "beta1": 0.5,
                   "mask_penalty": 0.1, "checkpoint_every": 1, "log_every": 1, "preview_every": 0, "workers": 0},
         # components of the Gaussian mixture over the AE codes (paper 256; at most the training clips)
         "gmm": {"components": 1},
+        # future generation (Sec. 3.4, main_conditional.lua): base width of its networks (128: twice the
+        # noise model's), batch, weight and norm of the first-frame term (the code: L1 x 10), mask prior off
+        "future": {"base": 128, "batch_size": 2, "first_frame_weight": 10.0, "first_frame_norm": "l1"},
         # samples: generated clips per model for the comparison (the real side is the compare hold-out);
         # judge_samples: generated clips per model the judge trains on (other seeds)
         "eval": {"samples": 4, "judge_samples": 4, "bootstrap": 200, "batch_size": 4,
                  "judge": {"width": 4, "steps": 4, "batch_size": 4, "lr": 1e-3}, "figure_samples": 2},
+        # action recognition (Sec. 3.3, Fig. 4): the classifier of D's trunk + dropout + K-way conv on
+        # the action dataset's stabilized clips; shares: 1/k of the labelled training videos per class
+        # (Fig. 4b/c); test_fraction: training videos held out as test when the dataset has no test
+        # split (the synthetic stand-in); probe_c: inverse L2 weight of the logistic regression
+        "action": {"steps": 2, "batch_size": 4, "lr": 2e-4, "beta1": 0.5, "dropout": 0.5, "shares": [1, 2],
+                   "test_fraction": 0.3, "probe_c": 1.0, "checkpoint_every": 1, "log_every": 1, "workers": 0},
     },
     "demo": {
         "model": {"z_dim": 32, "width": 1 / 8},
         "data": {"frames": 16, "size": 32, "judge_fraction": 0.25, "compare_fraction": 0.25},
-        "train": {"batch_size": 8, "steps": {"twostream": 200, "onestream": 200, "ae": 150}, "lr": 2e-4,
+        "train": {"batch_size": 8, "steps": {"twostream": 200, "onestream": 200, "ae": 150, "future": 200}, "lr": 2e-4,
                   "beta1": 0.5, "mask_penalty": 0.1, "checkpoint_every": 50, "log_every": 10,
                   "preview_every": 100, "workers": 0},
         "gmm": {"components": 4},
+        "future": {"base": 128, "batch_size": 8, "first_frame_weight": 10.0, "first_frame_norm": "l1"},
         "eval": {"samples": 64, "judge_samples": 64, "bootstrap": 2000, "batch_size": 32,
                  "judge": {"width": 8, "steps": 300, "batch_size": 16, "lr": 1e-3}, "figure_samples": 4},
+        "action": {"steps": 300, "batch_size": 16, "lr": 2e-4, "beta1": 0.5, "dropout": 0.5, "shares": [1, 2, 4, 8],
+                   "test_fraction": 0.3, "probe_c": 1.0, "checkpoint_every": 100, "log_every": 10, "workers": 0},
     },
     "paper": {
         "model": {"z_dim": 100, "width": 1.0},
         "data": {"frames": 32, "size": 64, "judge_fraction": 0.1, "compare_fraction": 0.1},
-        "train": {"batch_size": 64, "steps": {"twostream": 100_000, "onestream": 100_000, "ae": 100_000},
+        "train": {"batch_size": 64, "steps": {"twostream": 100_000, "onestream": 100_000, "ae": 100_000,
+                                                   "future": 100_000},
                   "lr": 2e-4, "beta1": 0.5, "mask_penalty": 0.1, "checkpoint_every": 1000, "log_every": 100,
                   "preview_every": 1000, "workers": 4},
         "gmm": {"components": 256},
+        "future": {"base": 128, "batch_size": 32, "first_frame_weight": 10.0, "first_frame_norm": "l1"},
         "eval": {"samples": 1000, "judge_samples": 1000, "bootstrap": 2000, "batch_size": 64,
                  "judge": {"width": 32, "steps": 3000, "batch_size": 64, "lr": 1e-3}, "figure_samples": 8},
+        # main_ucf.lua: batch 256, max_iter 1000, Adam 2e-4 / 0.5, VolumetricDropout(0.5)
+        "action": {"steps": 1000, "batch_size": 256, "lr": 2e-4, "beta1": 0.5, "dropout": 0.5, "shares": [1, 2, 4, 8],
+                   "test_fraction": 0.3, "probe_c": 1.0, "checkpoint_every": 100, "log_every": 10, "workers": 4},
     },
 }
 
@@ -91,6 +111,36 @@ REFERENCE: dict[str, dict[str, dict[str, float]]] = {
 }
 """The paper's numbers, table -> row -> column -> value, as printed."""
 
+ACTION_DATASET = "ucf101"
+"""The labelled action videos of Sec. 3.3 (the synthetic action classes by default)."""
+ACTION_INITS: tuple[str, ...] = ("random", "finetune")
+ACTION_ROWS: dict[str, str] = {
+    "random": "VGAN + random init", "finetune": "VGAN + fine-tune", "linear": "VGAN + logistic regression",
+    "chance": "chance", "most frequent class": "most frequent class",
+}
+"""Fig. 4a's row of each classifier (``REFERENCE`` spells them) and of the trivial answers."""
+FEATURE_NET = "random-1of1"
+"""The 3D CNN trained on the action data whose pooled features FD / KID use: the random-init
+classifier on every labelled video (no downloaded weights)."""
+
+
+def action_row(init: str) -> str:
+    return ACTION_ROWS[init]
+
+
+def action_classifiers(sizes: Mapping[str, Any]) -> list[str]:
+    """Names ``<init>-1of<share>`` of the classifiers of Fig. 4 (share 1 always: Fig. 4a and FD/KID)."""
+    shares = sorted({1, *(int(k) for k in sizes["action"]["shares"])})
+    return [f"{init}-1of{k}" for init in ACTION_INITS for k in shares]
+
+
+def action_sizes(sizes: Mapping[str, Any]) -> dict[str, Any]:
+    """What an action classifier reads: widths, clip size and its schedule (not the GAN's steps)."""
+    action = {k: v for k, v in sizes["action"].items() if k != "shares"}
+    return {"model": dict(sizes["model"]), "data": {k: sizes["data"][k] for k in ("frames", "size")},
+            "action": action}
+
+
 PAIRINGS: tuple[tuple[str, str], ...] = (
     ("twostream", "ae"), ("onestream", "ae"), ("twostream", "onestream"),
     ("twostream", "real"), ("onestream", "real"), ("ae", "real"),
@@ -106,8 +156,8 @@ def pairing_row(a: str, b: str) -> str:
 
 
 def models(sources: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(dataset, variant) pairs to train: the three models of Table 1 on Flickr unless it is off."""
-    return [(DATASET, v) for v in VARIANTS] if sources.get(DATASET, "off") != "off" else []
+    """(dataset, variant) pairs to train: the three models of Table 1 and the future generator on Flickr."""
+    return [(DATASET, v) for v in (*VARIANTS, FUTURE)] if sources.get(DATASET, "off") != "off" else []
 
 
 def stabilized_summary(data_root: Path, dataset: str) -> str:
@@ -128,12 +178,15 @@ def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict
     """
     check(dataset, variant)
     train = {k: v for k, v in sizes["train"].items() if k != "steps"}
-    if variant == "ae":
+    if variant in ("ae", FUTURE):
         train = {k: v for k, v in train.items() if k != "mask_penalty"}
     out = {"model": dict(sizes["model"]), "data": dict(sizes["data"]),
            "train": {**train, "steps": int(sizes["train"]["steps"][variant])}}
     if variant == "ae":
         out["gmm"] = dict(sizes["gmm"])
+    if variant == FUTURE:
+        out["train"]["batch_size"] = int(sizes["future"]["batch_size"])
+        out["future"] = {k: v for k, v in sizes["future"].items() if k != "batch_size"}
     return out
 
 
@@ -141,13 +194,19 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
     """Table 1 (automatic judge), the statistics table and the figures (none when Flickr is off)."""
     if sources.get(DATASET, "off") == "off":
         return []
-    tables = [results / "tables" / f"{name}.csv" for name in ("vgan_preference", "vgan_statistics")]
-    figures = [results / "figures" / f"vgan_{name}.png" for name in ("generations", "streams", "training")]
+    tables = [results / "tables" / f"{name}.csv" for name in ("vgan_preference", "vgan_statistics",
+                                                              "vgan_flow_magnitudes")]
+    figures = [results / "figures" / f"vgan_{name}.png" for name in ("generations", "streams", "training",
+                                                                     "flow_histograms", "futures")]
+    figures += [results / "figures" / f"vgan_{name}.gif" for name in ("generations", "streams", "futures")]
+    if sources.get(ACTION_DATASET, "off") != "off":
+        tables += [results / "tables" / f"{ACTION_DATASET}_action_{name}.csv" for name in ("accuracy", "data")]
+        figures.append(results / "figures" / "vgan_action_data.png")
     return tables + figures
 
 
 def check(dataset: str, variant: str) -> None:
     if dataset != DATASET:
         raise KeyError(f"vgan has no dataset {dataset!r}; known: {DATASET}")
-    if variant not in VARIANTS:
-        raise KeyError(f"vgan has no variant {variant!r}; known: {', '.join(VARIANTS)}")
+    if variant not in (*VARIANTS, FUTURE):
+        raise KeyError(f"vgan has no variant {variant!r}; known: {', '.join((*VARIANTS, FUTURE))}")

@@ -26,7 +26,14 @@ from pipeline.papers.vgan.gan import (
     VideoGAN,
     encode_clips,
 )
-from pipeline.papers.vgan.model import Autoencoder, Discriminator, Generator, VGANConfig
+from pipeline.papers.vgan.model import (
+    Autoencoder,
+    Discriminator,
+    FutureGenerator,
+    Generator,
+    VGANConfig,
+)
+from pipeline.papers.vgan.spec import FUTURE
 from pipeline.training import TrainConfig, TrainingJob, fit
 
 log = logging.getLogger(__name__)
@@ -35,15 +42,22 @@ GMM_NAME = "gmm.npz"
 """The AE baseline's code mixture, beside its model.pt."""
 
 
-def model_config(variant: str, clips: VganClips, model_sizes: Mapping[str, Any]) -> VGANConfig:
-    """The networks of ``variant`` for the clips' size; the AE's decoder is the two-stream generator."""
-    return VGANConfig(z_dim=int(model_sizes["z_dim"]), frames=clips.frames, size=clips.size,
-                      width=float(model_sizes["width"]), two_stream=variant != "onestream")
+def model_config(variant: str, clips: VganClips, sizes: Mapping[str, Any]) -> VGANConfig:
+    """The networks of ``variant`` for the clips' size; the AE's decoder is the two-stream generator,
+    the future generator is two-stream at its own base width (``main_conditional.lua``: 128)."""
+    model = sizes["model"]
+    base = int(sizes["future"]["base"]) if variant == FUTURE else VGANConfig.base
+    return VGANConfig(z_dim=int(model["z_dim"]), frames=clips.frames, size=clips.size, base=base,
+                      width=float(model["width"]), two_stream=variant != "onestream")
 
 
 def build_generator(config: Mapping[str, Any]) -> Generator:
     """A generator from a saved ``model_config`` (for ``pipeline.training.load_model``)."""
     return Generator(VGANConfig(**config))
+
+
+def build_future_generator(config: Mapping[str, Any]) -> FutureGenerator:
+    return FutureGenerator(VGANConfig(**config))
 
 
 def build_autoencoder(config: Mapping[str, Any]) -> Autoencoder:
@@ -65,13 +79,23 @@ def train_config(train: Mapping[str, Any]) -> TrainConfig:
 
 
 def train_gan(cfg: VGANConfig, clips: VganClips, job: TrainingJob) -> Path:
-    """The game of Eq. 1 with the paper's Adam and mask prior, batches a function of (seed, step)."""
+    """The game of Eq. 1 (Eq. 3 for the future generator) with the paper's Adam and mask prior,
+    batches a function of (seed, step)."""
     train = job.sizes["train"]
     torch.manual_seed(job.seed)  # the initial weights are a function of the seed
-    gan = VideoGAN(Generator(cfg), Discriminator(cfg), lr=float(train["lr"]), beta1=float(train["beta1"]),
-                   mask_penalty=float(train["mask_penalty"]) if cfg.two_stream else 0.0)
+    if job.variant == FUTURE:
+        future = job.sizes["future"]
+        gan = VideoGAN(FutureGenerator(cfg), Discriminator(cfg), lr=float(train["lr"]), beta1=float(train["beta1"]),
+                       mask_penalty=0.0, first_frame_weight=float(future["first_frame_weight"]),
+                       first_frame_norm=str(future["first_frame_norm"]))
+        shown = torch.stack([torch.from_numpy(clips.dataset[int(r)]) for r in clips.rows["train"][:4]])
+    else:
+        gan = VideoGAN(Generator(cfg), Discriminator(cfg), lr=float(train["lr"]), beta1=float(train["beta1"]),
+                       mask_penalty=float(train["mask_penalty"]) if cfg.two_stream else 0.0)
 
     def preview() -> dict[str, np.ndarray]:
+        if job.variant == FUTURE:
+            return {"futures": preview_grid(torch.cat([shown, gan.predict(shown[:, 0]).cpu()]))}
         return {"samples": preview_grid(gan.sample(4, seed=job.seed))}
 
     batches = training_batches(clips, int(train["batch_size"]), job.seed, int(train.get("workers", 0)))
@@ -121,9 +145,9 @@ def load_gmm(path: Path) -> CodeGMM:
 
 
 def train(job: TrainingJob) -> Path:
-    """Train ``job.variant`` (twostream | onestream | ae) on the stabilized clips of ``job.dataset``."""
+    """Train ``job.variant`` (twostream | onestream | ae | future) on the stabilized clips of ``job.dataset``."""
     clips = vgan_clips(job.inputs["summary"], job.sizes["data"])
-    cfg = model_config(job.variant, clips, job.sizes["model"])
+    cfg = model_config(job.variant, clips, job.sizes)
     if job.variant == "ae":
         return train_autoencoder(cfg, clips, job)
     return train_gan(cfg, clips, job)

@@ -14,3 +14,27 @@ def vgan_model(variant, seeddir=""):
 
 def vgan_samples(variants=VGAN_VARIANTS, seeddir=""):
     return {v: VGAN_EVAL / f"{seeddir}{v}_samples.zarr" for v in variants}
+
+
+VGAN_ACTION = vgan_spec.ACTION_DATASET
+VGAN_ACTION_ON = SOURCES.get(VGAN_ACTION, "off") != "off"
+VGAN_ACTION_SUMMARY = vgan_spec.stabilized_summary(DATA, VGAN_ACTION)
+VGAN_ACTION_MODELS = RESULTS / "models" / "vgan_action" / VGAN_ACTION
+VGAN_CLASSIFIERS = vgan_spec.action_classifiers(VGAN)
+
+
+def vgan_classifier(name, seeddir=""):
+    return VGAN_ACTION_MODELS / name / f"{seeddir}model.pt"
+
+
+def vgan_action_train_inputs(wildcards):
+    """The action clips, and the trained two-stream GAN (same seed) whose D a fine-tuned classifier starts from."""
+    inputs = {"summary": VGAN_ACTION_SUMMARY}
+    if wildcards.classifier.startswith("finetune-"):
+        inputs["discriminator"] = vgan_model("twostream", wildcards.seeddir)
+    return inputs
+
+
+def vgan_feature_net(wildcards):
+    """FD / KID's 3D CNN trained on the action data (none when the action dataset is off: the judge's own)."""
+    return {"feature_net": vgan_classifier(vgan_spec.FEATURE_NET, wildcards.seeddir)} if VGAN_ACTION_ON else {}

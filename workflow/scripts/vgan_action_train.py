@@ -1,0 +1,18 @@
+from pathlib import Path
+
+from pipeline.logs import logging_to
+from pipeline.papers.vgan.action import train_classifier
+from pipeline.training import TrainingJob
+
+with logging_to(snakemake.log[0]):
+    init, share = snakemake.wildcards.classifier.split("-1of")
+    train_classifier(TrainingJob(
+        paper="vgan",
+        dataset="ucf101",
+        variant=f"action_{snakemake.wildcards.classifier}",
+        out_dir=Path(snakemake.output[0]).parent,
+        sizes=snakemake.params.sizes,
+        inputs=dict(snakemake.input.items()),
+        seed=snakemake.params.seed,
+        device=snakemake.params.device,
+    ), init, int(share))
