@@ -103,6 +103,7 @@ def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: in
         camera_motion_prob={"hmdb51": 0.25, "kth": 0.0}.get(dataset, 1.0),
         background="homogeneous" if dataset == "kth" else "cluttered",
         bounce=dataset == "kth",  # KTH's people turn back at the frame's edge instead of leaving an empty scene
+        texture_scale=float(sizes.get("texture_scale", SceneConfig.texture_scale)),
     )
     config = StandinConfig(
         scene=scene,

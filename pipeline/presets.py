@@ -19,13 +19,19 @@ from typing import Any
 SCALES: tuple[str, ...] = ("smoke", "demo", "paper")
 
 
-def _standin(videos_per_class: tuple[int, int], width: int, height: int, seconds: float, save_flow: bool = True) -> dict:
+def _standin(videos_per_class: tuple[int, int], width: int, height: int, seconds: float, save_flow: bool = True,
+             texture_scale: float | None = None) -> dict:
     """Sizes of a synthetic stand-in dataset: (train, test) videos per class, frame size, length.
 
     ``save_flow``: keep the dense ground-truth flow beside each video (about 60 MB per paper-size
-    video, so off at paper scale, where the homographies, masks and positions remain)."""
+    video, so off at paper scale, where the homographies, masks and positions remain).
+    ``texture_scale``: typical size of the background's shapes in pixels (default: the scenes' 6,
+    clutter for trackers); vgan's Flickr scenes use a third of the frame height, a few large
+    regions a small video generator can learn."""
     train, test = videos_per_class
+    extra = {} if texture_scale is None else {"texture_scale": texture_scale}
     return {
+        **extra,
         "save_flow": save_flow,
         "train_videos_per_class": train,
         "test_videos_per_class": test,
@@ -48,7 +54,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "thumos": _standin((0, 1), 96, 72, 1.2),
             "hmdb51": _standin((2, 1), 96, 72, 0.6),
             "kth": _standin((1, 1), 80, 60, 1.2),
-            "flickr": _standin((1, 0), 96, 72, 1.4),
+            "flickr": _standin((1, 0), 96, 72, 1.4, texture_scale=24),
             "exercise": _standin((1, 1), 64, 64, 0.4),
             "pennaction": _standin((1, 1), 64, 64, 0.4),
             "voc2012": _detection_standin(64, 48, 10, 6),
@@ -74,7 +80,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "thumos": _standin((0, 20), 160, 120, 1.1),
             "hmdb51": _standin((40, 15), 160, 120, 0.6),
             "kth": _standin((20, 6), 160, 120, 2.0),
-            "flickr": _standin((16, 0), 128, 96, 2.6),
+            # vgan's GANs need hundreds of clips: many short scenes of a few large regions
+            "flickr": _standin((64, 0), 96, 72, 2.6, texture_scale=24),
             "exercise": _standin((4, 1), 96, 96, 1.0),
             "pennaction": _standin((4, 1), 96, 96, 1.0),
             "voc2012": _detection_standin(160, 120, 200, 100),
@@ -100,7 +107,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "thumos": _standin((0, 40), 320, 240, 7.0, save_flow=False),
             "hmdb51": _standin((100, 20), 320, 240, 3.0, save_flow=False),
             "kth": _standin((100, 25), 160, 120, 4.0, save_flow=False),
-            "flickr": _standin((100, 0), 320, 240, 8.0, save_flow=False),
+            "flickr": _standin((100, 0), 320, 240, 8.0, save_flow=False, texture_scale=80),
             "exercise": _standin((100, 10), 128, 128, 4.0, save_flow=False),
             "pennaction": _standin((100, 10), 128, 128, 4.0, save_flow=False),
             "voc2012": _detection_standin(320, 240, 2000, 1000),

@@ -239,3 +239,25 @@ def test_a_homogeneous_background_leaves_the_actor_the_only_thing_that_changes()
     assert cluttered.frames[0].astype(float).mean(axis=2)[background].std() > 15
     with pytest.raises(ValueError, match="background"):
         SceneConfig(background="plain")
+
+
+def test_flickr_scenes_are_a_few_large_regions_and_the_preset_asks_for_them(tmp_path):
+    """vgan's Flickr stand-in: background shapes a third of the frame tall (``texture_scale``), so a
+    small frame holds a few smooth regions rather than the trackers' clutter; written through the
+    same stand-in writer, with the scale in its record."""
+    from pipeline.data import write_standin
+    from pipeline.presets import PRESETS
+
+    demo = PRESETS["demo"]["standin"]["flickr"]
+    assert demo["texture_scale"] == demo["height"] / 3 and "texture_scale" not in PRESETS["demo"]["standin"]["ucf101"]
+
+    def edges(texture_scale: float) -> float:  # share of pixels on a strong edge in the first frame
+        cfg = dataclasses.replace(CFG, camera_motion_prob=0.0, texture_scale=texture_scale)
+        grey = render_scene(cfg, "updown", np.random.default_rng(5)).frames[0].astype(np.float32).mean(axis=2)
+        return float((np.hypot(*np.gradient(grey)) > 20).mean())
+
+    assert edges(24.0) < 0.6 * edges(6.0)  # measured: about half
+    sizes = {**PRESETS["smoke"]["standin"]["flickr"], "seconds": 0.3}
+    folder = write_standin("flickr", tmp_path / "flickr", sizes, seed=0)
+    record = json.loads((folder / "source.json").read_text())
+    assert record["config"]["scene"]["texture_scale"] == 24.0

@@ -60,8 +60,8 @@ SIZES = {
     "demo": {
         "model": {"z_dim": 32, "width": 1 / 8},
         "data": {"frames": 16, "size": 32, "judge_fraction": 0.25, "compare_fraction": 0.25},
-        "train": {"batch_size": 8, "steps": {"twostream": 200, "onestream": 200, "ae": 150, "future": 200}, "lr": 2e-4,
-                  "beta1": 0.5, "mask_penalty": 0.1, "checkpoint_every": 50, "log_every": 10,
+        "train": {"batch_size": 8, "steps": {"twostream": 2000, "onestream": 2000, "ae": 300, "future": 1000}, "lr": 2e-4,
+                  "beta1": 0.5, "mask_penalty": 0.1, "checkpoint_every": 500, "log_every": 50,
                   "preview_every": 100, "workers": 0},
         "gmm": {"components": 4},
         "future": {"base": 128, "batch_size": 8, "first_frame_weight": 10.0, "first_frame_norm": "l1"},
