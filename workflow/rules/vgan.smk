@@ -111,18 +111,18 @@ rule vgan_streams_figure:
 
 rule vgan_futures:
     input:
-        model=vgan_model(vgan_spec.FUTURE),
+        model=vgan_model(vgan_spec.FUTURE, "{seeddir}"),
         summary=VGAN_SUMMARY,
     output:
-        directory(VGAN_EVAL / "future_samples.zarr"),
+        directory(VGAN_EVAL / "{seeddir}future_samples.zarr"),
     params:
         sizes={"data": VGAN["data"], "eval": {"batch_size": VGAN["eval"]["batch_size"]}},
     resources:
         **job_resources("evaluate"),
     log:
-        LOGS / "vgan_futures" / f"{VGAN_DATASET}.log",
+        LOGS / "vgan_futures" / f"{{seeddir}}{VGAN_DATASET}.log",
     benchmark:
-        BENCHMARKS / "vgan_futures" / f"{VGAN_DATASET}.tsv",
+        BENCHMARKS / "vgan_futures" / f"{{seeddir}}{VGAN_DATASET}.tsv",
     script:
         "../scripts/vgan_futures.py"
 
@@ -147,24 +147,24 @@ rule vgan_futures_figure:
 
 rule vgan_motion:
     input:
-        **vgan_samples(),
-        future=VGAN_EVAL / "future_samples.zarr",
+        **vgan_samples(seeddir="{seeddir}"),
+        future=VGAN_EVAL / "{seeddir}future_samples.zarr",
         summary=VGAN_SUMMARY,
         sources=[DATA / "sources" / f"{VGAN_DATASET}.json"],
     output:
-        table=report(RESULTS / "tables" / "vgan_flow_magnitudes.csv", caption="../report/vgan/flow_magnitudes.rst",
-                     category="vgan"),
-        provenance=RESULTS / "tables" / "vgan_flow_magnitudes.provenance.json",
+        table=report(RESULTS / "tables" / "{seeddir}vgan_flow_magnitudes.csv",
+                     caption="../report/vgan/flow_magnitudes.rst", category="vgan"),
+        provenance=RESULTS / "tables" / "{seeddir}vgan_flow_magnitudes.provenance.json",
     params:
         sizes={"data": VGAN["data"]},
         variants=[*VGAN_VARIANTS, vgan_spec.FUTURE],
-        config=config,
+        config=seeded_config,
     resources:
         **job_resources("light"),
     log:
-        LOGS / "vgan_motion" / f"{VGAN_DATASET}.log",
+        LOGS / "vgan_motion" / f"{{seeddir}}{VGAN_DATASET}.log",
     benchmark:
-        BENCHMARKS / "vgan_motion" / f"{VGAN_DATASET}.tsv",
+        BENCHMARKS / "vgan_motion" / f"{{seeddir}}{VGAN_DATASET}.tsv",
     script:
         "../scripts/vgan_motion.py"
 
