@@ -8,13 +8,15 @@ Three steps, each writing a file the next reads, so a table or figure reruns alo
    its streams (foreground, mask, static background).
 2. :func:`judge_samples`: a real-vs-generated classifier (``judge.VideoJudge``) trained on the
    held-out *judge* real clips against the pooled *judge* samples of every model, then Table 1's
-   six pairings on the *compare* sets, each with a bootstrap interval, and the real-vs-real
-   control (two halves of the compare real clips; a fair judge gives about 50%). The paper's
+   six pairings on the *compare* sets, each over every pair of clips with a bootstrap interval,
+   and the real-vs-real control (two halves of the compare real videos; a fair judge gives about 50%). The paper's
    numbers are human two-alternative forced choices; ours are this judge's, and say so. Beside
    them, weight-free statistics: diversity (near 0 under mode collapse), flicker, temporal
    variance, the two-stream background's temporal variance (0 by construction) and mask mean,
-   and Fréchet distance / KID to the real compare clips in the judge's feature space.
-3. :func:`write_tables`: ``vgan_preference.csv`` and ``vgan_statistics.csv``.
+   and Fréchet distance / KID to the real compare clips in the pooled features of the action
+   classifier trained on the action data (``action.py``; the judge's own when there is none).
+3. :func:`write_tables`: ``vgan_preference.csv`` and ``vgan_statistics.csv``;
+   :func:`write_motion_table`: ``vgan_flow_magnitudes.csv`` (``motion.py``).
 """
 
 from __future__ import annotations
