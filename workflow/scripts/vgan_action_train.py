@@ -2,10 +2,11 @@ from pathlib import Path
 
 from pipeline.logs import logging_to
 from pipeline.papers.vgan.action import train_classifier
+from pipeline.papers.vgan.spec import parse_classifier
 from pipeline.training import TrainingJob
 
 with logging_to(snakemake.log[0]):
-    init, share = snakemake.wildcards.classifier.split("-1of")
+    init, share = parse_classifier(snakemake.wildcards.classifier)
     train_classifier(TrainingJob(
         paper="vgan",
         dataset="ucf101",
@@ -15,4 +16,4 @@ with logging_to(snakemake.log[0]):
         inputs=dict(snakemake.input.items()),
         seed=snakemake.params.seed,
         device=snakemake.params.device,
-    ), init, int(share))
+    ), init, share)

@@ -1,7 +1,11 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.papers.vgan.figures import generations_figure, generations_gif, real_frames
+from pipeline.papers.vgan.figures import (
+    generations_figure,
+    generations_gif,
+    real_frames,
+)
 
 with logging_to(snakemake.log[0]):
     samples = {v: Path(snakemake.input[v]) for v in snakemake.params.variants}

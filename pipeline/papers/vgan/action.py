@@ -137,6 +137,11 @@ class ActionClips:
         clips = np.stack([self.dataset[int(r)] for r in rows])
         return torch.from_numpy(clips), torch.from_numpy(self.labels[rows])
 
+    def batches(self, rows: np.ndarray, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """:meth:`read` a batch at a time, so evaluating UCF101's clips never holds them all."""
+        for start in range(0, len(rows), max(1, size)):
+            yield self.read(rows[start : start + size])
+
 
 class _LabelledDataset:
     """Row -> (clip, class index) for the training loop's batches."""

@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 from pipeline.atomic import write_json
 from pipeline.intervals import INTERVAL, mean_interval
 from pipeline.papers.vgan.action import (
+    ActionClassifier,
     ActionClips,
     action_clips,
     build_classifier,
@@ -32,7 +33,13 @@ from pipeline.papers.vgan.action import (
     trunk_features,
 )
 from pipeline.papers.vgan.gan import to_network_layout
-from pipeline.papers.vgan.spec import REFERENCE, action_row
+from pipeline.papers.vgan.model import Discriminator
+from pipeline.papers.vgan.spec import (
+    REFERENCE,
+    action_row,
+    classifier_name,
+    parse_classifier,
+)
 from pipeline.tables import provenance, write_table
 from pipeline.training import load_model, model_provenance
 
@@ -51,10 +58,25 @@ def video_correct(clips: ActionClips, rows: np.ndarray, probabilities: np.ndarra
 
 
 @torch.no_grad()
-def _softmax(model_path: Path, clips: torch.Tensor, batch_size: int) -> np.ndarray:
-    classifier = load_model(model_path, build_classifier)
-    out = [torch.softmax(classifier(to_network_layout(chunk).float()), 1) for chunk in clips.split(batch_size)]
-    return torch.cat(out).numpy()
+def _test_outputs(clips: ActionClips, classifiers: Mapping[str, ActionClassifier], discriminator: Discriminator,
+                  batch_size: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One pass over the test clips: every classifier's class probabilities and the frozen D's features."""
+    probabilities: dict[str, list[np.ndarray]] = {name: [] for name in classifiers}
+    features = []
+    for chunk, _ in clips.batches(clips.rows["test"], batch_size):
+        video = to_network_layout(chunk).float()
+        for name, classifier in classifiers.items():
+            probabilities[name].append(torch.softmax(classifier(video), 1).numpy())
+        features.append(trunk_features(discriminator, chunk, pooled=False, batch_size=batch_size))
+    return {name: np.concatenate(p) for name, p in probabilities.items()}, np.concatenate(features)
+
+
+def _train_features(clips: ActionClips, rows: np.ndarray, discriminator: Discriminator,
+                    batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frozen D's features and the labels of some training rows, a batch at a time."""
+    parts = [(trunk_features(discriminator, chunk, pooled=False, batch_size=batch_size), labels.numpy())
+             for chunk, labels in clips.batches(rows, batch_size)]
+    return np.concatenate([f for f, _ in parts]), np.concatenate([y for _, y in parts])
 
 
 def _score(correct: np.ndarray, seed: int) -> dict[str, float]:
@@ -68,54 +90,57 @@ def evaluate_actions(classifiers: Mapping[str, Path], discriminator: Path, summa
     a = sizes["action"]
     clips = action_clips(summary, sizes["data"], float(a["test_fraction"]))
     test_rows = clips.rows["test"]
-    test_clips, _ = clips.read(test_rows)
     batch = int(a["batch_size"])
+    d = load_model(discriminator, build_discriminator, module="discriminator")
+    networks = {key: load_model(Path(path), build_classifier) for key, path in sorted(classifiers.items())}
+    probabilities, test_features = _test_outputs(clips, networks, d, batch)
     results: dict[str, dict[str, Any]] = {}
     correct: dict[str, np.ndarray] = {}
-    for key, path in sorted(classifiers.items()):
-        init, share = key.split("-1of")
-        rows = clips.labelled(int(share))
-        correct[key] = video_correct(clips, test_rows, _softmax(Path(path), test_clips, batch))
-        results[key] = {"init": init, "share": int(share), "labelled_videos": clips.videos(rows),
+    for key in networks:
+        init, share = parse_classifier(key)
+        rows = clips.labelled(share)
+        correct[key] = video_correct(clips, test_rows, probabilities[key])
+        results[key] = {"init": init, "share": share, "labelled_videos": clips.videos(rows),
                         "labelled_clips": int(len(rows)), **_score(correct[key], seed)}
         log.info("%s: %.1f%% [%.1f, %.1f] on %d test videos, %d labelled videos", key,
                  100 * results[key]["accuracy"], 100 * results[key]["low"], 100 * results[key]["high"],
                  results[key]["videos"], results[key]["labelled_videos"])
 
     # logistic regression on the frozen GAN discriminator's features (all labelled videos)
-    d = load_model(discriminator, build_discriminator, module="discriminator")
     train_rows = clips.labelled(1)
-    train_clips, train_labels = clips.read(train_rows)
-    train_features = trunk_features(d, train_clips, pooled=False, batch_size=batch)
+    train_features, train_labels = _train_features(clips, train_rows, d, batch)
     scaler = StandardScaler().fit(train_features)
     probe = LogisticRegression(C=float(a["probe_c"]), max_iter=2000, random_state=seed)
-    probe.fit(scaler.transform(train_features), train_labels.numpy())
+    probe.fit(scaler.transform(train_features), train_labels)
     probs = np.zeros((len(test_rows), len(clips.classes)))
-    probs[:, probe.classes_] = probe.predict_proba(scaler.transform(trunk_features(d, test_clips, pooled=False,
-                                                                                  batch_size=batch)))
+    probs[:, probe.classes_] = probe.predict_proba(scaler.transform(test_features))
     correct["linear"] = video_correct(clips, test_rows, probs)
     results["linear"] = {"init": "linear", "share": 1, "labelled_videos": clips.videos(train_rows),
                          "labelled_clips": int(len(train_rows)), **_score(correct["linear"], seed)}
 
-    # the trivial answers, by the same per-video scoring
-    counts = np.bincount(clips.labels[train_rows], minlength=len(clips.classes))
-    frequent = np.zeros((len(test_rows), len(clips.classes)))
-    frequent[:, int(counts.argmax())] = 1.0
-    correct["most_frequent"] = video_correct(clips, test_rows, frequent)
-    results["most_frequent"] = {"init": "most frequent class", "share": 1, **_score(correct["most_frequent"], seed)}
+    # the trivial answers, by the same per-video scoring: the most frequent class of each share's labels
+    for share in sorted({parse_classifier(key)[1] for key in networks}):
+        rows = clips.labelled(share)
+        frequent = np.zeros((len(test_rows), len(clips.classes)))
+        frequent[:, int(np.bincount(clips.labels[rows], minlength=len(clips.classes)).argmax())] = 1.0
+        scored = _score(video_correct(clips, test_rows, frequent), seed)
+        results[f"most_frequent-1of{share}"] = {"init": "most frequent class", "share": share,
+                                                "labelled_videos": clips.videos(rows),
+                                                "labelled_clips": int(len(rows)), **scored}
+    test_videos = results["linear"]["videos"]
     results["chance"] = {"init": "chance", "share": 1, "accuracy": 1 / len(clips.classes), "low": None,
-                         "high": None, "videos": int(len(correct["most_frequent"]))}
+                         "high": None, "videos": test_videos}
 
     gains = {}
-    for key in classifiers:
-        if key.startswith("finetune-"):
-            other = key.replace("finetune-", "random-")
-            if other in correct:
-                diff = correct[key] - correct[other]
-                low, high = mean_interval(diff, seed)
-                gains[key.removeprefix("finetune-")] = {"difference": float(diff.mean()), "low": low, "high": high}
+    for key in networks:
+        init, share = parse_classifier(key)
+        other = classifier_name("random", share)
+        if init == "finetune" and other in correct:
+            diff = correct[key] - correct[other]
+            low, high = mean_interval(diff, seed)
+            gains[str(share)] = {"difference": float(diff.mean()), "low": low, "high": high}
     record = {
-        "classes": clips.classes, "test_from": clips.test_from, "test_videos": int(len(correct["most_frequent"])),
+        "classes": clips.classes, "test_from": clips.test_from, "test_videos": test_videos,
         "results": results, "finetune_minus_random": gains,
         "model_provenance": [model_provenance(Path(p)) for _, p in sorted(classifiers.items())]
         + [model_provenance(Path(discriminator))],
@@ -134,19 +159,19 @@ def write_action_tables(evaluation: Path, accuracy_csv: Path, data_csv: Path, co
     r = json.loads(Path(evaluation).read_text())
     res = r["results"]
     rows = []
-    for key, v in res.items():
+    for v in res.values():
         if v["share"] != 1:
             continue
         rows.append({"row": action_row(v["init"]), "column": "accuracy", "ours": pct(v["accuracy"]),
                      "low": pct(v["low"]), "high": pct(v["high"]), "test_videos": v["videos"],
                      "labelled_videos": v.get("labelled_videos")})
     curve = []
-    for key, v in sorted(res.items(), key=lambda kv: (kv[1]["init"], -kv[1]["share"])):
-        if v["init"] not in ("random", "finetune"):
+    for v in sorted(res.values(), key=lambda v: (v["init"], -v["share"])):
+        if v["init"] not in ("random", "finetune", "most frequent class"):
             continue
         share = str(v["share"])
-        gain = r["finetune_minus_random"].get(f"1of{share}")
-        random_acc = res.get(f"random-1of{share}", {}).get("accuracy")
+        gain = r["finetune_minus_random"].get(share)
+        random_acc = res.get(classifier_name("random", v["share"]), {}).get("accuracy")
         curve.append({"row": action_row(v["init"]), "column": f"1/{share} of labelled videos",
                       "ours": pct(v["accuracy"]), "low": pct(v["low"]), "high": pct(v["high"]),
                       "labelled_videos": v["labelled_videos"], "share": 1 / v["share"],

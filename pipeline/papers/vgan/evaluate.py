@@ -43,9 +43,9 @@ from pipeline.papers.vgan.judge import (
     frechet_distance,
     kernel_distance,
     mask_sparsity,
-    preference,
-    real_vs_real_control,
     realness,
+    score_control,
+    score_preference,
     train_judge,
 )
 from pipeline.papers.vgan.model import Autoencoder, Generator
@@ -185,14 +185,15 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
     judge = train_judge(real_judge, pooled, cfg)
 
     compare = {**{v: fakes[v][COMPARE] for v in VARIANTS}, "real": real_compare}
+    scores = {source: realness(judge, clips, batch) for source, clips in compare.items()}  # each clip scored once
     rows = []
     for k, (a, b) in enumerate(PAIRINGS):
-        p = preference(judge, compare[a], compare[b], n_boot=n_boot, seed=seed + k)
+        p = score_preference(scores[a], scores[b], n_boot=n_boot, seed=seed + k)
         rows.append({"row": pairing_row(a, b), "a": a, "b": b, "rate": p.rate, "low": p.low, "high": p.high,
                      "pairs": p.pairs, "clips_a": p.clips[0], "clips_b": p.clips[1]})
         log.info("%s: %.1f%% [%.1f, %.1f] over %d pairs", rows[-1]["row"], 100 * p.rate, 100 * p.low,
                  100 * p.high, p.pairs)
-    c = real_vs_real_control(judge, real_compare, videos=real.videos("compare"), n_boot=n_boot, seed=seed)
+    c = score_control(scores["real"], real.videos("compare"), n_boot=n_boot, seed=seed)
     rows.append({"row": CONTROL_ROW, "a": "real", "b": "real", "rate": c.rate, "low": c.low, "high": c.high,
                  "pairs": c.pairs, "clips_a": c.clips[0], "clips_b": c.clips[1]})
     log.info("%s: %.1f%% [%.1f, %.1f] over %d pairs", CONTROL_ROW, 100 * c.rate, 100 * c.low, 100 * c.high, c.pairs)
@@ -206,8 +207,7 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
             stats = _statistics(clips, real_features[:half], real_features[half:])
         else:
             stats = _statistics(clips, embed(clips), real_features)
-        scores = realness(judge, clips, batch)
-        stats["judged_real"] = float((scores > 0).mean())  # share of clips the judge calls real
+        stats["judged_real"] = float((scores[source] > 0).mean())  # share of clips the judge calls real
         if source == "twostream":
             background = _clips(read_samples(samples[source], COMPARE, "background")[:, None])
             mask = torch.from_numpy(read_samples(samples[source], COMPARE, "mask").astype(np.float64) / 255)

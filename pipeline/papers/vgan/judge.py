@@ -123,15 +123,23 @@ def preference(
     level: float = 0.95,
     seed: int = 0,
 ) -> Preference:
-    """How often the judge prefers a clip of A over a clip of B, over every pair (a Mann-Whitney rate).
+    """How often the judge prefers a clip of A over a clip of B, over every pair (a Mann-Whitney rate)."""
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("preference needs at least one clip on each side")
+    return score_preference(realness(judge, a), realness(judge, b), n_boot=n_boot, level=level, seed=seed)
+
+
+def score_preference(sa: np.ndarray, sb: np.ndarray, *, n_boot: int = 2000, level: float = 0.95,
+                     seed: int = 0) -> Preference:
+    """:func:`preference` from the judge's scores of the two sides (each clip scored once, whatever it is paired with).
 
     Table 1 shows people random pairs; scoring every pair estimates the same rate with far less
     noise than one pairing of clip i with clip i (at the demo's 17 real-vs-real pairs one pairing
     alone ranged from 6% to 65%). The interval resamples the clips of A and of B independently.
     """
-    if len(a) == 0 or len(b) == 0:
+    sa, sb = np.asarray(sa), np.asarray(sb)
+    if len(sa) == 0 or len(sb) == 0:
         raise ValueError("preference needs at least one clip on each side")
-    sa, sb = realness(judge, a), realness(judge, b)
     rng = np.random.default_rng(seed)
     boots = [pair_rate(sa[rng.integers(0, len(sa), len(sa))], sb[rng.integers(0, len(sb), len(sb))])
              for _ in range(n_boot)]
@@ -148,11 +156,17 @@ def real_vs_real_control(
     With ``videos`` (the video of each clip) the halves are halves of the videos, so two clips of
     one video never stand on both sides.
     """
-    groups = videos if videos is not None else [str(k) for k in range(len(real))]
-    if len(groups) != len(real):
-        raise ValueError(f"{len(groups)} video names for {len(real)} clips")
+    return score_control(realness(judge, real), videos, n_boot=n_boot, seed=seed)
+
+
+def score_control(scores: np.ndarray, videos: Sequence[str] | None = None, *, n_boot: int = 2000,
+                  seed: int = 0) -> Preference:
+    """:func:`real_vs_real_control` from the judge's scores of the real clips."""
+    groups = videos if videos is not None else [str(k) for k in range(len(scores))]
+    if len(groups) != len(scores):
+        raise ValueError(f"{len(groups)} video names for {len(scores)} clips")
     a, b = video_halves(groups, seed)
-    return preference(judge, real[torch.from_numpy(a)], real[torch.from_numpy(b)], n_boot=n_boot, seed=seed)
+    return score_preference(scores[a], scores[b], n_boot=n_boot, seed=seed)
 
 
 def video_halves(videos: Sequence[str], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -119,7 +119,7 @@ ACTION_ROWS: dict[str, str] = {
     "chance": "chance", "most frequent class": "most frequent class",
 }
 """Fig. 4a's row of each classifier (``REFERENCE`` spells them) and of the trivial answers."""
-FEATURE_NET = "random-1of1"
+FEATURE_NET = "random-1of1"  # classifier_name("random", 1)
 """The 3D CNN trained on the action data whose pooled features FD / KID use: the random-init
 classifier on every labelled video (no downloaded weights)."""
 
@@ -128,10 +128,23 @@ def action_row(init: str) -> str:
     return ACTION_ROWS[init]
 
 
+def classifier_name(init: str, share: int) -> str:
+    """A Fig. 4 classifier's name (its model folder): ``<init>-1of<share>``."""
+    return f"{init}-1of{int(share)}"
+
+
+def parse_classifier(name: str) -> tuple[str, int]:
+    """(init, share) of a :func:`classifier_name`."""
+    init, _, share = name.partition("-1of")
+    if init not in ACTION_INITS or not share.isdigit():
+        raise KeyError(f"{name!r} is not a classifier name <init>-1of<share> (init: {', '.join(ACTION_INITS)})")
+    return init, int(share)
+
+
 def action_classifiers(sizes: Mapping[str, Any]) -> list[str]:
-    """Names ``<init>-1of<share>`` of the classifiers of Fig. 4 (share 1 always: Fig. 4a and FD/KID)."""
+    """Names of the classifiers of Fig. 4, every init at every share (share 1 always: Fig. 4a and FD/KID)."""
     shares = sorted({1, *(int(k) for k in sizes["action"]["shares"])})
-    return [f"{init}-1of{k}" for init in ACTION_INITS for k in shares]
+    return [classifier_name(init, k) for init in ACTION_INITS for k in shares]
 
 
 def action_sizes(sizes: Mapping[str, Any]) -> dict[str, Any]:
