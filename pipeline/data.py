@@ -71,8 +71,12 @@ def fetch_dataset(
     data_root: Path,
     standin_sizes: Mapping[str, Any] | None,
     seed: int,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Make ``dataset`` available per its config; returns the source record."""
+    """Make ``dataset`` available per its config; returns the source record.
+
+    ``workers``: processes rendering a synthetic stand-in (the same videos whatever the count).
+    """
     source = dataset_config["source"]
     folder = raw_dir(data_root, dataset)
     if source == "synthetic" and dataset == "voc2012":
@@ -82,7 +86,7 @@ def fetch_dataset(
             raise ValueError(
                 f"datasets.{dataset}.source: synthetic has no stand-in for {dataset}; use url or path"
             )
-        write_standin(dataset, folder, standin_sizes, seed)
+        write_standin(dataset, folder, standin_sizes, seed, workers)
     elif source in ("url", "path", "embedded"):
         fetch_source(dataset, source, dataset_config.get("path"), folder)
     else:
@@ -90,7 +94,7 @@ def fetch_dataset(
     return read_source(folder)
 
 
-def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: int) -> Path:
+def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: int, workers: int = 1) -> Path:
     """Render the synthetic stand-in for ``dataset`` and record it as its source."""
 
     scene = SceneConfig(
@@ -114,7 +118,7 @@ def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: in
         include_packaged_clips=dataset in ("ucf101", "flickr"),
         save_flow=bool(sizes.get("save_flow", True)),
     )
-    write_standin_dataset(folder, config)
+    write_standin_dataset(folder, config, workers)
     record_path = folder / SOURCE_RECORD
     record = json.loads(record_path.read_text())
     record.update({"dataset": dataset, "source": "synthetic", "layout": "synthetic", "root": str(folder.resolve())})

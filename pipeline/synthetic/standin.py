@@ -19,7 +19,10 @@ import importlib.util
 import json
 import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -62,51 +65,71 @@ def packaged_clip_dir() -> Path:
     return Path(spec.submodule_search_locations[0]) / "datasets" / "data"
 
 
-def _video_id(
-    label: str, index: int, scene_camera: bool, n_actors: int, rng: np.random.Generator, hmdb: bool
-) -> tuple[str, int]:
-    """The video's id and the crf to encode it with."""
-    if not hmdb:
+def _video_id(label: str, index: int, scene_camera: bool, n_actors: int, quality: str | None) -> tuple[str, int]:
+    """The video's id and the crf to encode it with (``quality``: HMDB-51's tag, None for plain names)."""
+    if quality is None:
         return f"synth_{label}_{index:04d}", _QUALITY_CRF["goo"]
-    quality = _QUALITIES[rng.choice(len(_QUALITIES), p=_QUALITY_P)]
     people = min(max(n_actors, 1), 3)  # HMDB-51 tags np1, np2, np3 (three or more)
     # <source>_<class>_<body part>_<cm|nm>_<people>_<viewpoint>_<quality>_<n>, as HMDB-51 names files
     name = f"synth{index:04d}_{label}_f_{'cm' if scene_camera else 'nm'}_np{people}_fr_{quality}_0"
     return name, _QUALITY_CRF[quality]
 
 
-def write_standin_dataset(out_dir: str | os.PathLike, cfg: StandinConfig) -> Path:
-    """Render and write a whole stand-in dataset, published atomically (temp dir, then rename)."""
+def write_standin_dataset(out_dir: str | os.PathLike, cfg: StandinConfig, workers: int = 1) -> Path:
+    """Render and write a whole stand-in dataset, published atomically (temp dir, then rename).
+
+    ``workers`` processes render videos at once; each video has its own random stream, so the
+    dataset is the same whatever the count.
+    """
     out_dir = Path(out_dir)
     with publishing_dir(out_dir) as tmp:  # a killed run's temporary is removed by the next one
-        _render_into(tmp, out_dir.name, cfg)
+        _render_into(tmp, out_dir.name, cfg, workers)
     return out_dir
 
 
-def _render_into(tmp: Path, name: str, cfg: StandinConfig) -> None:
+@dataclass(frozen=True)
+class _Job:
+    """One video to render: its class, split, place in the dataset and its own random stream."""
+
+    index: int
+    label: str
+    split: str
+    seed: np.random.SeedSequence
+    quality: str | None  # HMDB-51's quality tag, drawn in video order so names match a serial run
+
+
+def _render_one(tmp: Path, cfg: StandinConfig, job: _Job) -> str:
+    """Render one scene, write its video and ground truth; the video's path relative to ``videos/``."""
+    scene = render_scene(cfg.scene, job.label, np.random.default_rng(job.seed))
+    video_id, crf = _video_id(job.label, job.index, scene.camera_motion, cfg.scene.n_actors, job.quality)
+    relative = f"{job.label}/{video_id}.mp4"
+    write_video(tmp / "videos" / relative, scene.frames, scene.fps, crf=crf)
+    truth = tmp / "groundtruth" / job.label / f"{video_id}.npz"
+    truth.parent.mkdir(parents=True, exist_ok=True)
+    dense = {"flow": scene.flow.astype(np.float16), "occlusion": scene.occlusion} if cfg.save_flow else {}
+    np.savez_compressed(
+        truth, homographies=scene.homographies, masks=scene.masks, **dense, label=job.label,
+        directions=scene.directions, positions=scene.positions, speeds=scene.speeds,
+        phases=scene.phases, fps=scene.fps, camera_motion=scene.camera_motion, crf=crf,
+    )
+    return relative
+
+
+def _render_into(tmp: Path, name: str, cfg: StandinConfig, workers: int = 1) -> None:
     splits: dict[str, list[str]] = {"train": [], "test": []}
-    jobs = [(label, split) for label in cfg.scene.classes
-            for split, count in (("train", cfg.train_videos_per_class), ("test", cfg.test_videos_per_class))
-            for _ in range(count)]
+    pairs = [(label, split) for label in cfg.scene.classes
+             for split, count in (("train", cfg.train_videos_per_class), ("test", cfg.test_videos_per_class))
+             for _ in range(count)]
     root = np.random.SeedSequence([cfg.seed])
     names = np.random.default_rng(root.spawn(1)[0])
-    for index, ((label, split), seed) in enumerate(tqdm(list(zip(jobs, root.spawn(len(jobs) + 1)[1:], strict=True)),
-                                                        desc=f"render {name}", unit="video")):
-        scene = render_scene(cfg.scene, label, np.random.default_rng(seed))
-        video_id, crf = _video_id(
-            label, index, scene.camera_motion, cfg.scene.n_actors, names, cfg.hmdb_names
-        )
-        relative = f"{label}/{video_id}.mp4"
-        write_video(tmp / "videos" / relative, scene.frames, scene.fps, crf=crf)
-        truth = tmp / "groundtruth" / label / f"{video_id}.npz"
-        truth.parent.mkdir(parents=True, exist_ok=True)
-        dense = {"flow": scene.flow.astype(np.float16), "occlusion": scene.occlusion} if cfg.save_flow else {}
-        np.savez_compressed(
-            truth, homographies=scene.homographies, masks=scene.masks, **dense, label=label,
-            directions=scene.directions, positions=scene.positions, speeds=scene.speeds,
-            phases=scene.phases, fps=scene.fps, camera_motion=scene.camera_motion, crf=crf,
-        )
-        splits[split].append(relative)
+    jobs = [_Job(index, label, split, seed,
+                 _QUALITIES[names.choice(len(_QUALITIES), p=_QUALITY_P)] if cfg.hmdb_names else None)
+            for index, ((label, split), seed) in enumerate(zip(pairs, root.spawn(len(pairs) + 1)[1:], strict=True))]
+    render = partial(_render_one, tmp, cfg)
+    with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        made = pool.map(render, jobs) if pool is not None else map(render, jobs)
+        for job, relative in zip(jobs, tqdm(made, total=len(jobs), desc=f"render {name}", unit="video"), strict=True):
+            splits[job.split].append(relative)
     if cfg.include_packaged_clips:
         for name in PACKAGED_CLIPS:
             target = tmp / "videos" / "real_footage" / name

@@ -12,6 +12,7 @@ rule data_fetch:
         standin=lambda w: SIZES["standin"].get(w.dataset),
         data_root=DATA,
         seed=config["seed"],
+    threads: 4  # processes rendering a synthetic stand-in
     resources:
         **job_resources("data"),
     log:

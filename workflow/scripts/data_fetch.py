@@ -11,5 +11,6 @@ with logging_to(snakemake.log[0]):
         data_root=Path(snakemake.params.data_root),
         standin_sizes=snakemake.params.standin,
         seed=snakemake.params.seed,
+        workers=snakemake.threads,
     )
     Path(snakemake.output[0]).write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
