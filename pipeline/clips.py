@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from pipeline.atomic import write_csv
-from pipeline.manifest import parse_segments, read_manifest
+from pipeline.layouts import parse_segments
+from pipeline.manifest import read_manifest
 from pipeline.shards import SPLITS, ShardWriter, open_shard, shard_length
 from pipeline.video_read import UnreadableVideo, iter_frames
 

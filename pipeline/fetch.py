@@ -37,7 +37,7 @@ from pipeline.archives import (
 )
 from pipeline.atomic import write_text
 from pipeline.fetch_errors import FetchError
-from pipeline.manifest import walk_files
+from pipeline.layouts import walk_files
 from pipeline.sources import (
     DownloadFile,
     Requirement,

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from pipeline import clips, papers
+from pipeline.layouts import parse_hmdb_tags
 from pipeline.manifest import (
     HMDB_COLUMNS,
     MANIFEST_COLUMNS,
     list_videos,
-    parse_hmdb_tags,
     read_manifest,
     why_split_is_empty,
     write_manifest,
@@ -234,7 +234,7 @@ def test_kth_persons_split_like_svg(tmp_path, tiny):
 
 
 def test_kth_sequences_file_parsed_as_the_real_one_is_written(tmp_path):
-    from pipeline.manifest import parse_kth_sequences, parse_segments
+    from pipeline.layouts import parse_kth_sequences, parse_segments
 
     listing = tmp_path / "00sequences.txt"
     listing.write_text(
