@@ -131,3 +131,5 @@ def test_control_halves_are_whole_videos(judge) -> None:
     assert control.clips == (len(a), len(b))
     with pytest.raises(ValueError, match="video names"):
         real_vs_real_control(judge, clips, videos=videos[:5])
+    with pytest.raises(ValueError, match="at least 2 videos, got 1"):  # one video cannot be split
+        real_vs_real_control(judge, clips[:3], videos=["v0"] * 3)

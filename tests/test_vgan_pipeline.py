@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import jobs
@@ -13,13 +14,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from smoke_graph import run_paper
+from smoke_graph import REPO, run_paper
 
 from pipeline.papers import sizes as resolve
 from pipeline.papers.vgan import spec
 from pipeline.papers.vgan import train as vgan_train
 from pipeline.papers.vgan.data import held_out_videos, split_sets, vgan_clips
-from pipeline.papers.vgan.evaluate import COMPARE, JUDGE, read_samples, write_samples
+from pipeline.papers.vgan.evaluate import (
+    COMPARE,
+    JUDGE,
+    MEAN_OVER_SCENES,
+    PREFERENCE,
+    mean_over_scenes,
+    read_samples,
+    scene_column,
+    write_samples,
+)
 from pipeline.papers.vgan.futures import write_futures
 from pipeline.papers.vgan.model import Generator, VGANConfig
 from pipeline.shards import SPLITS, open_shard, summarize_shards, write_shard
@@ -28,8 +38,14 @@ from pipeline.training import load_model
 SMOKE = resolve("smoke")["vgan"]
 
 
-def write_stabilized(root: Path, videos: int = 6, frames: int = 32, size: int = 64) -> Path:
-    """A stabilized vgan shard as the stabilize stage writes it: one clip per video, two classes."""
+def _training_clips(log: str) -> int:
+    """The training-set size a vgan training log states ("vgan <variant>: N training clips ...")."""
+    return int(re.search(r"vgan \S+: (\d+) training clips", log).group(1))
+
+
+def write_stabilized(root: Path, videos: int = 6, frames: int = 32, size: int = 64,
+                     labels: tuple[str, str] = ("updown", "wave")) -> Path:
+    """A stabilized vgan shard as the stabilize stage writes it: one clip per video, two classes (``labels``)."""
     rng = np.random.default_rng(0)
     names = [f"v{k}" for k in range(videos)]
     clips = rng.integers(0, 255, (videos, frames, size, size, 3), dtype=np.uint8)
@@ -37,7 +53,7 @@ def write_stabilized(root: Path, videos: int = 6, frames: int = 32, size: int = 
     arrays = {"frames": clips, "video_index": np.arange(videos, dtype=np.int32),
               "start": np.zeros(videos, np.int32), "label": (np.arange(videos) % 2).astype(np.int32),
               "split": np.full(videos, SPLITS.index("train"), np.uint8)}
-    path = write_shard(folder / "shard-00000.zarr", arrays, {"videos": names})
+    path = write_shard(folder / "shard-00000.zarr", arrays, {"videos": names, "labels": list(labels)})
     summarize_shards([path], folder / "summary.csv")
     return folder / "summary.csv"
 
@@ -66,6 +82,37 @@ def test_paper_preset_is_the_papers_and_jobs_read_only_their_sizes() -> None:
     assert future["future"] == {"base": 128, "first_frame_weight": 10.0, "first_frame_norm": "l1"}
     assert spec.training_sizes(more, "flickr", spec.FUTURE) == spec.training_sizes(SMOKE, "flickr", spec.FUTURE)
     assert {spec.pairing_row(a, b) for a, b in spec.PAIRINGS} == set(spec.REFERENCE["vgan_preference"])
+
+
+def test_per_scene_models_are_named_sized_and_checked() -> None:
+    assert spec.scenes({"source": "synthetic"}) == [] and spec.scenes({"scenes": ["beach", "golf"]}) == ["beach", "golf"]
+    for bad in (["a-b"], ["x", "x"], [""], ["a/b"]):
+        with pytest.raises(ValueError, match="datasets.flickr.scenes"):
+            spec.scenes({"scenes": bad})
+    assert spec.scene_models(["beach"]) == [("flickr", "twostream-beach"), ("flickr", "onestream-beach"),
+                                            ("flickr", "ae-beach")]
+    for variant in spec.VARIANTS:
+        assert spec.parse_variant(spec.scene_variant(variant, "beach")) == (variant, "beach")
+        assert spec.parse_variant(variant) == (variant, None) and spec.scene_variant(variant, None) == variant
+    for bad in ("future-beach", "twostream-", "gan-beach"):
+        with pytest.raises(KeyError):
+            spec.parse_variant(bad)
+    pooled, beach = (spec.training_sizes(SMOKE, "flickr", v) for v in ("onestream", "onestream-beach"))
+    assert beach["data"] == {**pooled["data"], "scene": "beach"} and beach["train"] == pooled["train"]
+    assert "gmm" in spec.training_sizes(SMOKE, "flickr", "ae-beach")
+
+
+def test_a_scenes_clips_are_its_labels_and_its_hold_outs_the_pooled_ones(tmp_path: Path) -> None:
+    summary = write_stabilized(tmp_path, videos=12, labels=("beach", "golf"))  # label 0 (beach), 1 alternate
+    pooled = vgan_clips(summary, SMOKE["data"])
+    beach = vgan_clips(summary, {**SMOKE["data"], "scene": "beach"})
+    table = pd.DataFrame({"video": pooled.video_ids})
+    for name, rows in beach.rows.items():
+        assert len(rows) > 0 and set(rows) <= set(pooled.rows[name])  # the same hold-outs, one scene's part
+        assert all(int(v[1:]) % 2 == 0 for v in table["video"].iloc[rows])  # beach: label 0, even videos
+    assert sum(map(len, beach.rows.values())) == 6
+    with pytest.raises(ValueError, match="no scene 'train_station'.*beach, golf"):
+        vgan_clips(summary, {**SMOKE["data"], "scene": "train_station"})
 
 
 def test_real_hold_outs_are_whole_videos_disjoint_and_stable() -> None:
@@ -135,30 +182,61 @@ def test_autoencoder_writes_its_gmm_and_every_model_samples(tmp_path: Path) -> N
 # ----------------------------------------------------------------------------- the graph
 
 
+def test_mean_over_scenes_averages_the_scenes_with_a_narrower_interval() -> None:
+    rows = [{"row": "two-stream over AE", "column": scene_column(s), "ours": v, "low": v - 10, "high": v + 10,
+             "pairs": 4} for s, v in (("beach", 80.0), ("golf", 60.0))]
+    rows.append({"row": "two-stream over AE", "column": PREFERENCE, "ours": 0.0, "low": 0.0, "high": 0.0, "pairs": 4})
+    (mean,) = mean_over_scenes(rows, ["beach", "golf"])
+    assert mean["column"] == MEAN_OVER_SCENES and mean["ours"] == 70.0 and mean["pairs"] == 8
+    # two independent scenes of half-width 10: the mean's half-width is 10 / sqrt(2)
+    assert mean["high"] - 70.0 == pytest.approx(10 / np.sqrt(2)) and 70.0 - mean["low"] == pytest.approx(10 / np.sqrt(2))
+
+
 def test_smoke_graph_writes_table_1_by_the_automatic_judge(tmp_path: Path) -> None:
     targets = [f"results/tables/vgan_{t}.csv" for t in ("preference", "statistics", "flow_magnitudes")]
     targets += [f"results/tables/ucf101_action_{t}.csv" for t in ("accuracy", "data")]
     figures = ["results/figures/vgan_streams.png", "results/figures/vgan_streams.gif",
-               "results/figures/vgan_futures.png"]  # the others run in the demo
-    run = run_paper(tmp_path, "vgan", *targets, *figures)
+               "results/figures/vgan_futures.png", "results/figures/vgan_generations.png"]
+    # one scene with models of its own: six training videos per class, 40% of the videos compared,
+    # give the scene two videos for the judge, two for the comparison (the control splits them) and
+    # two to train on (the fewest the AE's mixture fits)
+    scenes = tmp_path / "scenes.yaml"
+    scenes.write_text("datasets: {flickr: {source: synthetic, scenes: [diagonal]}}\n"
+                      "overrides: {standin: {flickr: {train_videos_per_class: 6}}, vgan: {data: {compare_fraction: 0.4}}}\n")
+    run = run_paper(tmp_path, "vgan", *targets, *figures, "--configfile", str(REPO / "config.yaml"), str(scenes))
     assert run.returncode == 0, run.stderr[-4000:]
     table = pd.read_csv(tmp_path / targets[0])
     pairings = [spec.pairing_row(a, b) for a, b in spec.PAIRINGS]
-    assert list(table["row"]) == [*pairings, spec.CONTROL_ROW]
-    assert (table["judged_by"] == "automatic judge").all() and (table["column"] == "preference").all()
-    assert table.loc[table["row"].isin(pairings), "paper"].notna().all()
+    columns = [PREFERENCE, scene_column("diagonal")]
+    for column in columns:
+        assert list(table.loc[table["column"] == column, "row"]) == [*pairings, spec.CONTROL_ROW]
+    assert list(table.loc[table["column"] == MEAN_OVER_SCENES, "row"]) == [*pairings, spec.CONTROL_ROW]
+    assert (table["judged_by"] == "automatic judge").all()
+    pooled = table[table["column"] == PREFERENCE]
+    assert pooled.loc[pooled["row"].isin(pairings), "paper"].notna().all()
+    assert table.loc[table["column"] != PREFERENCE, "paper"].isna().all()  # the paper's numbers: its mean, once
     assert np.isnan(table.loc[table["row"] == spec.CONTROL_ROW, "paper"]).all()
-    values = table[["low", "ours", "high"]].to_numpy()
+    measured = table[table["column"].isin(columns)]
+    values = measured[["low", "ours", "high"]].to_numpy()
     assert ((values >= 0) & (values <= 100)).all() and (values[:, 0] <= values[:, 1]).all()
-    assert (values[:, 1] <= values[:, 2]).all() and (table["pairs"] >= 1).all()
+    assert (values[:, 1] <= values[:, 2]).all() and (measured["pairs"] >= 1).all()
+    judges = {name: json.loads((tmp_path / "results" / "eval" / "vgan" / "flickr" / f"{name}.json").read_text())
+              for name in ("judge", "judge-diagonal")}
+    assert judges["judge-diagonal"]["scene"] == "diagonal" and judges["judge"]["scene"] is None
+    assert judges["judge-diagonal"]["sets"]["real_compare"] < judges["judge"]["sets"]["real_compare"]  # its clips only
+    scene_log = (tmp_path / "results" / "logs" / "train" / "vgan" / "flickr" / "twostream-diagonal.log").read_text()
+    pooled_log = (tmp_path / "results" / "logs" / "train" / "vgan" / "flickr" / "twostream.log").read_text()
+    assert _training_clips(scene_log) < _training_clips(pooled_log)
+    assert (tmp_path / "results" / "figures" / "vgan_generations_diagonal.png").stat().st_size > 1000
     stats = pd.read_csv(tmp_path / targets[1])
-    assert {"two-stream", "one-stream", "AE", "real"} == set(stats["row"])
+    assert {"two-stream", "one-stream", "AE", "real"} | {f"{n} (diagonal)" for n in ("two-stream", "one-stream", "AE", "real")} \
+        == set(stats["row"])
     background = stats[(stats["row"] == "two-stream") & (stats["column"] == "background_variance")]["ours"]
     assert float(background.iloc[0]) == 0.0  # one static image for every frame
     assert {"diversity", "flicker", "frechet_distance", "kid"} <= set(stats["column"])
     record = json.loads((tmp_path / "results" / "tables" / "vgan_preference.provenance.json").read_text())
     assert "automatic judge" in record["judged_by"] and record["scale"] == "smoke"
-    assert len(record["models"]["models"]) == 3
+    assert len(record["models"]["models"]) == 6  # three over every video, three of the scene
     assert all((tmp_path / f).stat().st_size > 1000 for f in figures)
     stats_record = json.loads((tmp_path / "results" / "tables" / "vgan_statistics.provenance.json").read_text())
     assert "action classifier" in stats_record["units"]["statistics"]  # FD / KID in the action 3D CNN's features

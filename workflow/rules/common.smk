@@ -27,7 +27,7 @@ BENCHMARKS = RESULTS / "benchmarks"
 
 wildcard_constraints:
     paper="[a-z]+",
-    variant="[a-z0-9_]+",
+    variant="[a-z0-9_]+(-[A-Za-z0-9_]+)?",  # <variant>-<scene>: vgan's per-scene models
     dataset="[a-z0-9]+",
     protocol="[a-z]+",
     shard="[0-9]{5}",

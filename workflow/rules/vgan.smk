@@ -11,7 +11,7 @@ rule vgan_samples:
     output:
         directory(VGAN_EVAL / "{seeddir}{variant}_samples.zarr"),
     wildcard_constraints:
-        variant="|".join(VGAN_VARIANTS),
+        variant="|".join(VGAN_MODEL_NAMES),
     params:
         sizes={"eval": {k: VGAN["eval"][k] for k in ("samples", "judge_samples", "batch_size")}},
         seed=run_seed,
@@ -28,20 +28,22 @@ rule vgan_samples:
 rule vgan_judge:
     input:
         unpack(vgan_feature_net),
-        **vgan_samples(seeddir="{seeddir}"),
+        unpack(vgan_judge_inputs),
         summary=VGAN_SUMMARY,
     output:
-        VGAN_EVAL / "{seeddir}judge.json",
+        VGAN_EVAL / "{seeddir}judge{scene}.json",
+    wildcard_constraints:
+        scene="|".join(["", *(f"-{s}" for s in VGAN_SCENES)]),
     params:
-        sizes={"data": VGAN["data"], "eval": VGAN["eval"]},
+        sizes=lambda w: {"data": vgan_data_sizes(w.scene.lstrip("-")), "eval": VGAN["eval"]},
         variants=list(VGAN_VARIANTS),
         seed=run_seed,
     resources:
         **job_resources("train"),
     log:
-        LOGS / "vgan_judge" / f"{{seeddir}}{VGAN_DATASET}.log",
+        LOGS / "vgan_judge" / f"{{seeddir}}{VGAN_DATASET}{{scene}}.log",
     benchmark:
-        BENCHMARKS / "vgan_judge" / f"{{seeddir}}{VGAN_DATASET}.tsv",
+        BENCHMARKS / "vgan_judge" / f"{{seeddir}}{VGAN_DATASET}{{scene}}.tsv",
     script:
         "../scripts/vgan_judge.py"
 
@@ -49,6 +51,7 @@ rule vgan_judge:
 rule vgan_tables:
     input:
         judge=VGAN_EVAL / "{seeddir}judge.json",
+        scene_judges=lambda w: list(vgan_scene_judges(w.seeddir).values()),
         sources=[DATA / "sources" / f"{VGAN_DATASET}.json"],
     output:
         preference=report(RESULTS / "tables" / "{seeddir}vgan_preference.csv", caption="../report/vgan/preference.rst",
@@ -58,6 +61,7 @@ rule vgan_tables:
         provenance=[RESULTS / "tables" / f"{{seeddir}}vgan_{t}.provenance.json" for t in ("preference", "statistics")],
     params:
         config=seeded_config,
+        scenes=VGAN_SCENES,
     resources:
         **job_resources("light"),
     log:
@@ -71,14 +75,19 @@ rule vgan_tables:
 rule vgan_generations_figure:
     input:
         **vgan_samples(),
+        scene_samples=[p for s in VGAN_SCENES for p in vgan_samples(scene=s).values()],
         summary=VGAN_SUMMARY,
     output:
         figure=report(RESULTS / "figures" / "vgan_generations.png", caption="../report/vgan/generations.rst",
                       category="vgan"),
         gif=report(RESULTS / "figures" / "vgan_generations.gif", caption="../report/vgan/generations_gif.rst",
                    category="vgan"),
+        # one figure per scene of datasets.flickr.scenes: its own models and real clips
+        scene_figures=[report(RESULTS / "figures" / f"vgan_generations_{s}.png", caption="../report/vgan/generations.rst",
+                              category="vgan") for s in VGAN_SCENES],
     params:
         sizes={"data": VGAN["data"]},
+        scene_sizes={s: {"data": vgan_data_sizes(s)} for s in VGAN_SCENES},
         n=VGAN["eval"]["figure_samples"],
         variants=list(VGAN_VARIANTS),
     resources:

@@ -8,8 +8,14 @@ from pipeline.papers.vgan.figures import (
 )
 
 with logging_to(snakemake.log[0]):
-    samples = {v: Path(snakemake.input[v]) for v in snakemake.params.variants}
-    n = int(snakemake.params.n)
+    variants, n = snakemake.params.variants, int(snakemake.params.n)
+    samples = {v: Path(snakemake.input[v]) for v in variants}
     real = real_frames(Path(snakemake.input.summary), snakemake.params.sizes["data"], n)
     generations_figure(samples, real, Path(snakemake.output.figure), n)
     generations_gif(samples, real, Path(snakemake.output.gif), min(n, 2))
+    # each scene's models beside its real clips (inputs: the scenes' samples in variant order)
+    scene_samples = iter(map(Path, snakemake.input.scene_samples))
+    for (scene, sizes), figure in zip(snakemake.params.scene_sizes.items(), snakemake.output.scene_figures, strict=True):
+        samples = {v: next(scene_samples) for v in variants}
+        generations_figure(samples, real_frames(Path(snakemake.input.summary), sizes["data"], n), Path(figure), n,
+                           scene=scene)

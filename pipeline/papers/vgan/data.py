@@ -28,7 +28,7 @@ from pipeline.batches import (
     stable_rank,
     step_batches,
 )
-from pipeline.shards import ShardDataset
+from pipeline.shards import ShardDataset, open_shard
 
 SETS: tuple[str, ...] = ("train", "judge", "compare")
 
@@ -130,14 +130,30 @@ def split_sets(table: pd.DataFrame, judge_fraction: float, compare_fraction: flo
 
 def vgan_clips(summary: str | Path, data_sizes: Mapping[str, Any]) -> VganClips:
     """The stabilized clips a summary lists at the preset's frames and size, split into the
-    training set and the two hold-outs."""
+    training set and the two hold-outs; only one scene's (class label's) clips when ``data_sizes``
+    names a ``scene``.
+
+    The hold-outs are chosen over every scene at once (whole videos, class by class in turn), so a
+    scene's model and the models over every scene never train on a video the judge or the
+    comparison uses.
+    """
     paths = shards_of(summary)
     table = item_table(paths)
     rows = split_sets(table, float(data_sizes["judge_fraction"]), float(data_sizes["compare_fraction"]))
+    scene = data_sizes.get("scene")
+    what = f"{len(table)} clips of {table['video_id'].nunique()} videos"
+    if scene:
+        labels = [str(name) for name in open_shard(paths[0]).attrs["labels"]]  # the listing's classes, by index
+        if scene not in labels:
+            raise ValueError(f"{summary}: no scene {scene!r} (datasets.flickr.scenes) in these clips; "
+                             f"their classes are: {', '.join(labels)}")
+        in_scene = (table["label"] == labels.index(scene)).to_numpy()
+        rows = {name: r[in_scene[r]] for name, r in rows.items()}
+        what = f"{int(in_scene.sum())} clips of {table.loc[in_scene, 'video_id'].nunique()} videos of scene {scene!r}"
     for name in SETS:
         if len(rows[name]) == 0:
-            raise ValueError(f"{summary}: the {name} set is empty ({len(table)} clips of "
-                             f"{table['video_id'].nunique()} videos); use more videos or other hold-out fractions")
+            raise ValueError(f"{summary}: the {name} set is empty ({what}); "
+                             "use more videos or other hold-out fractions")
     dataset = ShardDataset(paths, arrays=("frames",),
                            transform=ClipTransform(int(data_sizes["frames"]), int(data_sizes["size"])))
     if len(dataset) != len(table):

@@ -58,6 +58,7 @@ from pipeline.papers.vgan.spec import (
     REFERENCE,
     VARIANTS,
     pairing_row,
+    parse_variant,
 )
 from pipeline.papers.vgan.train import (
     GMM_NAME,
@@ -106,18 +107,19 @@ def _generate(variant: str, model_path: Path, n: int, seed: int, batch_size: int
 
 def write_samples(variant: str, model_path: Path, sizes: Mapping[str, Any], seed: int, out: Path) -> Path:
     """The compare and judge samples of one model (different seeds), as one shard with a ``set`` array."""
-    if variant not in VARIANTS:
+    base, scene = parse_variant(variant)  # a per-scene model samples as its variant does
+    if base not in VARIANTS:
         raise KeyError(f"vgan variants are {', '.join(VARIANTS)}, not {variant!r}")
     e = sizes["eval"]
     batch = int(e["batch_size"])
     seeds = {COMPARE: 1000 * seed + 1, JUDGE: 1000 * seed + 2}
-    parts = {s: _generate(variant, Path(model_path), int(e["samples" if s == COMPARE else "judge_samples"]),
+    parts = {s: _generate(base, Path(model_path), int(e["samples" if s == COMPARE else "judge_samples"]),
                           seeds[s], batch) for s in (COMPARE, JUDGE)}
     arrays = {name: np.concatenate([parts[COMPARE][name], parts[JUDGE][name]]) for name in parts[COMPARE]}
     arrays["set"] = np.repeat(np.asarray([COMPARE, JUDGE], np.uint8), [len(parts[s]["frames"]) for s in (COMPARE, JUDGE)])
     log.info("vgan %s: %d compare and %d judge samples of %s", variant, int((arrays["set"] == COMPARE).sum()),
              int((arrays["set"] == JUDGE).sum()), arrays["frames"].shape[1:])
-    return write_shard(out, arrays, {"variant": variant, "seeds": {"compare": seeds[COMPARE], "judge": seeds[JUDGE]},
+    return write_shard(out, arrays, {"variant": base, "scene": scene, "seeds": {"compare": seeds[COMPARE], "judge": seeds[JUDGE]},
                                      "model_provenance": model_provenance(Path(model_path))})
 
 
@@ -215,7 +217,7 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
             stats["mask_mean"] = mask_sparsity(mask)
         statistics[source] = stats
     record = {
-        "judged_by": JUDGED_BY, "preference": rows, "statistics": statistics,
+        "judged_by": JUDGED_BY, "scene": sizes["data"].get("scene"), "preference": rows, "statistics": statistics,
         "judge": {**cfg.__dict__, "real_clips": len(real_judge), "generated_clips": len(pooled)},
         "feature_space": feature_space,
         "sets": {"real_compare": len(real_compare), **{v: len(compare[v]) for v in VARIANTS}},
@@ -228,22 +230,71 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
 # ----------------------------------------------------------------------------- 3. tables
 
 
-def write_tables(judge_json: Path, preference_csv: Path, statistics_csv: Path, config: Mapping[str, Any],
-                 source_records: Sequence[Path]) -> None:
-    """Table 1 by the automatic judge (percent, bootstrap interval) and the statistics table."""
-    r = json.loads(Path(judge_json).read_text())
-    pref = [{"row": p["row"], "column": "preference", "ours": 100 * p["rate"], "low": 100 * p["low"],
+PREFERENCE = "preference"
+"""Table 1's column of the models over every scene (the paper's values are its mean over scenes)."""
+MEAN_OVER_SCENES = "preference: mean over scenes"
+
+
+def scene_column(scene: str) -> str:
+    """Table 1's column of one scene's models (the paper's Golf, Beach, Train, Baby)."""
+    return f"{PREFERENCE}: {scene}"
+
+
+def _preference_rows(record: Mapping[str, Any], column: str) -> list[dict[str, Any]]:
+    return [{"row": p["row"], "column": column, "ours": 100 * p["rate"], "low": 100 * p["low"],
              "high": 100 * p["high"], "pairs": p["pairs"], "clips_a": p.get("clips_a"), "clips_b": p.get("clips_b"),
-             "judged_by": "automatic judge"} for p in r["preference"]]
-    stats = [{"row": NAMES[source], "column": key, "ours": value, "clips": r["sets"].get(source, r["sets"]["real_compare"])}
-             for source, values in r["statistics"].items() for key, value in values.items()]
-    record = provenance(config, list(source_records), models=r["model_provenance"], judged_by=r["judged_by"],
-                        judge=r["judge"], units={
+             "judged_by": "automatic judge"} for p in record["preference"]]
+
+
+def mean_over_scenes(rows: Sequence[Mapping[str, Any]], scenes: Sequence[str]) -> list[dict[str, Any]]:
+    """Per pairing, the mean of the scenes' preferences (the paper's Mean column), with a 95% interval
+    from the scenes' own: each scene's standard error taken as its interval's width / 3.92, the
+    scenes independent (separate models, judges and clips)."""
+    by_row: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        if r["column"] in {scene_column(s) for s in scenes}:
+            by_row.setdefault(r["row"], []).append(r)
+    out = []
+    for name, found in by_row.items():
+        mean = float(np.mean([r["ours"] for r in found]))
+        se = float(np.sqrt(sum(((r["high"] - r["low"]) / 3.92) ** 2 for r in found))) / len(found)
+        out.append({"row": name, "column": MEAN_OVER_SCENES, "ours": mean, "low": mean - 1.96 * se,
+                    "high": mean + 1.96 * se, "pairs": sum(r["pairs"] for r in found), "judged_by": "automatic judge"})
+    return out
+
+
+def write_tables(judge_json: Path, preference_csv: Path, statistics_csv: Path, config: Mapping[str, Any],
+                 source_records: Sequence[Path], scene_judges: Mapping[str, Path] | None = None) -> None:
+    """Table 1 by the automatic judge (percent, bootstrap interval) and the statistics table.
+
+    ``judge_json`` judged the models over every scene (column ``preference``); ``scene_judges``
+    (scene -> judge JSON) each scene's own models, with their own judge and real clips (a column
+    per scene and their mean, as the paper's Table 1).
+    """
+    records = {"": json.loads(Path(judge_json).read_text())}
+    records.update({scene: json.loads(Path(path).read_text()) for scene, path in (scene_judges or {}).items()})
+    scenes = [s for s in records if s]
+    pref, stats = [], []
+    for scene, r in records.items():
+        pref += _preference_rows(r, scene_column(scene) if scene else PREFERENCE)
+        suffix = f" ({scene})" if scene else ""
+        stats += [{"row": NAMES[source] + suffix, "column": key, "ours": value,
+                   "clips": r["sets"].get(source, r["sets"]["real_compare"])}
+                  for source, values in r["statistics"].items() for key, value in values.items()]
+    if scenes:
+        pref += mean_over_scenes(pref, scenes)
+    main = records[""]
+    record = provenance(config, list(source_records), models=[m for r in records.values() for m in r["model_provenance"]],
+                        judged_by=main["judged_by"], judge=main["judge"], scenes=scenes, units={
                             "preference": "percent of all (clip of A, clip of B) pairs where the judge scores A's clip as "
                                           "more real; low/high: 95% two-sample bootstrap interval (clips resampled); the paper's column is "
-                                          "people's choices (Table 1), ours an automatic judge's",
+                                          "people's choices (Table 1: its mean over four scene categories), ours an automatic judge's",
+                            "columns": f"{PREFERENCE}: the models over every video; '{scene_column('<scene>')}': the models, judge "
+                                       f"and real clips of one scene; '{MEAN_OVER_SCENES}': their mean, interval from the scenes' "
+                                       "intervals (normal approximation, scenes independent)",
                             "statistics": "clips in [-1, 1]; frechet_distance and kid against the real compare "
-                                          f"clips (real: one half against the other), in the {r['feature_space']}",
+                                          f"clips (real: one half against the other), in the {main['feature_space']}; "
+                                          "rows '<model> (<scene>)': one scene's models and real clips",
                         })
     write_table(Path(preference_csv), "vgan_preference", pref, record, REFERENCE["vgan_preference"])
     write_table(Path(statistics_csv), "vgan_statistics", stats, record, {})

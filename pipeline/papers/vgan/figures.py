@@ -29,10 +29,12 @@ def _strip(frames: np.ndarray, k: int) -> np.ndarray:
 
 
 def generations_figure(samples: Mapping[str, Path], real_frames: np.ndarray, path: str | Path,
-                       n: int = 4, k: int = 6) -> Path:
-    """Fig. 2 of the paper (generations): ``n`` clips of each model and of real video, ``k`` frames each, one row a clip."""
-    sources = {NAMES[v]: read_samples(p)[:n] for v, p in samples.items()}
-    sources["real"] = np.asarray(real_frames)[:n]
+                       n: int = 4, k: int = 6, scene: str | None = None) -> Path:
+    """Fig. 2 of the paper (generations): ``n`` clips of each model and of real video, ``k`` frames each, one row a clip
+    (``scene``: the scene the models and real clips are of, named in the titles)."""
+    where = f", scene {scene}" if scene else ""
+    sources = {NAMES[v] + where: read_samples(p)[:n] for v, p in samples.items()}
+    sources["real" + where] = np.asarray(real_frames)[:n]
     rows = sum(len(f) for f in sources.values())
     fig = Figure(figsize=(1.1 * k, 1.15 * rows), dpi=100, layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, 1))

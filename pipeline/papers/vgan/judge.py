@@ -165,6 +165,9 @@ def score_control(scores: np.ndarray, videos: Sequence[str] | None = None, *, n_
     groups = videos if videos is not None else [str(k) for k in range(len(scores))]
     if len(groups) != len(scores):
         raise ValueError(f"{len(groups)} video names for {len(scores)} clips")
+    if len(set(groups)) < 2:
+        raise ValueError(f"the real-vs-real control splits whole videos: it needs real compare clips of at least "
+                         f"2 videos, got {len(set(groups))} (use more videos or a larger data.compare_fraction)")
     a, b = video_halves(groups, seed)
     return score_preference(scores[a], scores[b], n_boot=n_boot, seed=seed)
 

@@ -15,7 +15,8 @@ with ``overrides``). The small presets train at 16 frames of 32x32 (``data.frame
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -169,8 +170,50 @@ def pairing_row(a: str, b: str) -> str:
 
 
 def models(sources: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(dataset, variant) pairs to train: the three models of Table 1 and the future generator on Flickr."""
+    """(dataset, variant) pairs to train: the three models of Table 1 and the future generator on Flickr,
+    over every scene (per-scene models: :func:`scene_models`)."""
     return [(DATASET, v) for v in (*VARIANTS, FUTURE)] if sources.get(DATASET, "off") != "off" else []
+
+
+SCENE_SEPARATOR = "-"
+"""A per-scene model's name: ``<variant>-<scene>`` (``twostream-beach``); variant names hold no separator."""
+SCENE_NAME = r"[A-Za-z0-9_]+"
+"""What a scene (a class folder's name) may be called: it becomes part of file names and wildcards."""
+
+
+def scenes(dataset_config: Mapping[str, Any]) -> list[str]:
+    """The scene categories with models of their own (``datasets.flickr.scenes``; none by default).
+
+    The paper trains a generator per scene category (Sec. 3.2: golf course, beach, train station,
+    hospital babies; Table 1 has a column each). A scene is a class label of the Flickr manifest: a
+    ``path`` folder's subfolder name, or a stand-in class. The models over every video always train:
+    their discriminator is the representation of Sec. 3.3, their samples Table 1's pooled column.
+    """
+    listed = [str(s) for s in dataset_config.get("scenes", []) or []]
+    bad = [s for s in listed if not re.fullmatch(SCENE_NAME, s)]
+    if bad or len(set(listed)) != len(listed):
+        raise ValueError(f"datasets.{DATASET}.scenes: {listed} must be distinct class labels of letters, digits "
+                         f"and '_' (rename the scene folders otherwise); not {bad or 'repeated'}")
+    return listed
+
+
+def scene_variant(variant: str, scene: str | None) -> str:
+    """The model name of ``variant`` trained on one scene's videos (``variant`` itself for every scene)."""
+    return variant if not scene else f"{variant}{SCENE_SEPARATOR}{scene}"
+
+
+def parse_variant(name: str) -> tuple[str, str | None]:
+    """(variant, scene or None) of a model name; only Table 1's models have per-scene versions."""
+    variant, _, scene = name.partition(SCENE_SEPARATOR)
+    if variant not in (*VARIANTS, FUTURE) or (scene and variant not in VARIANTS) or (_ and not scene):
+        raise KeyError(f"vgan has no model {name!r}; known: {', '.join((*VARIANTS, FUTURE))}, "
+                       f"and <{'|'.join(VARIANTS)}>{SCENE_SEPARATOR}<scene>")
+    return variant, scene or None
+
+
+def scene_models(scene_names: Sequence[str]) -> list[tuple[str, str]]:
+    """(dataset, variant) pairs of the per-scene models of Table 1."""
+    return [(DATASET, scene_variant(v, s)) for s in scene_names for v in VARIANTS]
 
 
 def stabilized_summary(data_root: Path, dataset: str) -> str:
@@ -190,10 +233,12 @@ def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict
     The other models' step counts and the evaluation sizes never retrain it.
     """
     check(dataset, variant)
+    variant, scene = parse_variant(variant)
     train = {k: v for k, v in sizes["train"].items() if k != "steps"}
     if variant in ("ae", FUTURE):
         train = {k: v for k, v in train.items() if k != "mask_penalty"}
-    out = {"model": dict(sizes["model"]), "data": dict(sizes["data"]),
+    data = {**sizes["data"], **({"scene": scene} if scene else {})}  # a scene's model reads its clips only
+    out = {"model": dict(sizes["model"]), "data": data,
            "train": {**train, "steps": int(sizes["train"]["steps"][variant])}}
     if variant == "ae":
         out["gmm"] = dict(sizes["gmm"])
@@ -221,5 +266,4 @@ def targets(sources: Mapping[str, str], results: Path, sizes: Mapping[str, Any])
 def check(dataset: str, variant: str) -> None:
     if dataset != DATASET:
         raise KeyError(f"vgan has no dataset {dataset!r}; known: {DATASET}")
-    if variant not in (*VARIANTS, FUTURE):
-        raise KeyError(f"vgan has no variant {variant!r}; known: {', '.join((*VARIANTS, FUTURE))}")
+    parse_variant(variant)

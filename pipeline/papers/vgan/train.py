@@ -33,7 +33,7 @@ from pipeline.papers.vgan.model import (
     Generator,
     VGANConfig,
 )
-from pipeline.papers.vgan.spec import FUTURE
+from pipeline.papers.vgan.spec import FUTURE, parse_variant
 from pipeline.training import TrainConfig, TrainingJob, fit
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,9 @@ def train_gan(cfg: VGANConfig, clips: VganClips, job: TrainingJob) -> Path:
 
 def train_autoencoder(cfg: VGANConfig, clips: VganClips, job: TrainingJob) -> Path:
     """The baseline: the autoencoder, then ``gmm.npz`` over the codes of every training clip."""
+    if len(clips.rows["train"]) < 2:  # found before training, not after
+        raise ValueError(f"vgan {job.variant}: the AE baseline's Gaussian mixture needs at least 2 training clips, "
+                         f"got {len(clips.rows['train'])}: use more videos (of this scene) or smaller hold-out fractions")
     train = job.sizes["train"]
     torch.manual_seed(job.seed)
     autoencoder = Autoencoder(cfg)
@@ -145,9 +148,11 @@ def load_gmm(path: Path) -> CodeGMM:
 
 
 def train(job: TrainingJob) -> Path:
-    """Train ``job.variant`` (twostream | onestream | ae | future) on the stabilized clips of ``job.dataset``."""
+    """Train ``job.variant`` (twostream | onestream | ae | future, the first three also as ``<variant>-<scene>``)
+    on the stabilized clips of ``job.dataset`` (of its scene only: ``sizes["data"]["scene"]``)."""
+    variant, _ = parse_variant(job.variant)
     clips = vgan_clips(job.inputs["summary"], job.sizes["data"])
-    cfg = model_config(job.variant, clips, job.sizes)
-    if job.variant == "ae":
+    cfg = model_config(variant, clips, job.sizes)
+    if variant == "ae":
         return train_autoencoder(cfg, clips, job)
     return train_gan(cfg, clips, job)

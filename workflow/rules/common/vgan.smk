@@ -6,14 +6,33 @@ VGAN_DATASET = vgan_spec.DATASET
 VGAN_VARIANTS = vgan_spec.VARIANTS
 VGAN_EVAL = RESULTS / "eval" / "vgan" / VGAN_DATASET
 VGAN_SUMMARY = vgan_spec.stabilized_summary(DATA, VGAN_DATASET)
+VGAN_SCENES = vgan_spec.scenes(config["datasets"].get(VGAN_DATASET, {}))
+VGAN_MODEL_NAMES = [*VGAN_VARIANTS, *(v for _, v in vgan_spec.scene_models(VGAN_SCENES))]
+"""Table 1's models over every video and, per scene of datasets.flickr.scenes, the scene's own."""
 
 
 def vgan_model(variant, seeddir=""):
     return RESULTS / "models" / "vgan" / VGAN_DATASET / variant / f"{seeddir}model.pt"
 
 
-def vgan_samples(variants=VGAN_VARIANTS, seeddir=""):
-    return {v: VGAN_EVAL / f"{seeddir}{v}_samples.zarr" for v in variants}
+def vgan_samples(variants=VGAN_VARIANTS, seeddir="", scene=None):
+    """Samples of Table 1's models by variant: the models over every video, or ``scene``'s own."""
+    return {v: VGAN_EVAL / f"{seeddir}{vgan_spec.scene_variant(v, scene)}_samples.zarr" for v in variants}
+
+
+def vgan_judge_inputs(wildcards):
+    """The samples a judge compares: the models over every video (scene "") or one scene's."""
+    return vgan_samples(seeddir=wildcards.seeddir, scene=wildcards.scene.lstrip("-"))
+
+
+def vgan_scene_judges(seeddir=""):
+    """Each scene's judge record, by scene."""
+    return {s: VGAN_EVAL / f"{seeddir}judge-{s}.json" for s in VGAN_SCENES}
+
+
+def vgan_data_sizes(scene=""):
+    """The clip sizes, and the scene a job reads the real clips of (none: every video)."""
+    return {**VGAN["data"], **({"scene": scene} if scene else {})}
 
 
 VGAN_ACTION = vgan_spec.ACTION_DATASET
