@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from smoke_graph import REPO, run_paper
+from smoke_graph import REPO, planned_rules, run_paper
 
 from pipeline.papers import sizes as resolve
 from pipeline.papers.vgan import spec
@@ -190,6 +190,14 @@ def test_mean_over_scenes_averages_the_scenes_with_a_narrower_interval() -> None
     assert mean["column"] == MEAN_OVER_SCENES and mean["ours"] == 70.0 and mean["pairs"] == 8
     # two independent scenes of half-width 10: the mean's half-width is 10 / sqrt(2)
     assert mean["high"] - 70.0 == pytest.approx(10 / np.sqrt(2)) and 70.0 - mean["low"] == pytest.approx(10 / np.sqrt(2))
+
+
+def test_the_default_graph_plans_one_judge_and_no_scene_models(tmp_path: Path) -> None:
+    run = run_paper(tmp_path, "vgan", "-n")
+    assert run.returncode == 0, run.stderr[-3000:]
+    jobs = planned_rules(run.stdout + run.stderr)
+    assert jobs["vgan_judge"] == 1 and jobs["vgan_tables"] == 1 and jobs["vgan_samples"] == len(spec.VARIANTS)
+    assert jobs["train_model"] == len(spec.VARIANTS) + 1  # Table 1's three models and the future generator
 
 
 def test_smoke_graph_writes_table_1_by_the_automatic_judge(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ rule vgan_judge:
     output:
         VGAN_EVAL / "{seeddir}judge{scene}.json",
     wildcard_constraints:
-        scene="|".join(["", *(f"-{s}" for s in VGAN_SCENES)]),
+        scene=f"(-{vgan_spec.SCENE_NAME})?",  # judge.json: every video; judge-<scene>.json: one scene's models
     params:
         sizes=lambda w: {"data": vgan_data_sizes(w.scene.lstrip("-")), "eval": VGAN["eval"]},
         variants=list(VGAN_VARIANTS),
