@@ -190,6 +190,8 @@ def test_mean_over_scenes_averages_the_scenes_with_a_narrower_interval() -> None
     assert mean["column"] == MEAN_OVER_SCENES and mean["ours"] == 70.0 and mean["pairs"] == 8
     # two independent scenes of half-width 10: the mean's half-width is 10 / sqrt(2)
     assert mean["high"] - 70.0 == pytest.approx(10 / np.sqrt(2)) and 70.0 - mean["low"] == pytest.approx(10 / np.sqrt(2))
+    (low,) = mean_over_scenes([{**rows[0], "ours": 1.0, "low": 0.0, "high": 4.0}], ["beach"])
+    assert low["low"] == 0.0 and low["high"] == pytest.approx(1.0 + 2.0)  # a percentage never below 0
 
 
 def test_the_default_graph_plans_one_judge_and_no_scene_models(tmp_path: Path) -> None:

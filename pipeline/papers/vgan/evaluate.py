@@ -258,8 +258,9 @@ def mean_over_scenes(rows: Sequence[Mapping[str, Any]], scenes: Sequence[str]) -
     for name, found in by_row.items():
         mean = float(np.mean([r["ours"] for r in found]))
         se = float(np.sqrt(sum(((r["high"] - r["low"]) / 3.92) ** 2 for r in found))) / len(found)
-        out.append({"row": name, "column": MEAN_OVER_SCENES, "ours": mean, "low": mean - 1.96 * se,
-                    "high": mean + 1.96 * se, "pairs": sum(r["pairs"] for r in found), "judged_by": "automatic judge"})
+        out.append({"row": name, "column": MEAN_OVER_SCENES, "ours": mean, "low": max(0.0, mean - 1.96 * se),
+                    "high": min(100.0, mean + 1.96 * se), "pairs": sum(r["pairs"] for r in found),
+                    "judged_by": "automatic judge"})  # a percentage: the normal interval clipped to [0, 100]
     return out
 
 
