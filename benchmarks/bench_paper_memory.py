@@ -100,7 +100,7 @@ def child(stage: str, args: dict) -> dict:
         write_shard(Path(args["out"]), {"frames": frames, "start": np.array([s for s, _ in clips], np.int32)})
         return {"clips": len(clips), "bytes": int(frames.nbytes)}
     if stage == "stabilize":
-        from pipeline.stabilize import stabilize_shard, stage_config
+        from pipeline.stabilize_stage import stabilize_shard, stage_config
 
         kept, dropped = stabilize_shard(Path(args["src"]), Path(args["out"]), stage_config(args["mode"]))
         return {"clips": kept, "dropped": dropped}

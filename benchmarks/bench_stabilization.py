@@ -59,13 +59,8 @@ from pipeline.stabilization_metrics import (
     residual_to_truth,
     score,
 )
-from pipeline.stabilize import (
-    RobustConfig,
-    StabilizeConfig,
-    reference_residual,
-    stabilize_clip,
-    stabilize_robust,
-)
+from pipeline.stabilize import StabilizeConfig, reference_residual, stabilize_clip
+from pipeline.stabilize_robust import RobustConfig, stabilize_robust
 from pipeline.synthetic.scenes import SceneConfig, render_scene
 
 

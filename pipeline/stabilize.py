@@ -1,18 +1,12 @@
-"""Camera stabilization: frames warped to a reference frame, in two modes.
+"""Camera stabilization, the papers' procedure (``preprocess.stabilization: paper``): frames warped
+to a reference frame with keypoints + RANSAC, failing clips dropped, so the tables can follow
+the papers.
 
 Both walker and vgan remove camera motion before anything learns from a clip, so that the
-motion left in the pixels is the motion of the objects. Two modes (``preprocess.stabilization``):
-
-* ``robust`` (the default, :func:`stabilize_robust`): camera motion of the background
-  (:mod:`pipeline.camera_motion`), videos split at shot cuts (:mod:`pipeline.shot_cuts`),
-  every published warp checked (:func:`pipeline.camera_motion.warp_problem`); nothing is
-  dropped, each frame whose estimate was not trusted is recorded with its reason, and a shot
-  whose camera did not move is published untouched. On real footage the papers' procedure
-  follows the object with most keypoints and can do worse than no stabilization at all;
-  ``benchmarks/bench_stabilization.py`` shows the robust mode not worse than the untouched
-  input on any clip, at least as stable as vidstab on the shaky ones and faster;
-* ``paper`` (below): the papers' keypoints + RANSAC, failing clips dropped, so the tables
-  can follow the papers.
+motion left in the pixels is the motion of the objects. The default mode is
+:mod:`pipeline.stabilize_robust` (it follows the background; on real footage this procedure
+follows the object with most keypoints); :mod:`pipeline.stabilize_stage` runs either over a
+clip shard.
 
 The paper mode's protocols:
 
@@ -39,27 +33,12 @@ rate is explained by a reason, not just a count.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from pipeline.camera_motion import (
-    FALLBACK_REASONS,
-    CameraMotion,
-    MotionConfig,
-    corners,
-    estimate_camera,
-    project,
-    warp_problem,
-)
-from pipeline.shards import map_shard, open_shard, summarize_shards
-from pipeline.shot_cuts import CutConfig, detect_cuts, shots
-
-if TYPE_CHECKING:
-    import pandas as pd
+from pipeline.camera_motion import corners, project, warp_problem
 
 # Reasons a segment is dropped; stable strings so a stage can count them.
 REASONS = (
@@ -404,239 +383,3 @@ def reference_residual(estimated: np.ndarray, truth: np.ndarray, shape: tuple[in
     for t, (e, g) in enumerate(zip(estimated, truth)):
         out[t] = (project(np.linalg.inv(e) @ g, grid) - grid).reshape(height, width, 2)
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Robust mode (the default): background camera motion, shot cuts, warps checked before use.
-
-
-@dataclass(frozen=True)
-class RobustConfig:
-    """The robust default: what to hold still, and the limits a published warp must respect."""
-
-    motion: MotionConfig = field(default_factory=MotionConfig)
-    cuts: CutConfig = field(default_factory=CutConfig)
-    path: str = "auto"  # "tripod" (hold each shot's first frame), "smooth" (remove shake only), "auto"
-    smooth_sigma: float = 15.0  # frames, Gaussian smoothing of the camera path in "smooth" mode
-    max_fill_fraction: float = 0.15  # "auto": tripod while no frame is more than this share uncovered (else smooth)
-    max_warp_shift: float = 0.35  # fraction of the diagonal a published warp may move a corner
-    detect_cuts: bool = True  # split at shot cuts (off for clips known to be one shot)
-
-    def __post_init__(self) -> None:
-        if self.path not in ("tripod", "smooth", "auto"):
-            raise ValueError(f"stabilize.path must be 'tripod', 'smooth' or 'auto', got {self.path!r}")
-
-
-@dataclass
-class RobustStabilized:
-    """A stabilized video: every frame is published; what could not be trusted is recorded."""
-
-    frames: np.ndarray  # (T, H, W, 3) uint8
-    homographies: np.ndarray  # (T, 3, 3) float64, the warp applied: output pixel -> source frame pixel
-    fill_fraction: np.ndarray  # (T,) float32, share of each output frame filled from earlier frames
-    fallback: np.ndarray  # (T,) bool, the frame's own estimate was not used
-    reasons: list[str]  # (T,) "" or a camera_motion.FALLBACK_REASONS entry
-    details: list[str]  # (T,) the numbers behind each reason
-    cuts: list[int]  # first frame of every new shot
-    shot_paths: list[str]  # per shot: "still" (left untouched), "tripod" or "smooth"
-
-    def fallback_counts(self) -> dict[str, int]:
-        return dict(Counter(r for r in self.reasons if r))
-
-
-def smooth_path(path: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:
-    """Low-pass camera path (T, 3, 3): image corners' trajectories smoothed with a Gaussian.
-
-    Smoothing the corners rather than matrix entries keeps every smoothed homography a valid
-    view of the frame, whatever mix of rotation, zoom and perspective the shake has.
-    """
-    from scipy.ndimage import gaussian_filter1d
-
-    c = corners(shape).astype(np.float32)
-    positions = np.stack([project(h, c) for h in path])  # (T, 4, 2)
-    smoothed = gaussian_filter1d(positions, sigma, axis=0, mode="nearest") if len(path) > 1 else positions
-    return np.stack([cv2.getPerspectiveTransform(c, s.astype(np.float32)) for s in smoothed])
-
-
-_IDENTITY = np.eye(3)
-
-
-def warp_frames(
-    frames: np.ndarray, warps: np.ndarray, shot_starts: list[int] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """out[t](x) = frames[t](warps[t] x); uncovered pixels keep the previous output (the first
-    frame of the video and of every shot in ``shot_starts`` keep the frame itself, never another
-    shot's pixels). Returns frames (T, H, W, 3) and uncovered share (T,).
-
-    One warp per frame onto a copy of the previous output with a transparent border (pixels
-    with no source are not written), so filling costs no mask warp and no select.
-    """
-    n, height, width = frames.shape[:3]
-    out = np.empty_like(frames)
-    fill = np.zeros(n, np.float32)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    previous = frames[0]
-    starts = set(shot_starts or [])
-    for t in range(n):
-        if t in starts:
-            previous = frames[t]
-        if not np.any(warps[t] - _IDENTITY):
-            out[t] = frames[t]
-        else:
-            out[t] = previous
-            cv2.warpPerspective(frames[t], warps[t], (width, height), dst=out[t], flags=flags,
-                                borderMode=cv2.BORDER_TRANSPARENT)
-            fill[t] = 1.0 - _coverage(warps[t], (height, width))
-        previous = out[t]
-    return out, fill
-
-
-def _coverage(warp: np.ndarray, shape: tuple[int, int]) -> float:
-    """Share of the output covered by the source frame under ``warp`` (out(x) = frame(warp x)).
-
-    The covered set is the source frame's quadrilateral mapped back by ``warp``^-1, clipped to
-    the output rectangle: an exact polygon intersection, no mask to warp. Assumes a plausible
-    warp (:func:`pipeline.camera_motion.warp_problem` is "").
-    """
-    c = corners(shape).astype(np.float32)
-    back = project(np.linalg.inv(warp), c).astype(np.float32)
-    area, _ = cv2.intersectConvexConvex(c, back)
-    height, width = shape
-    return float(np.clip(area / ((width - 1) * (height - 1)), 0.0, 1.0))
-
-
-def _shot_warps(camera: CameraMotion, shape: tuple[int, int], cfg: RobustConfig) -> tuple[np.ndarray, str]:
-    """Warps for one shot from its camera path: "still" (no warp: the camera did not move),
-    tripod (the path itself) or smooth (path @ smoothed^-1)."""
-    tripod = camera.path
-    if camera.still:
-        return tripod, "still"
-    if cfg.path == "tripod":
-        return tripod, "tripod"
-    smooth = camera.path @ np.linalg.inv(smooth_path(camera.path, shape, cfg.smooth_sigma))
-    if cfg.path == "smooth":
-        return smooth, "smooth"
-    sample = list(tripod[:: max(1, len(tripod) // 16)]) + [tripod[-1]]
-    worst = min(_coverage(w, shape) for w in sample)
-    return (tripod, "tripod") if 1.0 - worst <= cfg.max_fill_fraction else (smooth, "smooth")
-
-
-def stabilize_robust(frames: np.ndarray, cfg: RobustConfig = RobustConfig()) -> RobustStabilized:
-    """Robust default: split at shot cuts, follow the background, publish only plausible warps.
-
-    Every frame comes out (nothing is dropped). A shot whose camera did not move comes out
-    exactly as it went in (a sub-pixel correction would only add interpolation blur and the
-    estimate's own noise). A frame whose camera estimate was not trusted keeps its
-    neighbours' position; a warp that would throw a corner away, fold or rescale the
-    frame is replaced by the smoothed path's warp or, failing that, by no warp; each case is
-    recorded per frame with its reason.
-    """
-    _check_frames(frames, "stabilize_robust")
-    n, shape = len(frames), frames.shape[1:3]
-    cuts = detect_cuts(frames, cfg.cuts) if cfg.detect_cuts else []
-    warps = np.tile(np.eye(3), (n, 1, 1))
-    reasons, details, paths = [""] * n, [""] * n, []
-    for start, stop in shots(n, cuts):
-        if stop - start < 2:
-            paths.append("tripod")
-            continue
-        camera = estimate_camera(frames[start:stop], cfg.motion)
-        shot, kind = _shot_warps(camera, shape, cfg)
-        paths.append(kind)
-        smooth = None
-        for t, warp in enumerate(shot):
-            problem = warp_problem(warp, shape, max_shift=cfg.max_warp_shift)
-            if problem:
-                if smooth is None:
-                    smooth = camera.path @ np.linalg.inv(smooth_path(camera.path, shape, cfg.smooth_sigma))
-                alternative = smooth[t] if not warp_problem(smooth[t], shape, max_shift=cfg.max_warp_shift) else np.eye(3)
-                reasons[start + t] = "implausible_warp"
-                details[start + t] = f"frame {start + t}: {problem}"
-                warp = alternative
-            elif camera.reasons[t]:
-                reasons[start + t] = camera.reasons[t]
-                details[start + t] = f"frame {start + t} (shot from {start}): {camera.details[t]}"
-            warps[start + t] = warp
-    out, fill = warp_frames(frames, warps, cuts)
-    fallback = np.array([bool(r) for r in reasons])
-    return RobustStabilized(out, warps, fill, fallback, reasons, details, cuts, paths)
-
-
-# ---------------------------------------------------------------------------------------------
-# The stage: one clip shard in, one stabilized shard out.
-
-
-def stabilize_shard(src: Path, dst: Path, cfg: StabilizeConfig | RobustConfig) -> tuple[int, int]:
-    """Stabilize every clip of a clip shard relative to its own first frame (walker; vgan's
-    32-frame segments are its clips), keeping per-frame homographies beside the frames.
-
-    ``StabilizeConfig`` (mode "paper", the papers' procedure): clips that fail the thresholds
-    are dropped with their reason. ``RobustConfig`` (mode "robust", the default): every clip is
-    kept; per frame ``fallback_reason`` (index into the ``fallback_reasons`` attribute, -1 when
-    the frame's own estimate was used) and ``shot_start`` (a cut: the frame starts a new shot,
-    stabilized to itself), ``smoothed`` (the shot drifted too far for its first frame to be
-    held, so only its shake was removed) and ``still`` (the camera did not move in the shot: its
-    frames are published as they are) are written beside ``homographies`` and ``fill_fraction``.
-    """
-    if isinstance(cfg, RobustConfig):
-        def one(item: dict[str, np.ndarray]) -> dict[str, np.ndarray] | tuple[str, str]:
-            result = stabilize_robust(item["frames"], cfg)
-            codes = np.array([FALLBACK_REASONS.index(r) if r else -1 for r in result.reasons], np.int8)
-            starts = np.zeros(len(codes), bool)
-            starts[result.cuts] = True
-            smoothed, still = np.zeros(len(codes), bool), np.zeros(len(codes), bool)
-            for (a, b), kind in zip(shots(len(codes), result.cuts), result.shot_paths):
-                smoothed[a:b], still[a:b] = kind == "smooth", kind == "still"
-            return {"frames": result.frames, "homographies": result.homographies.astype(np.float32),
-                    "fill_fraction": result.fill_fraction, "fallback_reason": codes, "shot_start": starts,
-                    "smoothed": smoothed, "still": still}
-
-        attrs = {"stabilize": {"mode": "robust", **asdict(cfg)}, "fallback_reasons": list(FALLBACK_REASONS)}
-        return map_shard(src, dst, one, attrs=attrs, desc=f"stabilize {Path(dst).name}")
-
-    def paper(item: dict[str, np.ndarray]) -> dict[str, np.ndarray] | tuple[str, str]:
-        result = stabilize_clip(item["frames"], cfg)
-        if not result.ok:
-            return result.reason, result.detail
-        diagnostics = {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in result.diagnostics().items()}
-        return {"frames": result.frames, **diagnostics}
-
-    attrs = {"stabilize": {"mode": "paper", **asdict(cfg)}}
-    return map_shard(src, dst, paper, attrs=attrs, desc=f"stabilize {Path(dst).name}")
-
-
-def stage_config(mode: str, keypoints: str = "sift") -> StabilizeConfig | RobustConfig:
-    """The configuration for ``preprocess.stabilization`` (robust | paper) and ``preprocess.keypoints``."""
-    if mode == "robust":
-        return RobustConfig()
-    if mode == "paper":
-        return StabilizeConfig(detector=keypoints)
-    raise ValueError(f"preprocess.stabilization must be 'robust' or 'paper', got {mode!r}")
-
-
-def summarize_stabilized(paths: list[Path], out_csv: Path) -> pd.DataFrame:
-    """The stage's ``summary.csv``: kept/dropped clips with drop reasons (as every stage), plus
-    the robust mode's frames that fell back, by reason, the shot cuts found and the frames of
-    shots left untouched because their camera did not move."""
-    table = summarize_shards(paths, out_csv)
-    fallbacks, cuts, still = [], [], []
-    for path in paths:
-        group = open_shard(path)
-        names = list(group.attrs.get("fallback_reasons", []))
-        counts: Counter[str] = Counter()
-        n_cuts, n_still = 0, 0
-        if "fallback_reason" in group:
-            codes = np.asarray(group["fallback_reason"][:])
-            counts.update(names[c] for c in codes[codes >= 0].tolist())
-            n_cuts = int(np.asarray(group["shot_start"][:]).sum())
-            n_still = int(np.asarray(group["still"][:]).sum()) if "still" in group else 0
-        fallbacks.append("; ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
-        cuts.append(n_cuts)
-        still.append(n_still)
-    table["fallback_frames"] = fallbacks
-    table["shot_cuts"] = cuts
-    table["still_frames"] = still
-    tmp = Path(out_csv).with_name(Path(out_csv).name + ".tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(out_csv)
-    return table

@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from pipeline import stabilize
+from pipeline import stabilize, stabilize_stage
 from pipeline.camera_motion import (
     CameraMotion,
     MotionConfig,
@@ -14,13 +14,8 @@ from pipeline.camera_motion import (
     warp_problem,
 )
 from pipeline.shot_cuts import detect_cuts, shots
-from pipeline.stabilize import (
-    RobustConfig,
-    StabilizeConfig,
-    reference_residual,
-    stabilize_clip,
-    stabilize_robust,
-)
+from pipeline.stabilize import StabilizeConfig, reference_residual, stabilize_clip
+from pipeline.stabilize_robust import RobustConfig, stabilize_robust
 from pipeline.synthetic.scenes import SceneConfig, render_scene
 
 SHAKY = SceneConfig(
@@ -88,9 +83,9 @@ def test_still_camera_stays_still_when_a_large_textured_object_moves(tmp_path):
     # The stage says so per frame, and summary.csv counts the frames left untouched.
     write_shard(tmp_path / "in.zarr", {"frames": frames[None], "video_index": np.array([0], np.int32),
                                        "start": np.array([0], np.int32)}, {"videos": ["v"]})
-    stabilize.stabilize_shard(tmp_path / "in.zarr", tmp_path / "out.zarr", RobustConfig())
+    stabilize_stage.stabilize_shard(tmp_path / "in.zarr", tmp_path / "out.zarr", RobustConfig())
     assert np.asarray(open_shard(tmp_path / "out.zarr")["still"][0]).all()
-    summary = stabilize.summarize_stabilized([tmp_path / "out.zarr"], tmp_path / "summary.csv")
+    summary = stabilize_stage.summarize_stabilized([tmp_path / "out.zarr"], tmp_path / "summary.csv")
     assert summary.loc[0, "still_frames"] == len(frames)
     # Without the shot-level test, the per-frame fits still hold the background (< 0.25 px).
     camera = estimate_camera(frames, replace(MotionConfig(), still_fraction=2.0))
@@ -122,7 +117,7 @@ def test_robust_mode_never_publishes_an_implausible_warp(scene, monkeypatch):
     def estimate(frames, cfg):
         return CameraMotion(bad.copy(), [""] * len(frames), [""] * len(frames))
 
-    monkeypatch.setattr(stabilize, "estimate_camera", estimate)
+    monkeypatch.setattr("pipeline.stabilize_robust.estimate_camera", estimate)
     result = stabilize_robust(scene.frames, RobustConfig(path="tripod"))
     assert result.reasons[7] == "implausible_warp" and "frame 7" in result.details[7]
     assert warp_problem(result.homographies[7], scene.frames.shape[1:3]) == ""
@@ -172,11 +167,11 @@ def test_shot_cuts_are_found_and_each_shot_stabilized(tmp_path):
     # The stage lists the cuts: shot_start marks them in the shard, summary.csv counts them.
     write_shard(tmp_path / "in.zarr", {"frames": video[None], "video_index": np.array([0], np.int32),
                                        "start": np.array([0], np.int32)}, {"videos": ["v"]})
-    assert stabilize.stabilize_shard(tmp_path / "in.zarr", tmp_path / "out.zarr", RobustConfig()) == (1, 0)
+    assert stabilize_stage.stabilize_shard(tmp_path / "in.zarr", tmp_path / "out.zarr", RobustConfig()) == (1, 0)
     group = open_shard(tmp_path / "out.zarr")
     assert np.flatnonzero(np.asarray(group["shot_start"][0])).tolist() == [14, 26]
     np.testing.assert_array_equal(np.asarray(group["frames"][0]), result.frames)
-    summary = stabilize.summarize_stabilized([tmp_path / "out.zarr"], tmp_path / "summary.csv")
+    summary = stabilize_stage.summarize_stabilized([tmp_path / "out.zarr"], tmp_path / "summary.csv")
     assert summary.loc[0, "shot_cuts"] == 2
 
 
@@ -191,7 +186,7 @@ def test_robust_shard_keeps_every_clip_and_records_fallbacks(tmp_path, scene):
     clips[1, 6] = 128  # a blank frame: nothing to track
     write_shard(tmp_path / "in.zarr", {"frames": clips, "video_index": np.array([0, 0], np.int32),
                                        "start": np.array([0, 12], np.int32)}, {"videos": ["v"]})
-    kept, dropped = stabilize.stabilize_shard(tmp_path / "in.zarr", tmp_path / "out.zarr", RobustConfig())
+    kept, dropped = stabilize_stage.stabilize_shard(tmp_path / "in.zarr", tmp_path / "out.zarr", RobustConfig())
     assert (kept, dropped) == (2, 0)
     group = open_shard(tmp_path / "out.zarr")
     assert group["frames"].shape == clips.shape
@@ -202,7 +197,7 @@ def test_robust_shard_keeps_every_clip_and_records_fallbacks(tmp_path, scene):
     # The blank frame is a cut into a one-frame shot and back (uniform grey breaks the colour
     # layout), or, when not detected as such, a frame whose tracks fail: either way recorded.
     assert starts[1, 6] or names[codes[1, 6]] in ("few_tracks", "no_model")
-    summary = stabilize.summarize_stabilized([tmp_path / "out.zarr"], tmp_path / "summary.csv")
+    summary = stabilize_stage.summarize_stabilized([tmp_path / "out.zarr"], tmp_path / "summary.csv")
     assert summary.loc[0, "kept"] == 2 and summary.loc[0, "dropped"] == 0
 
 

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.stabilize import stabilize_shard, stage_config
+from pipeline.stabilize_stage import stabilize_shard, stage_config
 
 with logging_to(snakemake.log[0]) as log:
     cfg = stage_config(snakemake.params.mode, snakemake.params.keypoints)
