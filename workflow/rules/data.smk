@@ -12,7 +12,7 @@ rule data_fetch:
         standin=lambda w: SIZES["standin"].get(w.dataset),
         data_root=DATA,
         seed=config["seed"],
-    threads: 4  # processes rendering a synthetic stand-in
+    threads: lambda w: 4 if config["datasets"][w.dataset]["source"] == "synthetic" else 1  # stand-in render processes
     resources:
         **job_resources("data"),
     log:

@@ -35,7 +35,7 @@ rule vgan_judge:
     wildcard_constraints:
         scene=f"(-{vgan_spec.SCENE_NAME})?",  # judge.json: every video; judge-<scene>.json: one scene's models
     params:
-        sizes=lambda w: {"data": vgan_data_sizes(w.scene.lstrip("-")), "eval": VGAN["eval"]},
+        sizes=lambda w: {"data": vgan_spec.data_sizes(VGAN, w.scene.lstrip("-")), "eval": VGAN["eval"]},
         variants=list(VGAN_VARIANTS),
         seed=run_seed,
     resources:
@@ -75,7 +75,7 @@ rule vgan_tables:
 rule vgan_generations_figure:
     input:
         **vgan_samples(),
-        scene_samples=[p for s in VGAN_SCENES for p in vgan_samples(scene=s).values()],
+        **vgan_scene_samples(),
         summary=VGAN_SUMMARY,
     output:
         figure=report(RESULTS / "figures" / "vgan_generations.png", caption="../report/vgan/generations.rst",
@@ -87,7 +87,7 @@ rule vgan_generations_figure:
                               category="vgan") for s in VGAN_SCENES],
     params:
         sizes={"data": VGAN["data"]},
-        scene_sizes={s: {"data": vgan_data_sizes(s)} for s in VGAN_SCENES},
+        scene_sizes={s: {"data": vgan_spec.data_sizes(VGAN, s)} for s in VGAN_SCENES},
         n=VGAN["eval"]["figure_samples"],
         variants=list(VGAN_VARIANTS),
     resources:

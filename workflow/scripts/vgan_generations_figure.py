@@ -13,9 +13,8 @@ with logging_to(snakemake.log[0]):
     real = real_frames(Path(snakemake.input.summary), snakemake.params.sizes["data"], n)
     generations_figure(samples, real, Path(snakemake.output.figure), n)
     generations_gif(samples, real, Path(snakemake.output.gif), min(n, 2))
-    # each scene's models beside its real clips (inputs: the scenes' samples in variant order)
-    scene_samples = iter(map(Path, snakemake.input.scene_samples))
+    # each scene's models beside its real clips (inputs named <variant>_<scene>)
     for (scene, sizes), figure in zip(snakemake.params.scene_sizes.items(), snakemake.output.scene_figures, strict=True):
-        samples = {v: next(scene_samples) for v in variants}
+        samples = {v: Path(snakemake.input[f"{v}_{scene}"]) for v in variants}
         generations_figure(samples, real_frames(Path(snakemake.input.summary), sizes["data"], n), Path(figure), n,
                            scene=scene)

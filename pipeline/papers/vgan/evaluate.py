@@ -250,9 +250,10 @@ def mean_over_scenes(rows: Sequence[Mapping[str, Any]], scenes: Sequence[str]) -
     """Per pairing, the mean of the scenes' preferences (the paper's Mean column), with a 95% interval
     from the scenes' own: each scene's standard error taken as its interval's width / 3.92, the
     scenes independent (separate models, judges and clips)."""
+    columns = {scene_column(s) for s in scenes}
     by_row: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
-        if r["column"] in {scene_column(s) for s in scenes}:
+        if r["column"] in columns:
             by_row.setdefault(r["row"], []).append(r)
     out = []
     for name, found in by_row.items():

@@ -211,6 +211,11 @@ def parse_variant(name: str) -> tuple[str, str | None]:
     return variant, scene or None
 
 
+def data_sizes(sizes: Mapping[str, Any], scene: str | None = None) -> dict[str, Any]:
+    """The clip sizes and hold-outs, and the scene whose clips a job reads (none: every video)."""
+    return {**sizes["data"], **({"scene": scene} if scene else {})}
+
+
 def scene_models(scene_names: Sequence[str]) -> list[tuple[str, str]]:
     """(dataset, variant) pairs of the per-scene models of Table 1."""
     return [(DATASET, scene_variant(v, s)) for s in scene_names for v in VARIANTS]
@@ -237,8 +242,7 @@ def training_sizes(sizes: Mapping[str, Any], dataset: str, variant: str) -> dict
     train = {k: v for k, v in sizes["train"].items() if k != "steps"}
     if variant in ("ae", FUTURE):
         train = {k: v for k, v in train.items() if k != "mask_penalty"}
-    data = {**sizes["data"], **({"scene": scene} if scene else {})}  # a scene's model reads its clips only
-    out = {"model": dict(sizes["model"]), "data": data,
+    out = {"model": dict(sizes["model"]), "data": data_sizes(sizes, scene),
            "train": {**train, "steps": int(sizes["train"]["steps"][variant])}}
     if variant == "ae":
         out["gmm"] = dict(sizes["gmm"])

@@ -30,9 +30,9 @@ def vgan_scene_judges(seeddir=""):
     return {s: VGAN_EVAL / f"{seeddir}judge-{s}.json" for s in VGAN_SCENES}
 
 
-def vgan_data_sizes(scene=""):
-    """The clip sizes, and the scene a job reads the real clips of (none: every video)."""
-    return {**VGAN["data"], **({"scene": scene} if scene else {})}
+def vgan_scene_samples():
+    """Every scene's samples of Table 1's models, named <variant>_<scene> (the generations figure's inputs)."""
+    return {f"{v}_{s}": path for s in VGAN_SCENES for v, path in vgan_samples(scene=s).items()}
 
 
 VGAN_ACTION = vgan_spec.ACTION_DATASET
