@@ -26,7 +26,8 @@ import pandas as pd
 from pipeline.clips import cut_video, decode_options, protocol
 from pipeline.presets import PRESETS
 from pipeline.shards import ShardDataset, write_shard
-from pipeline.video_read import decode, probe
+from pipeline.video_probe import probe
+from pipeline.video_read import decode
 
 REAL_CLIPS = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
 

@@ -27,7 +27,8 @@ from pipeline.atomic import write_csv
 from pipeline.layouts import parse_segments
 from pipeline.manifest import read_manifest
 from pipeline.shards import SPLITS, ShardWriter, open_shard, shard_length
-from pipeline.video_read import UnreadableVideo, iter_frames
+from pipeline.video_probe import UnreadableVideo
+from pipeline.video_read import iter_frames
 
 log = logging.getLogger(__name__)
 

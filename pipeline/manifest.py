@@ -32,7 +32,7 @@ from pipeline.layouts import (
     VIDEO_EXTENSIONS,
     Entry,
 )
-from pipeline.video_read import UnreadableVideo, VideoInfo, probe
+from pipeline.video_probe import UnreadableVideo, VideoInfo, probe
 
 __all__ = [
     "MANIFEST_COLUMNS",

@@ -10,7 +10,8 @@ import pytest
 from pipeline.manifest import list_videos
 from pipeline.synthetic.scenes import SceneConfig, render_scene, sample_directions
 from pipeline.synthetic.standin import StandinConfig, write_standin_dataset
-from pipeline.video_read import decode, probe
+from pipeline.video_probe import probe
+from pipeline.video_read import decode
 
 CFG = SceneConfig(width=96, height=72, frames=10, fps=30.0, classes=("updown", "leftright", "wave"))
 

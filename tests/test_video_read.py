@@ -11,7 +11,8 @@ import media
 import numpy as np
 import pytest
 
-from pipeline.video_read import UnreadableVideo, decode, iter_frames, probe
+from pipeline.video_probe import UnreadableVideo, probe
+from pipeline.video_read import decode, iter_frames
 
 W, H, N, FPS = 96, 72, 30, 25.0
 
