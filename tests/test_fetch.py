@@ -14,11 +14,9 @@ from http_fixture import closed_port, serve_files
 from test_workflow import SNAKEMAKE
 
 from pipeline import fetch
+from pipeline.download import ChecksumError, DownloadError, download
 from pipeline.fetch import (
-    ChecksumError,
-    DownloadError,
     LayoutError,
-    download,
     fetch_source,
     fetch_url_source,
     link_path_source,

@@ -11,7 +11,8 @@ from http_fixture import serve_files
 
 from pipeline import sources
 from pipeline.data import digit_pool, write_smmnist_test_set
-from pipeline.fetch import ChecksumError, LayoutError, read_source
+from pipeline.download import ChecksumError
+from pipeline.fetch import LayoutError, read_source
 from pipeline.papers.svg.data import smmnist_digits
 from pipeline.shards import open_shard
 from pipeline.synthetic.digits import (
