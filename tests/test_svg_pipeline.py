@@ -54,6 +54,24 @@ def test_models_follow_the_enabled_datasets() -> None:
         spec.inputs("bair", "lp1", Path("d"))  # the single-digit model is SM-MNIST only
 
 
+def test_the_backbone_is_the_papers_unless_a_key_says_otherwise() -> None:
+    from pipeline import papers
+    from pipeline.papers.svg.train import model_config
+
+    for scale in ("smoke", "demo", "paper"):
+        sizes = papers.sizes(scale)["svg"]
+        assert {d: model_config(d, "lp", sizes).backbone for d in spec.DATASETS} == {
+            "smmnist": "dcgan", "kth": "vgg", "bair": "vgg"}
+    demo = papers.sizes("demo", {"svg": {"kth": {"model": {"backbone": "dcgan"}}}})["svg"]
+    cfg = model_config("kth", "lp", demo)
+    assert (cfg.backbone, cfg.channels, cfg.z_dim, cfg.n_past) == ("dcgan", 1, 32, 10)  # only the family changes
+    paper = papers.sizes("paper", {"svg": {"kth": {"model": {"backbone": "dcgan"}}}})["svg"]
+    with pytest.raises(ValueError, match="dcgan backbone takes 64x64"):
+        SVG(model_config("kth", "lp", paper))  # the paper's KTH is 128x128, which only the VGG takes
+    with pytest.raises(ValueError, match="backbone must be one of"):
+        model_config("kth", "lp", papers.sizes("demo", {"svg": {"kth": {"model": {"backbone": "resnet"}}}})["svg"])
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -260,12 +278,13 @@ def test_snakemake_smoke_chain_to_the_smmnist_figure(tmp_path: Path) -> None:
     table = pd.read_csv(work / "results" / "tables" / "smmnist_ssim.csv")
     assert list(table.columns) == ["dataset", "model", "metric", "frame", "mean", "ci_low", "ci_high",
                                    "n_sequences", "n_videos", "n_samples", "n_cond", "train_horizon",
-                                   "ssim_data_range", "bn_at_test", "skip_frame", "test_windows", "interval", "paper"]
+                                   "ssim_data_range", "bn_at_test", "skip_frame", "backbone", "test_windows", "interval",
+                                   "paper"]
     assert set(table["model"]) == {"deterministic", "fp", "lp", "copylast"}
     assert set(table["metric"]) == {"ssim", "psnr"}
     models = table[table["model"] != "copylast"]
     assert set(models["ssim_data_range"]) == {2.0} and set(models["bn_at_test"]) == {"train"}
-    assert set(models["skip_frame"]) == {"before_last"}
+    assert set(models["skip_frame"]) == {"before_last"} and set(models["backbone"]) == {"dcgan"}
     ordering = pd.read_csv(work / "results" / "tables" / "smmnist_ordering.csv")
     assert {("lp", "fp"), ("fp", "deterministic"), ("lp", "copylast")} <= set(zip(ordering["better"], ordering["worse"]))
     assert (ordering["ci_low"] <= ordering["mean_difference"]).all() and set(ordering["scope"]) <= {"all", "second_half", "after_bounce"}

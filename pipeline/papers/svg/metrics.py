@@ -285,7 +285,7 @@ def evaluate_svg(
             rows = [x[i], torch.cat([cond, posterior[i]])] + [torch.cat([cond, kept[i, r]]) for r in range(n_random + 1)]
             examples.append(torch.stack(rows).cpu().numpy())  # (rows, T, C, H, W)
     conventions = {"ssim_data_range": float(ssim_data_range), "bn_at_test": bn_mode,
-                   "skip_frame": model.cfg.skip_frame}
+                   "skip_frame": model.cfg.skip_frame, "backbone": model.cfg.backbone}
     return SVGEvaluation(ssim=ssim, psnr=psnr, examples=_examples_uint8(examples, frames, n_cond + n_future),
                          n_cond=n_cond, n_future=n_future, groups=groups, conventions=conventions)
 
@@ -320,7 +320,7 @@ def evaluate_copy_last(
     )
 
 
-CONVENTION_COLUMNS: tuple[str, ...] = ("ssim_data_range", "bn_at_test", "skip_frame", "test_windows", "interval")
+CONVENTION_COLUMNS: tuple[str, ...] = ("ssim_data_range", "bn_at_test", "skip_frame", "backbone", "test_windows", "interval")
 
 
 def curve_table(

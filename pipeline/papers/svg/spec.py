@@ -7,9 +7,10 @@ numbers: its tables carry an empty ``paper`` column.
 Sizes: model widths, schedules, sample counts.
 
 Per dataset (``smmnist``, ``kth``, ``bair``): ``model`` holds what ``pipeline.papers.svg.model.SVGConfig``
-takes beyond the variant, the backbone and the image channels (those are the algorithm, fixed in
-``spec.BACKBONES``); ``train`` the schedule of ``pipeline.training.fit``; ``eval`` the
-sample counts. The conditioning and training horizons (``n_past``, ``n_future``), |z|, beta and
+takes beyond the variant and the image channels; ``train`` the schedule of ``pipeline.training.fit``;
+``eval`` the sample counts. ``model.backbone`` is the paper's frame encoder/decoder family at every
+preset (``spec.BACKBONES``: DCGAN for SM-MNIST, VGG for KTH and BAIR); the authors' code takes either
+for any dataset (``--model``), and so does this key, which the tables' ``backbone`` column states. The conditioning and training horizons (``n_past``, ``n_future``), |z|, beta and
 the learning rate are the paper's at every scale; smaller scales narrow the convolutional
 backbone (``width``, the channels of its first stage) and train and sample less. Test-time
 generation runs over every frame of the test sequences after the conditioning ones, beyond the
@@ -54,7 +55,8 @@ VARIANTS: dict[str, tuple[str, int | None]] = {
 
 
 BACKBONES: dict[str, tuple[str, int]] = {
-    # dataset -> (frame encoder/decoder family, image channels); Sec. 4.1
+    # dataset -> (the paper's frame encoder/decoder family, image channels); Sec. 4.1. The family is
+    # the default of the dataset's model.backbone key
     "smmnist": ("dcgan", 1),
     "kth": ("vgg", 1),  # KTH is grey-level video
     "bair": ("vgg", 3),
@@ -124,11 +126,11 @@ SMMNIST_SETS: tuple[str, ...] = ("synchronized", "sharedstart")
 
 
 _PAPER_MODELS = {
-    "smmnist": {"width": 64, "g_dim": 128, "z_dim": 10, "rnn_size": 256, "n_past": 5, "n_future": 10,
+    "smmnist": {"backbone": "dcgan", "width": 64, "g_dim": 128, "z_dim": 10, "rnn_size": 256, "n_past": 5, "n_future": 10,
                 "beta": 1e-4, "lr": 2e-3},
-    "kth": {"width": 64, "g_dim": 128, "z_dim": 32, "rnn_size": 256, "n_past": 10, "n_future": 10,
+    "kth": {"backbone": "vgg", "width": 64, "g_dim": 128, "z_dim": 32, "rnn_size": 256, "n_past": 10, "n_future": 10,
             "beta": 1e-6, "lr": 2e-3},
-    "bair": {"width": 64, "g_dim": 128, "z_dim": 64, "rnn_size": 256, "n_past": 2, "n_future": 10,
+    "bair": {"backbone": "vgg", "width": 64, "g_dim": 128, "z_dim": 64, "rnn_size": 256, "n_past": 2, "n_future": 10,
              "beta": 1e-4, "lr": 2e-3},
 }
 

@@ -35,8 +35,9 @@ def model_config(dataset: str, variant: str, sizes: Mapping[str, Any]) -> SVGCon
     """The SVGConfig of one (dataset, variant) at the sizes of a scale (``SIZES['svg']``)."""
 
     check(dataset, variant)
-    backbone, channels = BACKBONES[dataset]
+    paper_backbone, channels = BACKBONES[dataset]
     m = sizes[dataset]["model"]
+    backbone = str(m.get("backbone", paper_backbone))
     skip_frame = sizes.get("conventions", AUTHORS_CONVENTIONS)["skip_frame"]
     return SVGConfig(skip_frame=str(skip_frame),
         variant=VARIANTS[variant][0], backbone=backbone, channels=channels,
