@@ -1,8 +1,8 @@
 """Fetch stage: official archives downloaded, verified and unpacked, or a user's copy checked.
 
 Whatever marks work as done appears atomically: a download is renamed from `<file>.part` only
-after its checksum passed (`pipeline.download`), an archive is unpacked into a hidden folder that is renamed into
-place (`pipeline.archives`), and `source.json` is written last. A crash at any point leaves
+after its checksum passed (`pipeline.download`), an archive is unpacked into a hidden folder
+that is renamed into place (`pipeline.archives`), and `source.json` is written last. A crash at any point leaves
 either the finished thing or something a rerun resumes or redoes, never a half thing that looks
 finished.
 
