@@ -19,7 +19,7 @@ import torch
 from http_fixture import closed_port, serve_files
 from torch import nn
 
-from pipeline import fetch
+from pipeline import download, fetch
 from pipeline.papers import sizes as resolve
 from pipeline.papers.walker import spec
 from pipeline.papers.walker.detection import ap as voc_ap
@@ -383,7 +383,7 @@ def test_voc2012_url_source_downloads_checks_and_reads_a_voc_archive(tmp_path):
     with serve_files() as server:  # a wrong checksum keeps nothing
         url = server.add("VOCtrainval_11-May-2012.tar", archive)
         bad = dataclasses.replace(entry, files=(dataclasses.replace(entry.files[0], url=url, sha256="0" * 64),))
-        with pytest.raises(fetch.ChecksumError):
+        with pytest.raises(download.ChecksumError):
             fetch.fetch_url_source(bad, tmp_path / "raw2", progress=False)
 
 
@@ -391,7 +391,7 @@ def test_voc2012_url_source_offline_fails_at_once_naming_url_and_path(tmp_path):
     url = f"http://127.0.0.1:{closed_port()}/VOCtrainval_11-May-2012.tar"
     entry = get_source("voc2012")
     offline = dataclasses.replace(entry, files=(dataclasses.replace(entry.files[0], url=url, mirrors=()),))
-    with pytest.raises(fetch.DownloadError) as info:
+    with pytest.raises(download.DownloadError) as info:
         fetch.fetch_url_source(offline, tmp_path / "raw", progress=False)
     assert url in str(info.value) and "datasets.voc2012.source: path" in str(info.value)
 
