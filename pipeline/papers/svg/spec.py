@@ -10,11 +10,11 @@ Per dataset (``smmnist``, ``kth``, ``bair``): ``model`` holds what ``pipeline.pa
 takes beyond the variant and the image channels; ``train`` the schedule of ``pipeline.training.fit``;
 ``eval`` the sample counts. ``model.backbone`` is the paper's frame encoder/decoder family at every
 preset (``spec.BACKBONES``: DCGAN for SM-MNIST, VGG for KTH and BAIR); the authors' code takes either
-for any dataset (``--model``), and so does this key, which the tables' ``backbone`` column states. The conditioning and training horizons (``n_past``, ``n_future``), |z|, beta and
-the learning rate are the paper's at every scale; smaller scales narrow the convolutional
-backbone (``width``, the channels of its first stage) and train and sample less. Test-time
-generation runs over every frame of the test sequences after the conditioning ones, beyond the
-training horizon as in the paper's plots.
+for any dataset (``--model``), and so does this key, which the tables' ``backbone`` column states.
+The conditioning and training horizons (``n_past``, ``n_future``), |z|, beta and the learning rate
+are the paper's at every scale; smaller scales narrow the convolutional backbone (``width``, the
+channels of its first stage) and train and sample less. Test-time generation runs over every frame
+of the test sequences after the conditioning ones, beyond the training horizon as in the paper's plots.
 
 Paper values (Sec. 4.1-4.4): |h| = |g| = 128, LSTMs of 256 cells, DCGAN (SM-MNIST) or VGG16
 (KTH, BAIR) with 64 channels in the first stage, |z| = 10 / 32 / 64, beta 1e-4 / 1e-6 / 1e-4,
@@ -126,17 +126,18 @@ SMMNIST_SETS: tuple[str, ...] = ("synchronized", "sharedstart")
 
 
 _PAPER_MODELS = {
-    "smmnist": {"backbone": "dcgan", "width": 64, "g_dim": 128, "z_dim": 10, "rnn_size": 256, "n_past": 5, "n_future": 10,
+    "smmnist": {"width": 64, "g_dim": 128, "z_dim": 10, "rnn_size": 256, "n_past": 5, "n_future": 10,
                 "beta": 1e-4, "lr": 2e-3},
-    "kth": {"backbone": "vgg", "width": 64, "g_dim": 128, "z_dim": 32, "rnn_size": 256, "n_past": 10, "n_future": 10,
+    "kth": {"width": 64, "g_dim": 128, "z_dim": 32, "rnn_size": 256, "n_past": 10, "n_future": 10,
             "beta": 1e-6, "lr": 2e-3},
-    "bair": {"backbone": "vgg", "width": 64, "g_dim": 128, "z_dim": 64, "rnn_size": 256, "n_past": 2, "n_future": 10,
+    "bair": {"width": 64, "g_dim": 128, "z_dim": 64, "rnn_size": 256, "n_past": 2, "n_future": 10,
              "beta": 1e-4, "lr": 2e-3},
 }
 
 
 def _dataset(name: str, model: dict, train: dict, evaluation: dict) -> dict:
-    return {"model": {**_PAPER_MODELS[name], **model}, "train": train, "eval": evaluation}
+    paper_model = {"backbone": BACKBONES[name][0], **_PAPER_MODELS[name]}
+    return {"model": {**paper_model, **model}, "train": train, "eval": evaluation}
 
 
 def _train(steps: int, batch_size: int, checkpoint_every: int, log_every: int) -> dict:

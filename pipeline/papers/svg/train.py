@@ -35,9 +35,9 @@ def model_config(dataset: str, variant: str, sizes: Mapping[str, Any]) -> SVGCon
     """The SVGConfig of one (dataset, variant) at the sizes of a scale (``SIZES['svg']``)."""
 
     check(dataset, variant)
-    paper_backbone, channels = BACKBONES[dataset]
+    channels = BACKBONES[dataset][1]
     m = sizes[dataset]["model"]
-    backbone = str(m.get("backbone", paper_backbone))
+    backbone = str(m["backbone"])  # the paper's family (spec.BACKBONES) unless overridden
     skip_frame = sizes.get("conventions", AUTHORS_CONVENTIONS)["skip_frame"]
     return SVGConfig(skip_frame=str(skip_frame),
         variant=VARIANTS[variant][0], backbone=backbone, channels=channels,
