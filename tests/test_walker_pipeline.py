@@ -24,7 +24,7 @@ from pipeline.papers.walker import table as walker_table
 from pipeline.papers.walker import train as walker_train
 from pipeline.papers.walker.model import WalkerConfig, WalkerNet, build_walker
 from pipeline.papers.staticflow.codebook import assign_labels
-from pipeline.papers.staticflow.metrics import class_frequencies, constant_prediction
+from pipeline.papers.staticflow.metrics import class_frequencies, constant_prediction, sample_flow
 from pipeline.papers.walker.parzen import gaussian_bandwidths
 from pipeline import time_summary
 from pipeline.shards import SPLITS, open_shard, summarize_shards, write_shard
@@ -112,17 +112,34 @@ def test_flow_label_of_a_track_extrapolates_back_to_the_track() -> None:
     np.testing.assert_allclose(offsets[-1], [90.0, -30.0], rtol=0.1)  # a second at constant velocity
 
 
-def test_flow_softmax_lands_on_the_right_coarse_cells() -> None:
+def test_sampled_flow_lands_on_the_right_coarse_cells() -> None:
     cfg = WalkerConfig(image_size=(120, 160), coarse_size=(8, 10))  # 4 rows of margin top and bottom
     probs = np.zeros((1, 3, 10, 10), np.float32)
     probs[0, 0, :, :5] = 1.0  # left half of the frame: class 0
     probs[0, 1, :, 5:] = 1.0  # right half: class 1
     probs[0, :, 0] = 0.0
     probs[0, 2, 0] = 1.0  # top row of the square grid (top 12 px of the frame): class 2
-    cells = evaluation.flow_probs_on_cells(probs, cfg)  # (1, 3, 8, 10)
-    np.testing.assert_allclose(cells.sum(axis=1), 1.0, rtol=1e-6)
-    assert (cells[0, :, 1:].argmax(axis=0)[:, :5] == 0).all() and (cells[0, :, 1:].argmax(axis=0)[:, 5:] == 1).all()
-    assert (cells[0, 2, 0] > 0.5).all()  # the first cell row is centred 4 px into the frame
+    centroids = np.array([[-4.0, 0.0], [4.0, 0.0], [0.0, 8.0]], np.float32)
+    field = sample_flow(probs, centroids, 2, np.random.default_rng(0))  # (2, 1, 10, 10, 2)
+    cells = evaluation.flow_on_cells(field, cfg)  # (2, 1, 8, 10, 2)
+    assert cells.shape == (2, 1, 8, 10, 2)
+    np.testing.assert_allclose(cells[:, 0, 1:, :4], np.broadcast_to([-4.0, 0.0], (2, 7, 4, 2)), atol=1e-5)
+    np.testing.assert_allclose(cells[:, 0, 1:, 5:], np.broadcast_to([4.0, 0.0], (2, 7, 5, 2)), atol=1e-5)
+    assert (cells[:, 0, 1:, 4, 0] > -4.0).all() and (cells[:, 0, 1:, 4, 0] < 4.0).all()  # a blend at the seam
+    assert (cells[:, 0, 0, :, 1] > 4.0).all()  # the first cell row is centred 4 px into the frame
+
+
+def test_a_flow_sample_holds_one_draw_per_position_of_the_nets_grid() -> None:
+    """A 2x2 softmax, each position a coin between left and right: every coarse cell of one
+    quadrant takes the same draw, so a sample has at most 4 distinct quadrant values."""
+    cfg = WalkerConfig(image_size=(128, 160), coarse_size=(8, 10))
+    probs = np.full((1, 2, 2, 2), 0.5, np.float32)
+    centroids = np.array([[-1.0, 0.0], [1.0, 0.0]], np.float32)
+    cells = evaluation.flow_on_cells(sample_flow(probs, centroids, 50, np.random.default_rng(1)), cfg)[:, 0, ..., 0]
+    corners = cells[:, [0, 0, -1, -1], [0, -1, 0, -1]]  # (50, 4): deep inside each quadrant
+    assert set(np.unique(np.abs(corners))) == {1.0}
+    np.testing.assert_array_equal(cells[:, :2, :2], np.broadcast_to(corners[:, :1, None], (50, 2, 2)))
+    assert 0.3 < (corners > 0).mean() < 0.7  # the coin is fair per position
 
 
 def _actor_scenes(n: int, seed: int) -> torch.Tensor:
@@ -189,6 +206,20 @@ def test_clusters_of_two_futures_are_found_and_shown() -> None:
 
 
 # ----------------------------------------------------------------------------- training
+
+
+def test_the_learning_rate_drops_tenfold_at_its_share_of_the_steps() -> None:
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    drop = walker_train.lr_drop(optimizer, 0.75, 8)
+    rates = []
+    for _ in range(8):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        drop.step()
+    assert rates == pytest.approx([1e-3] * 6 + [1e-4] * 2)
+    assert walker_train.lr_drop(optimizer, 0.0, 8) is None  # 0: a constant rate
+    with pytest.raises(ValueError, match="lr_decay_at"):
+        walker_train.lr_drop(optimizer, 1.5, 8)
 
 
 def test_cvae_training_resumes_to_the_same_weights(tmp_path: Path) -> None:

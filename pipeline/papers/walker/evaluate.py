@@ -15,9 +15,9 @@ its own Parzen bandwidth (``pipeline.papers.walker.parzen``):
   bandwidths fitted on the test data). The trajectories of each image are normalized to unit RMS
   per axis, so "no motion" has an almost fixed cost of D/2 (1 + log 2 pi) nats in the normalized
   block: a model is only useful by the margin it keeps below that;
-* optical flow: the staticflow AlexNet's per-position softmax, resampled onto the coarse
-  grid, sampled per position, each sampled vector extrapolated at constant velocity over the
-  second (the label is the mean displacement over the next three frames, about twice the
+* optical flow: the staticflow AlexNet's per-position softmax, sampled once per position of
+  its own grid (what the softmax states), the sampled field carried bilinearly onto the coarse
+  cells, each vector extrapolated at constant velocity over the second (the label is the mean displacement over the next three frames, about twice the
   velocity), then DCT-encoded like the truth; bandwidths optimised on the test data, as the
   paper does for its baselines.
 
@@ -226,12 +226,19 @@ def coarse_cell_grid(cfg: WalkerConfig) -> torch.Tensor:
     return torch.stack([gx, gy], dim=-1)[None]
 
 
-def flow_probs_on_cells(probs: np.ndarray, cfg: WalkerConfig) -> np.ndarray:
-    """Flow-net softmax over its square grid (B, K, g, g) -> at the coarse cell centres (B, K, Hc, Wc)."""
-    p = torch.from_numpy(np.ascontiguousarray(probs, np.float32))
-    grid = coarse_cell_grid(cfg).expand(p.shape[0], -1, -1, -1)
-    out = torch.nn.functional.grid_sample(p, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return (out / out.sum(dim=1, keepdim=True)).numpy()
+def flow_on_cells(field: np.ndarray, cfg: WalkerConfig) -> np.ndarray:
+    """Flow fields on the flow net's square grid (..., g, g, 2) -> at the coarse cell centres (..., Hc, Wc, 2).
+
+    The sampled vectors are interpolated, not the probabilities: a cell between two of the net's
+    positions gets a blend of their two draws, so a sample holds one draw per position the net
+    predicts, as its softmax states, and no independent draws the net never made.
+    """
+    f = torch.from_numpy(np.ascontiguousarray(field, np.float32))
+    lead, (g1, g2) = f.shape[:-3], f.shape[-3:-1]
+    maps = f.reshape(-1, g1, g2, 2).permute(0, 3, 1, 2)  # (M, 2, g, g)
+    grid = coarse_cell_grid(cfg).expand(maps.shape[0], -1, -1, -1)
+    out = torch.nn.functional.grid_sample(maps, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.permute(0, 2, 3, 1).reshape(*lead, *cfg.coarse_size, 2).numpy()
 
 
 def extrapolate(flow: np.ndarray) -> torch.Tensor:
@@ -243,14 +250,15 @@ def extrapolate(flow: np.ndarray) -> torch.Tensor:
     return torch.cat([x, y], dim=-1).permute(0, 1, 4, 2, 3).contiguous()
 
 
-def _flow_draw(cell_probs: Iterator[np.ndarray], centroids: np.ndarray, rng: np.random.Generator, eps: float):
+def _flow_draw(grid_probs: Iterator[np.ndarray], centroids: np.ndarray, rng: np.random.Generator,
+               cfg: WalkerConfig):
 
     def make(images: torch.Tensor, truth: list[torch.Tensor]) -> Callable[[int], list[torch.Tensor]]:
-        probs = next(cell_probs)  # (b, K, Hc, Wc)
+        probs = next(grid_probs)  # (b, K, g, g)
 
         def draw(k: int) -> list[torch.Tensor]:
-            field = extrapolate(sample_flow(probs, centroids, k, rng))  # (k, b, 10, Hc, Wc)
-            ynorm, mag = split_magnitude(field, eps)
+            field = extrapolate(flow_on_cells(sample_flow(probs, centroids, k, rng), cfg))  # (k, b, 10, Hc, Wc)
+            ynorm, mag = split_magnitude(field, cfg.eps)
             return [ynorm, mag, field]
 
         return draw
@@ -270,12 +278,11 @@ def flow_net_distances(
     """Squared distances (3, N, B) of the optical-flow baseline's samples to the truth.
 
     ``probs``: the flow net's softmax over its square grid for the test images, in the order of
-    ``batches`` (of ``s.batch_size`` images); moved onto the coarse cells, sampled per cell,
-    extrapolated over the second.
+    ``batches`` (of ``s.batch_size`` images); sampled per position of that grid, moved onto the
+    coarse cells (``flow_on_cells``), extrapolated over the second.
     """
-    cells = flow_probs_on_cells(probs, cfg)  # (B, K, Hc, Wc)
-    per_batch = (cells[i : i + s.batch_size] for i in range(0, len(cells), s.batch_size))
-    return block_distances(batches, cfg, _flow_draw(per_batch, centroids, rng, cfg.eps), s.samples, s.sample_chunk,
+    per_batch = (probs[i : i + s.batch_size] for i in range(0, len(probs), s.batch_size))
+    return block_distances(batches, cfg, _flow_draw(per_batch, centroids, rng, cfg), s.samples, s.sample_chunk,
                            device)
 
 

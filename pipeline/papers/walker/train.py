@@ -118,7 +118,16 @@ def train(job: TrainingJob) -> Path:
 
         evaluations.append(Evaluation(VALIDATION_LOG, at=set(ends).__contains__, run=validate))
     run = TrainConfig(steps=total, checkpoint_every=int(t["checkpoint_every"]), log_every=int(t["log_every"]))
-    return fit(Minimize(model, optimizer), batches, run, job, walker_model_config(cfg), evaluations)
+    return fit(Minimize(model, optimizer, lr_drop(optimizer, float(t["lr_decay_at"]), total)), batches, run, job,
+               walker_model_config(cfg), evaluations)
+
+
+def lr_drop(optimizer: torch.optim.Optimizer, at: float, total: int) -> torch.optim.lr_scheduler.MultiStepLR | None:
+    """lr / 10 after ``at`` x ``total`` steps (``train.lr_decay_at``; 0 = a constant lr)."""
+    if not 0.0 <= at < 1.0:
+        raise ValueError(f"walker train.lr_decay_at must be in [0, 1) (a share of the steps), got {at}")
+    step = round(at * total)
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, [step], gamma=0.1) if 0 < step < total else None
 
 
 def holdout_losses(model: Any, data: WalkerData, batch_size: int, level: int, seed: int) -> dict[str, float]:
