@@ -17,9 +17,9 @@ its own Parzen bandwidth (``pipeline.papers.walker.parzen``):
   block: a model is only useful by the margin it keeps below that;
 * optical flow: the staticflow AlexNet's per-position softmax, sampled once per position of
   its own grid (what the softmax states), the sampled field carried bilinearly onto the coarse
-  cells, each vector extrapolated at constant velocity over the second (the label is the mean displacement over the next three frames, about twice the
-  velocity), then DCT-encoded like the truth; bandwidths optimised on the test data, as the
-  paper does for its baselines.
+  cells, each vector extrapolated at constant velocity over the second (the label is the mean
+  displacement over the next three frames, about twice the velocity), then DCT-encoded like the
+  truth; bandwidths optimised on the test data, as the paper does for its baselines.
 
 Per image, the NLL and the best-of-n distances at a few n are kept, so the table can give
 paired bootstrap intervals (the same test images for every predictor).

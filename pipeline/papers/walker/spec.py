@@ -46,8 +46,7 @@ SIZES = {
         # after which lr drops tenfold (0: never; the paper states no optimiser: Adam with one drop is
         # ours, so the last weights are not wherever a noisy constant-lr walk happened to stop)
         "train": {"batch_size": 2, "coarse_steps": 4, "fine_steps": 2, "lr": 1e-3, "lr_decay_at": 0.75,
-                  "validate_every": 3,
-                  "checkpoint_every": 2, "log_every": 1, "workers": 0},
+                  "validate_every": 3, "checkpoint_every": 2, "log_every": 1, "workers": 0},
         # holdout_fraction: training videos held out per class (Parzen bandwidths, flow-net curves);
         # statistics_images: training frames the mean frame and the flow-net codebook use (0 = all)
         "data": {"holdout_fraction": 0.25, "statistics_images": 0},
@@ -66,8 +65,7 @@ SIZES = {
     "demo": {
         "model": {"coarse_size": [8, 10], "width": 1 / 8, "latent_dim": 8, "magnitude_latent_dim": 8, "fine_levels": 0},
         "train": {"batch_size": 16, "coarse_steps": 1000, "fine_steps": 0, "lr": 1e-3, "lr_decay_at": 0.75,
-                  "validate_every": 50,
-                  "checkpoint_every": 50, "log_every": 10, "workers": 0},
+                  "validate_every": 50, "checkpoint_every": 50, "log_every": 10, "workers": 0},
         "data": {"holdout_fraction": 0.15, "statistics_images": 0},
         # out_size: one softmax per coarse row (8; the paper's 20 sits just above its 16 coarse rows).
         # Sampled once per position, a coarser grid gives more coherent samples: the flow net's
@@ -80,9 +78,8 @@ SIZES = {
     },
     "paper": {
         "model": {"coarse_size": [16, 20], "width": 1.0, "latent_dim": 8, "magnitude_latent_dim": 8, "fine_levels": 2},
-        "train": {"batch_size": 32, "coarse_steps": 150_000, "fine_steps": 50_000, "lr": 1e-4,
-                  "lr_decay_at": 0.75, "validate_every": 5000,
-                  "checkpoint_every": 1000, "log_every": 100, "workers": 4},
+        "train": {"batch_size": 32, "coarse_steps": 150_000, "fine_steps": 50_000, "lr": 1e-4, "lr_decay_at": 0.75,
+                  "validate_every": 5000, "checkpoint_every": 1000, "log_every": 100, "workers": 4},
         "data": {"holdout_fraction": 0.02, "statistics_images": 20000},
         "flownet": {"image_size": 200, "out_size": 20, "width": 1.0, "n_clusters": 40, "batch_size": 125,
                     "epochs": 55, "epoch_eval_images": 4000, "codebook_batch": 4096, "codebook_init": 3},
