@@ -2,9 +2,9 @@
 
 Whatever marks work as done appears atomically: a download is renamed from `<file>.part` only
 after its checksum passed (`pipeline.download`), an archive is unpacked into a hidden folder
-that is renamed into place (`pipeline.archives`), and `source.json` is written last. A crash at any point leaves
-either the finished thing or something a rerun resumes or redoes, never a half thing that looks
-finished.
+that is renamed into place (`pipeline.archives`), and `source.json` is written last. A crash at
+any point leaves either the finished thing or something a rerun resumes or redoes, never a half
+thing that looks finished.
 
 Layout of `raw_dir` for `source: url`:
     downloads/<file>            verified download (+ <file>.sha256, the digest we computed)
