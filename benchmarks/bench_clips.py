@@ -4,6 +4,8 @@
    beside ``ffmpeg -f null`` decoding of the same files: decoding alone is the ceiling.
 2. Reading clips back: random access from the Zarr shards against decoding each clip from its
    video (seek + decode), which is what a training loop would do without the clip stage.
+3. Reading per-item metadata whole (4,000 objects' motions, as crossconv's Shapes pairs hold):
+   our chunks of many items against one item per chunk (the layout before).
 
     .venv/bin/python benchmarks/bench_clips.py [--protocol walker] [--repeat 3] [--reads 64]
 
@@ -22,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import zarr
 
 from pipeline.clips import cut_video, decode_options, protocol
 from pipeline.presets import PRESETS
-from pipeline.shards import ShardDataset, write_shard
+from pipeline.shards import ShardDataset, open_shard, write_shard
 from pipeline.video_probe import probe
 from pipeline.video_read import decode
 
@@ -120,6 +123,21 @@ def main() -> None:
         print(f"{'Zarr shard (ours)':<28}{args.reads / shard_time:>10.1f} clips/s")
         print(f"{'seek + decode from video':<28}{args.reads / video_time:>10.1f} clips/s")
         print(f"{'speed-up':<28}{video_time / shard_time:>10.1f}x")
+        bench_metadata(Path(tmp), args.repeat)
+
+
+def bench_metadata(tmp: Path, repeat: int, n: int = 4000) -> None:
+    """Whole reads of a (n, 3, 2) float32 array: ``write_shard``'s chunks against one item per chunk."""
+    motion = np.random.default_rng(0).normal(size=(n, 3, 2)).astype(np.float32)
+    ours = open_shard(write_shard(tmp / "meta.zarr", {"motion": motion}))["motion"]
+    before = zarr.open_group(tmp / "meta_one_per_chunk.zarr", mode="w").create_array(
+        "motion", shape=motion.shape, chunks=(1, 3, 2), shards=motion.shape, dtype=motion.dtype)
+    before[:] = motion
+    t_ours, t_before = best_of(repeat, lambda: ours[:]), best_of(repeat, lambda: before[:])
+    print(f"\nreading {n:,} items of per-item metadata ((3, 2) float32) whole")
+    print(f"{'one item per chunk (before)':<28}{t_before * 1000:>10.1f} ms   ({before.nchunks:,} chunks)")
+    print(f"{'write_shard (ours)':<28}{t_ours * 1000:>10.1f} ms   ({ours.nchunks:,} chunks)")
+    print(f"{'speed-up':<28}{t_before / t_ours:>10.1f}x")
 
 
 if __name__ == "__main__":

@@ -98,12 +98,18 @@ def _cpu_model() -> str:
 
 
 def machine(device: Any = None) -> dict[str, Any]:
-    """Where a result was computed: the things that change floating-point results between machines."""
+    """Where a result was computed: the things that change floating-point results between machines.
+
+    ``cpu_capability`` is the kernel family torch dispatches to (AVX512, AVX2, ...): cloud CPUs
+    often share one model name ("Intel(R) Xeon(R) Processor") while their kernels, and so the
+    last digits of every float, differ, and a model near a tipping point (a GAN) ends elsewhere.
+    """
     import torch
 
     record = {"host": platform.node(), "python": sys.version.split()[0], "torch": str(torch.__version__),
               "device": str(device) if device is not None else "cpu", "threads": torch.get_num_threads(),
-              "cpu": _cpu_model(), "cpu_count": os.cpu_count()}
+              "cpu": _cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+              "cpu_count": os.cpu_count()}
     if device is not None and str(device).startswith("cuda"):
         record["gpu"] = torch.cuda.get_device_name(torch.device(device))
         record["cuda"] = str(torch.version.cuda)
@@ -126,7 +132,7 @@ def models_summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     digits, or more for a model near a tipping point).
     """
     codes = sorted({describe_code(r.get("code_version", {})) for r in records})
-    machines = sorted({json.dumps({k: r.get("machine", {}).get(k) for k in ("cpu", "gpu", "threads", "torch")},
+    machines = sorted({json.dumps({k: r.get("machine", {}).get(k) for k in ("cpu", "cpu_capability", "gpu", "threads", "torch")},
                                   sort_keys=True) for r in records})
     return {"models": [plain(r) for r in records], "code_versions": codes, "mixed_code": len(codes) > 1,
             "machines": [json.loads(m) for m in machines], "mixed_machines": len(machines) > 1}

@@ -3,7 +3,9 @@
 A *shard* is a Zarr v3 group written whole by one job. Every array in it has the item (clip,
 frame pair, sequence) on axis 0, chunked one item per chunk so a reader gets any clip without
 decoding its neighbours, and packed with Zarr's sharding codec so a shard of thousands of clips
-is a handful of files rather than thousands. A shard is written item by item through
+is a handful of files rather than thousands. Per-item metadata (a label, an object's motion: items
+of at most ``_SMALL_ITEM_BYTES``) is chunked by up to 64 KiB instead: Zarr pays about 0.2 ms per
+chunk, so one chunk per item made reading 4,000 motions take as long as 4,000 frames. A shard is written item by item through
 :class:`ShardWriter` (a job holds at most one shard file's worth of items, whatever the length
 of its videos) into a temporary directory beside its destination and renamed into place, so a
 reader (or Snakemake after a crash) never sees a half-written shard under its final name.
@@ -33,6 +35,8 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 """Split names; per-item ``split`` arrays store the index into this tuple."""
 
 _TARGET_FILE_BYTES = 256 * 2**20  # aim for Zarr shard files of about this size
+_SMALL_ITEM_BYTES = 512  # items up to this size are per-item metadata: kept whole, chunked together
+_SMALL_CHUNK_BYTES = 64 * 2**10  # chunk size of such metadata (a single item's read decodes one chunk)
 
 
 def _items_per_file(item_shape: tuple[int, ...], itemsize: int) -> int:
@@ -44,15 +48,18 @@ def _items_per_file(item_shape: tuple[int, ...], itemsize: int) -> int:
 class _Column:
     """One array of a shard being written: its item shape, dtype and the items not yet stored.
 
-    A 1-d column (per-item metadata: a label, a start) is small and kept whole until the
-    writer closes. An N-d column goes to Zarr in blocks of whole shard files, so a shard
-    file is written once, never read back and rewritten, and at most one file's worth of
-    items waits in memory.
+    A column of small items (per-item metadata: a label, a start, an object's motion) is kept
+    whole until the writer closes and stored in chunks of many items. A column of large items
+    (frames) goes to Zarr in blocks of whole shard files, one item per chunk, so a shard file is
+    written once, never read back and rewritten, and at most one file's worth of items waits in
+    memory.
     """
 
     def __init__(self, name: str, item_shape: tuple[int, ...], dtype: np.dtype) -> None:
         self.name, self.item_shape, self.dtype = name, item_shape, dtype
-        self.per_file = _items_per_file(item_shape, dtype.itemsize) if item_shape else 0
+        self.item_bytes = max(1, int(np.prod(item_shape, dtype=np.int64)) * dtype.itemsize)
+        self.whole = self.item_bytes <= _SMALL_ITEM_BYTES
+        self.per_file = 0 if self.whole else _items_per_file(item_shape, dtype.itemsize)
         self.pending: list[np.ndarray] = []
         self.n_pending = 0
         self.written = 0  # items already in the Zarr array
@@ -82,17 +89,19 @@ class _Column:
         return np.concatenate(self.pending)
 
     def _create(self, group: zarr.Group, n_items: int) -> zarr.Array:
-        if self.item_shape:
+        if not self.whole:
             chunks = (1, *self.item_shape)
             shards = (max(1, min(n_items, self.per_file)), *self.item_shape)
-        else:
-            chunks = shards = (max(1, n_items),)
+        else:  # every item known: one shard file of chunks of up to _SMALL_CHUNK_BYTES
+            per_chunk = max(1, min(n_items, _SMALL_CHUNK_BYTES // self.item_bytes))
+            chunks = (per_chunk, *self.item_shape)
+            shards = (-(-max(1, n_items) // per_chunk) * per_chunk, *self.item_shape)
         return group.create_array(self.name, shape=(0, *self.item_shape), chunks=chunks,
                                   shards=shards, dtype=self.dtype)
 
     def flush(self, group: zarr.Group, final: bool) -> None:
         """Store the pending items that fill whole shard files (all of them when ``final``)."""
-        if not final and (not self.item_shape or self.n_pending < self.per_file):
+        if not final and (self.whole or self.n_pending < self.per_file):
             return
         data = self._joined()
         n = len(data) if final else (len(data) // self.per_file) * self.per_file
@@ -128,7 +137,8 @@ class ShardWriter:
     can be updated until then.
 
     The stored arrays are those :func:`write_shard` would write from the whole arrays: one
-    item per chunk, packed into Zarr shard files of about ``_TARGET_FILE_BYTES``.
+    item per chunk (metadata: up to 64 KiB per chunk), packed into Zarr shard files of about
+    ``_TARGET_FILE_BYTES``.
     """
 
     def __init__(self, path: str | Path, attrs: Mapping[str, Any] | None = None) -> None:

