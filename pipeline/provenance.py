@@ -132,8 +132,8 @@ def models_summary(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     digits, or more for a model near a tipping point).
     """
     codes = sorted({describe_code(r.get("code_version", {})) for r in records})
-    machines = sorted({json.dumps({k: r.get("machine", {}).get(k) for k in ("cpu", "cpu_capability", "gpu", "threads", "torch")},
-                                  sort_keys=True) for r in records})
+    keys = ("cpu", "cpu_capability", "gpu", "threads", "torch")
+    machines = sorted({json.dumps({k: r.get("machine", {}).get(k) for k in keys}, sort_keys=True) for r in records})
     return {"models": [plain(r) for r in records], "code_versions": codes, "mixed_code": len(codes) > 1,
             "machines": [json.loads(m) for m in machines], "mixed_machines": len(machines) > 1}
 

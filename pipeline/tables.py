@@ -32,12 +32,10 @@ def provenance(config: Mapping[str, Any], source_records: Sequence[Path] = (), *
     they are summarised (code versions, machines, whether they are mixed).
     """
     sources = {}
+    keys = ("source", "layout", "root", "files", "generator", "seed", "encoder", "videos_sha256")
     for record in source_records:
         data = json.loads(Path(record).read_text())
-        sources[data.get("dataset", Path(record).stem)] = {
-            k: data.get(k) for k in ("source", "layout", "root", "files", "generator", "seed", "encoder", "videos_sha256")
-            if k in data
-        }
+        sources[data.get("dataset", Path(record).stem)] = {k: data.get(k) for k in keys if k in data}
     models = extra.pop("models", None)
     summary = {"models": models_summary(models)} if models else {}
     return {"scale": config.get("scale"), "seed": config.get("seed"), "config": dict(config),
