@@ -4,12 +4,12 @@ A *shard* is a Zarr v3 group written whole by one job. Every array in it has the
 frame pair, sequence) on axis 0, chunked one item per chunk so a reader gets any clip without
 decoding its neighbours, and packed with Zarr's sharding codec so a shard of thousands of clips
 is a handful of files rather than thousands. Per-item metadata (a label, an object's motion:
-items of at most ``_SMALL_ITEM_BYTES``) is chunked by up to 64 KiB instead: Zarr pays about 0.2
-ms per chunk, so one chunk per item made reading 4,000 motions take as long as 4,000 frames. A
-shard is written item by item through :class:`ShardWriter` (a job holds at most one shard file's
-worth of items, whatever the length of its videos) into a temporary directory beside its
-destination and renamed into place, so a reader (or Snakemake after a crash) never sees a
-half-written shard under its final name.
+items of at most ``_SMALL_ITEM_BYTES``) is chunked by up to 64 KiB instead: Zarr pays about
+0.2 ms per chunk, so one chunk per item made reading 4,000 motions take as long as 4,000 frames.
+A shard is written item by item through :class:`ShardWriter` (a job holds at most one shard
+file's worth of frames, and its small metadata whole, whatever the length of its videos) into a
+temporary directory beside its destination and renamed into place, so a reader (or Snakemake
+after a crash) never sees a half-written shard under its final name.
 """
 
 from __future__ import annotations
