@@ -75,10 +75,14 @@ class TrainingJob:
     inputs: Mapping[str, Any] = field(default_factory=dict)  # name -> file or folder it reads
     seed: int = 0
     device: str = "auto"  # "auto" -> cuda when available, else cpu
+    threads: int | None = None  # CPU threads of its kernels (None: torch's, from OMP_NUM_THREADS)
 
     def identity(self, model_config: Mapping[str, Any]) -> dict[str, Any]:
+        # The thread count is part of it: CPU kernels split their sums by thread, so a checkpoint made
+        # with another count would resume into weights neither count gives.
         return {
             "paper": self.paper, "dataset": self.dataset, "variant": self.variant, "seed": int(self.seed),
+            "threads": int(self.threads or torch.get_num_threads()),
             "sizes": provenance.plain(self.sizes), "model_config": provenance.plain(model_config),
             "inputs": provenance.fingerprint_inputs(self.inputs), "code": provenance.package_hash(),
         }
@@ -270,6 +274,8 @@ def fit(
     """
     out_dir = Path(job.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if job.threads:
+        torch.set_num_threads(int(job.threads))
     device = resolve_device(job.device)
     modules, optimizers, schedulers = trainable.modules(), trainable.optimizers(), _schedulers(trainable)
     for module in modules.values():

@@ -46,3 +46,12 @@ def test_walker_refuses_thumos_by_url_at_once_since_it_has_no_test_videos(tmp_pa
     assert walker_spec.targets(sources, tmp_path, {})  # the stand-in has a test split
     with pytest.raises(ValueError, match=r"datasets\.thumos\.source: url.*source: path"):
         walker_spec.targets({**sources, "thumos": "url"}, tmp_path, {})
+
+
+def test_every_paper_has_train_threads_and_a_bad_count_is_refused_naming_the_key() -> None:
+    sizes = papers.sizes("demo")
+    assert {p: papers.train_threads(p, sizes) for p in papers.PAPERS} == {
+        "walker": 2, "staticflow": 2, "svg": 1, "crossconv": 2, "vgan": 2}
+    assert papers.train_threads("walker", papers.sizes("demo", {"walker": {"train_threads": 1}})) == 1
+    with pytest.raises(ValueError, match="overrides.vgan.train_threads: 0"):
+        papers.train_threads("vgan", papers.sizes("demo", {"vgan": {"train_threads": 0}}))

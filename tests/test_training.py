@@ -137,6 +137,25 @@ def test_checkpoint_from_other_sizes_or_seed_is_not_resumed(tmp_path: Path, capl
     assert len(model.seen) == 10
 
 
+@pytest.fixture
+def restore_torch_threads() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_a_job_trains_on_its_own_threads_and_a_checkpoint_of_another_count_is_not_resumed(
+        tmp_path: Path, caplog, restore_torch_threads) -> None:
+    other = torch.get_num_threads() + 1
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "run", steps=10, fail_at=7)  # on the process's thread count
+    with caplog.at_level(logging.INFO, logger="pipeline.training"):
+        model = train(tmp_path / "run", steps=10, threads=other)
+    assert "made from other threads; training from step 0" in caplog.text and len(model.seen) == 10
+    assert torch.get_num_threads() == other
+    assert model_provenance(tmp_path / "run" / "model.pt")["machine"]["threads"] == other
+
+
 def test_checkpoint_from_other_inputs_is_not_resumed(tmp_path: Path, caplog) -> None:
     data = tmp_path / "data.csv"
     data.write_text("a\n1\n")

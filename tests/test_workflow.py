@@ -1,5 +1,6 @@
 """The Snakemake graph itself: config validation, and data -> manifests -> clip shards at smoke scale."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,20 @@ def test_smoke_graph_builds_manifests_and_clip_shards(tmp_path):
     # up to date: a second run has nothing to do
     again = snakemake(tmp_path, "-n", "preprocess", *config)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_training_jobs_ask_for_their_papers_train_threads(tmp_path):
+    """svg's small models train one thread each (two at once on 2 cores), the others on two."""
+    config = ["--config", "scale=smoke", "papers=[svg,crossconv]", "data_root=d", "results_root=r",
+              "overrides={crossconv: {train_threads: 3}}"]
+    result = snakemake(tmp_path, "-n", "--cores", "4", *config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    threads: dict[str, set[int]] = {}
+    for job in re.split(r"^(?:local)?rule ", result.stdout, flags=re.M)[1:]:  # one job each
+        if job.startswith("train_model:"):
+            count = re.search(r"^\s+threads: (\d+)$", job, flags=re.M)  # printed when not 1
+            threads.setdefault(re.search(r"paper=(\w+)", job)[1], set()).add(int(count[1]) if count else 1)
+    assert threads == {"svg": {1}, "crossconv": {3}}
 
 
 def test_every_rule_that_runs_code_writes_a_benchmark_under_its_name():

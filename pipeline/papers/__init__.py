@@ -49,9 +49,27 @@ def check_names(names: Iterable[str], where: str = "papers") -> None:
         raise KeyError(f"{where}: no paper {', '.join(map(repr, unknown))}; known: {', '.join(PAPERS)}")
 
 
+TRAIN_THREADS = 2
+"""CPU threads of a paper's training jobs where its ``SIZES`` give no ``train_threads``."""
+
+
 def sizes(scale: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The preset ``scale`` with every paper's sizes under its key and the user's overrides applied."""
-    return presets.resolve(scale, overrides, {paper: spec(paper).SIZES for paper in PAPERS})
+    """The preset ``scale`` with every paper's sizes under its key and the user's overrides applied.
+
+    Every paper's sizes hold ``train_threads``, the CPU threads of each of its training jobs (the
+    rule's threads and torch's): its own value, else :data:`TRAIN_THREADS`.
+    """
+    defaults = {paper: {name: {"train_threads": TRAIN_THREADS, **preset} for name, preset in spec(paper).SIZES.items()}
+                for paper in PAPERS}
+    return presets.resolve(scale, overrides, defaults)
+
+
+def train_threads(paper: str, all_sizes: Mapping[str, Any]) -> int:
+    """CPU threads of each of ``paper``'s training jobs (``sizes`` puts them under every paper's key)."""
+    threads = int(all_sizes[paper]["train_threads"])
+    if threads < 1:
+        raise ValueError(f"overrides.{paper}.train_threads: {threads} is not a thread count (>= 1)")
+    return threads
 
 
 def models(paper: str, sources: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -14,10 +14,11 @@ rule train_model:
         sizes=training_sizes,
         seed=run_seed,
         device=config["device"],
+        threads=training_threads,
     resources:
         **job_resources("train", training_progress),
         gpu=0 if config["device"] == "cpu" else 1,
-    threads: 2
+    threads: training_threads
     log:
         LOGS / "train" / "{paper}" / "{dataset}" / "{seeddir}{variant}.log",
     benchmark:

@@ -14,4 +14,5 @@ with logging_to(snakemake.log[0]):
         inputs=dict(snakemake.input.items()),
         seed=snakemake.params.seed,
         device=snakemake.params.device,
+        threads=snakemake.params.threads,
     ))

@@ -158,6 +158,7 @@ def _eval(sequences: int, samples: int, batch_size: int, examples: int, sample_c
 
 SIZES = {
     "smoke": {
+        "train_threads": 1,
         "smmnist": _dataset("smmnist", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 4, 2, 1), _eval(4, 3, 4, 1)),
         "kth": _dataset("kth", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 2, 2, 1), _eval(4, 3, 4, 1)),
         "bair": _dataset("bair", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 2, 2, 1), _eval(4, 3, 4, 1)),
@@ -176,11 +177,16 @@ SIZES = {
         "conventions": dict(AUTHORS_CONVENTIONS),
     },
     "demo": {
-        # SM-MNIST: the paper's LSTMs and |h|, a DCGAN of width 8; 8-9.5 min per model on 2 cores.
-        # 3000 steps: SVG-LP's best of 20 passes "copy the last frame" in SSIM between step 2500
-        # (+0.001) and 3000 (+0.011 +- 0.011; 3500: +0.024), measured on seed 0; by 2000 it is
-        # below it. At 3000 (seed 0) LP > FP > deterministic in every scope, as the paper; at 2000
-        # whether SVG-FP's posterior collapsed depended on the seed and float summation order.
+        # One CPU thread per training job: two svg models train at once on 2 cores, 1.46x (SM-MNIST)
+        # and 1.75x (KTH) the steps per second of one job on two threads (measured, stop 32).
+        "train_threads": 1,
+        # SM-MNIST: the paper's LSTMs and |h|, a DCGAN of width 8; about 700 s per model on one
+        # thread, two at once on 2 cores (the same time per model as one two-thread job).
+        # 3000 steps: SVG-LP's best of 20 passed "copy the last frame" in SSIM between step 2500
+        # (+0.001) and 3000 (+0.011 +- 0.011; 3500: +0.024), measured on seed 0 with two threads;
+        # by 2000 it is below it. At 3000 (seed 0) LP > FP > deterministic in every scope, as the
+        # paper, on one thread and on two; at 2000 whether SVG-FP's posterior collapsed depended on
+        # the seed and float summation order.
         "smmnist": _dataset("smmnist", {"width": 8}, _train(3000, 16, 100, 25), _eval(64, 100, 32, 4, sample_chunk=10)),
         # KTH, BAIR (VGG at 64x64 is ~10x the DCGAN's cost): the chain runs, nothing is learned yet
         # (on the KTH stand-in, 750 steps of 8 leave SVG-LP level with copying the last frame)

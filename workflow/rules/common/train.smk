@@ -7,6 +7,11 @@ def training_sizes(wildcards):
     return papers.spec(wildcards.paper).training_sizes(SIZES[wildcards.paper], wildcards.dataset, wildcards.variant)
 
 
+def training_threads(wildcards):
+    """The paper's train_threads: the job's threads for the scheduler and torch's, whatever --cores says."""
+    return papers.train_threads(wildcards.paper, SIZES)
+
+
 def training_progress(wildcards):
     """(its log.csv, its optimisation steps) of one model: what its cluster time limit is measured from."""
     sizes = training_sizes(wildcards)
