@@ -177,8 +177,9 @@ SIZES = {
         "conventions": dict(AUTHORS_CONVENTIONS),
     },
     "demo": {
-        # One CPU thread per training job: two svg models train at once on 2 cores, 1.46x (SM-MNIST)
-        # and 1.75x (KTH) the steps per second of one job on two threads (measured, stop 32).
+        # One CPU thread per training job: two svg models train at once on 2 cores, each in the time
+        # one two-thread job took (SM-MNIST 694-701 s against 592-704 s, KTH 48-53 s against 48-52 s
+        # in the graph; 1.46x and 1.75x the steps per second alone, benchmarked; stop 32).
         "train_threads": 1,
         # SM-MNIST: the paper's LSTMs and |h|, a DCGAN of width 8; about 700 s per model on one
         # thread, two at once on 2 cores (the same time per model as one two-thread job).
