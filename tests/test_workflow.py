@@ -65,7 +65,7 @@ def test_training_jobs_ask_for_their_papers_train_threads(tmp_path):
     result = snakemake(tmp_path, "-n", "--cores", "4", *config)
     assert result.returncode == 0, result.stderr[-3000:]
     threads: dict[str, set[int]] = {}
-    for job in re.split(r"^(?:local)?rule ", result.stdout, flags=re.M)[1:]:  # one job each
+    for job in re.split(r"^(?:local)?(?:rule|checkpoint) ", result.stdout, flags=re.M)[1:]:  # one job each
         if job.startswith("train_model:"):
             count = re.search(r"^\s+threads: (\d+)$", job, flags=re.M)  # printed when not 1
             threads.setdefault(re.search(r"paper=(\w+)", job)[1], set()).add(int(count[1]) if count else 1)
