@@ -73,8 +73,6 @@ def test_training_jobs_ask_for_their_papers_train_threads(tmp_path):
 
 
 def test_every_rule_that_runs_code_writes_a_benchmark_under_its_name():
-    import re
-
     rules = 0
     for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
         for block in re.split(r"^(?=(?:rule|checkpoint) )", smk.read_text(), flags=re.M)[1:]:
