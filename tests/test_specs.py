@@ -51,7 +51,8 @@ def test_walker_refuses_thumos_by_url_at_once_since_it_has_no_test_videos(tmp_pa
 def test_every_paper_has_train_threads_and_a_bad_count_is_refused_naming_the_key() -> None:
     sizes = papers.sizes("demo")
     assert {p: papers.train_threads(p, sizes) for p in papers.PAPERS} == {
-        "walker": 2, "staticflow": 2, "svg": 1, "crossconv": 2, "vgan": 2}
-    assert papers.train_threads("walker", papers.sizes("demo", {"walker": {"train_threads": 1}})) == 1
+        "walker": 1, "staticflow": 1, "svg": 1, "crossconv": 1, "vgan": 1}
+    assert papers.train_threads("walker", papers.sizes("demo", {"walker": {"train_threads": 2}})) == 2
+    assert {papers.train_threads(p, papers.sizes("paper")) for p in papers.PAPERS} == {2}
     with pytest.raises(ValueError, match="overrides.vgan.train_threads: 0"):
         papers.train_threads("vgan", papers.sizes("demo", {"vgan": {"train_threads": 0}}))

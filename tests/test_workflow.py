@@ -59,7 +59,7 @@ def test_smoke_graph_builds_manifests_and_clip_shards(tmp_path):
 
 
 def test_training_jobs_ask_for_their_papers_train_threads(tmp_path):
-    """svg's small models train one thread each (two at once on 2 cores), the others on two."""
+    """The smoke models train one thread each (two at once on 2 cores) unless a paper overrides it."""
     config = ["--config", "scale=smoke", "papers=[svg,crossconv]", "data_root=d", "results_root=r",
               "overrides={crossconv: {train_threads: 3}}"]
     result = snakemake(tmp_path, "-n", "--cores", "4", *config)

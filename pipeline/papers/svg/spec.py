@@ -158,7 +158,6 @@ def _eval(sequences: int, samples: int, batch_size: int, examples: int, sample_c
 
 SIZES = {
     "smoke": {
-        "train_threads": 1,
         "smmnist": _dataset("smmnist", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 4, 2, 1), _eval(4, 3, 4, 1)),
         "kth": _dataset("kth", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 2, 2, 1), _eval(4, 3, 4, 1)),
         "bair": _dataset("bair", {"width": 4, "g_dim": 16, "rnn_size": 16}, _train(3, 2, 2, 1), _eval(4, 3, 4, 1)),
@@ -177,10 +176,6 @@ SIZES = {
         "conventions": dict(AUTHORS_CONVENTIONS),
     },
     "demo": {
-        # One CPU thread per training job: two svg models train at once on 2 cores, each in the time
-        # one two-thread job took (SM-MNIST 694-701 s against 592-704 s, KTH 48-53 s against 48-52 s
-        # in the graph; 1.46x and 1.75x the steps per second alone, benchmarked; stop 32).
-        "train_threads": 1,
         # SM-MNIST: the paper's LSTMs and |h|, a DCGAN of width 8; about 700 s per model on one
         # thread, two at once on 2 cores (the same time per model as one two-thread job).
         # 3000 steps: SVG-LP's best of 20 passed "copy the last frame" in SSIM between step 2500
