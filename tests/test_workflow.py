@@ -58,10 +58,11 @@ def test_smoke_graph_builds_manifests_and_clip_shards(tmp_path):
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
-def test_training_jobs_ask_for_their_papers_train_threads(tmp_path):
-    """The smoke models train one thread each (two at once on 2 cores) unless a paper overrides it."""
-    config = ["--config", "scale=smoke", "papers=[svg,crossconv]", "data_root=d", "results_root=r",
-              "overrides={crossconv: {train_threads: 3}}"]
+def test_training_jobs_ask_for_their_papers_train_threads_and_data_workers(tmp_path):
+    """The smoke models train one thread each (two at once on 2 cores) unless a paper overrides it;
+    a job's data-loading workers are CPUs it asks for beside torch's threads."""
+    config = ["--config", "scale=smoke", "papers=[svg,crossconv,walker]", "data_root=d", "results_root=r",
+              "overrides={crossconv: {train_threads: 3}, walker: {train: {workers: 2}}}"]
     result = snakemake(tmp_path, "-n", "--cores", "4", *config)
     assert result.returncode == 0, result.stderr[-3000:]
     threads: dict[str, set[int]] = {}
@@ -69,7 +70,7 @@ def test_training_jobs_ask_for_their_papers_train_threads(tmp_path):
         if job.startswith("train_model:"):
             count = re.search(r"^\s+threads: (\d+)$", job, flags=re.M)  # printed when not 1
             threads.setdefault(re.search(r"paper=(\w+)", job)[1], set()).add(int(count[1]) if count else 1)
-    assert threads == {"svg": {1}, "crossconv": {3}}
+    assert threads == {"svg": {1}, "crossconv": {3}, "walker": {3}}
 
 
 def test_every_rule_that_runs_code_writes_a_benchmark_under_its_name():

@@ -18,7 +18,7 @@ rule train_model:
     resources:
         **job_resources("train", training_progress),
         gpu=0 if config["device"] == "cpu" else 1,
-    threads: training_threads
+    threads: training_cpus
     log:
         LOGS / "train" / "{paper}" / "{dataset}" / "{seeddir}{variant}.log",
     benchmark:

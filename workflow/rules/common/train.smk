@@ -8,8 +8,15 @@ def training_sizes(wildcards):
 
 
 def training_threads(wildcards):
-    """The paper's train_threads: the job's threads for the scheduler and torch's, whatever --cores says."""
+    """The paper's train_threads: torch's threads in the job, whatever --cores says."""
     return papers.train_threads(wildcards.paper, SIZES)
+
+
+def training_cpus(wildcards):
+    """The job's threads for the scheduler (a cluster job's CPUs): torch's threads plus the model's
+    data-loading workers (``train.workers``, 4 at the paper preset), each a process of its own that
+    the job keeps busy beside them."""
+    return training_threads(wildcards) + int(training_sizes(wildcards).get("train", {}).get("workers", 0))
 
 
 def training_progress(wildcards):
