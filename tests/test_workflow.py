@@ -73,6 +73,14 @@ def test_training_jobs_ask_for_their_papers_train_threads_and_data_workers(tmp_p
     assert threads == {"svg": {1}, "crossconv": {3}, "walker": {3}}
 
 
+def test_lint_asks_for_nothing_but_a_conda_environment_per_rule(tmp_path):
+    """The project installs into one pinned venv (bin/setup), so that lint stays; every other one
+    (functions beside rules, log files, path handling) is fixed, and a new one fails here."""
+    result = snakemake(tmp_path, "--lint", "--config", "data_root=d", "results_root=r")
+    titles = set(re.findall(r"^\s+\* (.+?):$", result.stdout + result.stderr, flags=re.M))
+    assert titles == {"Specify a conda environment or container for each rule."}, titles
+
+
 def test_every_rule_that_runs_code_writes_a_benchmark_under_its_name():
     rules = 0
     for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):

@@ -3,36 +3,10 @@
 # page that shows it (pipeline/report_views.py), with the same caption and category, so the report
 # shows our numbers beside the paper's. One small local rule per marked output, made from the marks
 # themselves: a new table or GIF gets its page without a line here. Include this file last.
-import re
-
-from snakemake.io import get_flag_value, is_flagged, strip_wildcard_constraints
-
-
-def _check_marks():
-    """Every output marked report() has a caption file that exists and a category (refused at parse time)."""
-    for rule_ in workflow.rules:
-        for output in rule_.output:
-            if not is_flagged(output, "report"):
-                continue
-            mark = get_flag_value(output, "report")
-            caption = mark.caption and Path(mark.caption.get_path_or_uri(secret_free=False))
-            if caption is None or not caption.is_file():
-                raise ValueError(f"rule {rule_.name}: report output {output} has no caption file ({caption})")
-            if not mark.category:
-                raise ValueError(f"rule {rule_.name}: report output {output} has no category")
+include: "common/report.smk"
 
 
 _check_marks()
-
-
-def _outputs_shown_as_pages():
-    """(rule, name suffix, output pattern, its report mark) of every marked output the report cannot display."""
-    for rule_ in list(workflow.rules):
-        marked = [o for o in rule_.output if is_flagged(o, "report") and report_views.needs_page(str(o))]
-        for output in marked:
-            # several marked outputs of one rule: the page rule is named after the file (its fixed part)
-            fixed = re.sub(r"\{[^}]*\}", "", Path(strip_wildcard_constraints(str(output))).stem).strip("_")
-            yield rule_, (f"_{fixed}" if len(marked) > 1 else ""), str(output), get_flag_value(output, "report")
 
 
 for _rule, _suffix, _pattern, _mark in list(_outputs_shown_as_pages()):
