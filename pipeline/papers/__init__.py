@@ -64,8 +64,9 @@ trains alone on a GPU node or a CPU with more cores, where ``overrides.<paper>.t
 def sizes(scale: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The preset ``scale`` with every paper's sizes under its key and the user's overrides applied.
 
-    Every paper's sizes hold ``train_threads``, the CPU threads of each of its training jobs (the
-    rule's threads and torch's): its own value, else the preset's :data:`TRAIN_THREADS`.
+    Every paper's sizes hold ``train_threads``, torch's CPU threads in each of its training jobs (the
+    job asks the scheduler for these plus its data workers): its own value, else the preset's
+    :data:`TRAIN_THREADS`.
     """
     defaults = {paper: {name: {"train_threads": TRAIN_THREADS[name], **preset} for name, preset in spec(paper).SIZES.items()}
                 for paper in PAPERS}

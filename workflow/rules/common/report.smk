@@ -19,7 +19,6 @@ def _check_marks():
                 raise ValueError(f"report output {output} of rule {rule_.name!r} has no category")
 
 
-
 def _outputs_shown_as_pages():
     """(rule, name suffix, output pattern, its report mark) of every marked output the report cannot display."""
     for rule_ in list(workflow.rules):
