@@ -40,16 +40,18 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
+from pipeline.synthetic.camera import (
+    apply_homography,
+    background_margin,
+    camera_homographies,
+    to_hires,
+    translation,
+)
 from pipeline.synthetic.textures import background_texture, sprite
 
 _COVERAGE_EPS = 0.02
 """A layer covering less than this fraction of a pixel counts as absent, more than 1 - this as full."""
-
-_TRAJECTORY_CLIP = 2.0
-"""Camera parameters are soft-clipped to this many amplitudes, which bounds the margin needed."""
-
 
 @dataclass(frozen=True)
 class ActionClass:
@@ -199,85 +201,6 @@ def _action_class(label: str) -> ActionClass:
     return ACTION_CLASSES[label]
 
 
-# ----------------------------------------------------------------------------- geometry
-
-
-def _translation(tx: float, ty: float) -> np.ndarray:
-    return np.array([[1.0, 0.0, tx], [0.0, 1.0, ty], [0.0, 0.0, 1.0]])
-
-
-def _to_hires(s: int) -> np.ndarray:
-    """Output pixel coordinates -> supersampled pixel coordinates (pixel centres at integers).
-
-    Output pixel x is the box average of supersampled pixels s*x .. s*x + s-1, whose centre
-    is s*x + (s-1)/2.
-    """
-    c = (s - 1) / 2.0
-    return np.array([[s, 0.0, c], [0.0, s, c], [0.0, 0.0, 1.0]])
-
-
-def _apply(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a homography to (N, 2) points."""
-    p = points @ h[:, :2].T + h[:, 2]  # (N, 3)
-    return p[:, :2] / p[:, 2:3]
-
-
-def _smooth_trajectory(rng: np.random.Generator, frames: int, sigma: float) -> np.ndarray:
-    """A smooth zero-start random signal of unit scale, soft-clipped to +-2*_TRAJECTORY_CLIP."""
-    pad = int(np.ceil(3 * sigma))
-    noise = rng.standard_normal(frames + 2 * pad)
-    if sigma > 0:
-        # Filtered white noise has std 1 / sqrt(2 sqrt(pi) sigma); rescale to unit std.
-        noise = gaussian_filter1d(noise, sigma, mode="reflect") * np.sqrt(
-            2.0 * np.sqrt(np.pi) * sigma
-        )
-    g = _TRAJECTORY_CLIP * np.tanh(noise[pad : pad + frames] / _TRAJECTORY_CLIP)
-    return g - g[0]
-
-
-def _camera_homographies(
-    cfg: SceneConfig, rng: np.random.Generator, moving: bool
-) -> np.ndarray:
-    """(T, 3, 3) shake homographies about the frame centre, H[0] = I."""
-    t = cfg.frames
-    if not moving:
-        return np.repeat(np.eye(3)[None], t, axis=0)
-    half = np.array([cfg.width - 1, cfg.height - 1]) / 2.0
-    tr = [_smooth_trajectory(rng, t, cfg.shake_smoothness) * cfg.shake_translation for _ in "xy"]
-    rot = np.deg2rad(_smooth_trajectory(rng, t, cfg.shake_smoothness) * cfg.shake_rotation)
-    zoom = np.exp(_smooth_trajectory(rng, t, cfg.shake_smoothness) * cfg.shake_zoom)
-    persp = [
-        _smooth_trajectory(rng, t, cfg.shake_smoothness) * cfg.shake_perspective / half[i]
-        for i in range(2)
-    ]
-    hs = np.empty((t, 3, 3))
-    for i in range(t):
-        c, s_ = np.cos(rot[i]) * zoom[i], np.sin(rot[i]) * zoom[i]
-        similarity = np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
-        tilt = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [persp[0][i], persp[1][i], 1.0]])
-        hs[i] = (
-            _translation(half[0] + tr[0][i], half[1] + tr[1][i])
-            @ tilt
-            @ similarity
-            @ _translation(-half[0], -half[1])
-        )
-        hs[i] /= hs[i][2, 2]
-    hs[0] = np.eye(3)
-    return hs
-
-
-def _background_margin(cfg: SceneConfig) -> int:
-    """Pixels of background needed around the frame so no shake ever shows an empty border."""
-    k = 2 * _TRAJECTORY_CLIP  # trajectories start at 0 and stay within +-clip: span 2*clip
-    half_diag = 0.5 * float(np.hypot(cfg.width, cfg.height))
-    rel = (
-        np.deg2rad(k * cfg.shake_rotation)
-        + (np.exp(k * cfg.shake_zoom) - 1.0)
-        + 2.0 * k * cfg.shake_perspective
-    )
-    return int(np.ceil(k * cfg.shake_translation * np.sqrt(2) + 1.5 * rel * half_diag)) + 3
-
-
 # ----------------------------------------------------------------------------- rendering
 
 
@@ -286,7 +209,7 @@ def _warp_matrix(
 ) -> np.ndarray:
     """Texture pixels (supersampled, top-left pixel centre at ``origin`` in the reference
     plane) -> supersampled pixels of frame t."""
-    return a @ h_t @ _translation(origin[0], origin[1]) @ np.linalg.inv(a)
+    return a @ h_t @ translation(origin[0], origin[1]) @ np.linalg.inv(a)
 
 
 def _footprint(
@@ -297,7 +220,7 @@ def _footprint(
     it misses the frame."""
     h, w = shape
     corners = np.array([[-1, -1], [w, -1], [w, h], [-1, h]], dtype=np.float64)
-    p = _apply(m, corners)
+    p = apply_homography(m, corners)
     x0 = max(0, int(np.floor(p[:, 0].min() / s)) * s)
     y0 = max(0, int(np.floor(p[:, 1].min() / s)) * s)
     x1 = min(size[0], int(np.ceil((p[:, 0].max() + 1) / s)) * s)
@@ -342,10 +265,10 @@ def render_scene(
         drawn = np.asarray(directions, dtype=np.float64).reshape(cfg.n_actors, 2)
         drawn = drawn / np.linalg.norm(drawn, axis=1, keepdims=True)
     moving = bool(camera_rng.random() < cfg.camera_motion_prob)
-    homographies = _camera_homographies(cfg, camera_rng, moving)
+    homographies = camera_homographies(cfg, camera_rng, moving)
 
     # ---- look: background, sprites, start positions
-    margin = _background_margin(cfg)
+    margin = background_margin(cfg)
     tex_w, tex_h = (big_w + 2 * margin) * s, (big_h + 2 * margin) * s
     background = background_texture(look_rng, tex_h, tex_w, background=cfg.background, scale=cfg.texture_scale,
                                     supersample=cfg.supersample)
@@ -376,7 +299,7 @@ def render_scene(
         phases = np.full(cfg.n_actors, np.nan)
 
     # ---- render
-    a = _to_hires(s)
+    a = to_hires(s)
     hi_size = (big_w * s, big_h * s)
     frames = np.empty((n_t, big_h, big_w, 3), np.uint8)
     coverage = np.zeros((n_t, len(layers), big_h, big_w), np.float32)
@@ -396,7 +319,7 @@ def render_scene(
             x0, y0, x1, y1 = roi
             warped = cv2.warpPerspective(
                 layer.rgba,
-                _translation(-x0, -y0) @ m,
+                translation(-x0, -y0) @ m,
                 (x1 - x0, y1 - y0),
                 flags=cv2.INTER_LINEAR,
                 borderMode=cv2.BORDER_CONSTANT,
@@ -424,7 +347,7 @@ def render_scene(
     positions = np.zeros((n_t, cfg.n_actors, 2))
     for k, layer in enumerate(body):
         for t in range(n_t):
-            positions[t, k] = _apply(homographies[t], layer.offsets[t : t + 1])[0]
+            positions[t, k] = apply_homography(homographies[t], layer.offsets[t : t + 1])[0]
     return Scene(
         frames=frames,
         homographies=homographies,
@@ -476,12 +399,12 @@ def _flow_and_occlusion(
     occlusion = np.empty((n_t - 1, h, w), bool)
     lo, hi = _COVERAGE_EPS, 1.0 - _COVERAGE_EPS
     for t in range(n_t - 1):
-        ref = _apply(np.linalg.inv(homographies[t]), grid)  # (H*W, 2) in the plane
+        ref = apply_homography(np.linalg.inv(homographies[t]), grid)  # (H*W, 2) in the plane
         per_layer = np.empty((n_layers + 1, h * w, 2))
-        per_layer[0] = _apply(homographies[t + 1], ref) - grid
+        per_layer[0] = apply_homography(homographies[t + 1], ref) - grid
         for i, layer in enumerate(layers):
             shift = layer.offsets[t + 1] - layer.offsets[t]
-            per_layer[i + 1] = _apply(homographies[t + 1], ref + shift) - grid
+            per_layer[i + 1] = apply_homography(homographies[t + 1], ref + shift) - grid
         idx = top[t].ravel()
         f = per_layer[idx, np.arange(h * w)].reshape(h, w, 2)
         flow[t] = f
