@@ -99,3 +99,17 @@ def test_a_missing_dataset_folder_is_refused_before_any_job_naming_key_and_path(
     said = result.stderr + result.stdout
     assert f"datasets.ucf101.path = '{missing}': {missing} does not exist" in said
     assert not (tmp_path / "data").exists()
+
+
+def test_changing_the_shapes_test_count_regenerates_the_test_pairs_only(tmp_path):
+    """A split's generation reads its own pair count: more test pairs must not regenerate the
+    training pairs (and so retrain every crossconv network that reads them)."""
+    config = ["--config", "scale=smoke", "papers=[crossconv]", "data_root=d", "results_root=r"]
+    splits = [f"d/clips/shapes/crossconv/{s}.zarr" for s in ("train", "test")]
+    built = snakemake(tmp_path, *splits, *config)
+    assert built.returncode == 0, built.stderr[-3000:]
+    changed = snakemake(tmp_path, "-n", *splits, *config, "overrides={shapes: {test_pairs: 20}}")
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    jobs = re.findall(r"^rule data_shapes:\n(?:\s+.*\n)*?\s+wildcards: variant=shapes, split=(\w+)", changed.stdout,
+                      flags=re.M)
+    assert jobs == ["test"], changed.stdout[-3000:]

@@ -29,7 +29,9 @@ What the paper leaves open, and what we chose (all in ShapesConfig):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -250,3 +252,10 @@ def render_moved(cfg: ShapesConfig, pairs: ShapesPairs, motion: np.ndarray) -> n
     drawn exactly as the generator draws them, from other motions than the stored ones.
     """
     return np.stack([_render(cfg, pairs, i, np.asarray(motion[i], np.float32)) for i in range(len(motion))])
+
+
+def shapes_split_sizes(sizes: Mapping[str, Any], split: str) -> dict[str, Any]:
+    """The Shapes sizes one split is generated from: the frame size and that split's own pair count,
+    so that changing the test set's count neither regenerates the training pairs nor retrains the
+    networks that read them (a rule's params are one of Snakemake's rerun triggers)."""
+    return {"size": sizes["size"], f"{split}_pairs": sizes[f"{split}_pairs"]}

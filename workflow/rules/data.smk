@@ -1,4 +1,5 @@
 # Stage: data. Fetch (download, link or synthesize) each dataset, then list it in a manifest.
+from pipeline.synthetic.shapes import shapes_split_sizes
 from pipeline.fetch import path_source_state
 
 
@@ -66,7 +67,7 @@ rule data_shapes:
         variant="shapes|shapestexture",
         split="train|test",
     params:
-        sizes=SIZES["shapes"],
+        sizes=lambda w: shapes_split_sizes(SIZES["shapes"], w.split),
         seed=config["seed"],
     resources:
         **job_resources("data"),

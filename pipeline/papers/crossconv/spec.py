@@ -82,7 +82,7 @@ SIZES: dict[str, dict[str, Any]] = {
                     {"samples_per_pair": 2, "test_pairs": 0, "z_bank": 32, "neighbours": 3, "truth_draws": 2000,
                      "bootstrap": 20, "batch_size": 16, "examples": 2}, False),
     "demo": _sizes({"num_scales": 4, "top_scale": 2.0, "maps": 16, "width": 1 / 4, **LOSS}, 1500, 16, (250, 50),
-                   {"samples_per_pair": 10, "test_pairs": 200, "z_bank": 1000, "neighbours": 10,
+                   {"samples_per_pair": 10, "test_pairs": 0, "z_bank": 1000, "neighbours": 10,
                     "truth_draws": 50_000, "bootstrap": 200, "batch_size": 50, "examples": 4}, False,
                    {"exercise": 500}),
     "paper": _sizes({"num_scales": 4, "top_scale": 2.0, "maps": 32, "width": 1.0, **LOSS}, 25_000, 32, (1000, 100),
