@@ -23,7 +23,8 @@ Run from the repository root (2 cores; nothing else heavy running):
    64, |h| = |g| = 128, |z| = 10, LSTMs of 256 cells, 5 + 10 frames), ours against the authors'
    modules (ported below from edenton/svg ``models/lstm.py``, ``models/dcgan_64.py`` and
    ``train_svg_lp.py``'s ``train``: LSTMCell loops, every frame encoded twice per step).
-   Goal: ours >= 1.5x faster.
+   Goal: ours >= 1.5x faster. A third line times ours under ``precision: bf16`` (bfloat16
+   autocast, opt-in: other numerics), against the same float32 reference.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from pipeline.papers.svg.model import SVG, SVGConfig, frames_to_batch, make_opti
 from pipeline.papers.svg.spec import SIZES
 from pipeline.synthetic import smmnist
 from pipeline.synthetic.digits import load_digits_sklearn, resize_digits
+from pipeline.training import bf16_native
 
 # ----------------------------------------------------------------------------- the authors' modules (reference)
 
@@ -330,10 +332,11 @@ def bench_training(batch_size: int, steps: int) -> None:
     ours = SVG(SVGConfig(variant="lp", backbone="dcgan", channels=1))  # paper sizes are the defaults
     opt = make_optimizer(ours)
 
-    def our_step() -> None:
+    def our_step(bf16: bool = False) -> None:  # bf16: as the loop's ``precision: bf16``
         opt.zero_grad(set_to_none=True)
-        ours.losses(batch)["loss"].backward()
-        opt.step()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            ours.losses(batch)["loss"].backward()
+            opt.step()
 
     theirs = AuthorsSVGLP(batch_size)
     seq = list(batch.transpose(0, 1))  # their layout: a list over time of (B, C, H, W)
@@ -341,12 +344,17 @@ def bench_training(batch_size: int, steps: int) -> None:
     assert n_ours == theirs.n_parameters(), (n_ours, theirs.n_parameters())
     theirs.train(seq)  # warm-up
     our_step()
-    times = []  # interleaved, so a change of machine load hits both alike
+    our_step(bf16=True)
+    times = []  # interleaved, so a change of machine load hits all alike
     for _ in range(steps):
-        times.append((_time(lambda: theirs.train(seq), warm_up=False), _time(our_step, warm_up=False)))
-    t_theirs, t_ours = np.median(np.asarray(times), axis=0)
+        times.append((_time(lambda: theirs.train(seq), warm_up=False), _time(our_step, warm_up=False),
+                      _time(lambda: our_step(bf16=True), warm_up=False)))
+    t_theirs, t_ours, t_bf16 = np.median(np.asarray(times), axis=0)
     print(f"{'SM-MNIST paper config, batch ' + str(batch_size):<34} {t_theirs:>11.3f}s {t_ours:>11.3f}s "
           f"{t_theirs / t_ours:>8.2f}x   ({n_ours:,} parameters each, median of {steps} interleaved steps)")
+    native = "" if bf16_native(torch.device("cpu")) else ", this CPU lacks fast bfloat16 kernels"
+    print(f"{'  ours, precision bf16 (autocast)':<34} {'':>12} {t_bf16:>11.3f}s {t_theirs / t_bf16:>8.2f}x   "
+          f"(other numerics: opt-in{native})")
 
 
 def main() -> None:

@@ -127,7 +127,8 @@ def test_finished_run_leaves_no_checkpoint_and_a_forced_rerun_trains_from_step_0
     assert_same_weights(first, again)  # deterministic on CPU
 
 
-@pytest.mark.parametrize(("change", "named"), [({"sizes": {"steps": 12}}, "sizes"), ({"seed": 6}, "seed")])
+@pytest.mark.parametrize(("change", "named"), [({"sizes": {"steps": 12}}, "sizes"), ({"seed": 6}, "seed"),
+                                               ({"precision": "bf16"}, "precision")])
 def test_checkpoint_from_other_sizes_or_seed_is_not_resumed(tmp_path: Path, caplog, change, named) -> None:
     with pytest.raises(KeyboardInterrupt):
         train(tmp_path / "run", steps=10, fail_at=7)
@@ -154,6 +155,28 @@ def test_a_job_trains_on_its_own_threads_and_a_checkpoint_of_another_count_is_no
     assert "made from other threads; training from step 0" in caplog.text and len(model.seen) == 10
     assert torch.get_num_threads() == other
     assert model_provenance(tmp_path / "run" / "model.pt")["machine"]["threads"] == other
+
+
+def test_bf16_runs_the_steps_forward_in_bfloat16_and_keeps_float32_weights(tmp_path: Path, monkeypatch) -> None:
+    dtypes: list[torch.dtype] = []
+    original = NoisyRegressor.losses
+
+    def losses(self, batch):  # what the first layer computes in, inside the loop's step
+        if not dtypes:
+            self.net[0].register_forward_hook(lambda module, args, out: dtypes.append(out.dtype))
+        return original(self, batch)
+
+    monkeypatch.setattr(NoisyRegressor, "losses", losses)
+    bf16 = train(tmp_path / "bf16", steps=4, precision="bf16")
+    assert set(dtypes) == {torch.bfloat16} and len(dtypes) == 4
+    assert {p.dtype for p in bf16.parameters()} == {torch.float32}
+    dtypes.clear()
+    fp32 = train(tmp_path / "fp32", steps=4)
+    assert set(dtypes) == {torch.float32}
+    assert not torch.equal(bf16.net[0].weight, fp32.net[0].weight)  # other numerics, other weights
+    assert model_provenance(tmp_path / "bf16" / "model.pt")["precision"] == "bf16"
+    with pytest.raises(ValueError, match="precision: 'fp16' is not one of fp32, bf16"):
+        train(tmp_path / "fp16", steps=2, precision="fp16")
 
 
 def test_checkpoint_from_other_inputs_is_not_resumed(tmp_path: Path, caplog) -> None:

@@ -14,6 +14,7 @@ rule train_model:
         sizes=training_sizes,
         seed=run_seed,
         device=config["device"],
+        precision=config["precision"],
         threads=training_threads,
     resources:
         **job_resources("train", training_progress),

@@ -224,6 +224,7 @@ rule vgan_action_train:
         sizes=vgan_spec.action_sizes(VGAN),
         seed=run_seed,
         device=config["device"],
+        precision=config["precision"],
     resources:
         **job_resources("train"),
         gpu=0 if config["device"] == "cpu" else 1,

@@ -36,6 +36,7 @@ rule walker_detection_train:
     params:
         sizes={k: DETECTION[k] for k in ("image", "model", "calibration", "train", "width")},
         device=config["device"],
+        precision=config["precision"],
     resources:
         **job_resources("train"),
         gpu=0 if config["device"] == "cpu" else 1,

@@ -14,5 +14,6 @@ with logging_to(snakemake.log[0]):
         inputs=dict(snakemake.input.items()),
         seed=snakemake.params.seed,
         device=snakemake.params.device,
+        precision=snakemake.params.precision,
         threads=snakemake.params.threads,
     ))

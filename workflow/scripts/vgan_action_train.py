@@ -16,4 +16,5 @@ with logging_to(snakemake.log[0]):
         inputs=dict(snakemake.input.items()),
         seed=snakemake.params.seed,
         device=snakemake.params.device,
+        precision=snakemake.params.precision,
     ), init, share)

@@ -15,4 +15,5 @@ with logging_to(snakemake.log[0]):
         inputs=dict(snakemake.input.items()),
         seed=int(snakemake.wildcards.seed),
         device=snakemake.params.device,
+        precision=snakemake.params.precision,
     ), init)
