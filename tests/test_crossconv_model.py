@@ -233,3 +233,13 @@ def test_collect_z_and_sample_frames():
     assert frames.shape == (4, 3, 32, 32) and frames.min() >= 0 and frames.max() <= 1
     # A decoder output of exactly zero difference gives back the input frame.
     torch.testing.assert_close(net.future_frames(image, torch.zeros(4, 3, 16, 16)), image)
+
+
+def test_samples_for_one_image_can_share_its_feature_maps():
+    """network_frames computes an image's maps once for all its samples: the same frames as computing
+    them per sample, and the maps passed are the ones used."""
+    net = CrossConvNet(TINY).eval()
+    image, other = torch.rand(4, 3, 32, 32), torch.rand(4, 3, 32, 32)
+    z = sample_prior(4, TINY.z_dim, torch.Generator().manual_seed(0))
+    assert torch.equal(net.sample(image, z, net.feature_maps(image)), net.sample(image, z))
+    assert not torch.equal(net.sample(image, z, net.feature_maps(other)), net.sample(image, z))

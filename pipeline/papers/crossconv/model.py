@@ -279,11 +279,13 @@ class CrossConvNet(nn.Module):
         levels = image_pyramid(image - 0.5, self.cfg.scales)  # (B, 3, 256|128|64|32, ...)
         return [enc(x) for enc, x in zip(self.image_encoders, levels)]
 
-    def decode(self, z: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """f_mean(z, I): the difference image (B, 3, 64, 64) in target units."""
+    def decode(self, z: torch.Tensor, image: torch.Tensor, maps: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """f_mean(z, I): the difference image (B, 3, 64, 64) in target units. ``maps``: the image's
+        :meth:`feature_maps` when already computed, as for many z drawn for one image (they do not depend on z)."""
         kernels = self.kernel_decoder(z)  # (B, 4, 32, 5, 5)
-        maps = [cross_convolve(m, kernels[:, s]) for s, m in enumerate(self.feature_maps(image))]
-        return self.motion_decoder(maps)  # maps: (B, 32, 64|32|16|8, ...)
+        maps = self.feature_maps(image) if maps is None else maps
+        moved = [cross_convolve(m, kernels[:, s]) for s, m in enumerate(maps)]
+        return self.motion_decoder(moved)  # moved: (B, 32, 64|32|16|8, ...)
 
     def future_frames(self, image: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
         """J = I + v at the input's resolution (v upsampled bilinearly), clipped to [0, 1]."""
@@ -313,9 +315,10 @@ class CrossConvNet(nn.Module):
 
 
     @torch.no_grad()
-    def sample(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Future frames (B, 3, H, W) for the images and z drawn by `sample_prior` / `sample_empirical`."""
-        return self.future_frames(image, self.decode(z, image))
+    def sample(self, image: torch.Tensor, z: torch.Tensor, maps: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Future frames (B, 3, H, W) for the images and z drawn by `sample_prior` / `sample_empirical`
+        (``maps``: the images' feature maps, see :meth:`decode`)."""
+        return self.future_frames(image, self.decode(z, image, maps))
 
 
 @dataclass

@@ -67,12 +67,13 @@ def network_frames(model_path: Path, train: ShapesSplit, test: ShapesSplit, samp
         for start in range(0, n, batch_size):
             rows = np.arange(start, min(n, start + batch_size))
             image = test.tensor(rows)[:, 0]  # (B, 3, H, W)
+            maps = model.feature_maps(image)  # once for all samples: the image encoder is half the cost
             for s in range(samples):
                 if z_source == "prior":
                     z = sample_prior(len(rows), model.cfg.z_dim, generator)
                 else:
                     z = sample_empirical(bank, len(rows), generator)
-                out[rows, s] = _to_uint8(model.sample(image, z))
+                out[rows, s] = _to_uint8(model.sample(image, z, maps))
     return out
 
 
