@@ -7,6 +7,7 @@ A VAE or a classifier is wrapped in :class:`Minimize` (one optimizer, minimise t
 optimizers steps. The loop owns what every long GPU job needs and no model should
 re-implement:
 
+* the precision of a step (float32, or bfloat16 autocast for speed on GPUs and bfloat16 CPUs);
 * seeding, and resuming a killed job from an atomically written checkpoint so that the resumed
   run ends with the *same* weights as an uninterrupted one;
 * a checkpoint lifecycle a researcher can trust: a checkpoint exists only while a run is
@@ -42,10 +43,10 @@ log = logging.getLogger(__name__)
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 """How a training step computes: ``fp32`` as the papers' code; ``bf16`` under ``torch.autocast``
-(convolutions, matrix products and LSTMs in bfloat16, weights, optimizer state and reductions
-in float32): up to about twice as fast on GPUs and on CPUs with bfloat16 units (AMX, AVX512-BF16),
-slower where the CPU lacks fast bfloat16 kernels. Another precision trains other weights (a checkpoint of one is
-never resumed by the other)."""
+(convolutions, matrix products and LSTMs in bfloat16; weights, optimizer state and reductions in
+float32): up to two to three times as fast on GPUs and on CPUs with bfloat16 units (AMX,
+AVX512-BF16), slower where the CPU lacks fast bfloat16 kernels. Another precision trains other
+weights: a checkpoint of one is never resumed by the other."""
 
 CHECKPOINT_NAME = "checkpoint.pt"
 MODEL_NAME = "model.pt"

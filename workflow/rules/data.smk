@@ -1,6 +1,6 @@
 # Stage: data. Fetch (download, link or synthesize) each dataset, then list it in a manifest.
-from pipeline.synthetic.shapes import shapes_split_sizes
 from pipeline.fetch import path_source_state
+from pipeline.synthetic.shapes import shapes_split_sizes
 
 
 rule data_fetch:
