@@ -21,12 +21,14 @@ re-implement:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -297,7 +299,10 @@ def fit(
     if job.threads:
         torch.set_num_threads(int(job.threads))
     device = resolve_device(job.device)
+    step_precision = contextlib.nullcontext  # fp32: the step as the papers' code runs it
     if job.precision == "bf16":
+        # the whole step: backward ops run in the dtypes autocast gave their forward ops
+        step_precision = partial(torch.autocast, device.type, dtype=torch.bfloat16)
         log.info("training steps under bfloat16 autocast (weights and optimizer in float32)%s",
                  "" if bf16_native(device) else f"; this {device.type} lacks fast bfloat16 kernels: expect it slower")
     modules, optimizers, schedulers = trainable.modules(), trainable.optimizers(), _schedulers(trainable)
@@ -370,8 +375,7 @@ def fit(
                 raise RuntimeError(f"data iterator for {out_dir} ended at step {step}, before the "
                                    f"{cfg.steps} steps of the TrainConfig") from None
             try:
-                # the whole step: backward ops run in the dtypes autocast gave their forward ops
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=job.precision == "bf16"):
+                with step_precision():
                     outputs = trainable.training_step(batch, step)
             except FloatingPointError as error:
                 raise FloatingPointError(f"{out_dir}: {error} at step {step}") from error
