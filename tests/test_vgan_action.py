@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from test_vgan_model import DISCRIMINATOR, PAPER, TINY, build, conv, count
 
@@ -120,3 +121,20 @@ def test_spec_lists_every_share_with_both_starts() -> None:
     assert spec.action_classifiers(sizes) == ["random-1of1", "random-1of2", "random-1of8",
                                               "finetune-1of1", "finetune-1of2", "finetune-1of8"]
     assert spec.FEATURE_NET in spec.action_classifiers(sizes)
+
+
+def test_extra_training_runs_are_named_parsed_and_seeded_apart() -> None:
+    names = spec.action_classifiers({"action": {"shares": [2], "runs": 3}})
+    assert names[:4] == ["random-1of1", "random-1of2", "finetune-1of1", "finetune-1of2"]  # run 0: the names of one run
+    assert names[4:6] == ["random-1of1-run1", "random-1of2-run1"] and len(names) == 12
+    assert [spec.parse_classifier(n) for n in ("finetune-1of2-run2", "random-1of1")] == [("finetune", 2, 2), ("random", 1, 0)]
+    for bad in ("finetune-1of2-run0", "finetune-1of2-runx", "tuned-1of2"):
+        with pytest.raises(KeyError, match=bad):
+            spec.parse_classifier(bad)
+    # run 0 trains from the graph's seed, as before runs existed; later runs from seeds no other graph seed's run 0 uses
+    assert spec.classifier_seed(7, 0) == 7
+    seeds = {spec.classifier_seed(s, r) for s in range(3) for r in range(1, 4)}
+    assert len(seeds) == 9 and not seeds & set(range(1000))
+    # the schedule a classifier reads leaves out how many runs there are: adding runs never retrains run 0
+    base = {"model": {}, "data": {"frames": 16, "size": 32}, "action": {"steps": 3, "shares": [2]}}
+    assert spec.action_sizes(base) == spec.action_sizes({**base, "action": {**base["action"], "runs": 3}})

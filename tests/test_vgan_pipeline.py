@@ -260,6 +260,12 @@ def test_smoke_graph_writes_table_1_by_the_automatic_judge(tmp_path: Path) -> No
     assert accuracy.loc[measured, "ours"].between(0, 100).all()
     assert accuracy.loc["chance", "ours"] == pytest.approx(20.0)  # 1/5: four action classes and real footage
     assert np.isnan(accuracy.loc["STIP", "ours"]) and accuracy.loc["STIP", "paper"] == 43.9  # paper-only row
+    # the smoke preset trains every classifier twice (action.runs): a test video counts by the share of runs right on it
+    assert (accuracy.loc[["VGAN + random init", "VGAN + fine-tune"], "training_runs"] == 2).all()
+    evaluation = json.loads((tmp_path / "results" / "eval" / "vgan" / "flickr" / "ucf101_actions.json").read_text())
+    for key in ("random-1of1", "finetune-1of2"):
+        result = evaluation["results"][key]
+        assert len(result["run_accuracies"]) == 2 and result["accuracy"] == pytest.approx(np.mean(result["run_accuracies"]))
     curve = pd.read_csv(tmp_path / targets[4])
     assert sorted(curve["share"].unique()) == [0.5, 1.0]  # the smoke preset's shares
     tuned = curve[curve["row"] == "VGAN + fine-tune"]

@@ -225,10 +225,11 @@ rule vgan_action_train:
         seed=run_seed,
         device=config["device"],
         precision=config["precision"],
+        threads=VGAN_ACTION_THREADS,
     resources:
         **job_resources("train"),
         gpu=0 if config["device"] == "cpu" else 1,
-    threads: 2
+    threads: VGAN_ACTION_THREADS + int(VGAN["action"]["workers"])
     log:
         LOGS / "vgan_action_train" / "{seeddir}{classifier}.log",
     benchmark:

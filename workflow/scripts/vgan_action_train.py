@@ -2,11 +2,11 @@ from pathlib import Path
 
 from pipeline.logs import logging_to
 from pipeline.papers.vgan.action import train_classifier
-from pipeline.papers.vgan.spec import parse_classifier
+from pipeline.papers.vgan.spec import classifier_seed, parse_classifier
 from pipeline.training import TrainingJob
 
 with logging_to(snakemake.log[0]):
-    init, share = parse_classifier(snakemake.wildcards.classifier)
+    init, share, run = parse_classifier(snakemake.wildcards.classifier)
     train_classifier(TrainingJob(
         paper="vgan",
         dataset="ucf101",
@@ -14,7 +14,8 @@ with logging_to(snakemake.log[0]):
         out_dir=Path(snakemake.output[0]).parent,
         sizes=snakemake.params.sizes,
         inputs=dict(snakemake.input.items()),
-        seed=snakemake.params.seed,
+        seed=classifier_seed(snakemake.params.seed, run),
         device=snakemake.params.device,
+        threads=snakemake.params.threads,
         precision=snakemake.params.precision,
     ), init, share)

@@ -40,6 +40,9 @@ VGAN_ACTION_ON = SOURCES.get(VGAN_ACTION, "off") != "off"
 VGAN_ACTION_SUMMARY = vgan_spec.stabilized_summary(DATA, VGAN_ACTION)
 VGAN_ACTION_MODELS = RESULTS / "models" / "vgan_action" / VGAN_ACTION
 VGAN_CLASSIFIERS = vgan_spec.action_classifiers(VGAN)
+VGAN_ACTION_THREADS = papers.train_threads("vgan", SIZES)
+"""torch's threads in an action classifier's job: vgan's train_threads, as its GANs (1 on the demo: two
+classifiers train at once on 2 cores)."""
 
 
 def vgan_classifier(name, seeddir=""):
