@@ -128,7 +128,7 @@ def test_extra_training_runs_are_named_parsed_and_seeded_apart() -> None:
     assert names[:4] == ["random-1of1", "random-1of2", "finetune-1of1", "finetune-1of2"]  # run 0: the names of one run
     assert names[4:6] == ["random-1of1-run1", "random-1of2-run1"] and len(names) == 12
     assert [spec.parse_classifier(n) for n in ("finetune-1of2-run2", "random-1of1")] == [("finetune", 2, 2), ("random", 1, 0)]
-    for bad in ("finetune-1of2-run0", "finetune-1of2-runx", "tuned-1of2"):
+    for bad in ("finetune-1of2-run0", "finetune-1of2-run01", "finetune-1of2-runx", "tuned-1of2"):
         with pytest.raises(KeyError, match=bad):
             spec.parse_classifier(bad)
     # run 0 trains from the graph's seed, as before runs existed; later runs from seeds no other graph seed's run 0 uses

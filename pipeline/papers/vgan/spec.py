@@ -145,9 +145,11 @@ def parse_classifier(name: str) -> tuple[str, int, int]:
     """(init, share, run) of a :func:`classifier_name`."""
     init, _, rest = name.partition("-1of")
     share, _, run = rest.partition("-run")
-    if init not in ACTION_INITS or not share.isdigit() or not (run == "" or run.isdigit()) or run == "0":
-        raise KeyError(f"{name!r} is not a classifier name <init>-1of<share>[-run<k>] (init: {', '.join(ACTION_INITS)})")
-    return init, int(share), int(run or 0)
+    if init in ACTION_INITS and share.isdigit() and (run == "" or run.isdigit()):
+        parsed = init, int(share), int(run or 0)
+        if classifier_name(*parsed) == name:  # one spelling per classifier: no "-run0", no "-run01"
+            return parsed
+    raise KeyError(f"{name!r} is not a classifier name <init>-1of<share>[-run<k>] (init: {', '.join(ACTION_INITS)})")
 
 
 def classifier_seed(seed: int, run: int) -> int:
