@@ -9,6 +9,7 @@ rule clips_cut:
         directory(DATA / "clips" / "{dataset}" / "{protocol}" / "shard-{shard}.zarr"),
     params:
         sizes=lambda w: SIZES["clips"][w.protocol],
+    priority: PRIORITY["shard"]
     resources:
         **job_resources("shard"),
     log:

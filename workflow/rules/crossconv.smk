@@ -242,6 +242,7 @@ rule crossconv_sprites_pairs:
     output:
         train=directory(crossconv_spec.pair_split(DATA, "sprites", "train")),
         test=directory(crossconv_spec.pair_split(DATA, "sprites", "test")),
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:
@@ -282,6 +283,7 @@ rule crossconv_clip_pairs:
         test=directory(DATA / "pairs" / "{dataset}" / "crossconv" / "test.zarr"),
     wildcard_constraints:
         dataset="|".join(crossconv_spec.CLIP_PAIRS),
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:

@@ -14,6 +14,7 @@ rule data_fetch:
         data_root=DATA,
         seed=config["seed"],
     threads: lambda w: 4 if config["datasets"][w.dataset]["source"] == "synthetic" else 1  # stand-in render processes
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:
@@ -32,6 +33,7 @@ checkpoint data_list:
     params:
         split=lambda w: config["datasets"][w.dataset].get("split", 1),
     threads: 4
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:
@@ -50,6 +52,7 @@ rule data_smmnist:
         sizes=SIZES["smmnist"],
         data_root=DATA,
         seed=config["seed"],
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:
@@ -69,6 +72,7 @@ rule data_shapes:
     params:
         sizes=lambda w: shapes_split_sizes(SIZES["shapes"], w.split),
         seed=config["seed"],
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:

@@ -10,6 +10,7 @@ rule flow_staticflow:
         method=config["preprocess"]["flow"],
         dis_preset=config["preprocess"]["dis_preset"],
         size=SIZES["clips"]["staticflow"]["size"],
+    priority: PRIORITY["shard"]
     resources:
         **job_resources("shard"),
     log:

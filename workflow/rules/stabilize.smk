@@ -12,6 +12,7 @@ rule stabilize_shard:
     params:
         mode=config["preprocess"]["stabilization"],
         keypoints=config["preprocess"]["keypoints"],
+    priority: PRIORITY["shard"]
     resources:
         **job_resources("shard"),
     log:

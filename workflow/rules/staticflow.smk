@@ -13,6 +13,7 @@ rule staticflow_prepare:
     params:
         sizes={"data": STATICFLOW["data"], "model": {"n_clusters": STATICFLOW["model"]["n_clusters"]}},
         seed=config["seed"],
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:

@@ -14,6 +14,7 @@ rule svg_smmnist_set:
     params:
         sizes=lambda w: {FIGURE_OF_SET[w.kind]: SVG[FIGURE_OF_SET[w.kind]]},
         seed=config["seed"],
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:
@@ -31,6 +32,7 @@ rule svg_bair_shards:
         directory(DATA / "clips" / "bair" / "svg"),
     params:
         sizes=SVG["bair_shards"],
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:

@@ -16,6 +16,7 @@ rule train_model:
         device=config["device"],
         precision=config["precision"],
         threads=training_threads,
+    priority: PRIORITY["train"]
     resources:
         **job_resources("train", training_progress),
         gpu=0 if config["device"] == "cpu" else 1,

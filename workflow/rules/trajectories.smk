@@ -10,6 +10,7 @@ rule trajectories_walker:
         method=config["preprocess"]["flow"],
         dis_preset=config["preprocess"]["dis_preset"],
         sizes=SIZES["trajectories"],
+    priority: PRIORITY["shard"]
     resources:
         **job_resources("shard"),
     log:

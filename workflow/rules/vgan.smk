@@ -38,6 +38,7 @@ rule vgan_judge:
         sizes=lambda w: {"data": vgan_spec.data_sizes(VGAN, w.scene.lstrip("-")), "eval": VGAN["eval"]},
         variants=list(VGAN_VARIANTS),
         seed=run_seed,
+    priority: PRIORITY["train"]
     resources:
         **job_resources("train"),
     log:
@@ -226,6 +227,7 @@ rule vgan_action_train:
         device=config["device"],
         precision=config["precision"],
         threads=VGAN_ACTION_THREADS,
+    priority: PRIORITY["train"]
     resources:
         **job_resources("train"),
         gpu=0 if config["device"] == "cpu" else 1,

@@ -12,6 +12,7 @@ rule walker_prepare:
     params:
         sizes=walker_spec.prepare_sizes(WALKER),  # only what it reads: other sizes never rerun it
         seed=config["seed"],
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:

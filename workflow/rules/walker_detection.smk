@@ -15,6 +15,7 @@ rule walker_detection_prepare:
     params:
         sizes={"proposals": DETECTION["proposals"]},  # only what it reads: training sizes never rerun it
     threads: DETECTION["proposals"]["workers"]
+    priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
     log:
@@ -37,6 +38,7 @@ rule walker_detection_train:
         sizes={k: DETECTION[k] for k in ("image", "model", "calibration", "train", "width")},
         device=config["device"],
         precision=config["precision"],
+    priority: PRIORITY["train"]
     resources:
         **job_resources("train"),
         gpu=0 if config["device"] == "cpu" else 1,
