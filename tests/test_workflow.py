@@ -113,3 +113,41 @@ def test_changing_the_shapes_test_count_regenerates_the_test_pairs_only(tmp_path
     jobs = re.findall(r"^rule data_shapes:\n(?:\s+.*\n)*?\s+wildcards: variant=shapes, split=(\w+)", changed.stdout,
                       flags=re.M)
     assert jobs == ["test"], changed.stdout[-3000:]
+
+
+
+def _printed_per_rule(dry_run_output: str, field: str, default: int) -> dict[str, set[int]]:
+    """rule -> the values of an integer job field a dry run prints only when not its default."""
+    values: dict[str, set[int]] = {}
+    for job in re.split(r"^(?:local)?(?:rule|checkpoint) ", dry_run_output, flags=re.M)[1:]:
+        shown = re.search(rf"^\s+{field}: (\d+)$", job, flags=re.M)
+        values.setdefault(job.split(":")[0], set()).add(int(shown[1]) if shown else default)
+    return values
+
+
+def test_data_stages_start_first_then_training_then_everything_else(tmp_path):
+    """Cores short, a ready data job starts before a training job and that before an evaluation,
+    table or figure: a dataset listed late would start its whole chain late (common.smk, PRIORITY)."""
+    config = ["--config", "scale=smoke", "papers=[walker,svg]", "data_root=d", "results_root=r"]
+    result = snakemake(tmp_path, "-n", *config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    priorities = _printed_per_rule(result.stdout, "priority", 0)
+    for rule in ("data_fetch", "data_list", "data_smmnist", "svg_smmnist_set", "walker_detection_prepare"):
+        assert priorities[rule] == {2}, rule
+    assert priorities["train_model"] == priorities["walker_detection_train"] == {1}
+    later = {rule for rule, p in priorities.items() if p == {0}}
+    assert {"svg_evaluate", "walker_table", "walker_training_figure"} <= later
+    assert all(len(p) == 1 for p in priorities.values())  # a rule's jobs share its kind's priority
+
+
+@pytest.mark.parametrize(("cores", "fetch", "detection"), [(2, 1, 1), (8, 4, 2), (16, 4, 2)])
+def test_a_data_job_takes_at_most_half_the_cores(tmp_path, cores, fetch, detection):
+    """A job asking for every core would wait behind single-thread jobs for as long as they keep
+    coming; at most half (common.smk, half_the_cores), up to what it can use (4 render processes,
+    the demo's 2 proposal workers)."""
+    config = ["--config", "papers=[walker]", "data_root=d", "results_root=r"]
+    result = snakemake(tmp_path, "-n", "--cores", str(cores), *config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    threads = _printed_per_rule(result.stdout, "threads", 1)
+    assert threads["data_fetch"] == threads["data_list"] == {fetch}  # the stand-ins: 4 render processes
+    assert threads["walker_detection_prepare"] == {detection}

@@ -77,6 +77,15 @@ that no model is left training alone at the end while evaluations, tables and fi
 short) wait for nothing. The order changes no result: every job's output depends on its inputs only."""
 
 
+def half_the_cores(wanted):
+    """Threads for a data job that can use ``wanted`` processes: at most half of ``--cores``. Snakemake
+    starts a job only when all its threads are free at once, so on 2 cores a job asking for both
+    waits as long as single-thread jobs keep taking the core freed first: a run of all five papers
+    left every video dataset's fetch (4 render processes, scaled to 2) waiting behind 13 minutes of
+    training. Half the cores runs one such job beside anything else; a node of many cores keeps them."""
+    return max(1, min(wanted, workflow.cores // 2))
+
+
 def dataset_source(name):
     """The configured source kind of a dataset ('off' when not configured)."""
     return config["datasets"].get(name, {}).get("source", "off")

@@ -13,7 +13,7 @@ rule data_fetch:
         standin=lambda w: SIZES["standin"].get(w.dataset),
         data_root=DATA,
         seed=config["seed"],
-    threads: lambda w: 4 if config["datasets"][w.dataset]["source"] == "synthetic" else 1  # stand-in render processes
+    threads: lambda w: half_the_cores(4 if config["datasets"][w.dataset]["source"] == "synthetic" else 1)  # render processes
     priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
@@ -32,7 +32,7 @@ checkpoint data_list:
         manifest=DATA / "manifests" / "{dataset}.csv",
     params:
         split=lambda w: config["datasets"][w.dataset].get("split", 1),
-    threads: 4
+    threads: half_the_cores(4)
     priority: PRIORITY["data"]
     resources:
         **job_resources("data"),

@@ -14,7 +14,7 @@ rule walker_detection_prepare:
         split="train|val",
     params:
         sizes={"proposals": DETECTION["proposals"]},  # only what it reads: training sizes never rerun it
-    threads: DETECTION["proposals"]["workers"]
+    threads: half_the_cores(DETECTION["proposals"]["workers"])
     priority: PRIORITY["data"]
     resources:
         **job_resources("data"),
