@@ -2,11 +2,12 @@
 
 Benchmark files (``pipeline.time_summary``) say how long each job took, not when it ran, so they
 cannot tell a graph whose cores were busy from first job to last from one that left a core idle
-while a long job ran alone. Snakemake's own log (``.snakemake/log/<date>.snakemake.log``, the same
-text the run printed) stamps every job's start and finish to the second, with its rule, wildcards
-and threads (after scaling to ``--cores``). From those: the run's wall time, the core-seconds its
-jobs used, the core-seconds no job used (idle), the longest stretches with a core idle and what
-ran then, and a chart of the run's jobs over time coloured by paper.
+while a long job ran alone. Snakemake's own log (``.snakemake/log/<date>.snakemake.log``, or what
+the run printed, where a job's progress bar may run into a stamp) stamps every job's start and
+finish to the second, with its rule, wildcards and threads (after scaling to ``--cores``). From
+those: the run's wall time, the core-seconds its jobs used, the core-seconds no job used (idle),
+the longest stretches with a core idle and what ran then, and a chart of the jobs over time
+coloured by paper.
 
     python -m pipeline.run_timeline .snakemake/log/<date>.snakemake.log results/benchmarks
 
@@ -31,8 +32,8 @@ from pipeline.atomic import save_figure, write_csv
 __all__ = ["JOB_COLUMNS", "read_log", "parse_log", "busy_cores", "idle_stretches", "summary",
            "timeline_figure", "main"]
 
-JOB_COLUMNS: tuple[str, ...] = ("jobid", "rule", "wildcards", "threads", "start_s", "end_s", "group")
-_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
+JOB_COLUMNS: tuple[str, ...] = ("jobid", "rule", "wildcards", "threads", "start_s", "end_s", "finished", "group")
+_STAMP = re.compile(r"\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")  # after a job's progress bar too
 _JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 _FIELD = re.compile(r"^\s+(jobid|wildcards|threads): (.*)$")
 _FINISHED = re.compile(r"^Finished jobid: (\d+)")
@@ -42,14 +43,15 @@ _STAGES = ("data", "clips", "stabilize", "flow", "trajectories")
 
 
 def parse_log(text: str) -> tuple[pd.DataFrame, int | None]:
-    """The jobs of one Snakemake log (``JOB_COLUMNS``; seconds from the first job's start, ``end_s``
-    NaN for a job that never finished) and the cores the run was given (None if not stated)."""
+    """The jobs of one Snakemake log (``JOB_COLUMNS``; seconds from the first job's start; a job still
+    running or killed, ``finished`` False, ends at the log's last stamp) and the cores the run was
+    given (None if not stated)."""
     stamp, job, jobs = None, None, {}
     for line in text.splitlines():
-        if m := _STAMP.match(line):
+        if m := _STAMP.search(line):
             stamp = datetime.strptime(m[1], "%a %b %d %H:%M:%S %Y").timestamp()
         elif m := _JOB.match(line):
-            job = {"rule": m[1], "wildcards": "", "threads": 1, "start_s": stamp, "end_s": np.nan}
+            job = {"rule": m[1], "wildcards": "", "threads": 1, "start_s": stamp, "end_s": np.nan, "finished": False}
         elif (m := _FIELD.match(line)) and job is not None:
             if m[1] == "jobid":
                 jobs[int(m[2])] = job
@@ -57,10 +59,11 @@ def parse_log(text: str) -> tuple[pd.DataFrame, int | None]:
             else:
                 job[m[1]] = int(m[2]) if m[1] == "threads" else m[2]
         elif (m := _FINISHED.match(line)) and int(m[1]) in jobs:
-            jobs[int(m[1])]["end_s"] = stamp
+            jobs[int(m[1])].update(end_s=stamp, finished=True)
     cores = _CORES.search(text)
     table = pd.DataFrame(list(jobs.values()), columns=list(JOB_COLUMNS[:-1]))
     if not table.empty:
+        table["end_s"] = table["end_s"].fillna(stamp)
         first = table["start_s"].min()
         table[["start_s", "end_s"]] -= first
     table["group"] = [_group(rule, wildcards) for rule, wildcards in zip(table["rule"], table["wildcards"])]
@@ -85,11 +88,10 @@ def read_log(path: str | Path) -> tuple[pd.DataFrame, int | None]:
 
 
 def busy_cores(jobs: pd.DataFrame, cores: int) -> np.ndarray:
-    """Cores in use in each second of the run (finished jobs' threads, at most ``cores``)."""
-    done = jobs.dropna(subset=["end_s"])
-    seconds = int(done["end_s"].max()) if len(done) else 0
+    """Cores in use in each second of the run (the running jobs' threads, at most ``cores``)."""
+    seconds = int(jobs["end_s"].max()) if len(jobs) else 0
     delta = np.zeros(seconds + 1)
-    for start, end, threads in zip(done["start_s"].astype(int), done["end_s"].astype(int), done["threads"]):
+    for start, end, threads in zip(jobs["start_s"].astype(int), jobs["end_s"].astype(int), jobs["threads"]):
         delta[start] += threads
         delta[end] -= threads
     return np.minimum(np.cumsum(delta)[:seconds], cores)
@@ -114,8 +116,8 @@ def summary(jobs: pd.DataFrame, cores: int) -> dict[str, float]:
     """Wall seconds, jobs, core-seconds used and idle, and the busy share of the run's capacity."""
     busy = busy_cores(jobs, cores)
     capacity = cores * len(busy)
-    return {"wall_s": float(len(busy)), "jobs": int(jobs["end_s"].notna().sum()),
-            "unfinished": int(jobs["end_s"].isna().sum()), "cores": cores,
+    return {"wall_s": float(len(busy)), "jobs": int(jobs["finished"].sum()),
+            "unfinished": int((~jobs["finished"]).sum()), "cores": cores,
             "busy_core_s": float(busy.sum()), "idle_core_s": float(capacity - busy.sum()),
             "busy_share": float(busy.sum() / capacity) if capacity else float("nan")}
 
@@ -123,13 +125,12 @@ def summary(jobs: pd.DataFrame, cores: int) -> dict[str, float]:
 def timeline_figure(jobs: pd.DataFrame, cores: int) -> Figure:
     """Top: every job as a bar on its own lane (lanes reused once free), coloured by paper; bottom:
     cores in use over time, the idle ones shaded."""
-    done = jobs.dropna(subset=["end_s"])
-    groups = sorted(done["group"].unique())
+    groups = sorted(jobs["group"].unique())
     colours = {g: f"C{i % 10}" for i, g in enumerate(groups)}
     fig = Figure(figsize=(12, 6), constrained_layout=True)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     free_at: list[float] = []
-    for start, end, group in zip(done["start_s"], done["end_s"], done["group"]):
+    for start, end, group in zip(jobs["start_s"], jobs["end_s"], jobs["group"]):
         lane = next((i for i, t in enumerate(free_at) if t <= start), len(free_at))
         if lane == len(free_at):
             free_at.append(end)
@@ -139,7 +140,7 @@ def timeline_figure(jobs: pd.DataFrame, cores: int) -> Figure:
     top.legend(handles=[top.barh(0, 0, color=c, label=g) for g, c in colours.items()], loc="upper right",
                ncols=min(len(colours), 4), fontsize="small")
     top.set_ylabel("job lane")
-    top.set_title(f"{len(done)} jobs over {done['end_s'].max() / 60:.1f} min on {cores} cores")
+    top.set_title(f"{len(jobs)} jobs over {jobs['end_s'].max() / 60:.1f} min on {cores} cores")
     busy = busy_cores(jobs, cores)
     minutes = np.arange(len(busy) + 1) / 60
     bottom.stairs(busy, minutes, fill=True, color="C0", label="in use")
@@ -166,8 +167,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"{args.log}: {totals['jobs']} jobs ({totals['unfinished']} unfinished) in {totals['wall_s'] / 60:.1f} min "
           f"on {cores} cores: {totals['busy_core_s']:.0f} core-s in jobs, {totals['idle_core_s']:.0f} idle "
           f"({totals['busy_share']:.0%} busy)")
+    stretches = idle_stretches(jobs, cores, args.top)
     with pd.option_context("display.max_colwidth", 160, "display.width", 220):
-        print(idle_stretches(jobs, cores, args.top).to_string(index=False))
+        print(stretches.to_string(index=False) if len(stretches) else "no second with a core idle")
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(jobs, args.out / "timeline.csv")
     save_figure(timeline_figure(jobs, cores), args.out / "timeline.png")

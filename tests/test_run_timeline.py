@@ -16,7 +16,7 @@ localrule data_fetch:
     wildcards: dataset=ucf101
     threads: 2
     resources: tmpdir=/tmp
-[Sat Dec  5 10:00:10 2026]
+render ucf101:  50%|#####     | 1/2 [00:01<00:01]\rrender ucf101: 100%|##########| 2/2 [Sat Dec  5 10:00:10 2026]
 Finished jobid: 3 (Rule: data_fetch)
 [Sat Dec  5 10:00:10 2026]
 localrule train_model:
@@ -33,6 +33,8 @@ Finished jobid: 7 (Rule: train_model)
 localrule svg_evaluate:
     jobid: 11
     wildcards: dataset=smmnist
+[Sat Dec  5 10:00:45 2026]
+Terminating processes on user request, this might take some time.
 """
 
 
@@ -41,7 +43,8 @@ def test_jobs_their_times_threads_and_papers_come_from_the_log() -> None:
     assert cores == 2
     assert jobs["rule"].tolist() == ["data_fetch", "train_model", "walker_table", "svg_evaluate"]
     assert jobs["start_s"].tolist() == [0, 10, 10, 40]
-    assert jobs["end_s"].tolist()[:3] == [10, 40, 20] and jobs["end_s"].isna().tolist()[3]  # killed: no finish
+    assert jobs["end_s"].tolist() == [10, 40, 20, 45]  # the last, killed, ends at the log's last stamp
+    assert jobs["finished"].tolist() == [True, True, True, False]
     assert jobs["threads"].tolist() == [2, 1, 1, 1]
     assert jobs["group"].tolist() == ["stages", "walker", "walker", "svg"]
 
@@ -49,16 +52,16 @@ def test_jobs_their_times_threads_and_papers_come_from_the_log() -> None:
 def test_idle_core_seconds_are_the_capacity_no_finished_job_used() -> None:
     jobs, cores = run_timeline.parse_log(LOG)
     busy = run_timeline.busy_cores(jobs, cores)
-    assert busy.tolist() == [2] * 10 + [2] * 10 + [1] * 20
+    assert busy.tolist() == [2] * 10 + [2] * 10 + [1] * 20 + [1] * 5
     totals = run_timeline.summary(jobs, cores)
-    assert totals["wall_s"] == 40 and totals["jobs"] == 3 and totals["unfinished"] == 1
-    assert totals["busy_core_s"] == 2 * 10 + 30 + 10 and totals["idle_core_s"] == 20
-    assert totals["busy_share"] == pytest.approx(60 / 80)
+    assert totals["wall_s"] == 45 and totals["jobs"] == 3 and totals["unfinished"] == 1
+    assert totals["busy_core_s"] == 2 * 10 + 30 + 10 + 5 and totals["idle_core_s"] == 25
+    assert totals["busy_share"] == pytest.approx(65 / 90)
     stretches = run_timeline.idle_stretches(jobs, cores)
-    assert stretches[["start_s", "seconds", "idle_core_s"]].values.tolist() == [[20, 20, 20.0]]
+    assert stretches[["start_s", "seconds", "idle_core_s"]].values.tolist() == [[20, 25, 25.0]]
     assert stretches["running"][0] == "train_model[paper=walker, dataset=ucf101, variant=cvae, seeddir=]"
     # one core more and nothing else changes: every second leaves a core more idle
-    assert run_timeline.summary(jobs, 3)["idle_core_s"] == 20 + 40
+    assert run_timeline.summary(jobs, 3)["idle_core_s"] == 25 + 45
 
 
 def test_the_command_writes_the_job_table_and_the_chart(tmp_path: Path, capsys) -> None:
@@ -66,7 +69,7 @@ def test_the_command_writes_the_job_table_and_the_chart(tmp_path: Path, capsys) 
     log.write_text(LOG)
     run_timeline.main([str(log), str(tmp_path / "out")])
     said = capsys.readouterr().out
-    assert "3 jobs (1 unfinished) in 0.7 min on 2 cores: 60 core-s in jobs, 20 idle (75% busy)" in said
+    assert "3 jobs (1 unfinished) in 0.8 min on 2 cores: 65 core-s in jobs, 25 idle (72% busy)" in said
     assert len((tmp_path / "out" / "timeline.csv").read_text().splitlines()) == 1 + 4
     assert (tmp_path / "out" / "timeline.png").stat().st_size > 5000
 
