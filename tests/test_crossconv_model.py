@@ -243,3 +243,28 @@ def test_samples_for_one_image_can_share_its_feature_maps():
     z = sample_prior(4, TINY.z_dim, torch.Generator().manual_seed(0))
     assert torch.equal(net.sample(image, z, net.feature_maps(image)), net.sample(image, z))
     assert not torch.equal(net.sample(image, z, net.feature_maps(other)), net.sample(image, z))
+
+
+def test_pooling_before_the_relu_gives_the_papers_values_and_gradients():
+    """The encoders pool before their ReLU (cheaper); the paper's order (ReLU, then pool) must give the
+    same output and the same weight gradients, in float64."""
+    torch.manual_seed(0)
+    net = CrossConvNet(TINY).double()
+    encoder = net.image_encoders[0].net
+    layers = list(encoder)
+    pools = [i for i, m in enumerate(layers) if isinstance(m, torch.nn.MaxPool2d)]
+    assert pools and all(isinstance(layers[i + 1], torch.nn.ReLU) for i in pools)
+    papers_order = list(layers)
+    for i in pools:
+        papers_order[i], papers_order[i + 1] = papers_order[i + 1], papers_order[i]
+    image = torch.rand(2, 3, 32, 32, dtype=torch.float64) - 0.5
+    grads = []
+    for order in (layers, papers_order):
+        net.zero_grad()
+        out = torch.nn.Sequential(*order)(image)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
+        grads.append((out.detach(), [p.grad.clone() for p in encoder.parameters()]))
+    (out_a, grad_a), (out_b, grad_b) = grads
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=0)
+    for a, b in zip(grad_a, grad_b):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -74,12 +74,12 @@ def _register(t_val: np.ndarray, t_conf: np.ndarray, p_val: np.ndarray, p_conf: 
     s = search
     tv, tc = t_val[s:-s, s:-s], t_conf[s:-s, s:-s]  # the template without its `search` margin
 
-    def corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return signal.correlate(a, b, mode="valid")  # (2s + 1, 2s + 1), [s, s] = no motion
-
-    energy = corr(p_conf, tc * tv**2)
-    cross = corr(p_conf * p_val, tc * tv)
-    ssd = corr(p_conf * p_val**2, tc) - 2 * cross + energy
+    # the three correlations (each (2s + 1, 2s + 1), [s, s] = no motion) as one batched FFT
+    # convolution with flipped templates: the same values as three calls, in less than half the time
+    targets = np.stack([p_conf, p_conf * p_val, p_conf * p_val**2])
+    templates = np.stack([tc * tv**2, tc * tv, tc])[:, ::-1, ::-1]
+    energy, cross, matched = signal.fftconvolve(targets, templates, mode="valid", axes=(1, 2))
+    ssd = matched - 2 * cross + energy
     # max of matched mass minus half the error: SSD alone would be 0 wherever the target
     # vouches for nothing (the template parked on another object)
     iy, ix = np.unravel_index(np.argmax(cross - 0.5 * ssd), ssd.shape)
@@ -127,6 +127,9 @@ def measure_motion(
     """
     pad = search + 2
     out = np.full((len(masks), 2), np.nan)
+    # frames padded once with black; `inside` marks the real pixels: nothing outside the frame is readable
+    f1, f2 = (np.pad(f, ((pad, pad), (pad, pad), (0, 0))) for f in (frame1, frame2))
+    inside = np.pad(np.ones(frame1.shape[:2], bool), pad)
     for k, (mask, colour) in enumerate(zip(masks, colours)):
         if mask.sum() < min_pixels:
             continue
@@ -134,11 +137,11 @@ def measure_motion(
         win = (slice(ys.min() - 1 + pad - search, ys.max() + 2 + pad + search),
                slice(xs.min() - 1 + pad - search, xs.max() + 2 + pad + search))
         own = np.pad(ndimage.binary_dilation(mask), pad)[win]  # this object's pixels and edge in frame1
-        (v1, c1), (v2, c2) = colour_layer(frame1, colour), colour_layer(frame2, colour)
+        (v1, c1), (v2, c2) = colour_layer(f1[win], colour), colour_layer(f2[win], colour)  # only the window
+        c1, c2 = c1 * inside[win], c2 * inside[win]
         # the template speaks for this object and for the empty background, not for other objects
-        c1 = np.pad(c1 * (frame1.max(-1) < 8), pad)[win] * ~own + np.pad(c1, pad)[win] * own
-        c2 = np.pad(c2, pad)[win]
-        d = _register(_soften(np.pad(v1, pad)[win] * own, c1), c1, _soften(np.pad(v2, pad)[win], c2), c2, search)
+        c1 = c1 * (f1[win].max(-1) < 8) * ~own + c1 * own
+        d = _register(_soften(v1 * own, c1), c1, _soften(v2, c2), c2, search)
         if d is not None:
             out[k] = d
     return out

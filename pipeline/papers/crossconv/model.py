@@ -23,8 +23,9 @@ What it leaves open, and what we chose:
   of the first four convs, with the third and fourth unpadded, so 128 -> 64 -> 32 -> 28 -> 14 ->
   10 -> 5 ends at exactly 5x5 with six convs; `motion_layout` finds such a plan for any size.
   Other convs are padded ("same"). Its sixth conv is the linear z_mean/z_logvar head (no BN/ReLU).
-* ReLU after every BN; the kernel decoder's and the motion decoder's last convs are linear (they
-  output kernels and the difference image). Convs followed by BN carry no bias.
+* ReLU after every BN (after the pooling where a conv is pooled: the same values, cheaper); the
+  kernel decoder's and the motion decoder's last convs are linear (they output kernels and the
+  difference image). Convs followed by BN carry no bias.
 * The pyramid: bilinear 2x upsampling and area (box) downsampling of I; scale outputs are
   upsampled to the largest one (64x64) by nearest neighbour.
 * The difference image is regressed at the decoder's resolution (64x64 for a 128x128 input):
@@ -164,8 +165,12 @@ def image_pyramid(image: torch.Tensor, scales: tuple[float, ...]) -> list[torch.
     return out
 
 
-def _conv_bn(cin: int, cout: int, k: int, padding: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, k, padding=padding, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+def _conv_bn(cin: int, cout: int, k: int, padding: int, pooled: bool = False) -> list[nn.Module]:
+    """conv, BN, [2x2 max-pooling], ReLU. Pooling before the ReLU gives the same values and gradients
+    (both are monotone; they differ only where all four inputs are negative, where the gradient is 0
+    either way) and applies the ReLU to a quarter of the values."""
+    pool = [nn.MaxPool2d(2)] if pooled else []
+    return [nn.Conv2d(cin, cout, k, padding=padding, bias=False), nn.BatchNorm2d(cout), *pool, nn.ReLU(inplace=True)]
 
 
 class MotionEncoder(nn.Module):
@@ -179,11 +184,11 @@ class MotionEncoder(nn.Module):
         for i, (padded, pooled) in enumerate(motion_layout(cfg.image_size, k)):
             pad = k // 2 if padded else 0
             if i < len(widths) - 2:
-                layers += _conv_bn(widths[i], widths[i + 1], k, pad)
+                layers += _conv_bn(widths[i], widths[i + 1], k, pad, pooled)
             else:  # the head: linear, its output split into z_mean and z_logvar
                 layers.append(nn.Conv2d(widths[i], widths[i + 1], k, padding=pad))
-            if pooled:
-                layers.append(nn.MaxPool2d(2))
+                if pooled:
+                    layers.append(nn.MaxPool2d(2))
         self.net = nn.Sequential(*layers)
         # Fig. 12's smaller z: the head's 2 x 3,200 values map linearly to 2 x z_size
         self.bottleneck = nn.Linear(2 * cfg.code_dim, 2 * cfg.z_dim) if cfg.z_dim != cfg.code_dim else None
@@ -226,9 +231,8 @@ class ImageEncoder(nn.Module):
         widths = [3, *(cfg.hidden(c) for c in cfg.image_channels), cfg.maps]
         layers: list[nn.Module] = []
         for i in range(4):
-            layers += _conv_bn(widths[i], widths[i + 1], k, k // 2)
-            if i in (0, 2):  # "two of which are followed by a 2x2 max pooling layer"
-                layers.append(nn.MaxPool2d(2))
+            # "two of which are followed by a 2x2 max pooling layer"
+            layers += _conv_bn(widths[i], widths[i + 1], k, k // 2, pooled=i in (0, 2))
         self.net = nn.Sequential(*layers)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
