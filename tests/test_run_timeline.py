@@ -49,7 +49,7 @@ def test_jobs_their_times_threads_and_papers_come_from_the_log() -> None:
     assert jobs["group"].tolist() == ["stages", "walker", "walker", "svg"]
 
 
-def test_idle_core_seconds_are_the_capacity_no_finished_job_used() -> None:
+def test_idle_core_seconds_are_the_capacity_no_job_used() -> None:
     jobs, cores = run_timeline.parse_log(LOG)
     busy = run_timeline.busy_cores(jobs, cores)
     assert busy.tolist() == [2] * 10 + [2] * 10 + [1] * 20 + [1] * 5
