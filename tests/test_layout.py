@@ -71,6 +71,17 @@ def test_specs_import_no_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
+DRAWN_FROM_SAVED_OUTPUTS = ("pipeline.papers.svg.figures", "pipeline.papers.walker.figures", "pipeline.papers.walker.table",
+                            "pipeline.papers.crossconv.figures", "pipeline.plots")
+"""Modules whose jobs only read saved tables or evaluation outputs: torch would cost each job ~2.5 s of import."""
+
+
+def test_figure_and_table_modules_that_read_saved_outputs_import_no_torch() -> None:
+    code = f"import importlib, sys; [importlib.import_module(m) for m in {DRAWN_FROM_SAVED_OUTPUTS!r}]; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 @pytest.mark.parametrize("paper", papers.PAPERS)
 def test_every_registered_paper_has_a_spec_and_the_files_its_models_need(paper: str) -> None:
     spec = papers.spec(paper)

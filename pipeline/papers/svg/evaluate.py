@@ -25,14 +25,13 @@ from pipeline.papers.svg.dynamics import (
     velocity_table,
 )
 from pipeline.papers.svg.metrics import (
-    CURVE_COLUMNS,
     evaluate_copy_last,
     evaluate_svg,
     first_bounce_after,
     ordering_table,
     save_evaluation,
 )
-from pipeline.papers.svg.spec import BASELINES, TABLES
+from pipeline.papers.svg.spec import BASELINES, CURVE_COLUMNS, TABLES
 from pipeline.papers.svg.train import _load
 from pipeline.papers.svg.model import frames_to_batch
 from pipeline.shards import open_shard, write_shard

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 from pipeline.atomic import save_figure
 from pipeline.gifs import sample_gif
-from pipeline.papers.svg.metrics import CURVE_COLUMNS, EXAMPLE_ROWS  # noqa: E402
+from pipeline.papers.svg.spec import CURVE_COLUMNS, EXAMPLE_ROWS  # noqa: E402
 from pipeline.shards import open_shard
 
 _METRIC_LABELS = {"ssim": "SSIM", "psnr": "PSNR (dB)"}

@@ -32,16 +32,10 @@ from torchmetrics.functional.image import structural_similarity_index_measure as
 
 from pipeline.atomic import write_csv
 from pipeline.papers.svg.model import SVG, frames_to_batch
+from pipeline.papers.svg.spec import CURVE_COLUMNS, EXAMPLE_ROWS
 from pipeline.shards import write_shard
 
 SELECTIONS: tuple[str, ...] = ("per_metric", "ssim")
-EXAMPLE_ROWS: tuple[str, ...] = ("truth", "posterior", "best", "random 1", "random 2", "random 3")
-"""Rows of the sample GIFs, as the authors' ``make_gifs``: the truth, the approximate posterior's
-future (``SVG.posterior_future``), the best of the samples by mean SSIM and three random ones."""
-CURVE_COLUMNS: tuple[str, ...] = (
-    "model", "metric", "frame", "mean", "ci_low", "ci_high", "n_sequences", "n_videos", "n_samples", "n_cond",
-    "train_horizon",
-)
 
 
 AUTHORS_SSIM_RANGE = 2.0

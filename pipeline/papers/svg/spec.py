@@ -39,6 +39,14 @@ PAPER = "svg"
 CLIP_SETS: tuple[tuple[str, str], ...] = (("kth", "svg"),)
 """KTH is cut into clips; SM-MNIST is generated (its test set by the data stage) and BAIR read from TFRecords."""
 DATASETS: tuple[str, ...] = ("smmnist", "kth", "bair")
+EXAMPLE_ROWS: tuple[str, ...] = ("truth", "posterior", "best", "random 1", "random 2", "random 3")
+"""Rows of the sample GIFs, as the authors' ``make_gifs``: the truth, the approximate posterior's
+future (``SVG.posterior_future``), the best of the samples by mean SSIM and three random ones."""
+CURVE_COLUMNS: tuple[str, ...] = (
+    "model", "metric", "frame", "mean", "ci_low", "ci_high", "n_sequences", "n_videos", "n_samples", "n_cond",
+    "train_horizon",
+)
+"""Columns of a per-frame score curve (``metrics.curve_table``), read by the figures without torch."""
 
 
 EVALUATED: tuple[str, ...] = ("deterministic", "fp", "lp")

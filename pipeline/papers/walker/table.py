@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.papers.staticflow import INTERVAL, mean_interval
+from pipeline.intervals import INTERVAL, mean_interval
 from pipeline.papers.walker.spec import REFERENCE
 from pipeline.tables import provenance, write_table
 
