@@ -1,7 +1,8 @@
 """How fast the clip stage is, against the limits that matter, measured in one run.
 
 1. Clip extraction (decode + resample + resize + crop + stack) in source frames per second,
-   beside ``ffmpeg -f null`` decoding of the same files: decoding alone is the ceiling.
+   beside ``ffmpeg -f null`` decoding of the same files: decoding alone is the ceiling; and the
+   clip stage as it was before it decoded with the listing's probe (probing each file again).
 2. Reading clips back: random access from the Zarr shards against decoding each clip from its
    video (seek + decode), which is what a training loop would do without the clip stage.
 3. Reading per-item metadata whole (4,000 objects' motions, as crossconv's Shapes pairs hold):
@@ -16,6 +17,7 @@ carphone 176x144), so the figures are about real footage, not synthetic frames.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import subprocess
 import tempfile
@@ -67,8 +69,9 @@ def filter_chain(options: dict) -> str:
 
 
 def manifest_row(path: Path) -> pd.Series:
+    """The row the list stage writes for a readable video: the probe's findings."""
     info = probe(path)
-    return pd.Series({"frames": info.frames, "duration": info.duration, "width": info.width, "height": info.height})
+    return pd.Series({"path": str(path), "status": "ok", **dataclasses.asdict(info)})
 
 
 def main() -> None:
@@ -83,7 +86,7 @@ def main() -> None:
 
     print(f"clip extraction, protocol {proto.name} at {proto.width}x{proto.height}, best of {args.repeat}")
     print(f"{'video':<24}{'frames':>7}{'ffmpeg -f null':>16}{'+ same filters':>16}{'clip stage':>13}"
-          f"{'vs null':>9}{'vs filters':>11}{'clips':>7}")
+          f"{'vs null':>9}{'vs filters':>11}{'clips':>7}{'probing again':>15}")
     shard_inputs = []
     for path in packaged_clips():
         row = manifest_row(path)
@@ -92,11 +95,13 @@ def main() -> None:
         filtered = best_of(args.repeat, lambda: ffmpeg_null(path, chain))
         result = {}
         ours = best_of(args.repeat, lambda: result.update(clips=list(cut_video(path, row, proto))))
+        unlisted = row.drop("stream_index")  # a manifest without the probe's findings: the stage probes the file
+        probing = best_of(args.repeat, lambda: list(cut_video(path, unlisted, proto)))
         starts = [start for start, _ in result["clips"]]
         clips = np.stack([clip for _, clip in result["clips"]])
         n = int(row["frames"])
         print(f"{path.name:<24}{n:>7}{n / limit:>12.0f} f/s{n / filtered:>12.0f} f/s{n / ours:>9.0f} f/s"
-              f"{ours / limit:>8.1f}x{ours / filtered:>10.1f}x{len(starts):>7}")
+              f"{ours / limit:>8.1f}x{ours / filtered:>10.1f}x{len(starts):>7}{n / probing:>11.0f} f/s")
         shard_inputs.append((path, row, clips, starts))
 
     print(f"\nreading {args.reads} random clips of {proto.span} frames")

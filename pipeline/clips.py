@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from pipeline.atomic import write_csv
 from pipeline.layouts import parse_segments
-from pipeline.manifest import read_manifest
+from pipeline.manifest import listed_info, read_manifest
 from pipeline.shards import SPLITS, ShardWriter, open_shard, shard_length
 from pipeline.video_probe import UnreadableVideo
 from pipeline.video_read import iter_frames
@@ -251,13 +251,15 @@ def cut_video(path: Path, row: pd.Series, proto: ClipProtocol,
     Frames are buffered only as far back as the longest clip reaches and each clip is handed
     on as soon as it is complete, so a long video (an hour of Flickr or exercise footage, a
     THUMOS test video) never sits in memory whole, neither as frames nor as clips. ``starts``
-    (sorted) replaces the protocol's stride grid.
+    (sorted) replaces the protocol's stride grid. The listing's probe of the file (``listed_info``)
+    is used rather than probing it again (a third of the cutting time of a short video).
     """
     wanted = video_starts(row, proto) if starts is None else list(starts)
     buffer: dict[int, np.ndarray] = {}
     pending = iter(wanted)
     next_start = next(pending, None)
-    frames = iter_frames(path, **decode_options(proto, int(row["width"]), int(row["height"])))
+    frames = iter_frames(path, **decode_options(proto, int(row["width"]), int(row["height"])),
+                         info=listed_info(row))
     try:
         for index, frame in enumerate(frames):
             if next_start is None:

@@ -46,6 +46,7 @@ __all__ = [
     "write_manifest",
     "read_manifest",
     "why_split_is_empty",
+    "listed_info",
 ]
 
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -64,6 +65,9 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "codec",
     "variable_frame_rate",
     "relpath",  # path relative to raw_dir, POSIX separators
+    "rotation",  # display rotation found in the file, degrees clockwise (already applied to width/height)
+    "stream_index",  # the decoded video stream of the container
+    "empty_slots",  # frame slots stored empty (dropped frames), read as the frame before
 )
 
 # HMDB-51 file names end in meta tags: <source>_<class>_<body>_<cm|nm>_<npK>_<view>_<quality>_<n>
@@ -87,7 +91,8 @@ LAYOUT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 LAYOUTS: tuple[str, ...] = tuple(LAYOUT_COLUMNS)
 
-_INT_COLUMNS = {"frames", "width", "height", "class_index", "group", "clip", "person", "people"}
+_INT_COLUMNS = {"frames", "width", "height", "rotation", "stream_index", "empty_slots", "class_index", "group", "clip",
+                "person", "people"}
 _FLOAT_COLUMNS = {"fps", "duration"}
 _BOOL_COLUMNS = {"variable_frame_rate"}
 
@@ -107,6 +112,7 @@ def _probe_row(entry: Entry, count_packets: bool = True) -> dict[str, object]:
         "frames": info.frames, "fps": info.fps, "width": info.width, "height": info.height,
         "duration": info.duration, "codec": info.codec,
         "variable_frame_rate": info.variable_frame_rate, "status": "ok", "reason": "", "note": "",
+        "rotation": info.rotation, "stream_index": info.stream_index, "empty_slots": info.empty_slots,
     }
     if info.empty_slots:
         row["note"] = (f"{info.empty_slots} of {info.frames} frame slots are empty (dropped frames); "
@@ -215,7 +221,9 @@ def _to_bool(value: object) -> bool | None:
     return None
 
 
-_ADDED_COLUMNS = {"note": ""}  # columns newer than some manifests on disk: filled when read
+_ADDED_COLUMNS = {"note": "", "rotation": "", "stream_index": "", "empty_slots": ""}
+"""Columns newer than some manifests on disk, filled when read (the probe's three: unknown, so the clip
+stage probes such a file again: ``listed_info``)."""
 
 
 def _check_columns(frame: pd.DataFrame, where: str) -> None:
@@ -250,6 +258,24 @@ def read_manifest(path: str | os.PathLike, *, raw_dir: str | os.PathLike | None 
         root = os.path.abspath(os.path.expanduser(os.fspath(raw_dir)))
         frame["path"] = [os.path.normpath(os.path.join(root, rel)) for rel in frame["relpath"]]
     return frame
+
+
+def listed_info(row: pd.Series) -> VideoInfo | None:
+    """What the listing's probe found for a kept video (``read_manifest``'s row), for decoding it.
+
+    Decoding needs the probe's findings (displayed size, stream, dropped-frame slots); the listing
+    already has them, and probing again, packets counted, costs about as much as decoding a short
+    clip. None for a row the listing did not measure or a manifest older than these columns: the
+    caller probes the file then.
+    """
+    needed = ("frames", "fps", "width", "height", "duration", "variable_frame_rate", "rotation", "stream_index",
+              "empty_slots")
+    if row.get("status") != "ok" or any(pd.isna(row.get(c, pd.NA)) for c in needed):
+        return None
+    return VideoInfo(path=str(row["path"]), frames=int(row["frames"]), fps=float(row["fps"]), width=int(row["width"]),
+                     height=int(row["height"]), duration=float(row["duration"]), codec=str(row["codec"]),
+                     variable_frame_rate=bool(row["variable_frame_rate"]), rotation=int(row["rotation"]),
+                     stream_index=int(row["stream_index"]), empty_slots=int(row["empty_slots"]))
 
 
 # Where each layout's split column comes from, for messages about a split.

@@ -28,6 +28,7 @@ def ucf101_manifest(folder: Path, videos: int = UCF101_VIDEOS) -> pd.DataFrame:
             "split": "test" if group in UCF101_SPLIT1_TEST_GROUPS else "train",
             "frames": 180, "fps": 25.0, "width": 320, "height": 240, "duration": 7.2, "status": "ok",
             "reason": "", "note": "", "codec": "xvid", "variable_frame_rate": False, "relpath": relpath,
+            "rotation": 0, "stream_index": 0, "empty_slots": 0,
             "class_index": 1 + i % len(UCF101_CLASSES), "group": group, "clip": clip,
             "data_source": "path",
         })

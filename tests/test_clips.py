@@ -8,6 +8,7 @@ from pathlib import Path
 
 import media
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.clips import ClipProtocol, cut_shard, cut_video, write_clip_index
@@ -75,6 +76,25 @@ def test_clip_frames_match_a_direct_decode(messy_folder):
     assert starts == (0, 5)  # 30 frames at 25 fps -> 12 frames at 10 fps; a clip spans 4
     for clip, start in zip(clips, starts, strict=True):
         np.testing.assert_array_equal(clip, full[[start + o for o in PROTO.offsets]])
+
+
+def test_cutting_decodes_with_the_listings_probe_and_probes_an_older_manifests_files(messy_folder, tmp_path,
+                                                                                     monkeypatch):
+    import pipeline.video_read as video_read
+
+    videos, manifest_path = messy_folder
+    expected = open_shard(cut_shard(manifest_path, videos, PROTO, 0, tmp_path / "a.zarr", {}))["frames"][:]
+    probed: list[str] = []
+    real_probe = video_read.probe
+    monkeypatch.setattr(video_read, "probe", lambda path, **k: probed.append(path) or real_probe(path, **k))
+    again = open_shard(cut_shard(manifest_path, videos, PROTO, 0, tmp_path / "b.zarr", {}))["frames"][:]
+    assert probed == [] and np.array_equal(again, expected)  # the listing's findings, the same clips
+
+    old = pd.read_csv(manifest_path, dtype=str, keep_default_na=False).drop(
+        columns=["rotation", "stream_index", "empty_slots"])  # listed before the manifest had them
+    old.to_csv(tmp_path / "old.csv", index=False)
+    older = open_shard(cut_shard(tmp_path / "old.csv", videos, PROTO, 0, tmp_path / "c.zarr", {}))["frames"][:]
+    assert len(probed) == 4 and np.array_equal(older, expected)  # each kept video probed once, as before
 
 
 def test_video_that_breaks_during_decode_is_skipped_not_fatal(messy_folder, tmp_path):

@@ -14,10 +14,12 @@ from pipeline.manifest import (
     HMDB_COLUMNS,
     MANIFEST_COLUMNS,
     list_videos,
+    listed_info,
     read_manifest,
     why_split_is_empty,
     write_manifest,
 )
+from pipeline.video_probe import probe
 from pipeline.video_read import decode
 
 FRAMES = 12
@@ -82,9 +84,16 @@ def test_real_footage_quirks_are_listed_not_skipped(tmp_path):
     assert df["variable_frame_rate"].tolist() == [False, True, False]  # capture, phone, steady
     assert df.loc["phone", "note"] == df.loc["steady", "note"] == ""
     write_manifest(df, tmp_path / "m.csv")
-    old = pd.read_csv(tmp_path / "m.csv", dtype=str, keep_default_na=False).drop(columns="note")
-    old.to_csv(tmp_path / "old.csv", index=False)  # written before the note column existed
-    assert set(read_manifest(tmp_path / "old.csv")["note"]) == {""}
+    listed = read_manifest(tmp_path / "m.csv").set_index("video_id")
+    for video_id, row in listed.iterrows():  # what the clip stage decodes with instead of probing again
+        assert listed_info(row) == probe(row["path"]), video_id
+    assert listed_info(listed.loc["capture"]).empty_slots == 57
+    old = pd.read_csv(tmp_path / "m.csv", dtype=str, keep_default_na=False).drop(
+        columns=["note", "rotation", "stream_index", "empty_slots"])
+    old.to_csv(tmp_path / "old.csv", index=False)  # written before these columns existed
+    older = read_manifest(tmp_path / "old.csv")
+    assert set(older["note"]) == {""}
+    assert [listed_info(row) for _, row in older.iterrows()] == [None] * 3  # unknown: the clip stage probes
 
 
 def test_relative_raw_dir_gives_absolute_paths(tmp_path, tiny, monkeypatch):
