@@ -17,6 +17,7 @@ The readers of each layout (where a dataset keeps its videos, labels and splits)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -100,6 +101,15 @@ _BOOL_COLUMNS = {"variable_frame_rate"}
 # ----------------------------------------------------------------------------- listing
 
 
+_PROBED: dict[str, type] = {f.name: {"int": int, "float": float, "str": str, "bool": bool}[f.type]
+                           for f in dataclasses.fields(VideoInfo) if f.name != "path"}
+"""The probe's findings a manifest keeps (every ``VideoInfo`` field but the path, which the row has): column -> type."""
+
+
+def _probed(info: VideoInfo) -> dict[str, object]:
+    return {name: getattr(info, name) for name in _PROBED}
+
+
 def _probe_row(entry: Entry, count_packets: bool = True) -> dict[str, object]:
     """The probe's columns for one entry: measurements, and status/reason."""
     if "missing" in entry:
@@ -108,12 +118,7 @@ def _probe_row(entry: Entry, count_packets: bool = True) -> dict[str, object]:
         info: VideoInfo = probe(entry["file"], count_packets=count_packets)
     except UnreadableVideo as error:
         return {"status": "skipped", "reason": error.reason}
-    row = {
-        "frames": info.frames, "fps": info.fps, "width": info.width, "height": info.height,
-        "duration": info.duration, "codec": info.codec,
-        "variable_frame_rate": info.variable_frame_rate, "status": "ok", "reason": "", "note": "",
-        "rotation": info.rotation, "stream_index": info.stream_index, "empty_slots": info.empty_slots,
-    }
+    row = {**_probed(info), "status": "ok", "reason": "", "note": ""}
     if info.empty_slots:
         row["note"] = (f"{info.empty_slots} of {info.frames} frame slots are empty (dropped frames); "
                        f"read as played, each repeating the frame before")
@@ -268,14 +273,10 @@ def listed_info(row: pd.Series) -> VideoInfo | None:
     clip. None for a row the listing did not measure or a manifest older than these columns: the
     caller probes the file then.
     """
-    needed = ("frames", "fps", "width", "height", "duration", "variable_frame_rate", "rotation", "stream_index",
-              "empty_slots")
-    if row.get("status") != "ok" or any(pd.isna(row.get(c, pd.NA)) for c in needed):
+    values = {name: row.get(name, pd.NA) for name in _PROBED}
+    if row.get("status") != "ok" or any(pd.isna(v) for v in values.values()):
         return None
-    return VideoInfo(path=str(row["path"]), frames=int(row["frames"]), fps=float(row["fps"]), width=int(row["width"]),
-                     height=int(row["height"]), duration=float(row["duration"]), codec=str(row["codec"]),
-                     variable_frame_rate=bool(row["variable_frame_rate"]), rotation=int(row["rotation"]),
-                     stream_index=int(row["stream_index"]), empty_slots=int(row["empty_slots"]))
+    return VideoInfo(path=str(row["path"]), **{name: _PROBED[name](v) for name, v in values.items()})
 
 
 # Where each layout's split column comes from, for messages about a split.
