@@ -40,6 +40,7 @@ from torch.utils.tensorboard import SummaryWriter
 from pipeline import provenance
 from pipeline.atomic import publishing, write_csv
 from pipeline.rng import rng_state, seed_everything, set_rng_state
+from pipeline.torch_setup import configure_torch
 
 log = logging.getLogger(__name__)
 
@@ -296,8 +297,7 @@ def fit(
         raise ValueError(f"precision: {job.precision!r} is not one of {', '.join(PRECISIONS)}")
     out_dir = Path(job.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if job.threads:
-        torch.set_num_threads(int(job.threads))
+    configure_torch(job.threads)  # a no-op when the job's script did it first, as it should
     device = resolve_device(job.device)
     step_precision = contextlib.nullcontext  # fp32: the step as the papers' code runs it
     if job.precision == "bf16":

@@ -1,11 +1,10 @@
 from pathlib import Path
 
-import torch
-
 from pipeline.logs import logging_to
 from pipeline.papers.crossconv.latent import latent_statistics
+from pipeline.torch_setup import configure_torch
 
-torch.set_num_threads(snakemake.threads)
+configure_torch(snakemake.threads)
 with logging_to(snakemake.log[0]):
     latent_statistics(Path(snakemake.input.model), Path(snakemake.input.train), snakemake.params.sizes,
                       snakemake.params.seed, Path(snakemake.output.stats), Path(snakemake.output.summary),

@@ -2,7 +2,9 @@ from pathlib import Path
 
 from pipeline.logs import logging_to
 from pipeline.papers.svg.evaluate import prior_sigma
+from pipeline.torch_setup import configure_torch
 
+configure_torch(snakemake.threads)
 with logging_to(snakemake.log[0]):
     prior_sigma(
         model_path=Path(snakemake.input.model),

@@ -1,11 +1,10 @@
 from pathlib import Path
 
-import torch
-
 from pipeline.logs import logging_to
 from pipeline.papers.svg.evaluate import rollout
+from pipeline.torch_setup import configure_torch
 
-torch.set_num_threads(snakemake.threads)
+configure_torch(snakemake.threads)
 with logging_to(snakemake.log[0]):
     rollout(
         dataset=snakemake.wildcards.dataset,

@@ -2,8 +2,10 @@ from pathlib import Path
 
 from pipeline import papers
 from pipeline.logs import logging_to
+from pipeline.torch_setup import configure_torch
 from pipeline.training import TrainingJob
 
+configure_torch(snakemake.params.threads)
 with logging_to(snakemake.log[0]):
     papers.train(TrainingJob(
         paper=snakemake.wildcards.paper,

@@ -3,8 +3,10 @@ from pathlib import Path
 from pipeline.logs import logging_to
 from pipeline.papers.vgan.action import train_classifier
 from pipeline.papers.vgan.spec import classifier_seed, parse_classifier
+from pipeline.torch_setup import configure_torch
 from pipeline.training import TrainingJob
 
+configure_torch(snakemake.params.threads)
 with logging_to(snakemake.log[0]):
     init, share, run = parse_classifier(snakemake.wildcards.classifier)
     train_classifier(TrainingJob(

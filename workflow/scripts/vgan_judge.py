@@ -2,7 +2,9 @@ from pathlib import Path
 
 from pipeline.logs import logging_to
 from pipeline.papers.vgan.evaluate import judge_samples
+from pipeline.torch_setup import configure_torch
 
+configure_torch(snakemake.threads)
 with logging_to(snakemake.log[0]):
     samples = {v: Path(snakemake.input[v]) for v in snakemake.params.variants}
     feature_net = snakemake.input.get("feature_net")
