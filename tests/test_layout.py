@@ -72,8 +72,10 @@ def test_specs_import_no_torch() -> None:
 
 
 DRAWN_FROM_SAVED_OUTPUTS = ("pipeline.papers.svg.figures", "pipeline.papers.walker.figures", "pipeline.papers.walker.table",
+                            "pipeline.papers.staticflow.figures", "pipeline.papers.staticflow.geometry",
                             "pipeline.papers.crossconv.figures", "pipeline.plots")
-"""Modules whose jobs only read saved tables or evaluation outputs: torch would cost each job ~2.5 s of import."""
+"""Modules of jobs that run no network (figures and tables from saved outputs, the flow stage's label grid):
+torch would cost each job ~2.5 s of import."""
 
 
 def test_figure_and_table_modules_that_read_saved_outputs_import_no_torch() -> None:

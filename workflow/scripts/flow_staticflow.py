@@ -2,7 +2,7 @@ from pathlib import Path
 
 from pipeline.flow import staticflow_shard
 from pipeline.logs import logging_to
-from pipeline.papers.staticflow.model import allconv_output_size
+from pipeline.papers.staticflow.geometry import allconv_output_size
 
 with logging_to(snakemake.log[0]) as log:
     # the label grid is the all-convolutional net's output grid (20x20 at the paper's 200x200)

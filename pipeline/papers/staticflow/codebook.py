@@ -12,15 +12,19 @@ Centroids are stored sorted by length (then angle), so class 0 is the slowest cl
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_argmin
 
 from pipeline.atomic import write_with
+
+if TYPE_CHECKING:  # the figures read codebooks without torch (~2.5 s of import per job)
+    import torch
 
 CODEBOOK_KEY = "centroids"
 
@@ -88,7 +92,8 @@ def decode_softmax(
     """Expected flow under the softmax: probs (N, K, S, S) -> flow (N, S, S, 2), same array type."""
     if probs.shape[1] != len(centroids):
         raise ValueError(f"softmax has {probs.shape[1]} classes but the codebook {len(centroids)}")
-    if isinstance(probs, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor means torch is loaded; without it, probs is an array
+    if torch is not None and isinstance(probs, torch.Tensor):
         c = torch.as_tensor(centroids, dtype=probs.dtype, device=probs.device)
         return torch.einsum("nkhw,kd->nhwd", probs, c)
     return np.einsum("nkhw,kd->nhwd", np.asarray(probs), np.asarray(centroids, dtype=np.float32))
