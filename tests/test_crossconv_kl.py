@@ -10,6 +10,7 @@ from pipeline.papers.crossconv.kl import (
     SMOOTHING,
     kl_divergence,
     measure_motion,
+    measure_motions,
     motion_histogram,
     shapes_kl,
 )
@@ -116,3 +117,14 @@ def test_lost_objects():
     assert np.isnan(measure_motion(p.frame1[0], p.frame2[0], hidden, p.color[0])).all()
     np.testing.assert_allclose(measure_motion(p.frame1[0], p.frame2[0], vis, p.color[0])[0], p.motion[0, 0],
                                atol=0.05)
+
+
+def test_one_template_for_many_frames_gives_each_frame_its_own_numbers(measured):
+    """measure_motions (the evaluation's path: S samples of one pair) equals S calls of measure_motion."""
+    p, vis = measured[0], measured[1]
+    for i in range(6):
+        frames = np.stack([p.frame2[i], p.frame1[i], np.roll(p.frame2[i], 2, axis=1), np.zeros_like(p.frame1[i])])
+        batched = measure_motions(p.frame1[i], frames, vis[i], p.color[i])
+        one_by_one = np.stack([measure_motion(p.frame1[i], f, vis[i], p.color[i]) for f in frames])
+        np.testing.assert_array_equal(batched, one_by_one)
+        assert np.isnan(batched[3]).all() and not np.isnan(batched[0]).all()  # the black frame loses every object

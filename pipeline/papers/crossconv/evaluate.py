@@ -1,7 +1,7 @@
 """The Shapes KL evaluation (Xue et al., Fig. 5): sampled next frames -> measured motion -> KL.
 
 Per predictor (``pipeline.papers.crossconv.predictors``): S next frames for each of N test
-pairs; every object's motion measured from the pixels (``kl.measure_motion``, objects found by
+pairs; every object's motion measured from the pixels (``kl.measure_motions``, objects found by
 their visible pixels and colour in the input frame); then KL(p_gt || p_pred) per shape and for
 the circles-triangles joint, with 41x41 histograms over [-5, 5]^2.
 
@@ -34,7 +34,7 @@ from pipeline.papers.crossconv.data import ShapesSplit, first_rows, read_split
 from pipeline.papers.crossconv.kl import (
     KL_KEYS,
     kl_divergence,
-    measure_motion,
+    measure_motions,
     shape_histograms,
 )
 from pipeline.papers.crossconv.predictors import (
@@ -56,8 +56,7 @@ def measure_frames(test: ShapesSplit, frames: np.ndarray) -> np.ndarray:
     """(N, S, K, 2) measured motions (dx, dy) of every object in (N, S, H, W, 3) predicted frames."""
     masks = visible_masks(test.config, test.pairs)  # (N, K, H, W) in the input frames
     p = test.pairs
-    return np.stack([[measure_motion(p.frame1[i], f, masks[i], p.color[i]) for f in frames[i]]
-                     for i in range(len(test))])
+    return np.stack([measure_motions(p.frame1[i], frames[i], masks[i], p.color[i]) for i in range(len(test))])
 
 
 def predicted_motion(predictor: str, test: ShapesSplit, train: ShapesSplit, e: Mapping[str, Any], seed: int,

@@ -38,6 +38,8 @@ motion lies on the diagonal dx = dy, which crosses bin corners, so they are the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage, signal
 
@@ -63,32 +65,59 @@ def colour_layer(frame: np.ndarray, colour: np.ndarray) -> tuple[np.ndarray, np.
     return alpha, np.exp(-(resid**2).sum(-1) / (2 * COLOUR_SIGMA**2))
 
 
-def _register(t_val: np.ndarray, t_conf: np.ndarray, p_val: np.ndarray, p_conf: np.ndarray, search: int,
-              iters: int = 8) -> np.ndarray | None:
-    """Displacement (dx, dy) moving the template onto the target (same window), or None if not found.
+@dataclass(frozen=True)
+class _Template:
+    """One object's template, prepared once for every frame it is registered against."""
+
+    value: np.ndarray  # softened coverage, (h, w) with the `search` margin
+    conf: np.ndarray  # its confidence
+    spline: np.ndarray  # cubic-spline coefficients of value (what ndimage.shift would compute each call)
+    kernels: np.ndarray  # (1, 3, h - 2s, w - 2s) flipped correlation templates (tc tv^2, tc tv, tc)
+    mass: float  # sum of tc tv^2 over the inner window: what a perfect match reads
+
+
+def _template(t_val: np.ndarray, t_conf: np.ndarray, search: int) -> _Template:
+    s = search
+    tv, tc = t_val[s:-s, s:-s], t_conf[s:-s, s:-s]  # the template without its `search` margin
+    kernels = np.stack([tc * tv**2, tc * tv, tc])[None, :, ::-1, ::-1]
+    # shift(order=3, mode="constant") prefilters without padding: the same coefficients, once
+    spline = ndimage.spline_filter(t_val, 3, output=np.float64, mode="constant")
+    return _Template(t_val, t_conf, spline, kernels, float((tc * tv**2).sum()))
+
+
+def _register(t: _Template, p_val: np.ndarray, p_conf: np.ndarray, search: int,
+              iters: int = 8) -> np.ndarray:
+    """(S, 2) displacements (dx, dy) moving the template onto each of S targets (same window), NaN if not found.
 
     Minimises E(d) = sum_x t_conf(x - d) p_conf(x) (p_val(x) - t_val(x - d))^2: pixels either
     frame cannot vouch for (other colours: occluders, mixed edges) do not count. Integer d by
     correlations, then Gauss-Newton steps with Cauchy reweighting (scale 0.25) of what remains.
+    p_val, p_conf: (S, h, w).
     """
     s = search
-    tv, tc = t_val[s:-s, s:-s], t_conf[s:-s, s:-s]  # the template without its `search` margin
+    # the three correlations of every target (each (2s + 1, 2s + 1), [s, s] = no motion) as one
+    # batched FFT convolution with the flipped templates: one call for all targets
+    targets = np.stack([p_conf, p_conf * p_val, p_conf * p_val**2], 1)  # (S, 3, h, w)
+    correlations = signal.fftconvolve(targets, t.kernels, mode="valid", axes=(2, 3))
+    out = np.full((len(p_val), 2), np.nan)
+    for i, (energy, cross, matched) in enumerate(correlations):
+        ssd = matched - 2 * cross + energy
+        # max of matched mass minus half the error: SSD alone would be 0 wherever the target
+        # vouches for nothing (the template parked on another object)
+        iy, ix = np.unravel_index(np.argmax(cross - 0.5 * ssd), ssd.shape)
+        if energy[iy, ix] < 0.2 * t.mass or cross[iy, ix] < 0.5 * energy[iy, ix]:
+            continue  # not found: under a fifth of it readable in the target, or under half of that matched
+        d = _refine(t, p_val[i], p_conf[i], np.array([iy - s, ix - s], np.float64), iters)
+        if np.abs(d).max() <= s + 1:
+            out[i] = d[::-1]  # (dx, dy)
+    return out
 
-    # the three correlations (each (2s + 1, 2s + 1), [s, s] = no motion) as one batched FFT
-    # convolution with flipped templates: the same values as three calls, in less than half the time
-    targets = np.stack([p_conf, p_conf * p_val, p_conf * p_val**2])
-    templates = np.stack([tc * tv**2, tc * tv, tc])[:, ::-1, ::-1]
-    energy, cross, matched = signal.fftconvolve(targets, templates, mode="valid", axes=(1, 2))
-    ssd = matched - 2 * cross + energy
-    # max of matched mass minus half the error: SSD alone would be 0 wherever the target
-    # vouches for nothing (the template parked on another object)
-    iy, ix = np.unravel_index(np.argmax(cross - 0.5 * ssd), ssd.shape)
-    if energy[iy, ix] < 0.2 * (tc * tv**2).sum() or cross[iy, ix] < 0.5 * energy[iy, ix]:
-        return None  # not found: under a fifth of it readable in the target, or under half of that matched
-    d = np.array([iy - s, ix - s], np.float64)  # (dy, dx)
+
+def _refine(t: _Template, p_val: np.ndarray, p_conf: np.ndarray, d: np.ndarray, iters: int) -> np.ndarray:
+    """Sub-pixel Gauss-Newton steps from the integer displacement d = (dy, dx)."""
     for _ in range(iters):
-        val = ndimage.shift(t_val, d, order=3, mode="constant")
-        conf = ndimage.shift(t_conf, d, order=1, mode="constant")
+        val = ndimage.shift(t.spline, d, order=3, mode="constant", prefilter=False)
+        conf = ndimage.shift(t.conf, d, order=1, mode="constant")
         gy, gx = np.gradient(val)
         resid = p_val - val
         w = (conf * p_conf / (1.0 + (resid / 0.25) ** 2)).ravel()
@@ -100,16 +129,15 @@ def _register(t_val: np.ndarray, t_conf: np.ndarray, p_val: np.ndarray, p_conf: 
         d = d + step
         if np.abs(step).max() < 1e-3:
             break
-    if np.abs(d).max() > s + 1:
-        return None
-    return d[::-1]  # (dx, dy)
+    return d
 
 
 def _soften(value: np.ndarray, conf: np.ndarray) -> np.ndarray:
     """Gaussian blur by `PRE_BLUR` px normalised by confidence: pixels nobody vouches for do not
-    leak into their neighbours."""
-    weight = ndimage.gaussian_filter(conf, PRE_BLUR)
-    return ndimage.gaussian_filter(value * conf, PRE_BLUR) / np.maximum(weight, 1e-6)
+    leak into their neighbours. value, conf: (..., H, W), blurred over the last two axes."""
+    sigma = (0,) * (value.ndim - 2) + (PRE_BLUR, PRE_BLUR)
+    weight = ndimage.gaussian_filter(conf, sigma)
+    return ndimage.gaussian_filter(value * conf, sigma) / np.maximum(weight, 1e-6)
 
 
 def measure_motion(
@@ -125,10 +153,24 @@ def measure_motion(
     frame1, frame2: (H, W, 3) 0-255; masks: (K, H, W) bool visible pixels of each object in
     frame1 (e.g. `pipeline.synthetic.shapes.visible_masks`); colours: (K, 3) 0-255.
     """
+    return measure_motions(frame1, frame2[None], masks, colours, search, min_pixels)[0]
+
+
+def measure_motions(
+    frame1: np.ndarray,
+    frames2: np.ndarray,
+    masks: np.ndarray,
+    colours: np.ndarray,
+    search: int = 7,
+    min_pixels: int = 4,
+) -> np.ndarray:
+    """(S, K, 2): :func:`measure_motion` of frame1 against each of S frames (S, H, W, 3), the
+    same numbers; each object's template is made once for all S (a model's samples of one pair)."""
     pad = search + 2
-    out = np.full((len(masks), 2), np.nan)
+    out = np.full((len(frames2), len(masks), 2), np.nan)
     # frames padded once with black; `inside` marks the real pixels: nothing outside the frame is readable
-    f1, f2 = (np.pad(f, ((pad, pad), (pad, pad), (0, 0))) for f in (frame1, frame2))
+    f1 = np.pad(frame1, ((pad, pad), (pad, pad), (0, 0)))
+    f2 = np.pad(frames2, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     inside = np.pad(np.ones(frame1.shape[:2], bool), pad)
     for k, (mask, colour) in enumerate(zip(masks, colours)):
         if mask.sum() < min_pixels:
@@ -137,13 +179,11 @@ def measure_motion(
         win = (slice(ys.min() - 1 + pad - search, ys.max() + 2 + pad + search),
                slice(xs.min() - 1 + pad - search, xs.max() + 2 + pad + search))
         own = np.pad(ndimage.binary_dilation(mask), pad)[win]  # this object's pixels and edge in frame1
-        (v1, c1), (v2, c2) = colour_layer(f1[win], colour), colour_layer(f2[win], colour)  # only the window
+        (v1, c1), (v2, c2) = colour_layer(f1[win], colour), colour_layer(f2[(slice(None), *win)], colour)
         c1, c2 = c1 * inside[win], c2 * inside[win]
         # the template speaks for this object and for the empty background, not for other objects
         c1 = c1 * (f1[win].max(-1) < 8) * ~own + c1 * own
-        d = _register(_soften(v1 * own, c1), c1, _soften(v2, c2), c2, search)
-        if d is not None:
-            out[k] = d
+        out[:, k] = _register(_template(_soften(v1 * own, c1), c1, search), _soften(v2, c2), c2, search)
     return out
 
 
