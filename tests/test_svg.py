@@ -580,6 +580,36 @@ def test_velocity_distributions_and_distance() -> None:
     assert list(dist["step"]) == [0, 1, 2]
 
 
+def test_fig5_batches_fill_up_with_companions_for_batch_statistics() -> None:
+    """Shared-start sequences (one digit at one place in every conditioning frame) are drawn at most
+    a quarter of a batch, the rest ordinary sequences, so batch norm sees a test batch's statistics."""
+    smmnist = pytest.importorskip("pipeline.synthetic.smmnist")
+    model = smoke_model("lp")
+    digits = np.random.default_rng(6).integers(0, 256, size=(5, 32, 32), dtype=np.uint8)
+    cfg = smmnist.SMMNISTConfig(num_digits=1, seq_len=6)
+    arrays, _ = smmnist.make_shared_start_set(cfg, digits, n=5, seed=0, first_bounces=[3])
+    companions = smmnist.generate(cfg, digits, 8, np.random.default_rng(1)).frames
+    seen: list[torch.Tensor] = []
+    generate = model.generate
+
+    def spy(cond: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        seen.append(cond.clone())
+        return generate(cond, *args, **kwargs)
+
+    model.generate = spy
+    model_vel, _ = dyn.fig5_velocities(model, arrays["frames"], arrays["positions"], n_cond=2, n_samples=2, seed=0,
+                                       digit_size=32, batch_size=8, companions=companions)
+    assert model_vel.shape == (10, 5, 2)  # 5 sequences x 2 samples, as without companions
+    assert [len(c) for c in seen] == [8, 8, 8]  # 2 + 2 + 1 shared-start sequences, each batch filled to 8
+    shared = torch.cat([c[:n] for c, n in zip(seen, (2, 2, 1))])
+    torch.testing.assert_close(shared, dyn.frames_to_batch(arrays["frames"][:, :2]))
+    for c, n in zip(seen, (2, 2, 1)):
+        torch.testing.assert_close(c[n:], dyn.frames_to_batch(companions[: 8 - n, :2]))
+    with pytest.raises(ValueError, match="companion"):
+        dyn.fig5_velocities(model, arrays["frames"], arrays["positions"], n_cond=2, n_samples=1, seed=0,
+                            digit_size=32, batch_size=8, companions=companions[:3])
+
+
 def test_fig5_and_fig6_helpers_and_figures(tmp_path: Path) -> None:
     smmnist = pytest.importorskip("pipeline.synthetic.smmnist")
     model = smoke_model("lp")

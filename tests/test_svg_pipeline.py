@@ -228,7 +228,7 @@ def test_fig5_and_fig6_stages(tmp_path: Path) -> None:
         model = SVG(svg_train.model_config("smmnist", variant, sizes))
         torch.save({"state_dicts": {"model": model.state_dict()}, "model_config": svg_model_config(model.cfg)},
                    tmp_path / f"{variant}.pt")
-    table = svg_evaluate.bounce_velocities(tmp_path / "lp1.pt", shared, tmp_path / "vel.csv", tmp_path / "tv.csv",
+    table = svg_evaluate.bounce_velocities(tmp_path / "lp1.pt", shared, test_set, tmp_path / "vel.csv", tmp_path / "tv.csv",
                                      sizes, seed=0, device="cpu")
     assert set(table["source"]) == {"model", "truth"} and set(table["trajectory"]) == {0, 1}
     distance = pd.read_csv(tmp_path / "tv.csv")

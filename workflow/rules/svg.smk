@@ -122,6 +122,7 @@ rule svg_bounce_velocities:
     input:
         model=svg_model("smmnist", "lp1"),
         shared_start=DATA / "clips" / "smmnist" / "svg" / "sharedstart.zarr",
+        test_set=svg_spec.data_inputs("smmnist", DATA)["test_set"],  # companions' digits (batch statistics)
     output:
         table=SVG_EVAL / "smmnist" / "lp1" / "velocities.csv",
         distance=SVG_EVAL / "smmnist" / "lp1" / "velocity_distance.csv",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 from skimage.feature import match_template
 
 from pipeline.papers.svg.metrics import sample_chunks, sequence_batches
@@ -74,6 +75,7 @@ def fig5_velocities(
     batch_size: int = 16,
     sample_chunk: int = 0,
     bn_mode: str = "train",
+    companions: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model and true velocities for single-digit sequences that share a trajectory (Fig. 5).
 
@@ -81,6 +83,15 @@ def fig5_velocities(
     Each sequence's digit, cut from its first frame, is the template. Returns model velocities
     (N * n_samples, T-1, 2) over conditioning + generated frames and true ones (N, T-1, 2),
     both measured by template matching.
+
+    ``companions`` (M, >= n_cond, H, W): ordinary test sequences drawn in the same batches, for
+    batch statistics (``bn_mode`` "train"). Sequences that share a start have their digit at the
+    same place in every conditioning frame, so a batch of them alone gives batch norm statistics
+    no test batch has: the demo's single-digit model, fed such batches, drew another digit
+    somewhere else in its first generated frame, and with running averages it did not. Each
+    batch then holds at most a quarter of shared-start sequences and ``batch_size`` in all, as
+    the batches of ordinary test sequences the authors' generation script draws; the companions'
+    futures are dropped.
     """
     frames = np.asarray(frames)
     positions = np.asarray(positions)
@@ -94,16 +105,25 @@ def fig5_velocities(
         [f[0, y : y + digit_size, x : x + digit_size] for f, x, y in zip(frames, x0, y0)]
     ).astype(np.float64) / 255.0  # (N, s, s)
     n_future = frames.shape[1] - n_cond
+    batches = sequence_batches(len(frames), batch_size)
+    if companions is not None:
+        shared_per_batch = max(1, batch_size // 4)  # the companions hold the statistics: no batch of one to avoid
+        batches = [(a, min(len(frames), a + shared_per_batch)) for a in range(0, len(frames), shared_per_batch)]
+        if len(companions) < batch_size - 1 or companions.shape[1] < n_cond:
+            raise ValueError(f"Fig. 5 needs {batch_size - 1} companion sequences of {n_cond} frames, "
+                             f"got {companions.shape[:2]}")
     model_vel = []
-    for b, (start, stop) in enumerate(sequence_batches(len(frames), batch_size)):
-        x = frames_to_batch(frames[start:stop])  # (B, T, 1, H, W)
-        cond = x[:, :n_cond, 0].numpy()  # (B, n_cond, H, W)
+    for b, (start, stop) in enumerate(batches):
+        n = stop - start
+        cond = frames_to_batch(frames[start:stop, :n_cond])  # (n, n_cond, 1, H, W)
+        if companions is not None:  # filled up to batch_size
+            cond = torch.cat([cond, frames_to_batch(companions[: batch_size - n, :n_cond])])
         tpl = templates[start:stop]
-        for _, gen in sample_chunks(model, x[:, :n_cond], n_future, n_samples, seed=seed, batch=b,
+        for _, gen in sample_chunks(model, cond, n_future, n_samples, seed=seed, batch=b,
                                     sample_chunk=sample_chunk, bn_mode=bn_mode):
-            gen = gen[:, :, :, 0].cpu().numpy()  # (k, B, n_future, H, W)
+            gen = gen[:, :n, :, 0].cpu().numpy()  # (k, n, n_future, H, W): the shared-start sequences
             for k in range(len(gen)):
-                model_vel.append(digit_velocities(np.concatenate([cond, gen[k]], axis=1), tpl))
+                model_vel.append(digit_velocities(np.concatenate([cond[:n, :, 0].numpy(), gen[k]], axis=1), tpl))
     true_vel = digit_velocities(frames.astype(np.float64) / 255.0, templates)
     return np.concatenate(model_vel), true_vel
 

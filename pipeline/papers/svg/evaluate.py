@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from pipeline.atomic import write_csv
-from pipeline.papers.svg.data import kth_window_origin, test_frames
+from pipeline.papers.svg.data import kth_window_origin, smmnist_digits, test_frames
 from pipeline.papers.svg.dynamics import (
     collision_table,
     fig5_velocities,
@@ -35,6 +35,7 @@ from pipeline.papers.svg.spec import BASELINES, CURVE_COLUMNS, TABLES
 from pipeline.papers.svg.train import _load
 from pipeline.papers.svg.model import frames_to_batch
 from pipeline.shards import open_shard, write_shard
+from pipeline.synthetic import smmnist
 from pipeline.tables import provenance
 from pipeline.tables import write_csv as write_result_table
 from pipeline.training import model_provenance
@@ -157,19 +158,26 @@ def write_ordering(
 
 
 def bounce_velocities(
-    model_path: str | Path, shared_start: str | Path, out_table: str | Path, out_distance: str | Path,
-    sizes: Mapping[str, Any], seed: int, device: str,
+    model_path: str | Path, shared_start: str | Path, test_set: str | Path, out_table: str | Path,
+    out_distance: str | Path, sizes: Mapping[str, Any], seed: int, device: str,
 ) -> pd.DataFrame:
     """Fig. 5: (dx, dy) distribution per step of SVG-LP samples and of the truth, by template
     matching, per trajectory of the shared-start set (the paper shows three, with different
     impact times); ``step`` t is the motion from frame t to t+1 (1-based). Also the total
-    variation distance between the two per trajectory and step. Each trajectory's sequences are
-    sampled together (batch statistics over digits that share it)."""
+    variation distance between the two per trajectory and step. With batch statistics
+    (``bn_at_test: train``) each batch of a trajectory's sequences is filled up with ordinary
+    single-digit sequences of the test digits (``fig5_velocities``' companions)."""
 
     model = _load(model_path, device)
     group = open_shard(shared_start)
     config = group.attrs["config"]
     f = sizes["fig5"]
+    batch_size = int(sizes["smmnist"]["eval"]["batch_size"])
+    companions = None
+    if sizes["conventions"]["bn_at_test"] == "train":
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 5]))
+        companions = smmnist.generate(smmnist.SMMNISTConfig(**config), smmnist_digits(test_set, "test"), batch_size,
+                                      rng).frames  # (batch_size, T, H, W): random trajectories, one digit each
     frames, positions = np.asarray(group["frames"][:]), np.asarray(group["positions"][:])
     bounces = np.asarray(group["bounces"][:])
     trajectory = np.asarray(group["trajectory"][:]) if "trajectory" in group else np.zeros(len(frames), int)
@@ -179,9 +187,9 @@ def bounce_velocities(
         model_vel, true_vel = fig5_velocities(
             model, frames[rows], positions[rows], n_cond=model.cfg.n_past, n_samples=int(f["samples"]),
             seed=int(np.random.SeedSequence([seed, int(k)]).generate_state(1)[0]),
-            digit_size=int(config["digit_size"]), batch_size=int(sizes["smmnist"]["eval"]["batch_size"]),
+            digit_size=int(config["digit_size"]), batch_size=batch_size,
             sample_chunk=int(sizes["smmnist"]["eval"]["sample_chunk"]),
-            bn_mode=str(sizes["conventions"]["bn_at_test"]),
+            bn_mode=str(sizes["conventions"]["bn_at_test"]), companions=companions,
         )
         first_bounce = int(np.flatnonzero(bounces[rows[0]].any(-1))[0]) + 1  # 1-based frame of the wall hit
         table = velocity_table(model_vel, true_vel, first_step=1, max_speed=int(config["max_speed"]))
