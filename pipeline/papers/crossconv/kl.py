@@ -69,9 +69,8 @@ def colour_layer(frame: np.ndarray, colour: np.ndarray) -> tuple[np.ndarray, np.
 class _Template:
     """One object's template, prepared once for every frame it is registered against."""
 
-    value: np.ndarray  # softened coverage, (h, w) with the `search` margin
-    conf: np.ndarray  # its confidence
-    spline: np.ndarray  # cubic-spline coefficients of value (what ndimage.shift would compute each call)
+    conf: np.ndarray  # confidence of the softened coverage, (h, w) with the `search` margin
+    spline: np.ndarray  # cubic-spline coefficients of the coverage (what ndimage.shift would compute each call)
     kernels: np.ndarray  # (1, 3, h - 2s, w - 2s) flipped correlation templates (tc tv^2, tc tv, tc)
     mass: float  # sum of tc tv^2 over the inner window: what a perfect match reads
 
@@ -82,7 +81,7 @@ def _template(t_val: np.ndarray, t_conf: np.ndarray, search: int) -> _Template:
     kernels = np.stack([tc * tv**2, tc * tv, tc])[None, :, ::-1, ::-1]
     # shift(order=3, mode="constant") prefilters without padding: the same coefficients, once
     spline = ndimage.spline_filter(t_val, 3, output=np.float64, mode="constant")
-    return _Template(t_val, t_conf, spline, kernels, float((tc * tv**2).sum()))
+    return _Template(t_conf, spline, kernels, float((tc * tv**2).sum()))
 
 
 def _register(t: _Template, p_val: np.ndarray, p_conf: np.ndarray, search: int,
