@@ -73,6 +73,7 @@ class _Template:
     spline: np.ndarray  # cubic-spline coefficients of the coverage (what ndimage.shift would compute each call)
     kernels: np.ndarray  # (1, 3, h - 2s, w - 2s) flipped correlation templates (tc tv^2, tc tv, tc)
     mass: float  # sum of tc tv^2 over the inner window: what a perfect match reads
+    search: int  # s: the largest integer displacement tried, the window's margin
 
 
 def _template(t_val: np.ndarray, t_conf: np.ndarray, search: int) -> _Template:
@@ -81,11 +82,10 @@ def _template(t_val: np.ndarray, t_conf: np.ndarray, search: int) -> _Template:
     kernels = np.stack([tc * tv**2, tc * tv, tc])[None, :, ::-1, ::-1]
     # shift(order=3, mode="constant") prefilters without padding: the same coefficients, once
     spline = ndimage.spline_filter(t_val, 3, output=np.float64, mode="constant")
-    return _Template(t_conf, spline, kernels, float((tc * tv**2).sum()))
+    return _Template(t_conf, spline, kernels, float((tc * tv**2).sum()), search)
 
 
-def _register(t: _Template, p_val: np.ndarray, p_conf: np.ndarray, search: int,
-              iters: int = 8) -> np.ndarray:
+def _register(t: _Template, p_val: np.ndarray, p_conf: np.ndarray, iters: int = 8) -> np.ndarray:
     """(S, 2) displacements (dx, dy) moving the template onto each of S targets (same window), NaN if not found.
 
     Minimises E(d) = sum_x t_conf(x - d) p_conf(x) (p_val(x) - t_val(x - d))^2: pixels either
@@ -93,7 +93,7 @@ def _register(t: _Template, p_val: np.ndarray, p_conf: np.ndarray, search: int,
     correlations, then Gauss-Newton steps with Cauchy reweighting (scale 0.25) of what remains.
     p_val, p_conf: (S, h, w).
     """
-    s = search
+    s = t.search
     # the three correlations of every target (each (2s + 1, 2s + 1), [s, s] = no motion) as one
     # batched FFT convolution with the flipped templates: one call for all targets
     targets = np.stack([p_conf, p_conf * p_val, p_conf * p_val**2], 1)  # (S, 3, h, w)
@@ -182,7 +182,7 @@ def measure_motions(
         c1, c2 = c1 * inside[win], c2 * inside[win]
         # the template speaks for this object and for the empty background, not for other objects
         c1 = c1 * (f1[win].max(-1) < 8) * ~own + c1 * own
-        out[:, k] = _register(_template(_soften(v1 * own, c1), c1, search), _soften(v2, c2), c2, search)
+        out[:, k] = _register(_template(_soften(v1 * own, c1), c1, search), _soften(v2, c2), c2)
     return out
 
 
