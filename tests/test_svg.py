@@ -62,7 +62,39 @@ def test_backbone_skip_resolutions() -> None:
         h, skips = enc(torch.rand(3, 1, 64, 64))
         assert h.shape == (3, 16) and float(h.detach().abs().max()) <= 1.0
         assert [s.shape[-1] for s in skips] == sizes
-        assert dec(h, skips).shape == (3, 1, 64, 64)
+        assert dec(h, dec.skip_terms(skips)).shape == (3, 1, 64, 64)
+
+
+def concatenated_decoder(dec: torch.nn.Module, g: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+    """The decoder as the authors write it: each stage applied to torch.cat([d, skip], 1)."""
+    d = dec.upc1(g.view(-1, dec.g_dim, 1, 1))
+    stages = [getattr(dec, f"upc{i}") for i in range(2, 2 + len(skips))]
+    for stage, skip in zip(stages, reversed(skips)):
+        d = stage(torch.cat([dec.up(d) if hasattr(dec, "up") else d, skip], 1))
+    return d
+
+
+@pytest.mark.parametrize("name,size", [("dcgan", 64), ("vgg", 64), ("vgg", 128)])
+def test_decoder_with_skip_terms_is_the_decoder_of_the_concatenation(name: str, size: int) -> None:
+    """Skips of 3 known frames read by 7 rows: outputs and every gradient as the concatenated
+    stages compute them on each row's own copy of its frame's skips (float64)."""
+    torch.manual_seed(0)
+    enc, dec = build_backbone(name, g_dim=16, channels=2, width=4, image_size=size)
+    enc, dec = enc.double(), dec.double()
+    _, skips = enc(torch.rand(3, 2, size, size, dtype=torch.float64))
+    skips = [s.detach().requires_grad_() for s in skips]
+    g = torch.rand(7, 16, dtype=torch.float64, requires_grad=True)
+    rows = torch.tensor([0, 2, 2, 1, 0, 2, 2])
+    ours = dec(g, dec.skip_terms(skips), rows)
+    theirs = concatenated_decoder(dec, g, [s[rows] for s in skips])
+    torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+    weights = torch.rand_like(ours)
+    inputs = [g, *skips, *dec.parameters()]
+    for a, b in zip(torch.autograd.grad((ours * weights).sum(), inputs),
+                    torch.autograd.grad((theirs * weights).sum(), inputs)):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)  # a bias before batch norm: gradient ~0
+    with pytest.raises(ValueError, match="give rows"):
+        dec(g, dec.skip_terms(skips))
 
 
 # ----------------------------------------------------------------------------- paper-scale sizes
@@ -185,6 +217,16 @@ def test_learned_prior_sees_only_past_frames() -> None:
         smoke_model("fp").prior_sigma(x)
 
 
+def test_decode_gives_each_step_the_skips_of_its_frame() -> None:
+    model = smoke_model("lp").double()
+    x = torch.rand(2, 5, 1, 64, 64, dtype=torch.float64)
+    _, skips = model.encode(x)  # [(2, 5, c, s, s)]
+    g = torch.rand(2, 4, SMOKE["g_dim"], dtype=torch.float64)
+    frames = [3, 0, 1, 3]  # any order, repeats
+    expected = concatenated_decoder(model.decoder, g.flatten(0, 1), [s[:, frames].flatten(0, 1) for s in skips])
+    torch.testing.assert_close(model.decode(g, skips, frames), expected.view(2, 4, 1, 64, 64), rtol=1e-10, atol=1e-12)
+
+
 def test_decoder_skips_follow_the_skip_frame_convention() -> None:
     # authors' code: after the window the skips stay at x_{n_past-2} = x_1 (edenton/svg issue 1)
     model = SVG(SVGConfig(variant="deterministic", **{**SMOKE, "n_past": 3}))
@@ -201,9 +243,10 @@ def test_decoder_skips_follow_the_skip_frame_convention() -> None:
     for convention, frame in (("before_last", 1), ("last", 2)):
         model.cfg.skip_frame = convention
         seen = []
-        hook = model.decoder.register_forward_pre_hook(lambda _m, args: seen.append(args[1][0].clone()))
+        terms = model.decoder.skip_terms
+        model.decoder.skip_terms = lambda skips: seen.append(skips[0].clone()) or terms(skips)
         model.generate(x, n_future=2, n_samples=1)
-        hook.remove()
+        del model.decoder.skip_terms
         model.eval()
         with torch.no_grad():
             expected = model.encoder(x[:, frame])[1][0]

@@ -7,7 +7,13 @@ BAIR. Both export one interface so the SVG model never knows which it holds:
 * ``Encoder(g_dim, channels, width)(x)``: x (N, C, 64, 64) in [0, 1] ->
   (h (N, g_dim) in [-1, 1], skips), where ``skips`` are the four intermediate activation maps
   (finest first), fed to the decoder so it can copy static background from a known frame.
-* ``Decoder(g_dim, channels, width)(g, skips)`` -> (N, C, 64, 64) in [0, 1] (sigmoid).
+* ``Decoder(g_dim, channels, width)(g, decoder.skip_terms(skips), rows)`` -> (N, C, 64, 64) in
+  [0, 1] (sigmoid). Each decoder stage reads [d, skip] through one convolution, which is linear in
+  its input: the skip's part of it is computed apart (``skip_terms``), once per known frame, and
+  row i of ``g`` reads the terms of frame ``rows[i]``. Many predicted frames read one known frame's
+  skips (every frame after the conditioning window, every one of the 100 samples drawn at test),
+  so the skip half of the decoder's convolutions runs on a few frames instead of on all of them:
+  the same function as the concatenation, the sums taken in another order.
 
 ``width`` is the first stage's channel count (64 in the paper); stages use 1, 2, 4, 8 times it.
 Layer and kernel choices follow the authors' code (edenton/svg, ``models/dcgan_64.py`` and
@@ -17,6 +23,7 @@ Layer and kernel choices follow the authors' code (edenton/svg, ``models/dcgan_6
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 IMAGE_SIZE = 64
@@ -65,6 +72,50 @@ def _check_size(image_size: int) -> int:
     return image_size
 
 
+def _first_conv(stage: nn.Sequential) -> tuple[nn.Conv2d | nn.ConvTranspose2d, list[nn.Module]]:
+    """A decoder stage as (its first convolution, the modules after it), nested blocks unrolled."""
+    head, rest = stage[0], list(stage[1:])
+    while isinstance(head, nn.Sequential):
+        head, rest = head[0], list(head[1:]) + rest
+    return head, rest
+
+
+def _conv_part(conv: nn.Conv2d | nn.ConvTranspose2d, x: torch.Tensor, first: int, bias: bool) -> torch.Tensor:
+    """``conv``'s response to input channels ``first`` .. ``first + x.shape[1]`` alone: by linearity,
+    conv([a, b]) = part(a, 0, bias=True) + part(b, len(a), bias=False)."""
+    channels = slice(first, first + x.shape[1])
+    b = conv.bias if bias else None
+    if isinstance(conv, nn.ConvTranspose2d):  # weight (in, out, k, k)
+        return F.conv_transpose2d(x, conv.weight[channels], b, conv.stride, conv.padding, conv.output_padding,
+                                  conv.groups, conv.dilation)
+    return F.conv2d(x, conv.weight[:, channels], b, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
+def _skip_term(stage: nn.Sequential, skip: torch.Tensor) -> torch.Tensor:
+    """The part of ``stage``'s first convolution that reads the skip (the last input channels)."""
+    conv, _ = _first_conv(stage)
+    return _conv_part(conv, skip, conv.in_channels - skip.shape[1], bias=False)
+
+
+def _stage_with_skip(stage: nn.Sequential, d: torch.Tensor, term: torch.Tensor,
+                     rows: torch.Tensor | None) -> torch.Tensor:
+    """``stage(cat([d, skip], 1))`` from d and the skip's precomputed ``term`` (row i of d reads
+    ``term[rows[i]]``, or ``term[i]`` when ``rows`` is None)."""
+    conv, rest = _first_conv(stage)
+    y = _conv_part(conv, d, 0, bias=True) + (term if rows is None else term[rows])
+    for module in rest:
+        y = module(y)
+    return y
+
+
+def _check_rows(n: int, terms: list[torch.Tensor], rows: torch.Tensor | None) -> None:
+    known = terms[0].shape[0]
+    if rows is None and known != n:
+        raise ValueError(f"{n} rows of g read skips of {known} frames: give rows (which frame each row reads)")
+    if rows is not None and rows.shape != (n,):
+        raise ValueError(f"rows must hold one frame index per row of g ({n}), got shape {tuple(rows.shape)}")
+
+
 class DCGANEncoder(nn.Module):
     def __init__(self, g_dim: int, channels: int = 1, width: int = 64) -> None:
         super().__init__()
@@ -99,12 +150,20 @@ class DCGANDecoder(nn.Module):
             nn.ConvTranspose2d(nf * 2, channels, 4, 2, 1), nn.Sigmoid()
         )
 
-    def forward(self, g: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
-        d1 = self.upc1(g.view(-1, self.g_dim, 1, 1))  # (N, 8nf, 4, 4)
-        d2 = self.upc2(torch.cat([d1, skips[3]], 1))  # (N, 4nf, 8, 8)
-        d3 = self.upc3(torch.cat([d2, skips[2]], 1))  # (N, 2nf, 16, 16)
-        d4 = self.upc4(torch.cat([d3, skips[1]], 1))  # (N, nf, 32, 32)
-        return self.upc5(torch.cat([d4, skips[0]], 1))  # (N, C, 64, 64)
+    def _skip_stages(self) -> list[nn.Sequential]:
+        """The stages reading [d, skip], coarsest first: skips[3] (4x4) ... skips[0] (32x32)."""
+        return [self.upc2, self.upc3, self.upc4, self.upc5]
+
+    def skip_terms(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The skips' parts of the stages' convolutions, coarsest first: [(K, 4nf, 8, 8) ... (K, C, 64, 64)]."""
+        return [_skip_term(stage, skip) for stage, skip in zip(self._skip_stages(), reversed(skips))]
+
+    def forward(self, g: torch.Tensor, terms: list[torch.Tensor], rows: torch.Tensor | None = None) -> torch.Tensor:
+        _check_rows(g.shape[0], terms, rows)
+        d = self.upc1(g.view(-1, self.g_dim, 1, 1))  # (N, 8nf, 4, 4)
+        for stage, term in zip(self._skip_stages(), terms):  # [d, skip]: 8x8, 16x16, 32x32, 64x64
+            d = _stage_with_skip(stage, d, term, rows)
+        return d  # (N, C, 64, 64)
 
 
 class VGGEncoder(nn.Module):
@@ -161,10 +220,19 @@ class VGGDecoder(nn.Module):
             setattr(self, f"upc{i}", nn.Sequential(*layers))
         self.up = nn.UpsamplingNearest2d(scale_factor=2)
 
-    def forward(self, g: torch.Tensor, skips: list[torch.Tensor]) -> torch.Tensor:
+    def _skip_stages(self) -> list[nn.Sequential]:
+        """The stages reading [up(d), skip], coarsest first (skips[-1] first)."""
+        return [getattr(self, f"upc{i}") for i in range(2, self.n_stages + 2)]
+
+    def skip_terms(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The skips' parts of the stages' first convolutions, coarsest first."""
+        return [_skip_term(stage, skip) for stage, skip in zip(self._skip_stages(), reversed(skips))]
+
+    def forward(self, g: torch.Tensor, terms: list[torch.Tensor], rows: torch.Tensor | None = None) -> torch.Tensor:
+        _check_rows(g.shape[0], terms, rows)
         d = self.upc1(g.view(-1, self.g_dim, 1, 1))  # (N, 8nf, 4, 4)
-        for i in range(2, self.n_stages + 2):  # [up(d), the skip of the same resolution], coarsest first
-            d = getattr(self, f"upc{i}")(torch.cat([self.up(d), skips[self.n_stages + 1 - i]], 1))
+        for stage, term in zip(self._skip_stages(), terms):  # [up(d), the skip of the same resolution]
+            d = _stage_with_skip(stage, self.up(d), term, rows)
         return d  # (N, C, S, S)
 
 
