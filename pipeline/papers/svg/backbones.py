@@ -102,10 +102,18 @@ def _stage_with_skip(stage: nn.Sequential, d: torch.Tensor, term: torch.Tensor,
     """``stage(cat([d, skip], 1))`` from d and the skip's precomputed ``term`` (row i of d reads
     ``term[rows[i]]``, or ``term[i]`` when ``rows`` is None)."""
     conv, rest = _first_conv(stage)
-    y = _conv_part(conv, d, 0, bias=True) + (term if rows is None else term[rows])
+    y = _conv_part(conv, d, 0, bias=True) + (term if rows is None else pick_rows(term, rows))
     for module in rest:
         y = module(y)
     return y
+
+
+def pick_rows(maps: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``maps[rows]`` (N, C, H, W), channels-last, by ``index_select`` over the (N, H, W, C) view. Its
+    gradient is an ``index_add`` of whole rows into a channels-last buffer: about 3x faster on a CPU
+    than advanced indexing's ``index_put``, and it sums with the channels-last gradients of the
+    layers around at full speed (mixed layouts make batch norm's and leaky ReLU's backward crawl)."""
+    return torch.index_select(maps.permute(0, 2, 3, 1), 0, rows).permute(0, 3, 1, 2)
 
 
 def _check_rows(n: int, terms: list[torch.Tensor], rows: torch.Tensor | None) -> None:

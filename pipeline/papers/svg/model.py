@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
-from pipeline.papers.svg.backbones import BACKBONES, build_backbone
+from pipeline.papers.svg.backbones import BACKBONES, build_backbone, pick_rows
 
 VARIANTS: tuple[str, ...] = ("deterministic", "fp", "lp")
 SKIP_FRAMES: tuple[str, ...] = ("before_last", "last", "previous")
@@ -157,9 +157,6 @@ class SVG(nn.Module):
         """All frames at once: x (B, T, C, 64, 64) -> h (B, T, g_dim), skips [(B, T, c, s, s)]."""
         b, t = x.shape[:2]
         h, skips = self.encoder(x.flatten(0, 1))  # (B*T, g_dim), [(B*T, c, s, s)]
-        for skip in skips:
-            if skip.requires_grad:
-                skip.register_hook(_channels_last)
         return h.view(b, t, -1), [s.view(b, t, *s.shape[1:]) for s in skips]
 
     def decode(self, g: torch.Tensor, skips: list[torch.Tensor], frames: list[int]) -> torch.Tensor:
@@ -170,11 +167,14 @@ class SVG(nn.Module):
         after the conditioning window every step reads the same frame (the authors' convention).
         """
         b, t = g.shape[:2]
+        n_frames = skips[0].shape[1]
         read = sorted(set(frames))  # the frames whose skips are read, K of them
         slot = {frame: k for k, frame in enumerate(read)}
-        known = [s[:, read].flatten(0, 1).contiguous(memory_format=torch.channels_last) for s in skips]  # (B*K, ...)
+        sequence = torch.arange(b, device=g.device)[:, None]
+        known_rows = (sequence * n_frames + torch.tensor(read, device=g.device)).flatten()  # (B*K,)
+        known = [pick_rows(s.flatten(0, 1), known_rows) for s in skips]  # [(B*K, c, s, s)]
         per_step = torch.tensor([slot[frame] for frame in frames], device=g.device)  # (T',)
-        rows = (torch.arange(b, device=g.device)[:, None] * len(read) + per_step).flatten()  # (B*T',)
+        rows = (sequence * len(read) + per_step).flatten()  # (B*T',)
         x = self.decoder(g.flatten(0, 1), self.decoder.skip_terms(known), rows)
         return x.view(b, t, *x.shape[1:])
 
@@ -396,14 +396,6 @@ class SVG(nn.Module):
             return p.scale  # (B, T-1, z)
         finally:
             self.train(was_training)
-
-
-def _channels_last(grad: torch.Tensor) -> torch.Tensor:
-    """The gradient of a skip map in the weights' layout. The decoder reads a selection of the
-    skips, and autograd hands back a selection's gradient in the default layout (NCHW); summed
-    with the channels-last one from the encoder's next layer it stays NCHW, and batch norm and
-    leaky ReLU's backward on mixed layouts run many times slower (the demo's step 9% in all)."""
-    return grad.contiguous(memory_format=torch.channels_last)
 
 
 def sample_seed(seed: int, sample: int) -> int:
