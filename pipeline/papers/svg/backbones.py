@@ -74,9 +74,9 @@ def _check_size(image_size: int) -> int:
 
 def _first_conv(stage: nn.Sequential) -> tuple[nn.Conv2d | nn.ConvTranspose2d, list[nn.Module]]:
     """A decoder stage as (its first convolution, the modules after it), nested blocks unrolled."""
-    head, rest = stage[0], list(stage[1:])
+    head, rest = stage[0], list(stage)[1:]
     while isinstance(head, nn.Sequential):
-        head, rest = head[0], list(head[1:]) + rest
+        head, rest = head[0], list(head)[1:] + rest
     return head, rest
 
 
