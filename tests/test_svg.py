@@ -325,14 +325,14 @@ def test_each_sample_has_its_own_batch_statistics_and_noise() -> None:
         torch.testing.assert_close(alone, together[k], atol=1e-5, rtol=0)
     assert not torch.allclose(together[0], together[1])
     # the per-sample statistics are BatchNorm2d's own in training mode, one sample at a time
-    from pipeline.papers.svg.model import _batch_statistics_per_sample
+    from pipeline.papers.svg.batch_norm import batch_statistics_per_sample
     bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     with torch.no_grad():
         bn.weight.uniform_(0.5, 1.5)
         bn.bias.uniform_(-0.5, 0.5)
         frames = torch.randn(2 * 3, bn.num_features, 8, 8)  # 2 samples x 3 sequences
         bn.eval()
-        with _batch_statistics_per_sample(model, group=3, active=True):
+        with batch_statistics_per_sample(model, group=3, active=True):
             grouped = bn(frames)
         running = bn.running_mean.clone()
         bn.train()

@@ -124,6 +124,30 @@ def _check_rows(n: int, terms: list[torch.Tensor], rows: torch.Tensor | None) ->
         raise ValueError(f"rows must hold one frame index per row of g ({n}), got shape {tuple(rows.shape)}")
 
 
+class SkipDecoder(nn.Module):
+    """What both decoder families share: stages that read [d, skip], their skip terms and the pass
+    through them. A family lists its stages (``_skip_stages``) and how d grows between them (``_grow``)."""
+
+    g_dim: int
+
+    def _skip_stages(self) -> list[nn.Sequential]:
+        raise NotImplementedError
+
+    def _grow(self, d: torch.Tensor) -> torch.Tensor:
+        return d
+
+    def skip_terms(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The skips' (finest first) parts of the stages' first convolutions, coarsest first."""
+        return [_skip_term(stage, skip) for stage, skip in zip(self._skip_stages(), reversed(skips))]
+
+    def forward(self, g: torch.Tensor, terms: list[torch.Tensor], rows: torch.Tensor | None = None) -> torch.Tensor:
+        _check_rows(g.shape[0], terms, rows)
+        d = self.upc1(g.view(-1, self.g_dim, 1, 1))  # (N, 8nf, 4, 4)
+        for stage, term in zip(self._skip_stages(), terms):  # [d, the skip of the same resolution], coarsest first
+            d = _stage_with_skip(stage, self._grow(d), term, rows)
+        return d  # (N, C, S, S)
+
+
 class DCGANEncoder(nn.Module):
     def __init__(self, g_dim: int, channels: int = 1, width: int = 64) -> None:
         super().__init__()
@@ -145,7 +169,7 @@ class DCGANEncoder(nn.Module):
         return h5.flatten(1), [h1, h2, h3, h4]
 
 
-class DCGANDecoder(nn.Module):
+class DCGANDecoder(SkipDecoder):
     def __init__(self, g_dim: int, channels: int = 1, width: int = 64) -> None:
         super().__init__()
         self.g_dim = g_dim
@@ -159,19 +183,9 @@ class DCGANDecoder(nn.Module):
         )
 
     def _skip_stages(self) -> list[nn.Sequential]:
-        """The stages reading [d, skip], coarsest first: skips[3] (4x4) ... skips[0] (32x32)."""
+        """The stages reading [d, skip], coarsest first: skips[3] (4x4) ... skips[0] (32x32); each
+        transposed conv doubles the resolution itself."""
         return [self.upc2, self.upc3, self.upc4, self.upc5]
-
-    def skip_terms(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The skips' parts of the stages' convolutions, coarsest first: [(K, 4nf, 8, 8) ... (K, C, 64, 64)]."""
-        return [_skip_term(stage, skip) for stage, skip in zip(self._skip_stages(), reversed(skips))]
-
-    def forward(self, g: torch.Tensor, terms: list[torch.Tensor], rows: torch.Tensor | None = None) -> torch.Tensor:
-        _check_rows(g.shape[0], terms, rows)
-        d = self.upc1(g.view(-1, self.g_dim, 1, 1))  # (N, 8nf, 4, 4)
-        for stage, term in zip(self._skip_stages(), terms):  # [d, skip]: 8x8, 16x16, 32x32, 64x64
-            d = _stage_with_skip(stage, d, term, rows)
-        return d  # (N, C, 64, 64)
 
 
 class VGGEncoder(nn.Module):
@@ -205,7 +219,7 @@ class VGGEncoder(nn.Module):
         return h.flatten(1), skips
 
 
-class VGGDecoder(nn.Module):
+class VGGDecoder(SkipDecoder):
     """The encoder's mirror, nearest up-sampling instead of pooling; at 128x128 one more 8nf stage
     first (the authors' ``vgg_128.py``)."""
 
@@ -232,16 +246,8 @@ class VGGDecoder(nn.Module):
         """The stages reading [up(d), skip], coarsest first (skips[-1] first)."""
         return [getattr(self, f"upc{i}") for i in range(2, self.n_stages + 2)]
 
-    def skip_terms(self, skips: list[torch.Tensor]) -> list[torch.Tensor]:
-        """The skips' parts of the stages' first convolutions, coarsest first."""
-        return [_skip_term(stage, skip) for stage, skip in zip(self._skip_stages(), reversed(skips))]
-
-    def forward(self, g: torch.Tensor, terms: list[torch.Tensor], rows: torch.Tensor | None = None) -> torch.Tensor:
-        _check_rows(g.shape[0], terms, rows)
-        d = self.upc1(g.view(-1, self.g_dim, 1, 1))  # (N, 8nf, 4, 4)
-        for stage, term in zip(self._skip_stages(), terms):  # [up(d), the skip of the same resolution]
-            d = _stage_with_skip(stage, self.up(d), term, rows)
-        return d  # (N, C, S, S)
+    def _grow(self, d: torch.Tensor) -> torch.Tensor:
+        return self.up(d)  # nearest up-sampling to the next skip's resolution
 
 
 _FAMILIES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {

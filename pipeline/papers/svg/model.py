@@ -24,8 +24,7 @@ issue 1), and whether batch norm uses batch statistics at test time (``generate_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -35,6 +34,7 @@ from torch import nn
 from torch.distributions import Normal, kl_divergence
 
 from pipeline.papers.svg.backbones import BACKBONES, build_backbone, pick_rows
+from pipeline.papers.svg.batch_norm import batch_statistics_per_sample
 
 VARIANTS: tuple[str, ...] = ("deterministic", "fp", "lp")
 SKIP_FRAMES: tuple[str, ...] = ("before_last", "last", "previous")
@@ -253,7 +253,7 @@ class SVG(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            with _batch_statistics_per_sample(self, x_cond.shape[0], bn_mode == "train"):
+            with batch_statistics_per_sample(self, x_cond.shape[0], bn_mode == "train"):
                 return self._generate(x_cond, n_future, n_samples, seed, first_sample)
         finally:
             self.train(was_training)
@@ -363,7 +363,7 @@ class SVG(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            with _batch_statistics_per_sample(self, b, bn_mode == "train"):
+            with batch_statistics_per_sample(self, b, bn_mode == "train"):
                 h, skips = self._encode_steps(x.to(self.device, torch.float32))  # (B, T, g): true frames
                 means = None if self.posterior is None else self.posterior(h[:, 1:])[0].loc  # (B, T-1, z)
                 pred_state = None
@@ -401,38 +401,6 @@ class SVG(nn.Module):
 def sample_seed(seed: int, sample: int) -> int:
     """Seed of sample ``sample``'s noise stream in :meth:`SVG.generate`."""
     return int(np.random.SeedSequence([seed, sample]).generate_state(1)[0])
-
-
-@contextmanager
-def _batch_statistics_per_sample(model: nn.Module, group: int, active: bool) -> Iterator[None]:
-    """Inside: every BatchNorm2d of ``model`` normalises a batch (S * group, C, H, W), sample-major,
-    with the biased mean and variance of each consecutive ``group`` items (one sample of every
-    sequence), as ``BatchNorm2d`` in training mode does for a batch of ``group``; its running
-    averages are neither used nor updated. Nothing changes when not ``active``."""
-    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)] if active else []
-
-    def per_sample(bn: nn.BatchNorm2d) -> Callable[[torch.Tensor], torch.Tensor]:
-        def forward(x: torch.Tensor) -> torch.Tensor:
-            if x.shape[0] % group:
-                raise ValueError(f"batch of {x.shape[0]} is not a whole number of samples of {group} sequences")
-            xs = x.view(x.shape[0] // group, group, x.shape[1], -1)  # (S, B, C, H*W)
-            # two passes (mean, then the centred squares) as BatchNorm2d's own; over this 4-d view
-            # about as fast as its kernel (torch.var_mean over (1, 3, 4) of a 5-d view is ~3x slower)
-            centred = xs - xs.mean(dim=(1, 3), keepdim=True)
-            scale = torch.rsqrt(centred.square().mean(dim=(1, 3), keepdim=True) + bn.eps)
-            if not bn.affine:
-                return (centred * scale).view_as(x)
-            scale = scale * bn.weight.view(1, 1, -1, 1)
-            return torch.addcmul(bn.bias.view(1, 1, -1, 1), centred, scale).view_as(x)
-        return forward
-
-    for bn in norms:
-        bn.forward = per_sample(bn)  # an instance attribute shadows the class's forward
-    try:
-        yield
-    finally:
-        for bn in norms:
-            del bn.forward
 
 
 def build_svg(model_config: dict) -> SVG:
