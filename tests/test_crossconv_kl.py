@@ -6,7 +6,6 @@ from scipy import ndimage
 
 from pipeline.papers.crossconv.kl import (
     EDGES,
-    KL_KEYS,
     SMOOTHING,
     kl_divergence,
     measure_motion,
@@ -14,6 +13,7 @@ from pipeline.papers.crossconv.kl import (
     motion_histogram,
     shapes_kl,
 )
+from pipeline.papers.crossconv.spec import KL_KEYS
 from pipeline.synthetic.shapes import ShapesConfig, generate_pairs, visible_masks
 
 N = 300  # pairs at 64x64: a few seconds of measurement

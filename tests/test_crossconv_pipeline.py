@@ -19,9 +19,10 @@ from pipeline.data import write_shapes_split
 from pipeline.papers import sizes as resolve
 from pipeline.papers.crossconv import spec
 from pipeline.papers.crossconv.data import ShapesSplit, read_split
-from pipeline.papers.crossconv.evaluate import kl_differences, kl_with_intervals, predicted_motion
-from pipeline.papers.crossconv.kl import KL_KEYS
+from pipeline.papers.crossconv.evaluate import kl_with_intervals, predicted_motion
 from pipeline.papers.crossconv.latent import EXTRAPOLATION_STEPS, pca_components
+from pipeline.papers.crossconv.spec import KL_KEYS
+from pipeline.papers.crossconv.tables import kl_differences
 from pipeline.papers.crossconv.train import load_crossconv
 from pipeline.shards import open_shard
 from pipeline.synthetic.shapes import ShapesConfig, generate_pairs

@@ -72,18 +72,39 @@ def test_specs_import_no_torch() -> None:
 
 
 OF_JOBS_WITHOUT_A_NETWORK = (
-    "pipeline.papers.svg.figures", "pipeline.papers.walker.figures", "pipeline.papers.walker.table",
-    "pipeline.papers.staticflow.figures", "pipeline.papers.staticflow.geometry", "pipeline.papers.crossconv.figures",
-    "pipeline.plots",
+    "pipeline.plots", "pipeline.papers.walker.figures", "pipeline.papers.walker.table",
+    "pipeline.papers.staticflow.figures", "pipeline.papers.staticflow.geometry", "pipeline.papers.staticflow.tables",
+    "pipeline.papers.svg.figures", "pipeline.papers.svg.tables", "pipeline.papers.crossconv.figures",
+    "pipeline.papers.crossconv.tables", "pipeline.papers.vgan.figures", "pipeline.papers.vgan.tables",
 )
 """Modules of jobs that run no network (figures and tables from saved outputs, the flow stage's label grid):
 torch would cost each job ~2.5 s of import."""
 
 
 def test_modules_of_jobs_that_run_no_network_import_no_torch() -> None:
-    code = f"import importlib, sys; [importlib.import_module(m) for m in {OF_JOBS_WITHOUT_A_NETWORK!r}]; print('torch' in sys.modules)"
+    code = ("import importlib, sys\n"
+            f"for m in {OF_JOBS_WITHOUT_A_NETWORK!r}:\n"
+            "    importlib.import_module(m)\n"
+            "    if 'torch' in sys.modules:\n"
+            "        print(m)\n"
+            "        break\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "", f"{out.stdout.strip()} (or a module it imports) imports torch"
+
+
+SCRIPTS_WITHOUT_A_NETWORK = ("svg_table", "svg_ordering", "crossconv_kl_table", "crossconv_kl_differences",
+                             "crossconv_sparsity_table", "crossconv_ablation_table", "staticflow_tables", "vgan_tables",
+                             "vgan_action_tables", "vgan_streams_figure", "vgan_futures_figure", "vgan_training_figure",
+                             "vgan_action_figure", "vgan_flow_histogram_figure")
+"""Workflow scripts of table and figure jobs: each imports its writer from a module listed above."""
+
+
+@pytest.mark.parametrize("script", SCRIPTS_WITHOUT_A_NETWORK)
+def test_table_and_figure_scripts_import_only_torch_free_modules(script: str) -> None:
+    allowed = set(OF_JOBS_WITHOUT_A_NETWORK)
+    names = [m for m, _ in imported_modules(ROOT / "workflow" / "scripts" / f"{script}.py") if m.startswith("pipeline.papers.")]
+    others = [m for m in names if m not in allowed and m.rsplit(".", 1)[0] not in allowed]  # a module, or a name in one
+    assert names and not others, others
 
 
 @pytest.mark.parametrize("paper", papers.PAPERS)

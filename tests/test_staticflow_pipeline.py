@@ -211,6 +211,7 @@ def test_forward_warp_moves_content_by_the_flow() -> None:
 def test_every_predictor_is_scored_and_every_figure_drawn(tmp_path: Path) -> None:
     from pipeline.papers.staticflow import evaluate as run
     from pipeline.papers.staticflow import figures
+    from pipeline.papers.staticflow import tables as staticflow_tables
 
     sizes = copy.deepcopy(SMOKE)
     sizes["data"]["split"] = "videos"  # the official test videos: every class equally, so the baselines are known
@@ -225,7 +226,7 @@ def test_every_predictor_is_scored_and_every_figure_drawn(tmp_path: Path) -> Non
     nomotion = json.loads(scores["nomotion"].read_text())["test"]
     assert nomotion["top1"] == pytest.approx(1 / 3) and nomotion["l2"] == pytest.approx(1.0, abs=1e-3)
     assert np.mean(nomotion["per_frame"]["l2"]) == pytest.approx(nomotion["l2"]) and len(nomotion["per_frame"]["top5"]) == 36
-    run.write_tables(scores, tmp_path / "val.csv", tmp_path / "test.csv", {"scale": "smoke"}, [])
+    staticflow_tables.write_tables(scores, tmp_path / "val.csv", tmp_path / "test.csv", {"scale": "smoke"}, [])
     examples = {a: run.net_examples(m, inputs, SMOKE, "cpu", tmp_path / f"{a}.zarr") for a, m in models.items()}
     drawn = [
         figures.training_curves_figure({a: m.parent for a, m in models.items()}, tmp_path / "training.png"),

@@ -15,6 +15,8 @@ from PIL import Image
 from pipeline.papers.svg import figures as figs
 from pipeline.papers.svg import dynamics as dyn
 from pipeline.papers.svg import metrics as ev
+from pipeline.papers.svg import statistics as st
+from pipeline.papers.svg import tables as svg_tables
 from pipeline.papers.svg.backbones import build_backbone
 from pipeline.papers.svg.model import (
     SVG,
@@ -477,13 +479,13 @@ def test_clustered_interval_is_wider_for_repeated_videos() -> None:
     videos = rng.normal(size=10)
     values = np.repeat(videos, 4)[:, None] + 0.01 * rng.normal(size=(40, 1))  # 4 near-copies per video
     groups = np.repeat(np.arange(10), 4)
-    _, lo_naive, hi_naive = ev.mean_ci(values)
-    _, lo, hi = ev.mean_ci(values, groups=groups)
+    _, lo_naive, hi_naive = st.mean_ci(values)
+    _, lo, hi = st.mean_ci(values, groups=groups)
     assert (hi - lo)[0] > 2.0 * (hi_naive - lo_naive)[0]  # ~sqrt(4) x wider, and t with 9 df
     per_video = values.reshape(10, 4).mean(1, keepdims=True)
-    _, lo_v, hi_v = ev.mean_ci(per_video)
+    _, lo_v, hi_v = st.mean_ci(per_video)
     np.testing.assert_allclose([lo[0], hi[0]], [lo_v[0], hi_v[0]], rtol=1e-3)  # equal sizes: CI of video means
-    np.testing.assert_allclose(ev.mean_ci(values, groups=np.arange(40))[1], lo_naive)  # singletons: plain t
+    np.testing.assert_allclose(st.mean_ci(values, groups=np.arange(40))[1], lo_naive)  # singletons: plain t
 
 
 def test_ordering_table_finds_the_better_model_after_bounces() -> None:
@@ -495,7 +497,7 @@ def test_ordering_table_finds_the_better_model_after_bounces() -> None:
     gain[:, :, 3:] = 0.2  # "lp" better only on frames 7..9, after the bounce
     scores = {"lp": {"ssim": base + gain, "psnr": base + gain}, "fp": {"ssim": base, "psnr": base},
               "deterministic": {"ssim": base - 0.1, "psnr": base - 0.1}}
-    table = ev.ordering_table(scores, n_cond=4, first_bounce=first_bounce)
+    table = st.ordering_table(scores, n_cond=4, first_bounce=first_bounce)
     row = table[(table.metric == "ssim") & (table.scope == "after_bounce") & (table.better == "lp") & (table.worse == "fp")]
     assert row["mean_difference"].item() == pytest.approx(0.2) and row["verdict"].item() == "better"
     row = table[(table.metric == "ssim") & (table.scope == "all") & (table.better == "lp") & (table.worse == "fp")]
@@ -508,32 +510,32 @@ def test_ordering_table_finds_the_better_model_after_bounces() -> None:
     # windows of one video are not independent: clustered intervals are wider, the mean the same
     noisy = {"lp": {"ssim": base + gain + rng.normal(0, 0.05, (n, 1, t)), "psnr": base},
              "fp": {"ssim": base, "psnr": base}}
-    plain = ev.ordering_table(noisy, n_cond=4, pairs=[("lp", "fp")]).set_index(["metric", "scope"])
+    plain = st.ordering_table(noisy, n_cond=4, pairs=[("lp", "fp")]).set_index(["metric", "scope"])
     videos = np.repeat(np.arange(6), 5)
     noisy["lp"]["ssim"] += 0.1 * rng.normal(size=6)[videos, None, None]  # a shared offset per video
-    clustered = ev.ordering_table(noisy, n_cond=4, pairs=[("lp", "fp")], groups=videos).set_index(["metric", "scope"])
-    unclustered = ev.ordering_table(noisy, n_cond=4, pairs=[("lp", "fp")]).set_index(["metric", "scope"])
+    clustered = st.ordering_table(noisy, n_cond=4, pairs=[("lp", "fp")], groups=videos).set_index(["metric", "scope"])
+    unclustered = st.ordering_table(noisy, n_cond=4, pairs=[("lp", "fp")]).set_index(["metric", "scope"])
     width = lambda t: (t["ci_high"] - t["ci_low"])["ssim", "all"]  # noqa: E731
     assert width(clustered) > 1.5 * width(unclustered) and width(unclustered) > 0.5 * width(plain)
     assert clustered.loc[("ssim", "all"), "mean_difference"] == pytest.approx(unclustered.loc[("ssim", "all"), "mean_difference"])
     bounces = np.zeros((2, 10, 2), bool)
     bounces[0, 2, 0] = bounces[0, 7, 1] = True  # a hit inside the conditioning window does not count
-    np.testing.assert_array_equal(ev.first_bounce_after(bounces, n_cond=5), [7, -1])
+    np.testing.assert_array_equal(st.first_bounce_after(bounces, n_cond=5), [7, -1])
 
 
 def test_best_of_n_bounds() -> None:
     rng = np.random.default_rng(1)
     scores = rng.random((20, 5, 7))  # (S, N, T)
-    best = ev.best_of_n(scores)
+    best = st.best_of_n(scores)
     assert best.shape == (5, 7)
     assert (best.mean(axis=1) >= scores.mean(axis=0).mean(axis=1)).all()  # best-of-N >= mean-of-N
     np.testing.assert_allclose(best.mean(axis=1), scores.mean(axis=2).max(axis=0))
     one = scores[:1]
-    np.testing.assert_array_equal(ev.best_of_n(one), one[0])  # N = 1: the sample itself
+    np.testing.assert_array_equal(st.best_of_n(one), one[0])  # N = 1: the sample itself
     frames = rng.random((4, 1, 64, 64))
     ssim_one, _ = ev.frame_scores(frames, frames * 0.9)
     same = np.repeat(ssim_one[None, None], 3, axis=0)  # 3 identical samples
-    np.testing.assert_array_equal(ev.best_of_n(same)[0], ssim_one)
+    np.testing.assert_array_equal(st.best_of_n(same)[0], ssim_one)
 
 
 def test_confidence_interval_covers_the_mean_95_percent_of_the_time() -> None:
@@ -541,13 +543,13 @@ def test_confidence_interval_covers_the_mean_95_percent_of_the_time() -> None:
     trials = rng.normal(loc=3.0, scale=2.0, size=(2000, 30, 1))  # 2000 experiments, N = 30
     covered = 0
     for values in trials:
-        _, low, high = ev.mean_ci(values)
+        _, low, high = st.mean_ci(values)
         covered += int(low[0] <= 3.0 <= high[0])
     assert 0.93 <= covered / len(trials) <= 0.97
-    mean, low, high = ev.mean_ci(np.full((5, 3), 0.7))
+    mean, low, high = st.mean_ci(np.full((5, 3), 0.7))
     np.testing.assert_allclose([mean, low, high], 0.7)
-    _, l10, h10 = ev.mean_ci(trials[0, :10])
-    _, l30, h30 = ev.mean_ci(trials[0])
+    _, l10, h10 = st.mean_ci(trials[0, :10])
+    _, l30, h30 = st.mean_ci(trials[0])
     assert (h30 - l30) < (h10 - l10)
 
 
@@ -576,15 +578,16 @@ def test_evaluate_svg_and_tables(tmp_path: Path) -> None:
     assert list(table.columns) == [*ev.CURVE_COLUMNS, *ev.CONVENTION_COLUMNS]
     assert set(table["ssim_data_range"]) == {2.0} and set(table["bn_at_test"]) == {"train"}
     assert sorted(table["frame"].unique()) == [3, 4, 5, 6, 7]
-    best = ev.best_of_n(result.ssim.transpose(1, 0, 2)).mean(axis=0)
+    best = st.best_of_n(result.ssim.transpose(1, 0, 2)).mean(axis=0)
     np.testing.assert_allclose(table[table.metric == "ssim"]["mean"], best)
     det = ev.evaluate_svg(smoke_model("deterministic"), frames, 2, 5, 3, seed=0, batch_size=4, n_examples=1)
     assert det.ssim.shape == (5, 1, 5)
     csv_path = ev.save_evaluation(result, tmp_path / "lp", "lp", train_horizon=5)
     assert (tmp_path / "lp" / "scores.zarr").is_dir() and (tmp_path / "lp" / "examples.zarr").is_dir()
     ev.save_evaluation(det, tmp_path / "det", "deterministic", train_horizon=5)
-    combined = ev.combine_curves([csv_path, tmp_path / "det" / "curves.csv"], tmp_path / "all.csv")
-    assert set(combined["model"]) == {"lp", "deterministic"}
+    combined = svg_tables.write_curve_table("bair", [csv_path, tmp_path / "det" / "curves.csv"], tmp_path / "all.csv",
+                                            {"scale": "smoke", "seed": 0})
+    assert set(combined["model"]) == {"lp", "deterministic"} and combined["paper"].isna().all()
     assert figs.bair_ssim_psnr_figure(tmp_path / "all.csv", tmp_path / "fig.png").stat().st_size > 0
     gif = figs.sample_gif(result.examples[0], 2, tmp_path / "sample.gif", ev.EXAMPLE_ROWS)
     with Image.open(gif) as img:

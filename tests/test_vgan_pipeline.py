@@ -20,18 +20,16 @@ from pipeline.papers import sizes as resolve
 from pipeline.papers.vgan import spec
 from pipeline.papers.vgan import train as vgan_train
 from pipeline.papers.vgan.data import held_out_videos, split_sets, vgan_clips
-from pipeline.papers.vgan.evaluate import (
-    COMPARE,
-    JUDGE,
+from pipeline.papers.vgan.evaluate import write_samples
+from pipeline.papers.vgan.futures import write_futures
+from pipeline.papers.vgan.model import Generator, VGANConfig
+from pipeline.papers.vgan.samples import COMPARE, JUDGE, read_samples
+from pipeline.papers.vgan.tables import (
     MEAN_OVER_SCENES,
     PREFERENCE,
     mean_over_scenes,
-    read_samples,
     scene_column,
-    write_samples,
 )
-from pipeline.papers.vgan.futures import write_futures
-from pipeline.papers.vgan.model import Generator, VGANConfig
 from pipeline.shards import SPLITS, open_shard, summarize_shards, write_shard
 from pipeline.training import load_model
 

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.papers.crossconv.latent import write_ablation_table
+from pipeline.papers.crossconv.tables import write_ablation_table
 
 with logging_to(snakemake.log[0]):
     write_ablation_table(snakemake.input.stats, Path(snakemake.output.table), snakemake.wildcards.table,

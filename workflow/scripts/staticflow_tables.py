@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.papers.staticflow.evaluate import write_tables
+from pipeline.papers.staticflow.tables import write_tables
 
 with logging_to(snakemake.log[0]):
     scores = dict(zip(snakemake.params.predictors, map(Path, snakemake.input.scores)))

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.papers.svg.evaluate import write_ordering
+from pipeline.papers.svg.tables import write_ordering
 
 with logging_to(snakemake.log[0]):
     write_ordering(

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.papers.svg.evaluate import write_curve_table
+from pipeline.papers.svg.tables import write_curve_table
 
 with logging_to(snakemake.log[0]):
     write_curve_table(

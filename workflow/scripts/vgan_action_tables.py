@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.papers.vgan.action_eval import write_action_tables
+from pipeline.papers.vgan.tables import write_action_tables
 
 with logging_to(snakemake.log[0]):
     write_action_tables(Path(snakemake.input.evaluation), Path(snakemake.output.accuracy), Path(snakemake.output.data),

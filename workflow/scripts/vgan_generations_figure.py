@@ -1,11 +1,8 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.papers.vgan.figures import (
-    generations_figure,
-    generations_gif,
-    real_frames,
-)
+from pipeline.papers.vgan.data import real_frames
+from pipeline.papers.vgan.figures import generations_figure, generations_gif
 
 with logging_to(snakemake.log[0]):
     variants, n = snakemake.params.variants, int(snakemake.params.n)

@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from pipeline.logs import logging_to
-from pipeline.papers.vgan.evaluate import write_tables
+from pipeline.papers.vgan.tables import write_tables
 
 with logging_to(snakemake.log[0]):
     scene_judges = dict(zip(snakemake.params.scenes, map(Path, snakemake.input.scene_judges), strict=True))

@@ -20,9 +20,8 @@ the circles-triangles joint, with 41x41 histograms over [-5, 5]^2.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,6 @@ import pandas as pd
 from pipeline.atomic import write_csv, write_json
 from pipeline.papers.crossconv.data import ShapesSplit, first_rows, read_split
 from pipeline.papers.crossconv.kl import (
-    KL_KEYS,
     kl_divergence,
     measure_motions,
     shape_histograms,
@@ -44,9 +42,8 @@ from pipeline.papers.crossconv.predictors import (
     network_frames,
     resampled_truth,
 )
-from pipeline.papers.crossconv.spec import MODEL_OF, PREDICTORS, REFERENCE
+from pipeline.papers.crossconv.spec import KL_KEYS, MODEL_OF, PREDICTORS
 from pipeline.synthetic.shapes import sample_motions, visible_masks
-from pipeline.tables import provenance, write_table
 from pipeline.training import model_provenance
 
 log = logging.getLogger(__name__)
@@ -151,70 +148,3 @@ def evaluate_predictor(predictor: str, inputs: Mapping[str, Any], sizes: Mapping
     log.info("%s: KL %s (measured %s)", predictor, {k: round(v, 3) for k, v in scores["kl"].items()},
              scores["measured"])
     return record
-
-
-DIFFERENCES: tuple[tuple[str, str], ...] = (("ours", "flow"), ("ours", "ae_prior"), ("ours", "ae"),
-                                            ("ae", "flow"), ("ours", "nomotion"))
-"""(a, b) pairs of the difference table: the paper's claims (Ours below Flow and AE) and the like-for-like AE."""
-
-
-def kl_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """KL(a) - KL(b) per key with a 95% basic bootstrap interval over test pairs, paired: both
-    evaluations resampled the same test pairs (one seed, one count), checked here."""
-    if (a["pairs"], a["bootstrap"], a["seed"]) != (b["pairs"], b["bootstrap"], b["seed"]):
-        raise ValueError(f"{a['predictor']} and {b['predictor']} were not resampled alike: no paired difference")
-    rows = []
-    for key in KL_KEYS:
-        diff = a["kl"][key] - b["kl"][key]
-        boot = np.asarray(a["bootstrap_kl"][key]) - np.asarray(b["bootstrap_kl"][key])
-        lo, hi = np.percentile(boot, [2.5, 97.5])
-        low, high = 2 * diff - float(hi), 2 * diff - float(lo)
-        rows.append({"row": f"{PREDICTORS[a['predictor']]} - {PREDICTORS[b['predictor']]}", "column": key,
-                     "ours": diff, "ci_low": low, "ci_high": high,
-                     "verdict": "lower" if high < 0 else "higher" if low > 0 else "tie"})
-    return rows
-
-
-def write_kl_differences(scores: Sequence[Path], out_csv: Path, config: Mapping[str, Any],
-                         source_records: Sequence[Path]) -> pd.DataFrame:
-    """Paired differences of the Fig. 5 KLs (``DIFFERENCES``): whether a row is below another beyond chance."""
-    records = {}
-    for path in scores:
-        r = json.loads(Path(path).read_text())
-        if "bootstrap_kl" not in r:
-            raise ValueError(f"{path} holds no bootstrap resamples (written by older code): rerun its crossconv_kl job")
-        records[r["predictor"]] = r
-    missing = sorted({k for pair in DIFFERENCES for k in pair} - set(records))
-    if missing:
-        raise KeyError(f"the KL difference table needs the evaluations of {', '.join(missing)}")
-    rows = [row for a, b in DIFFERENCES for row in kl_differences(records[a], records[b])]
-    models = []
-    for r in records.values():
-        if r.get("model_provenance") and r["model_provenance"] not in models:
-            models.append(r["model_provenance"])
-    record = provenance(config, list(source_records), models=models, units={
-        "ours": "KL(row's first predictor) - KL(its second), nats; negative: the first is closer to the truth",
-        "ci_low/ci_high": "95% basic bootstrap over test pairs, both predictors on the same resamples",
-        "verdict": "lower / higher: the interval excludes 0; tie otherwise"})
-    return write_table(Path(out_csv), "shapes_kl_differences", rows, record, {})
-
-
-def write_kl_table(scores: Sequence[Path], out_csv: Path, config: Mapping[str, Any],
-                   source_records: Sequence[Path]) -> pd.DataFrame:
-    """The Fig. 5 table: one row per predictor, a KL column per key with its interval beside it."""
-    rows, models = [], []
-    for path in scores:
-        r = json.loads(Path(path).read_text())
-        if r.get("model_provenance") and r["model_provenance"] not in models:
-            models.append(r["model_provenance"])
-        for key in KL_KEYS:
-            lo, hi = r["interval"][key]
-            rows.append({"row": PREDICTORS[r["predictor"]], "column": key, "ours": r["kl"][key],
-                         "ci_low": lo, "ci_high": hi,
-                         "measured": r["measured"].get(key), "pairs": r["pairs"],
-                         "samples": r["pairs"] * r["samples_per_pair"]})
-    record = provenance(config, list(source_records), models=models, units={
-        "ours": "KL(p_gt || p_pred) in nats, 41x41 bins over [-5, 5]^2 px, p_gt from truth_draws generator motions",
-        "ci_low/ci_high": "95% basic (bias-reflected) bootstrap over test pairs, p_gt fixed; may lie below ours",
-        "measured": "fraction of present objects whose motion was measured in the predicted frames"})
-    return write_table(Path(out_csv), "shapes_kl", rows, record, REFERENCE["shapes_kl"])

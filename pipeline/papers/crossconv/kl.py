@@ -45,7 +45,6 @@ from scipy import ndimage, signal
 
 EDGES = np.linspace(-5.0, 5.0, 42)  # 41 bins per axis over [-5, 5] px
 COLOUR_SIGMA = 12.0  # confidence scale: distance from the black-to-colour line, 0-255 units
-KL_KEYS = ("circles", "squares", "triangles", "circles-triangles")
 PRE_BLUR = 0.7  # px, Gaussian on both coverages: sharp templates still fit soft predictions
 SMOOTHING = 1e-3  # weight of the uniform distribution mixed into each histogram
 

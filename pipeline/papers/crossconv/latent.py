@@ -12,9 +12,8 @@ z statistics come from ``z_bank`` training pairs (the paper: 1,000), encoded in 
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +25,13 @@ from pipeline.atomic import write_csv, write_json
 from pipeline.papers.crossconv.data import read_split
 from pipeline.papers.crossconv.model import sample_empirical
 from pipeline.papers.crossconv.predictors import training_bank
-from pipeline.papers.crossconv.spec import REFERENCE
+from pipeline.papers.crossconv.spec import NONZERO_THRESHOLD, VARIANCE
 from pipeline.papers.crossconv.train import load_crossconv
 from pipeline.shards import write_shard
-from pipeline.tables import provenance, write_table
 from pipeline.training import model_provenance
 
 log = logging.getLogger(__name__)
 
-NONZERO_THRESHOLD = 0.1
-"""A z_mean dimension is non-zero when its mean absolute value over the pairs exceeds this."""
-VARIANCE = 0.95
 
 
 def pca_components(z: np.ndarray, variance: float = VARIANCE) -> int:
@@ -67,47 +62,6 @@ def latent_statistics(model_path: Path, train_path: Path, sizes: Mapping[str, An
     log.info("z of %s: %d of %d dimensions non-zero, %d PCA components for 95%%", dataset, record["nonzero"],
              record["z_dim"], record["pca95"])
     return record
-
-
-def write_sparsity_table(stats: Sequence[Path], out_csv: Path, config: Mapping[str, Any],
-                         source_records: Sequence[Path]) -> pd.DataFrame:
-    """Table 1: non-zero z_mean elements and PCA components for 95% variance, per dataset."""
-    rows, models = [], []
-    for path in stats:
-        r = json.loads(Path(path).read_text())
-        models.append(r["model_provenance"])
-        extra = {"pairs": r["pairs"], "z_dim": r["z_dim"]}
-        rows += [{"row": r["dataset"].capitalize(), "column": "nonzero", "ours": r["nonzero"], **extra},
-                 {"row": r["dataset"].capitalize(), "column": "pca95", "ours": r["pca95"], **extra}]
-    record = provenance(config, list(source_records), models=models, units={
-        "nonzero": f"dimensions with mean |z_mean| > {NONZERO_THRESHOLD} over the training pairs",
-        "pca95": "principal components of z_mean explaining 95% of its variance"})
-    return write_table(Path(out_csv), "latent_sparsity", rows, record, REFERENCE["latent_sparsity"])
-
-
-ABLATION_UNITS = {
-    "nonzero": f"dimensions with mean |z_mean| > {NONZERO_THRESHOLD} over the training pairs",
-    "pca_components": f"principal components of z_mean explaining {VARIANCE:.0%} of its variance",
-    "kl_nats": "mean KL(q(z | I, v) || N(0, I)) over the training pairs, nats (the code's length)"}
-
-
-def write_ablation_table(stats: Sequence[Path], out_csv: Path, table: str, config: Mapping[str, Any],
-                         source_records: Sequence[Path]) -> pd.DataFrame:
-    """Fig. 12 (``shapes_zdim_ablation``: a row per z size) or Fig. 11's sweep (``shapes_kl_weight_sweep``:
-    a row per KL weight): how many z dimensions each VAE uses and how many components carry 95% of z."""
-    if table not in ("shapes_zdim_ablation", "shapes_kl_weight_sweep"):
-        raise KeyError(f"no crossconv ablation table {table!r}")
-    rows, models = [], []
-    for path in stats:
-        r = json.loads(Path(path).read_text())
-        models.append(r["model_provenance"])
-        name = str(r["z_dim"]) if table == "shapes_zdim_ablation" else f"{r['kl_weight']:g}"
-        extra = {"variant": r["variant"], "pairs": r["pairs"], "z_dim": r["z_dim"], "kl_weight": r["kl_weight"]}
-        rows += [{"row": name, "column": column, "ours": r[key], **extra}
-                 for column, key in (("pca_components", "pca95"), ("nonzero", "nonzero"), ("kl_nats", "kl_nats"))]
-    rows.sort(key=lambda row: float(row["row"]))
-    record = provenance(config, list(source_records), models=models, units=ABLATION_UNITS)
-    return write_table(Path(out_csv), table, rows, record, REFERENCE.get(table, {}))
 
 
 EXTRAPOLATION_STEPS = 8

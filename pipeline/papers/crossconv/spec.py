@@ -39,6 +39,8 @@ PREDICTORS: dict[str, str] = {
 """Rows of the Shapes KL table: predictor key -> row name. The paper's AE row stands beside "AE (z from
 prior)": the paper does not say how its AE drew z, and its AE values (8.8-12.4) are those of a network whose
 z carries no motion (ours from the prior: 7-9; no motion: 7.6-10.3), not those of an AE sampled like Ours."""
+KL_KEYS: tuple[str, ...] = ("circles", "squares", "triangles", "circles-triangles")
+"""Columns of the Shapes KL table: one shape's motion, or the circles-triangles joint."""
 MODEL_OF: dict[str, str] = {"ours": "ours", "ours_prior": "ours", "ae": "ae", "ae_prior": "ae"}
 """Predictors that sample from a trained model -> its variant."""
 Z_SIZES: tuple[int, ...] = (8, 32, 128)
@@ -52,6 +54,11 @@ ABLATIONS: dict[str, dict[str, dict[str, float]]] = {
 """Ablation -> VAE variant -> the model sizes it changes; each trains on the main VAE's schedule."""
 ABLATION_TABLES: dict[str, str] = {"zdim": "shapes_zdim_ablation", "kl_weight": "shapes_kl_weight_sweep"}
 ABLATION_VARIANTS: dict[str, dict[str, float]] = {v: o for group in ABLATIONS.values() for v, o in group.items()}
+NONZERO_THRESHOLD = 0.1
+"""Table 1: a z_mean dimension is non-zero when its mean absolute value over the pairs exceeds this
+(in units of the prior's standard deviation; the paper does not state its threshold)."""
+VARIANCE = 0.95
+"""Table 1, Fig. 12: PCA components of z_mean are counted until they explain this fraction of its variance."""
 
 
 LOSS = {"recon_weight": 1.0, "kl_weight": 1.0, "z_size": 0}

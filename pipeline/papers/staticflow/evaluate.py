@@ -1,4 +1,4 @@
-"""staticflow's evaluation runs: scores of each predictor, example predictions, Tables 3-4, the video.
+"""staticflow's evaluation runs: scores of each predictor, example predictions, the video.
 
 :mod:`pipeline.papers.staticflow.metrics` holds the metrics; this module applies them to the
 prepared HMDB-51 sets (``data.split``: frames shuffled into validation and test as the paper,
@@ -8,7 +8,8 @@ against: "no motion" everywhere (the slowest codebook word, ~75% of all position
 paper), the training class frequencies at every position (the class prior: its top-1 is the
 most frequent cluster) and the training class frequencies of each position (the mean training
 flow of that position). Every number gets a bootstrap interval over frames, and the test table
-the paired differences of L2 and top-5 from "no motion" and the mean flow.
+the paired differences of L2 and top-5 from "no motion" and the mean flow (Tables 3-4 are written
+from these scores by ``tables``).
 
 The video (paper Sec. 3, Fig. 3): predict the flow of a frame, scale it up to the frame,
 forward-warp the frame along k/m of it for k = 1..m (each pixel's colour placed at x + k/m f(x),
@@ -18,9 +19,8 @@ warped frame back in, and repeat: 5 predictions x 5 frames at every scale but sm
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +37,15 @@ from pipeline.papers.staticflow.codebook import assign_labels, decode_softmax
 from pipeline.papers.staticflow.data import FlowNetData, label_flow, staticflow_data
 from pipeline.papers.staticflow.figures import video_strip_figure
 from pipeline.papers.staticflow.metrics import (
-    INTERVAL,
     class_frequencies,
     constant_prediction,
     evaluate_staticflow,
-    mean_interval,
     no_motion_probs,
     position_frequencies,
 )
 from pipeline.papers.staticflow.model import build_staticflow
-from pipeline.papers.staticflow.spec import REFERENCE
 from pipeline.papers.staticflow.train import param_count, predict_probs
 from pipeline.shards import write_shard
-from pipeline.tables import provenance, write_table
 from pipeline.training import load_model, model_provenance, resolve_device
 
 log = logging.getLogger(__name__)
@@ -167,82 +163,6 @@ def moving_rows(data: FlowNetData, n: int) -> np.ndarray:
     candidates = spread(data.rows["test"], 4 * n)
     motion = np.linalg.norm(_true_flow(data, candidates), axis=-1).mean(axis=(1, 2))
     return np.sort(candidates[np.argsort(-motion, kind="stable")[:n]])
-
-
-# ----------------------------------------------------------------------------- tables
-
-
-def _cells(r: Mapping[str, Any], key: str, scale: float, seed: int) -> dict[str, float]:
-    """A metric's value and its bootstrap interval over frames (recall/precision: value only)."""
-    values = r.get("per_frame", {}).get(key)
-    if values is None:
-        return {"ours": scale * r[key]}
-    low, high = mean_interval(np.asarray(values), seed)
-    return {"ours": scale * r[key], "ci_low": scale * low, "ci_high": scale * high}
-
-
-def _differences(r: Mapping[str, Any], reference: Mapping[str, Any] | None, name: str, seed: int) -> list[dict]:
-    """Paired per-frame differences of L2 and top-5 from a baseline (same frames), with intervals."""
-    if reference is None:
-        return []
-    if r["rows"] != reference["rows"]:
-        raise ValueError(f"{name} was scored on other frames than {r.get('row')}")
-    out = []
-    for column, key, scale in (("L2", "l2", 1.0), ("top5", "top5", 100.0)):
-        diff = np.asarray(r["per_frame"][key]) - np.asarray(reference["per_frame"][key])
-        low, high = mean_interval(diff, seed)
-        out.append({"column": f"{column} - {name}", "ours": scale * float(diff.mean()),
-                    "ci_low": scale * low, "ci_high": scale * high})
-    return out
-
-
-def write_tables(
-    scores: Mapping[str, Path],
-    validation_csv: Path,
-    test_csv: Path,
-    config: Mapping[str, Any],
-    source_records: Sequence[Path],
-) -> None:
-    """Tables 3 (validation) and 4 (test) beside the paper's numbers, percentages as printed.
-
-    Every value has a 95% bootstrap interval over frames (recall and precision, which do not
-    split into frames, have none); Table 4 adds every predictor's paired difference in L2 and
-    top-5 from "no motion" and from the mean training flow.
-    """
-    seed = int(config.get("seed", 0) or 0)
-    records = {p: json.loads(Path(path).read_text()) for p, path in scores.items()}
-    still = records.get("nomotion", {}).get("test")
-    mean_flow = records.get("meanflow", {}).get("test")
-    val_rows, test_rows, models = [], [], []
-    for predictor, r in records.items():
-        if r.get("model_provenance"):
-            models.append(r["model_provenance"])
-        v, t = r["val"], r["test"]
-        extra = {"frames": v["frames"], "image_size": r["image_size"], "grid": r["grid"], "classes": r["classes"]}
-        for column in ("recall", "precision", "top1", "top5", "top10"):
-            val_rows.append({"row": r["row"], "column": column, **_cells(v, column, 100.0, seed), **extra})
-        extra = {"frames": t["frames"], "image_size": r["image_size"], "grid": r["grid"], "classes": r["classes"]}
-        for column, key in (("L2", "l2"), ("Dir", "dir"), ("Ori", "ori")):
-            test_rows.append({"row": r["row"], "column": column, **_cells(t, key, 1.0, seed), **extra})
-        for column in ("top5", "top10"):
-            test_rows.append({"row": r["row"], "column": column, **_cells(t, column, 100.0, seed), **extra})
-        for name, reference in (("no motion", still), ("mean flow", mean_flow)):
-            test_rows += [{"row": r["row"], **d, **extra} for d in _differences(t, reference, name, seed)]
-        if r["params"] is not None:
-            test_rows.append({"row": r["row"], "column": "params", "ours": float(r["params"]), **extra})
-    classes = next(iter(records.values()))["classes"]
-    record = provenance(config, list(source_records), models=models, units={
-        "recall/precision": (f"percent, mean over all {classes} codebook classes as the paper does; a class "
-                             "absent from the frames scored (no true and no predicted position) counts as 0"),
-        "topk": "percent of grid positions whose true class is among the k best scored",
-        "L2": "mean end-point distance in input-frame pixels of the displacement to the next three frames",
-        "X - no motion / X - mean flow": "paired per-frame difference from that baseline on the same frames",
-        "ci_low/ci_high": INTERVAL.replace("images", "frames"),
-        "sets": next(iter(records.values())).get("split", ""),
-    })
-    for path, table, rows in ((validation_csv, "hmdb51_flow_validation", val_rows),
-                              (test_csv, "hmdb51_flow_test", test_rows)):
-        write_table(Path(path), table, rows, record, REFERENCE[table])
 
 
 # ----------------------------------------------------------------------------- video

@@ -9,14 +9,14 @@ share of labelled videos is paired (the same test videos) and has its own interv
 ``action.runs`` > 1 each classifier is trained that many times (other seeds: head, batches,
 dropout) and a test video counts by the share of runs that classify it right: the accuracy is the
 mean over runs, so one lucky or unlucky initialisation on a few dozen test videos does not decide
-whether fine-tuning beats random initialisation.
+whether fine-tuning beats random initialisation. The tables are written from this record by
+``tables.write_action_tables``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from pipeline.atomic import write_json
-from pipeline.intervals import INTERVAL, mean_interval
+from pipeline.intervals import mean_interval
 from pipeline.papers.vgan.action import (
     ActionClassifier,
     ActionClips,
@@ -39,12 +39,9 @@ from pipeline.papers.vgan.action import (
 from pipeline.papers.vgan.gan import to_network_layout
 from pipeline.papers.vgan.model import Discriminator
 from pipeline.papers.vgan.spec import (
-    REFERENCE,
-    action_row,
     classifier_name,
     parse_classifier,
 )
-from pipeline.tables import provenance, write_table
 from pipeline.training import load_model, model_provenance
 
 log = logging.getLogger(__name__)
@@ -164,45 +161,3 @@ def evaluate_actions(classifiers: Mapping[str, Path], discriminator: Path, summa
     }
     write_json(out_json, record)
     return record
-
-
-def pct(value: float | None) -> float | None:
-    return None if value is None else 100 * value
-
-
-def write_action_tables(evaluation: Path, accuracy_csv: Path, data_csv: Path, config: Mapping[str, Any],
-                        source_records: Sequence[Path]) -> None:
-    """Fig. 4a as a table (all labelled videos) and Fig. 4b/c's numbers (accuracy per share, gain)."""
-    r = json.loads(Path(evaluation).read_text())
-    res = r["results"]
-    rows = []
-    for v in res.values():
-        if v["share"] != 1:
-            continue
-        rows.append({"row": action_row(v["init"]), "column": "accuracy", "ours": pct(v["accuracy"]),
-                     "low": pct(v["low"]), "high": pct(v["high"]), "test_videos": v["videos"],
-                     "labelled_videos": v.get("labelled_videos"), "training_runs": v.get("runs")})
-    curve = []
-    for v in sorted(res.values(), key=lambda v: (v["init"], -v["share"])):
-        if v["init"] not in ("random", "finetune", "most frequent class"):
-            continue
-        share = str(v["share"])
-        gain = r["finetune_minus_random"].get(share)
-        random_acc = res.get(classifier_name("random", v["share"]), {}).get("accuracy")
-        curve.append({"row": action_row(v["init"]), "column": f"1/{share} of labelled videos",
-                      "ours": pct(v["accuracy"]), "low": pct(v["low"]), "high": pct(v["high"]),
-                      "labelled_videos": v["labelled_videos"], "share": 1 / v["share"], "training_runs": v.get("runs"),
-                      "finetune_minus_random": pct(gain["difference"]) if gain and v["init"] == "finetune" else None,
-                      "difference_low": pct(gain["low"]) if gain and v["init"] == "finetune" else None,
-                      "difference_high": pct(gain["high"]) if gain and v["init"] == "finetune" else None,
-                      "relative_gain": (v["accuracy"] / random_acc if v["init"] == "finetune" and random_acc else None)})
-    record = provenance(config, list(source_records), models=r["model_provenance"], classes=r["classes"],
-                        test_split=r["test_from"], units={
-                            "accuracy": "percent of test videos whose clips' mean softmax picks their class, a "
-                                        "trained classifier's averaged over its training_runs (a video counts by the "
-                                        f"share of runs right on it); low/high: {INTERVAL.replace('images', 'videos')}",
-                            "relative_gain": "fine-tune accuracy / random-init accuracy (Fig. 4c)",
-                            "finetune_minus_random": "paired difference on the same test videos, percent points",
-                        })
-    write_table(Path(accuracy_csv), "ucf101_action_accuracy", rows, record, REFERENCE["ucf101_action_accuracy"])
-    write_table(Path(data_csv), "ucf101_action_data", curve, record, {})

@@ -162,6 +162,13 @@ def vgan_clips(summary: str | Path, data_sizes: Mapping[str, Any]) -> VganClips:
     return VganClips(dataset, rows, frames=int(t), size=int(h), video_ids=table["video_id"].to_numpy())
 
 
+def real_frames(summary: Path, data_sizes: Mapping[str, Any], n: int) -> np.ndarray:
+    """The first ``n`` real compare clips of the stabilized data, uint8 (n, T, H, W, 3) at the models' size."""
+    real = vgan_clips(summary, data_sizes)
+    real.rows["compare"] = real.rows["compare"][:n]
+    return to_frames(real.read("compare"))
+
+
 PRELOAD_BYTES = 1 << 30
 """Training sets up to 1 GiB of float clips are read into memory once (the demo's are ~10 MB);
 larger ones, as at paper scale, stream from the shards with the loader's workers."""

@@ -3,9 +3,9 @@
 Three steps, each writing a file the next reads, so a table or figure reruns alone:
 
 1. :func:`write_samples`: each model's generated clips as uint8 frames (what a video file would
-   hold, as the real clips are), two sets from different seeds: ``compare`` (the clips of the
-   comparison) and ``judge`` (clips only the judge trains on); the two-stream model also keeps
-   its streams (foreground, mask, static background).
+   hold, as the real clips are), two sets from different seeds (``samples.COMPARE``, ``JUDGE``):
+   ``compare`` (the clips of the comparison) and ``judge`` (clips only the judge trains on); the
+   two-stream model also keeps its streams (foreground, mask, static background).
 2. :func:`judge_samples`: a real-vs-generated classifier (``judge.VideoJudge``) trained on the
    held-out *judge* real clips against the pooled *judge* samples of every model, then Table 1's
    six pairings on the *compare* sets, each over every pair of clips with a bootstrap interval,
@@ -15,13 +15,12 @@ Three steps, each writing a file the next reads, so a table or figure reruns alo
    variance, the two-stream background's temporal variance (0 by construction) and mask mean,
    and Fréchet distance / KID to the real compare clips in the pooled features of the action
    classifier trained on the action data (``action.py``; the judge's own when there is none).
-3. :func:`write_tables`: ``vgan_preference.csv`` and ``vgan_statistics.csv``;
-   :func:`write_motion_table`: ``vgan_flow_magnitudes.csv`` (``motion.py``).
+3. ``tables.write_tables``: ``vgan_preference.csv`` and ``vgan_statistics.csv`` from the judge's
+   record (without torch); :func:`write_motion_table`: ``vgan_flow_magnitudes.csv`` (``motion.py``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -50,12 +49,12 @@ from pipeline.papers.vgan.judge import (
 )
 from pipeline.papers.vgan.model import Autoencoder, Generator
 from pipeline.papers.vgan.motion import BINS, MOVING, magnitude_rows
+from pipeline.papers.vgan.samples import COMPARE, JUDGE, read_samples
 from pipeline.papers.vgan.spec import (
     CONTROL_ROW,
     FUTURE,
     NAMES,
     PAIRINGS,
-    REFERENCE,
     VARIANTS,
     pairing_row,
     parse_variant,
@@ -72,7 +71,6 @@ from pipeline.training import load_model, model_provenance
 
 log = logging.getLogger(__name__)
 
-COMPARE, JUDGE = 0, 1  # the ``set`` of each sample: in the comparison, or judge training only
 JUDGED_BY = "automatic judge (real-vs-generated 3D CNN), not people"
 
 
@@ -121,13 +119,6 @@ def write_samples(variant: str, model_path: Path, sizes: Mapping[str, Any], seed
              int((arrays["set"] == JUDGE).sum()), arrays["frames"].shape[1:])
     return write_shard(out, arrays, {"variant": base, "scene": scene, "seeds": {"compare": seeds[COMPARE], "judge": seeds[JUDGE]},
                                      "model_provenance": model_provenance(Path(model_path))})
-
-
-def read_samples(path: Path, which: int = COMPARE, name: str = "frames") -> np.ndarray:
-    """One array of a samples shard, the items of one set (compare or judge)."""
-    group = open_shard(path)
-    keep = np.asarray(group["set"][:]) == which
-    return np.asarray(group[name][:])[keep]
 
 
 def _clips(frames: np.ndarray) -> torch.Tensor:
@@ -225,81 +216,6 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
     }
     write_json(out_json, record)
     return record
-
-
-# ----------------------------------------------------------------------------- 3. tables
-
-
-PREFERENCE = "preference"
-"""Table 1's column of the models over every scene (the paper's values are its mean over scenes)."""
-MEAN_OVER_SCENES = "preference: mean over scenes"
-
-
-def scene_column(scene: str) -> str:
-    """Table 1's column of one scene's models (the paper's Golf, Beach, Train, Baby)."""
-    return f"{PREFERENCE}: {scene}"
-
-
-def _preference_rows(record: Mapping[str, Any], column: str) -> list[dict[str, Any]]:
-    return [{"row": p["row"], "column": column, "ours": 100 * p["rate"], "low": 100 * p["low"],
-             "high": 100 * p["high"], "pairs": p["pairs"], "clips_a": p.get("clips_a"), "clips_b": p.get("clips_b"),
-             "judged_by": "automatic judge"} for p in record["preference"]]
-
-
-def mean_over_scenes(rows: Sequence[Mapping[str, Any]], scenes: Sequence[str]) -> list[dict[str, Any]]:
-    """Per pairing, the mean of the scenes' preferences (the paper's Mean column), with a 95% interval
-    from the scenes' own: each scene's standard error taken as its interval's width / 3.92, the
-    scenes independent (separate models, judges and clips)."""
-    columns = {scene_column(s) for s in scenes}
-    by_row: dict[str, list[Mapping[str, Any]]] = {}
-    for r in rows:
-        if r["column"] in columns:
-            by_row.setdefault(r["row"], []).append(r)
-    out = []
-    for name, found in by_row.items():
-        mean = float(np.mean([r["ours"] for r in found]))
-        se = float(np.sqrt(sum(((r["high"] - r["low"]) / 3.92) ** 2 for r in found))) / len(found)
-        out.append({"row": name, "column": MEAN_OVER_SCENES, "ours": mean, "low": max(0.0, mean - 1.96 * se),
-                    "high": min(100.0, mean + 1.96 * se), "pairs": sum(r["pairs"] for r in found),
-                    "judged_by": "automatic judge"})  # a percentage: the normal interval clipped to [0, 100]
-    return out
-
-
-def write_tables(judge_json: Path, preference_csv: Path, statistics_csv: Path, config: Mapping[str, Any],
-                 source_records: Sequence[Path], scene_judges: Mapping[str, Path] | None = None) -> None:
-    """Table 1 by the automatic judge (percent, bootstrap interval) and the statistics table.
-
-    ``judge_json`` judged the models over every scene (column ``preference``); ``scene_judges``
-    (scene -> judge JSON) each scene's own models, with their own judge and real clips (a column
-    per scene and their mean, as the paper's Table 1).
-    """
-    records = {"": json.loads(Path(judge_json).read_text())}
-    records.update({scene: json.loads(Path(path).read_text()) for scene, path in (scene_judges or {}).items()})
-    scenes = [s for s in records if s]
-    pref, stats = [], []
-    for scene, r in records.items():
-        pref += _preference_rows(r, scene_column(scene) if scene else PREFERENCE)
-        suffix = f" ({scene})" if scene else ""
-        stats += [{"row": NAMES[source] + suffix, "column": key, "ours": value,
-                   "clips": r["sets"].get(source, r["sets"]["real_compare"])}
-                  for source, values in r["statistics"].items() for key, value in values.items()]
-    if scenes:
-        pref += mean_over_scenes(pref, scenes)
-    main = records[""]
-    record = provenance(config, list(source_records), models=[m for r in records.values() for m in r["model_provenance"]],
-                        judged_by=main["judged_by"], judge=main["judge"], scenes=scenes, units={
-                            "preference": "percent of all (clip of A, clip of B) pairs where the judge scores A's clip as "
-                                          "more real; low/high: 95% two-sample bootstrap interval (clips resampled); the paper's column is "
-                                          "people's choices (Table 1: its mean over four scene categories), ours an automatic judge's",
-                            "columns": f"{PREFERENCE}: the models over every video; '{scene_column('<scene>')}': the models, judge "
-                                       f"and real clips of one scene; '{MEAN_OVER_SCENES}': their mean, interval from the scenes' "
-                                       "intervals (normal approximation, scenes independent)",
-                            "statistics": "clips in [-1, 1]; frechet_distance and kid against the real compare "
-                                          f"clips (real: one half against the other), in the {main['feature_space']}; "
-                                          "rows '<model> (<scene>)': one scene's models and real clips",
-                        })
-    write_table(Path(preference_csv), "vgan_preference", pref, record, REFERENCE["vgan_preference"])
-    write_table(Path(statistics_csv), "vgan_statistics", stats, record, {})
 
 
 FUTURE_SOURCE = "future (from real first frames)"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,8 +15,7 @@ from matplotlib.figure import Figure
 
 from pipeline.atomic import save_figure
 from pipeline.gifs import sample_gif
-from pipeline.papers.vgan.data import to_frames, vgan_clips
-from pipeline.papers.vgan.evaluate import COMPARE, read_samples
+from pipeline.papers.vgan.samples import COMPARE, read_samples
 from pipeline.papers.vgan.spec import NAMES
 from pipeline.shards import open_shard
 
@@ -92,13 +90,6 @@ def training_figure(model_dirs: Mapping[str, Path], path: str | Path) -> Path:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     return save_figure(fig, path)
-
-
-def real_frames(summary: Path, data_sizes: Mapping[str, Any], n: int) -> np.ndarray:
-    """The first ``n`` real compare clips of the stabilized data, uint8 (n, T, H, W, 3) at the models' size."""
-    real = vgan_clips(summary, data_sizes)
-    real.rows["compare"] = real.rows["compare"][:n]
-    return to_frames(real.read("compare"))
 
 
 def action_data_figure(data_csv: Path, accuracy_csv: Path, path: str | Path) -> Path:

@@ -17,9 +17,9 @@ import torch
 
 from pipeline.intervals import mean_interval
 from pipeline.papers.vgan.data import to_frames, vgan_clips
-from pipeline.papers.vgan.evaluate import COMPARE
 from pipeline.papers.vgan.gan import to_clip_layout
 from pipeline.papers.vgan.model import FutureGenerator
+from pipeline.papers.vgan.samples import COMPARE
 from pipeline.papers.vgan.train import build_future_generator
 from pipeline.shards import write_shard
 from pipeline.training import load_model, model_provenance
