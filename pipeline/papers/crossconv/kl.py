@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
 EDGES = np.linspace(-5.0, 5.0, 42)  # 41 bins per axis over [-5, 5] px
 COLOUR_SIGMA = 12.0  # confidence scale: distance from the black-to-colour line, 0-255 units
@@ -92,11 +92,14 @@ def _register(t: _Template, p_val: np.ndarray, p_conf: np.ndarray, iters: int = 
     correlations, then Gauss-Newton steps with Cauchy reweighting (scale 0.25) of what remains.
     p_val, p_conf: (S, h, w).
     """
+    # imported here, not at the top: the figure jobs read EDGES and histograms without scipy.signal (0.6 s)
+    from scipy.signal import fftconvolve
+
     s = t.search
     # the three correlations of every target (each (2s + 1, 2s + 1), [s, s] = no motion) as one
     # batched FFT convolution with the flipped templates: one call for all targets
     targets = np.stack([p_conf, p_conf * p_val, p_conf * p_val**2], 1)  # (S, 3, h, w)
-    correlations = signal.fftconvolve(targets, t.kernels, mode="valid", axes=(2, 3))
+    correlations = fftconvolve(targets, t.kernels, mode="valid", axes=(2, 3))
     out = np.full((len(p_val), 2), np.nan)
     for i, (energy, cross, matched) in enumerate(correlations):
         ssd = matched - 2 * cross + energy

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from sklearn.cluster import MiniBatchKMeans
-from sklearn.metrics import pairwise_distances_argmin
 
 from pipeline.atomic import write_with
 
 if TYPE_CHECKING:  # the figures read codebooks without torch (~2.5 s of import per job)
     import torch
+
+# scikit-learn (1.7 s of import) is loaded by the two functions that cluster or assign, not by the
+# figure jobs, which only turn labels back into flow (`labels_to_flow`).
 
 CODEBOOK_KEY = "centroids"
 
@@ -64,6 +65,8 @@ def fit_codebook(
 
     Deterministic given ``seed``; centroids come back sorted by length, then angle.
     """
+    from sklearn.cluster import MiniBatchKMeans
+
     vectors = _vectors(flows)  # (M, 2)
     if len(vectors) < n_clusters:
         raise ValueError(f"fit_codebook needs at least {n_clusters} flow vectors, got {len(vectors)}")
@@ -81,6 +84,8 @@ def fit_codebook(
 
 def assign_labels(flows: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Nearest-centroid class of every position: flows (N, S, S, 2) -> labels (N, S, S) int64."""
+    from sklearn.metrics import pairwise_distances_argmin
+
     flows = np.asarray(flows, dtype=np.float32)
     labels = pairwise_distances_argmin(_vectors(flows), np.asarray(centroids, np.float32))
     return labels.reshape(flows.shape[:-1]).astype(np.int64)
