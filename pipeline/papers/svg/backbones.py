@@ -125,13 +125,16 @@ def _check_rows(n: int, terms: list[torch.Tensor], rows: torch.Tensor | None) ->
 
 
 class SkipDecoder(nn.Module):
-    """What both decoder families share: stages that read [d, skip], their skip terms and the pass
-    through them. A family lists its stages (``_skip_stages``) and how d grows between them (``_grow``)."""
+    """What both decoder families share: ``upc1`` from the vector to (8nf, 4, 4), then ``n_stages``
+    stages ``upc2`` ... ``upc{n_stages + 1}`` that read [d, skip] (coarsest first), their skip terms
+    and the pass through them. A family sets those modules and how d grows between stages (``_grow``)."""
 
     g_dim: int
+    n_stages: int
 
     def _skip_stages(self) -> list[nn.Sequential]:
-        raise NotImplementedError
+        """The stages reading [d, skip], coarsest first (``skips[-1]`` first)."""
+        return [getattr(self, f"upc{i}") for i in range(2, self.n_stages + 2)]
 
     def _grow(self, d: torch.Tensor) -> torch.Tensor:
         return d
@@ -181,11 +184,8 @@ class DCGANDecoder(SkipDecoder):
         self.upc5 = nn.Sequential(  # [d4, skip 32x32] -> (C, 64, 64)
             nn.ConvTranspose2d(nf * 2, channels, 4, 2, 1), nn.Sigmoid()
         )
+        self.n_stages = 4  # upc2 .. upc5: each transposed conv doubles the resolution itself
 
-    def _skip_stages(self) -> list[nn.Sequential]:
-        """The stages reading [d, skip], coarsest first: skips[3] (4x4) ... skips[0] (32x32); each
-        transposed conv doubles the resolution itself."""
-        return [self.upc2, self.upc3, self.upc4, self.upc5]
 
 
 class VGGEncoder(nn.Module):
@@ -241,10 +241,6 @@ class VGGDecoder(SkipDecoder):
         for i, layers in enumerate(stages, start=2):
             setattr(self, f"upc{i}", nn.Sequential(*layers))
         self.up = nn.UpsamplingNearest2d(scale_factor=2)
-
-    def _skip_stages(self) -> list[nn.Sequential]:
-        """The stages reading [up(d), skip], coarsest first (skips[-1] first)."""
-        return [getattr(self, f"upc{i}") for i in range(2, self.n_stages + 2)]
 
     def _grow(self, d: torch.Tensor) -> torch.Tensor:
         return self.up(d)  # nearest up-sampling to the next skip's resolution
