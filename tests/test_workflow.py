@@ -58,6 +58,24 @@ def test_smoke_graph_builds_manifests_and_clip_shards(tmp_path):
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
+@pytest.mark.parametrize("fails", [False, True], ids=["job succeeds", "job fails"])
+def test_a_run_exits_once_its_last_job_is_done_under_a_job_rate_limit(tmp_path, fails):
+    """profiles/local limits jobs per minute; without the Snakefile's onsuccess / onerror hooks the
+    rate limiter's timers hold Snakemake's exit for a whole timespan after the last job (an hour here)."""
+    config = ["scale=smoke", "papers=[svg]", "data_root=d", "results_root=r"]
+    if fails:  # an empty `source: path` folder passes validation; its fetch job fails
+        (tmp_path / "empty").mkdir()
+        config.append(f"datasets={{kth: {{source: path, path: {tmp_path / 'empty'}}}}}")
+    try:
+        result = subprocess.run([*SNAKEMAKE, "--directory", str(tmp_path), "--max-jobs-per-timespan", "1000/1h",
+                                 "--config", *config, "--", "d/sources/kth.json"],
+                                capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        pytest.fail("snakemake did not exit after its last job: the rate limiter's timers held it")
+    assert result.returncode == int(fails), result.stderr[-3000:]
+    assert (tmp_path / "d" / "sources" / "kth.json").is_file() != fails
+
+
 def test_training_jobs_ask_for_their_papers_train_threads_and_data_workers(tmp_path):
     """The smoke models train one thread each (two at once on 2 cores) unless a paper overrides it;
     a job's data-loading workers are CPUs it asks for beside torch's threads."""
