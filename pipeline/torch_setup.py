@@ -1,4 +1,5 @@
-"""How every job that runs a network sets up torch on the CPU: its threads, and denormals flushed.
+"""How every job that runs a network sets up torch on the CPU: its threads, denormals flushed, and
+freed memory kept for the next step (``pipeline.allocator``).
 
 As a network trains, some activations and gradients fall below float32's smallest normal number
 (1.2e-38). x86 CPUs compute with such denormal numbers through a slow microcode path: svg's KTH
@@ -18,10 +19,14 @@ from __future__ import annotations
 
 import torch
 
+from pipeline.allocator import keep_freed_memory
+
 
 def configure_torch(threads: int | None = None) -> None:
     """Flush denormals to zero on this thread (and on the workers started after it), then use
-    ``threads`` CPU threads (``None``: torch's default). Call first in a job, before any torch op."""
+    ``threads`` CPU threads (``None``: torch's default), and keep freed memory in the process (glibc).
+    Call first in a job, before any torch op."""
     torch.set_flush_denormal(True)
+    keep_freed_memory()
     if threads:
         torch.set_num_threads(int(threads))
