@@ -2,8 +2,6 @@
 # A table of contents: each stage lives in workflow/rules/<stage>.smk and pipeline/<stage>.py.
 from snakemake.utils import min_version
 
-from pipeline.scheduler_timers import cancel_scheduler_wakeups
-
 min_version("9.0")
 
 
@@ -14,6 +12,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/hooks.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/clips.smk"
 include: "workflow/rules/stabilize.smk"
@@ -28,16 +27,6 @@ include: "workflow/rules/crossconv.smk"
 include: "workflow/rules/vgan.smk"
 include: "workflow/rules/seeds.smk"
 include: "workflow/rules/report.smk"
-
-
-# After the last job: Snakemake's rate limiter leaves timers that would hold the exit for one
-# timespan (a minute under profiles/local); see pipeline/scheduler_timers.py.
-onsuccess:
-    cancel_scheduler_wakeups()
-
-
-onerror:
-    cancel_scheduler_wakeups()
 
 
 rule all:

@@ -60,7 +60,7 @@ def test_smoke_graph_builds_manifests_and_clip_shards(tmp_path):
 
 @pytest.mark.parametrize("fails", [False, True], ids=["job succeeds", "job fails"])
 def test_a_run_exits_once_its_last_job_is_done_under_a_job_rate_limit(tmp_path, fails):
-    """profiles/local limits jobs per minute; without the Snakefile's onsuccess / onerror hooks the
+    """profiles/local limits jobs per minute; without the workflow's onsuccess / onerror hooks the
     rate limiter's timers hold Snakemake's exit for a whole timespan after the last job (an hour here)."""
     config = ["scale=smoke", "papers=[svg]", "data_root=d", "results_root=r"]
     if fails:  # an empty `source: path` folder passes validation; its fetch job fails
@@ -74,6 +74,39 @@ def test_a_run_exits_once_its_last_job_is_done_under_a_job_rate_limit(tmp_path, 
         pytest.fail("snakemake did not exit after its last job: the rate limiter's timers held it")
     assert result.returncode == int(fails), result.stderr[-3000:]
     assert (tmp_path / "d" / "sources" / "kth.json").is_file() != fails
+
+
+def rule_priorities() -> dict[str, int]:
+    """Each rule's ``priority:`` (0 when it sets none), read from the rule files by kind (``PRIORITY`` in common.smk)."""
+    common = (ROOT / "workflow" / "rules" / "common.smk").read_text()
+    kinds = {k: int(v) for k, v in re.findall(r'"(\w+)": (\d+)', re.search(r"^PRIORITY = \{(.*?)\}", common, re.M)[1])}
+    priorities: dict[str, int] = {}
+    for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        for name, body in re.findall(r"^(?:rule|checkpoint) (\w+):\n(.*?)(?=^\S|\Z)", path.read_text(), re.M | re.S):
+            kind = re.search(r'^    priority: PRIORITY\["(\w+)"\]', body, re.M)
+            priorities[name] = kinds[kind[1]] if kind else 0
+    return priorities
+
+
+def test_every_job_training_waits_for_starts_before_evaluations(tmp_path):
+    """A training job's inputs come from jobs of at least training's priority: at priority 0 a stage's
+    one-second gather step (clips_index) waited behind every training job, and its model trained alone
+    at the end of a five-paper run (stop 44: the Exercise VAE, 130 idle core-seconds)."""
+    result = snakemake(tmp_path, "--rulegraph", "--config", "scale=smoke", "data_root=d", "results_root=r")
+    assert result.returncode == 0, result.stderr[-3000:]
+    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', result.stdout, re.M))
+    parents: dict[str, set[str]] = {}
+    for a, b in re.findall(r"^\s*(\d+) -> (\d+)", result.stdout, re.M):
+        parents.setdefault(names[b], set()).add(names[a])
+    ancestors, todo = set(), ["train_model"]
+    while todo:
+        for parent in parents.get(todo.pop(), ()):
+            if parent not in ancestors:
+                ancestors.add(parent)
+                todo.append(parent)
+    priorities = rule_priorities()
+    assert {"clips_index", "stabilize_summary", "data_fetch"} <= ancestors
+    assert {rule: priorities[rule] for rule in ancestors if priorities[rule] < priorities["train_model"]} == {}
 
 
 def test_training_jobs_ask_for_their_papers_train_threads_and_data_workers(tmp_path):

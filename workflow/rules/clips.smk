@@ -28,6 +28,7 @@ rule clips_index:
         DATA / "clips" / "{dataset}" / "{protocol}" / "index.csv",
     params:
         sizes=lambda w: SIZES["clips"][w.protocol],
+    priority: PRIORITY["shard"]  # a gather step training waits for (PRIORITY in common.smk)
     resources:
         **job_resources("light"),
     log:

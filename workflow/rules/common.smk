@@ -75,7 +75,11 @@ started its whole chain last (a walker + staticflow run from nothing: hmdb51 fet
 its two nets then training on one core while the other idled; with this order 68 idle core-seconds
 against 160, though the wall time stayed 16-16.5 minutes). Training next: the longest jobs, so
 that no model is left training alone at the end while evaluations, tables and figures (priority 0,
-short) wait for nothing. The order changes no result: every job's output depends on its inputs only."""
+short) wait for nothing. A stage's gather step (``clips_index``, the stabilization, flow and trajectory
+summaries) is a per-shard kind: at priority 0 it waited behind every training job, so in a five-paper run
+the Exercise clips, cut at 9 s, were indexed at 3,325 s and their VAE trained alone at the end (stop 44;
+``tests/test_workflow.py`` checks all that a training job waits for). The order changes no result:
+every job's output depends on its inputs only."""
 
 
 def half_the_cores(wanted):

@@ -26,6 +26,7 @@ rule flow_summary:
         stage_shards("flow", protocol="staticflow"),
     output:
         DATA / "flow" / "{dataset}" / "staticflow" / "summary.csv",
+    priority: PRIORITY["shard"]  # a gather step training waits for (PRIORITY in common.smk)
     resources:
         **job_resources("light"),
     log:

@@ -30,6 +30,7 @@ rule stabilize_summary:
         DATA / "stabilized" / "{dataset}" / "{protocol}" / "summary.csv",
     wildcard_constraints:
         protocol="walker|vgan",
+    priority: PRIORITY["shard"]  # a gather step training waits for (PRIORITY in common.smk)
     resources:
         **job_resources("light"),
     log:

@@ -26,6 +26,7 @@ rule trajectories_summary:
         stage_shards("trajectories", protocol="walker"),
     output:
         DATA / "trajectories" / "{dataset}" / "walker" / "summary.csv",
+    priority: PRIORITY["shard"]  # a gather step training waits for (PRIORITY in common.smk)
     resources:
         **job_resources("light"),
     log:
