@@ -26,8 +26,11 @@ MODELS = ("svg", "crossconv", "vgan")
 
 
 def _step_function(model: str):
-    """One demo-size training step of ``model`` (random or generated batches; weights seeded)."""
+    """One demo-size training step of ``model`` through its objective for the project's loop (random or
+    generated batches; weights seeded)."""
     import torch
+
+    from pipeline.training import Minimize
 
     torch.manual_seed(0)
     if model == "svg":  # SM-MNIST demo: DCGAN width 8, batch 16, 5 + 10 frames
@@ -44,34 +47,23 @@ def _step_function(model: str):
         batches = smmnist.training_batches(smmnist.SMMNISTConfig(seq_len=15), digits, 16, 0)
         data = [frames_to_batch(next(batches)) for _ in range(4)]
         net = SVG(SVGConfig(variant="lp", width=8, channels=1))
-        opt = make_optimizer(net)
-
-        def step(i: int) -> None:
-            opt.zero_grad(set_to_none=True)
-            net.losses(data[i % 4])["loss"].backward()
-            opt.step()
-        return step
-    if model == "crossconv":  # Shapes demo: 64x64 pairs, 4 scales from 2x, 16 maps, width 1/4, batch 16
+        trainable = Minimize(net, make_optimizer(net))
+    elif model == "crossconv":  # Shapes demo: 64x64 pairs, 4 scales from 2x, 16 maps, width 1/4, batch 16
         from pipeline.papers.crossconv.model import CrossConvConfig, CrossConvNet
 
         net = CrossConvNet(CrossConvConfig(image_size=64, num_scales=4, top_scale=2.0, maps=16, width=1 / 4))
-        opt = torch.optim.Adam(net.parameters(), 1e-3)
+        trainable = Minimize(net, torch.optim.Adam(net.parameters(), 1e-3))
         data = [torch.rand(16, 2, 3, 64, 64) for _ in range(4)]
-
-        def step(i: int) -> None:
-            opt.zero_grad(set_to_none=True)
-            net.losses(data[i % 4])["loss"].backward()
-            opt.step()
-        return step
-    if model == "vgan":  # two-stream GAN demo: 16 frames of 32x32, width 1/8, z 32, batch 8
+    elif model == "vgan":  # two-stream GAN demo: 16 frames of 32x32, width 1/8, z 32, batch 8
         from pipeline.papers.vgan.gan import VideoGAN
         from pipeline.papers.vgan.model import Discriminator, Generator, VGANConfig
 
         cfg = VGANConfig(z_dim=32, frames=16, size=32, width=1 / 8)
-        gan = VideoGAN(Generator(cfg), Discriminator(cfg))
+        trainable = VideoGAN(Generator(cfg), Discriminator(cfg))
         data = [torch.rand(8, 16, 3, 32, 32) * 2 - 1 for _ in range(4)]
-        return lambda i: gan.training_step(data[i % 4], i)
-    raise KeyError(model)
+    else:
+        raise KeyError(model)
+    return lambda i: trainable.training_step(data[i % 4], i)
 
 
 def measure(model: str, steps: int, keep: bool) -> dict[str, float]:

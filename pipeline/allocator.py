@@ -3,10 +3,11 @@
 A training step allocates its activations and gradients, megabytes each, and frees them all at
 its end. glibc's malloc hands blocks above its mmap threshold straight back to the kernel, and
 trims the top of its heap once more than a few megabytes there are free: so every step asks the
-kernel for the same memory again, and the kernel zeroes it page by page. On svg's SM-MNIST demo
-model that was 17,000-24,000 page faults and 25-40 ms of system time in each step of 217-226 ms,
-against 185-196 ms with the memory kept (one thread, this 2-core machine; ``benchmarks/bench_allocator.py``). Raising the mmap threshold to its largest value (32 MiB on 64
-bit) and the trim threshold to 1 GiB keeps such blocks in the heap for reuse; a process's
+kernel for the same memory again, and the kernel zeroes it page by page. On the demo's training
+steps that was 1,800-9,100 page faults per step (svg, crossconv, vgan), and 1.02-1.19x of their
+time (one thread, this 2-core machine; ``benchmarks/bench_allocator.py``). Raising the mmap
+threshold to its largest value (32 MiB on 64 bit) and the trim threshold to 1 GiB keeps such
+blocks in the heap for reuse; a process's
 resident memory then stays at its peak instead of falling between steps. Numbers are untouched:
 this only changes where memory comes from.
 

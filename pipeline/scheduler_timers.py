@@ -6,8 +6,8 @@ timers are not daemon threads, so after the last job the interpreter waits for t
 them before it exits: under ``profiles/local`` (``max-jobs-per-timespan: 1000/1m``, chosen
 because the default 1 s wake-ups took 0.3 of a core) every run ended a minute after its last
 job, and regenerating one table took 61 s instead of 3 s. The workflow's ``onsuccess`` and
-``onerror`` hooks (``workflow/rules/hooks.smk``) run after the scheduler has returned, when no pass is left for a timer to
-start: they cancel the pending ones here.
+``onerror`` hooks (``workflow/rules/hooks.smk``) run after the scheduler has returned, when no
+pass is left for a timer to start: they cancel the pending ones here.
 """
 
 from __future__ import annotations
