@@ -46,6 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.max_pool import MaxPool2d
+
 
 @dataclass(frozen=True)
 class CrossConvConfig:
@@ -169,7 +171,7 @@ def _conv_bn(cin: int, cout: int, k: int, padding: int, pooled: bool = False) ->
     """conv, BN, [2x2 max-pooling], ReLU. Pooling before the ReLU gives the same values and gradients
     (both are monotone; they differ only where all four inputs are negative, where the gradient is 0
     either way) and applies the ReLU to a quarter of the values."""
-    pool = [nn.MaxPool2d(2)] if pooled else []
+    pool = [MaxPool2d(2)] if pooled else []
     return [nn.Conv2d(cin, cout, k, padding=padding, bias=False), nn.BatchNorm2d(cout), *pool, nn.ReLU(inplace=True)]
 
 
@@ -188,7 +190,7 @@ class MotionEncoder(nn.Module):
             else:  # the head: linear, its output split into z_mean and z_logvar
                 layers.append(nn.Conv2d(widths[i], widths[i + 1], k, padding=pad))
                 if pooled:
-                    layers.append(nn.MaxPool2d(2))
+                    layers.append(MaxPool2d(2))
         self.net = nn.Sequential(*layers)
         # Fig. 12's smaller z: the head's 2 x 3,200 values map linearly to 2 x z_size
         self.bottleneck = nn.Linear(2 * cfg.code_dim, 2 * cfg.z_dim) if cfg.z_dim != cfg.code_dim else None

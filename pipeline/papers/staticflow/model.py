@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.max_pool import MaxPool2d
 from pipeline.papers.staticflow.geometry import (
     ALEXNET_CONVS,
     ALEXNET_FC,
@@ -89,7 +90,7 @@ class AlexNetFlow(nn.Module):
             cout = _scaled(f, cfg.width)
             layers.append(ConvBN(cin, cout, k, s, p))
             if i in ALEXNET_POOL_AFTER:
-                layers.append(nn.MaxPool2d(3, 2))
+                layers.append(MaxPool2d(3, 2))
             cin = cout
         self.features = nn.Sequential(*layers)  # (B, 256, 5, 5) at paper scale
         fc = _scaled(ALEXNET_FC, cfg.width)

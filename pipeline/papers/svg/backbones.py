@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.max_pool import MaxPool2d
+
 IMAGE_SIZE = 64
 IMAGE_SIZES: tuple[int, ...] = (64, 128)
 """Frame sizes: 64x64 for both families; 128x128 for ``vgg`` (the paper's KTH resolution)."""
@@ -208,7 +210,7 @@ class VGGEncoder(nn.Module):
         for i, layers in enumerate(stages, start=1):
             setattr(self, f"c{i}", nn.Sequential(*layers))
         setattr(self, f"c{self.n_stages + 1}", _to_vector(nf * 8, g_dim))  # 4x4 -> 1x1
-        self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.pool = MaxPool2d(kernel_size=2, stride=2)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         _check_frames(x, self.channels, self.image_size)

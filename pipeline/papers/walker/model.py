@@ -40,6 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.max_pool import MaxPool2d
+
 KINDS: tuple[str, ...] = ("cvae", "regressor")
 STRIDE = 16  # image pixels per coarse cell
 N_COEFFS = 10  # 5 DCT coefficients of x, then 5 of y
@@ -142,9 +144,9 @@ class ImageTower(nn.Module):
         c1, c2, c3, c4, c5 = (_scaled(c, cfg.width) for c in ALEXNET_WIDTHS)
         mh, mw = cfg.margin
         self.conv1 = _conv_bn(3, c1, 11, stride=4, pad=(5 + mh, 5 + mw))  # cell i centred on pixel 4i
-        self.pool1 = nn.Sequential(_lrn(), nn.MaxPool2d(3, 2, 1))
+        self.pool1 = nn.Sequential(_lrn(), MaxPool2d(3, 2, 1))
         self.conv2 = _conv_bn(c1, c2, 5)
-        self.pool2 = nn.Sequential(_lrn(), nn.MaxPool2d(3, 2, 1))
+        self.pool2 = nn.Sequential(_lrn(), MaxPool2d(3, 2, 1))
         layers = [_conv_bn(c2, c3, 3), _conv_bn(c3, c4, 3), _conv_bn(c4, c5, 3)]
         layers += [_conv_bn(c5, c5, 3) for _ in range(EXTRA_CONVS)]
         self.trunk = nn.Sequential(*layers)
@@ -165,10 +167,10 @@ class EncoderTower(nn.Module):
         self.trunk = nn.Sequential(
             _conv_bn(in_channels, c1, 11),
             _lrn(),
-            nn.MaxPool2d(3, 1, 1),
+            MaxPool2d(3, 1, 1),
             _conv_bn(c1, c2, 5),
             _lrn(),
-            nn.MaxPool2d(3, 1, 1),
+            MaxPool2d(3, 1, 1),
             _conv_bn(c2, c3, 3),
             _conv_bn(c3, c4, 3),
             _conv_bn(c4, c5, 3),

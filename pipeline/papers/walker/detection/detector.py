@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.max_pool import MaxPool2d
 from pipeline.papers.walker.detection.roi_pool import roi_max_pool
 from pipeline.papers.walker.model import ALEXNET_WIDTHS
 
@@ -68,7 +69,7 @@ class Backbone(nn.Module):
         self.conv3 = nn.Conv2d(c2, c3, 3, 1, 1)
         self.conv4 = nn.Conv2d(c3, c4, 3, 1, 1)
         self.conv5 = nn.Conv2d(c4, c5, 3, 1, 1)
-        self.lrn, self.pool = _lrn(), nn.MaxPool2d(3, 2, 1)
+        self.lrn, self.pool = _lrn(), MaxPool2d(3, 2, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.lrn(F.relu(self.conv1(x))))  # (B, 96, H/8, W/8)

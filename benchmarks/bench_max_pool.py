@@ -1,0 +1,130 @@
+"""``pipeline.max_pool.MaxPool2d`` against ``torch.nn.MaxPool2d``: the pooling layers alone, then
+whole demo-size training steps of every model that pools.
+
+Run from the repository root (2 cores; nothing else heavy running):
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_max_pool.py [--steps 20] [--rounds 3]
+
+One thread, as the graph's training jobs. Layers: forward + backward of each pooling the demo's
+models run, at their shapes. Steps: each model twice with the same weights, once with its pools
+turned back into ``nn.MaxPool2d``; the two arms interleaved over ``rounds`` (median kept), each
+step through the loop's own objective (``training.Minimize``). After the timed steps both arms
+must hold the same weights to the bit (the pooling's values, indices and gradients are the same),
+which the last column checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline.max_pool import MaxPool2d
+from pipeline.torch_setup import configure_torch
+from pipeline.training import Minimize
+
+LAYERS = (  # (where, input shape, kernel, stride, padding)
+    ("crossconv image encoder at 2x", (16, 16, 128, 128), 2, 2, 0),
+    ("crossconv motion encoder, 1st pool", (16, 24, 64, 64), 2, 2, 0),
+    ("walker image tower pool1", (16, 12, 32, 40), 3, 2, 1),
+    ("walker encoder tower (stride 1)", (16, 12, 8, 10), 3, 1, 1),
+    ("staticflow AlexNet pool1", (32, 24, 29, 29), 3, 2, 0),
+    ("svg VGG (KTH) stage 1", (80, 4, 64, 64), 2, 2, 0),
+)
+
+
+def _timed(run, repeats: int) -> float:
+    run()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        run()
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def bench_layers(repeats: int) -> None:
+    print(f"{'pooling (forward + backward)':38s} {'shape':>20s} {'nn':>9s} {'ours':>9s} {'ratio':>6s}")
+    for where, shape, kernel, stride, padding in LAYERS:
+        x = torch.randn(shape, requires_grad=True)
+        times = []
+        for pool in (nn.MaxPool2d(kernel, stride, padding), MaxPool2d(kernel, stride, padding)):
+            grad = torch.randn_like(pool(x))
+
+            def run(pool=pool, grad=grad) -> None:
+                x.grad = None
+                pool(x).backward(grad)
+
+            times.append(_timed(run, repeats))
+        print(f"{where:38s} {str(shape):>20s} {times[0]:7.2f}ms {times[1]:7.2f}ms {times[0] / times[1]:5.2f}x")
+
+
+def _models() -> dict[str, tuple[nn.Module, tuple]]:
+    """Demo-size networks that pool (seeded weights) and one batch each."""
+    from pipeline.papers.crossconv.model import CrossConvConfig, CrossConvNet
+    from pipeline.papers.staticflow.model import StaticFlowConfig, StaticFlowNet
+    from pipeline.papers.svg.model import SVG, SVGConfig
+    from pipeline.papers.walker.model import WalkerConfig, WalkerNet
+
+    torch.manual_seed(0)
+    return {
+        "crossconv Shapes (64x64, width 1/4, batch 16)": (
+            CrossConvNet(CrossConvConfig(image_size=64, num_scales=4, top_scale=2.0, maps=16, width=1 / 4)),
+            torch.rand(16, 2, 3, 64, 64)),
+        "walker CVAE (120x160, width 1/8, batch 16)": (
+            WalkerNet(WalkerConfig(image_size=(120, 160), coarse_size=(8, 10), width=1 / 8, fine_levels=0)),
+            (torch.rand(16, 3, 120, 160) * 2 - 1, torch.randn(16, 10, 8, 10))),
+        "staticflow AlexNet (120x120, width 1/4, batch 32)": (
+            StaticFlowNet(StaticFlowConfig(arch="alexnet", image_size=120, out_size=8, width=1 / 4)),
+            (torch.rand(32, 3, 120, 120) * 2 - 1, torch.randint(0, 40, (32, 8, 8)))),
+        "svg KTH SVG-LP (VGG width 4, batch 4)": (
+            SVG(SVGConfig(variant="lp", backbone="vgg", width=4, channels=1, n_past=10, n_future=10,
+                          z_dim=32, beta=1e-6)),
+            torch.rand(4, 20, 1, 64, 64)),
+    }
+
+
+def _reference(model: nn.Module) -> nn.Module:
+    """The same network with ``torch.nn.MaxPool2d`` pools."""
+    reference = copy.deepcopy(model)
+    for module in reference.modules():
+        if isinstance(module, MaxPool2d):
+            module.__class__ = nn.MaxPool2d
+    return reference
+
+
+def bench_steps(steps: int, rounds: int) -> None:
+    print(f"\n{'training step (demo size)':50s} {'nn':>9s} {'ours':>9s} {'ratio':>6s}  same weights")
+    for name, (model, batch) in _models().items():
+        arms = [_reference(model), model]
+        trainers = [Minimize(arm, torch.optim.Adam(arm.parameters(), 1e-3)) for arm in arms]
+        times: list[list[float]] = [[], []]
+        step = 0
+        for _ in range(rounds):
+            for arm, trainer in enumerate(trainers):
+                torch.manual_seed(step)  # the same noise (reparameterisation, dropout) in both arms
+                start = time.perf_counter()
+                for i in range(steps):
+                    trainer.training_step(batch, step + i)
+                times[arm].append((time.perf_counter() - start) / steps * 1e3)
+            step += steps
+        same = all(torch.equal(a, b) for a, b in zip(arms[0].state_dict().values(), arms[1].state_dict().values()))
+        nn_ms, ours_ms = (float(np.median(t)) for t in times)
+        print(f"{name:50s} {nn_ms:7.1f}ms {ours_ms:7.1f}ms {nn_ms / ours_ms:5.2f}x  {same}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per arm and round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median kept)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed repeats per pooling layer")
+    args = parser.parse_args()
+    configure_torch(1)
+    bench_layers(args.repeats)
+    bench_steps(args.steps, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
