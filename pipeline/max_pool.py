@@ -6,7 +6,7 @@ with vector instructions. Copying an NCHW tensor to channels-last, pooling there
 (smaller) result back: crossconv's largest pooling (16 x 16 x 128 x 128, 2x2) forward and backward
 in 12.2 ms against 26.4, staticflow AlexNet's first (3x3, stride 2) in 1.4 ms against 5.6, and
 demo training steps of crossconv and staticflow 1.10x faster, walker's 1.04x, one thread
-(``benchmarks/bench_max_pool.py``).
+(``benchmarks/bench_cpu_layers.py``).
 
 Both kernels scan a window in the same order and keep the first maximum, so the indices are the
 same, ties included (flat backgrounds make many), and so is the gradient: the backward pass routes

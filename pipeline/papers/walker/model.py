@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.local_response_norm import LocalResponseNorm
 from pipeline.max_pool import MaxPool2d
 
 KINDS: tuple[str, ...] = ("cvae", "regressor")
@@ -129,8 +130,9 @@ def _conv_bn(
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride, pad), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-def _lrn() -> nn.LocalResponseNorm:
-    return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)  # AlexNet / Caffe values
+def alexnet_lrn() -> LocalResponseNorm:
+    """AlexNet's (Caffe's) local response normalisation: 5 channels, alpha 1e-4, beta 0.75, k 1."""
+    return LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
 
 
 class ImageTower(nn.Module):
@@ -144,9 +146,9 @@ class ImageTower(nn.Module):
         c1, c2, c3, c4, c5 = (_scaled(c, cfg.width) for c in ALEXNET_WIDTHS)
         mh, mw = cfg.margin
         self.conv1 = _conv_bn(3, c1, 11, stride=4, pad=(5 + mh, 5 + mw))  # cell i centred on pixel 4i
-        self.pool1 = nn.Sequential(_lrn(), MaxPool2d(3, 2, 1))
+        self.pool1 = nn.Sequential(alexnet_lrn(), MaxPool2d(3, 2, 1))
         self.conv2 = _conv_bn(c1, c2, 5)
-        self.pool2 = nn.Sequential(_lrn(), MaxPool2d(3, 2, 1))
+        self.pool2 = nn.Sequential(alexnet_lrn(), MaxPool2d(3, 2, 1))
         layers = [_conv_bn(c2, c3, 3), _conv_bn(c3, c4, 3), _conv_bn(c4, c5, 3)]
         layers += [_conv_bn(c5, c5, 3) for _ in range(EXTRA_CONVS)]
         self.trunk = nn.Sequential(*layers)
@@ -166,10 +168,10 @@ class EncoderTower(nn.Module):
         c1, c2, c3, c4, c5 = (_scaled(c, cfg.width) for c in ALEXNET_WIDTHS)
         self.trunk = nn.Sequential(
             _conv_bn(in_channels, c1, 11),
-            _lrn(),
+            alexnet_lrn(),
             MaxPool2d(3, 1, 1),
             _conv_bn(c1, c2, 5),
-            _lrn(),
+            alexnet_lrn(),
             MaxPool2d(3, 1, 1),
             _conv_bn(c2, c3, 3),
             _conv_bn(c3, c4, 3),

@@ -27,7 +27,7 @@ from torch import nn
 
 from pipeline.max_pool import MaxPool2d
 from pipeline.papers.walker.detection.roi_pool import roi_max_pool
-from pipeline.papers.walker.model import ALEXNET_WIDTHS
+from pipeline.papers.walker.model import ALEXNET_WIDTHS, alexnet_lrn
 
 STRIDE = 16  # image pixels per conv5 cell
 TOWER_LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5")
@@ -54,10 +54,6 @@ class DetectorConfig:
         return tuple(max(1, round(c * self.width)) for c in ALEXNET_WIDTHS)
 
 
-def _lrn() -> nn.LocalResponseNorm:
-    return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)  # as walker's tower
-
-
 class Backbone(nn.Module):
     """conv1-conv5 of walker's image tower without batch norm: (B, 3, H, W) -> (B, C5, ~H/16, ~W/16)."""
 
@@ -69,7 +65,7 @@ class Backbone(nn.Module):
         self.conv3 = nn.Conv2d(c2, c3, 3, 1, 1)
         self.conv4 = nn.Conv2d(c3, c4, 3, 1, 1)
         self.conv5 = nn.Conv2d(c4, c5, 3, 1, 1)
-        self.lrn, self.pool = _lrn(), MaxPool2d(3, 2, 1)
+        self.lrn, self.pool = alexnet_lrn(), MaxPool2d(3, 2, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.lrn(F.relu(self.conv1(x))))  # (B, 96, H/8, W/8)

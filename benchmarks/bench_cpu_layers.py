@@ -1,16 +1,17 @@
-"""``pipeline.max_pool.MaxPool2d`` against ``torch.nn.MaxPool2d``: the pooling layers alone, then
-whole demo-size training steps of every model that pools.
+"""The project's CPU layers against torch's: ``pipeline.max_pool.MaxPool2d`` against
+``nn.MaxPool2d`` and ``pipeline.local_response_norm.LocalResponseNorm`` against
+``nn.LocalResponseNorm``, each layer alone, then whole demo-size training steps of every model
+that uses them.
 
 Run from the repository root (2 cores; nothing else heavy running):
 
-    PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_max_pool.py [--steps 20] [--rounds 3]
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_cpu_layers.py [--steps 20] [--rounds 3]
 
-One thread, as the graph's training jobs. Layers: forward + backward of each pooling the demo's
-models run, at their shapes. Steps: each model twice with the same weights, once with its pools
-turned back into ``nn.MaxPool2d``; the two arms interleaved over ``rounds`` (median kept), each
-step through the loop's own objective (``training.Minimize``). After the timed steps both arms
-must hold the same weights to the bit (the pooling's values, indices and gradients are the same),
-which the last column checks.
+One thread, as the graph's training jobs. Layers: forward + backward at the shapes the demo's
+models run. Steps: each model twice with the same weights, once with its layers turned back into
+torch's; the two arms interleaved over ``rounds`` (median kept), each step through the loop's own
+objective (``training.Minimize``). After the timed steps both arms must hold the same weights to
+the bit (the layers' values and gradients are the same), which the last column checks.
 """
 
 from __future__ import annotations
@@ -23,17 +24,22 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.local_response_norm import LocalResponseNorm
 from pipeline.max_pool import MaxPool2d
 from pipeline.torch_setup import configure_torch
 from pipeline.training import Minimize
 
-LAYERS = (  # (where, input shape, kernel, stride, padding)
-    ("crossconv image encoder at 2x", (16, 16, 128, 128), 2, 2, 0),
-    ("crossconv motion encoder, 1st pool", (16, 24, 64, 64), 2, 2, 0),
-    ("walker image tower pool1", (16, 12, 32, 40), 3, 2, 1),
-    ("walker encoder tower (stride 1)", (16, 12, 8, 10), 3, 1, 1),
-    ("staticflow AlexNet pool1", (32, 24, 29, 29), 3, 2, 0),
-    ("svg VGG (KTH) stage 1", (80, 4, 64, 64), 2, 2, 0),
+LAYERS = (  # (where, input shape, torch's layer, ours)
+    ("crossconv image encoder at 2x, pool", (16, 16, 128, 128), nn.MaxPool2d(2), MaxPool2d(2)),
+    ("crossconv motion encoder, 1st pool", (16, 24, 64, 64), nn.MaxPool2d(2), MaxPool2d(2)),
+    ("walker image tower pool1", (16, 12, 32, 40), nn.MaxPool2d(3, 2, 1), MaxPool2d(3, 2, 1)),
+    ("walker encoder tower pool (stride 1)", (16, 12, 8, 10), nn.MaxPool2d(3, 1, 1), MaxPool2d(3, 1, 1)),
+    ("staticflow AlexNet pool1", (32, 24, 29, 29), nn.MaxPool2d(3, 2), MaxPool2d(3, 2)),
+    ("svg VGG (KTH) stage 1 pool", (80, 4, 64, 64), nn.MaxPool2d(2), MaxPool2d(2)),
+    ("walker image tower LRN 1", (16, 12, 32, 40), nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0),
+     LocalResponseNorm(5, 1e-4, 0.75, 1.0)),
+    ("walker image tower LRN 2", (16, 32, 16, 20), nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0),
+     LocalResponseNorm(5, 1e-4, 0.75, 1.0)),
 )
 
 
@@ -46,23 +52,23 @@ def _timed(run, repeats: int) -> float:
 
 
 def bench_layers(repeats: int) -> None:
-    print(f"{'pooling (forward + backward)':38s} {'shape':>20s} {'nn':>9s} {'ours':>9s} {'ratio':>6s}")
-    for where, shape, kernel, stride, padding in LAYERS:
+    print(f"{'layer (forward + backward)':38s} {'shape':>20s} {'nn':>9s} {'ours':>9s} {'ratio':>6s}")
+    for where, shape, *layers in LAYERS:
         x = torch.randn(shape, requires_grad=True)
         times = []
-        for pool in (nn.MaxPool2d(kernel, stride, padding), MaxPool2d(kernel, stride, padding)):
-            grad = torch.randn_like(pool(x))
+        for layer in layers:
+            grad = torch.randn_like(layer(x))
 
-            def run(pool=pool, grad=grad) -> None:
+            def run(layer=layer, grad=grad) -> None:
                 x.grad = None
-                pool(x).backward(grad)
+                layer(x).backward(grad)
 
             times.append(_timed(run, repeats))
         print(f"{where:38s} {str(shape):>20s} {times[0]:7.2f}ms {times[1]:7.2f}ms {times[0] / times[1]:5.2f}x")
 
 
 def _models() -> dict[str, tuple[nn.Module, tuple]]:
-    """Demo-size networks that pool (seeded weights) and one batch each."""
+    """Demo-size networks that use the layers (seeded weights) and one batch each."""
     from pipeline.papers.crossconv.model import CrossConvConfig, CrossConvNet
     from pipeline.papers.staticflow.model import StaticFlowConfig, StaticFlowNet
     from pipeline.papers.svg.model import SVG, SVGConfig
@@ -87,11 +93,13 @@ def _models() -> dict[str, tuple[nn.Module, tuple]]:
 
 
 def _reference(model: nn.Module) -> nn.Module:
-    """The same network with ``torch.nn.MaxPool2d`` pools."""
+    """The same network with torch's layers."""
     reference = copy.deepcopy(model)
     for module in reference.modules():
         if isinstance(module, MaxPool2d):
             module.__class__ = nn.MaxPool2d
+        elif isinstance(module, LocalResponseNorm):
+            module.__class__ = nn.LocalResponseNorm
     return reference
 
 
@@ -119,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=20, help="timed steps per arm and round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median kept)")
-    parser.add_argument("--repeats", type=int, default=20, help="timed repeats per pooling layer")
+    parser.add_argument("--repeats", type=int, default=20, help="timed repeats per layer")
     args = parser.parse_args()
     configure_torch(1)
     bench_layers(args.repeats)
