@@ -68,27 +68,45 @@ def bench_layers(repeats: int) -> None:
 
 
 def _models() -> dict[str, tuple[nn.Module, tuple]]:
-    """Demo-size networks that use the layers (seeded weights) and one batch each."""
-    from pipeline.papers.crossconv.model import CrossConvConfig, CrossConvNet
-    from pipeline.papers.staticflow.model import StaticFlowConfig, StaticFlowNet
-    from pipeline.papers.svg.model import SVG, SVGConfig
-    from pipeline.papers.walker.model import WalkerConfig, WalkerNet
+    """The demo preset's networks that use the layers (built as their training jobs build them, seeded
+    weights) and one batch each at the demo's batch size."""
+    from pipeline.papers.crossconv import spec as crossconv_spec
+    from pipeline.papers.crossconv.model import CrossConvNet
+    from pipeline.papers.crossconv.train import model_config as crossconv_config
+    from pipeline.papers.staticflow import spec as staticflow_spec
+    from pipeline.papers.staticflow.geometry import allconv_output_size
+    from pipeline.papers.staticflow.model import StaticFlowNet
+    from pipeline.papers.staticflow.train import model_config as staticflow_config
+    from pipeline.papers.svg import spec as svg_spec
+    from pipeline.papers.svg.model import SVG
+    from pipeline.papers.svg.train import model_config as svg_config
+    from pipeline.papers.walker import spec as walker_spec
+    from pipeline.papers.walker.model import N_COEFFS, WalkerNet
+    from pipeline.papers.walker.train import model_config as walker_config
+    from pipeline.presets import PRESETS
 
+    clips = PRESETS["demo"]["clips"]
+    crossconv, staticflow = crossconv_spec.SIZES["demo"], staticflow_spec.SIZES["demo"]
+    walker, svg = walker_spec.SIZES["demo"], svg_spec.SIZES["demo"]
     torch.manual_seed(0)
+    shapes = crossconv_config("ours", 64, crossconv["model"])  # the Shapes pairs are 64x64 at every preset
+    frame = (int(clips["walker"]["height"]), int(clips["walker"]["width"]))
+    side = int(clips["staticflow"]["size"])
+    grid = allconv_output_size(side)  # the label grid of both staticflow nets
+    kth = svg_config("kth", "lp", svg)
+    n, b = crossconv["train"]["batch_size"], walker["train"]["batch_size"]  # the demo's batch sizes
+    f, k = staticflow["train"]["batch_size"], svg["kth"]["train"]["batch_size"]
     return {
-        "crossconv Shapes (64x64, width 1/4, batch 16)": (
-            CrossConvNet(CrossConvConfig(image_size=64, num_scales=4, top_scale=2.0, maps=16, width=1 / 4)),
-            torch.rand(16, 2, 3, 64, 64)),
-        "walker CVAE (120x160, width 1/8, batch 16)": (
-            WalkerNet(WalkerConfig(image_size=(120, 160), coarse_size=(8, 10), width=1 / 8, fine_levels=0)),
-            (torch.rand(16, 3, 120, 160) * 2 - 1, torch.randn(16, 10, 8, 10))),
-        "staticflow AlexNet (120x120, width 1/4, batch 32)": (
-            StaticFlowNet(StaticFlowConfig(arch="alexnet", image_size=120, out_size=8, width=1 / 4)),
-            (torch.rand(32, 3, 120, 120) * 2 - 1, torch.randint(0, 40, (32, 8, 8)))),
-        "svg KTH SVG-LP (VGG width 4, batch 4)": (
-            SVG(SVGConfig(variant="lp", backbone="vgg", width=4, channels=1, n_past=10, n_future=10,
-                          z_dim=32, beta=1e-6)),
-            torch.rand(4, 20, 1, 64, 64)),
+        f"crossconv Shapes (64x64, width {shapes.width:g}, batch {n})": (
+            CrossConvNet(shapes), torch.rand(n, 2, 3, 64, 64)),
+        f"walker CVAE ({frame[0]}x{frame[1]}, batch {b})": (
+            WalkerNet(walker_config("cvae", frame, walker["model"])),
+            (torch.rand(b, 3, *frame) * 2 - 1, torch.randn(b, N_COEFFS, *walker["model"]["coarse_size"]))),
+        f"staticflow AlexNet ({side}x{side}, batch {f})": (
+            StaticFlowNet(staticflow_config("alexnet", side, grid, staticflow["model"])),
+            (torch.rand(f, 3, side, side) * 2 - 1, torch.randint(0, int(staticflow["model"]["n_clusters"]), (f, grid, grid)))),
+        f"svg KTH SVG-LP (VGG width {kth.width}, batch {k})": (
+            SVG(kth), torch.rand(k, kth.n_past + kth.n_future, 1, kth.image_size, kth.image_size)),
     }
 
 

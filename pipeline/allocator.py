@@ -7,9 +7,8 @@ kernel for the same memory again, and the kernel zeroes it page by page. On the 
 steps that was 1,800-9,100 page faults per step (svg, crossconv, vgan), and 1.02-1.19x of their
 time (one thread, this 2-core machine; ``benchmarks/bench_allocator.py``). Raising the mmap
 threshold to its largest value (32 MiB on 64 bit) and the trim threshold to 1 GiB keeps such
-blocks in the heap for reuse; a process's
-resident memory then stays at its peak instead of falling between steps. Numbers are untouched:
-this only changes where memory comes from.
+blocks in the heap for reuse; a process's resident memory then stays at its peak instead of
+falling between steps. Numbers are untouched: this only changes where memory comes from.
 
 Other platforms and C libraries (macOS, musl) keep their own allocator's behaviour.
 """

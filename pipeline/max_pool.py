@@ -4,9 +4,8 @@ PyTorch's CPU kernel for max pooling over batch-channel-height-width (NCHW) tens
 plane's windows one output at a time; its kernel for channels-last tensors runs along the channels
 with vector instructions. Copying an NCHW tensor to channels-last, pooling there and copying the
 (smaller) result back: crossconv's largest pooling (16 x 16 x 128 x 128, 2x2) forward and backward
-in 12.2 ms against 26.4, staticflow AlexNet's first (3x3, stride 2) in 1.4 ms against 5.6, and
-demo training steps of crossconv and staticflow 1.10x faster, walker's 1.04x, one thread
-(``benchmarks/bench_cpu_layers.py``).
+in 11.9 ms against 33.7, staticflow AlexNet's first (3x3, stride 2) in 1.6 ms against 6.2, one thread
+(``benchmarks/bench_cpu_layers.py``, which also times whole demo training steps).
 
 Both kernels scan a window in the same order and keep the first maximum, so the indices are the
 same, ties included (flat backgrounds make many), and so is the gradient: the backward pass routes
@@ -65,5 +64,4 @@ class MaxPool2d(nn.MaxPool2d):
         if (x.dim() != 4 or x.device.type != "cpu" or not x.is_contiguous() or self.ceil_mode
                 or self.return_indices or _pair(self.dilation) != (1, 1)):
             return super().forward(x)
-        stride = self.stride if self.stride is not None else self.kernel_size
-        return max_pool2d(x, _pair(self.kernel_size), _pair(stride), _pair(self.padding))
+        return max_pool2d(x, _pair(self.kernel_size), _pair(self.stride), _pair(self.padding))  # stride: kernel by default
