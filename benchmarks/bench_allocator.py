@@ -2,12 +2,18 @@
 
 Run from the repository root (2 cores; nothing else heavy running):
 
-    PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_allocator.py [--steps 40] [--rounds 3]
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_allocator.py [--steps 40] [--rounds 3] [--models svg-paper]
 
-Each line is one demo-size model (one thread, as the graph's training jobs), each arm in a fresh
-interpreter (malloc's settings are per process), the arms interleaved over ``rounds`` and the
-median kept: milliseconds per step, minor page faults per step and system time per step. The
-faults are the kernel handing memory back after malloc returned it: what keeping freed memory saves.
+Each model runs three arms, each in a fresh interpreter (malloc's settings are per process),
+interleaved over ``rounds``, the median kept: glibc's default; ``threshold``, the mmap and trim
+thresholds raised but blocks above 32 MiB still mapped afresh (stop 44's setting); ``kept``,
+``keep_freed_memory`` as every network job calls it (no mapped blocks at all). Per arm:
+milliseconds per step, minor page faults per step and system time per step. The faults are the
+kernel handing memory back after malloc returned it: what keeping freed memory saves.
+
+Models: the demo's svg, crossconv and vgan steps (one thread, as the graph's training jobs), and
+``svg-paper``: svg's SM-MNIST model at the paper preset (DCGAN width 64, batch 100, two threads as
+its training job; 2 steps after 1 warm-up, about 15 s each), whose activations are hundreds of MB.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ import time
 
 import numpy as np
 
-MODELS = ("svg", "crossconv", "vgan")
+MODELS = ("svg", "crossconv", "vgan", "svg-paper")
+ARMS = ("default", "threshold", "kept")
+PAPER_STEPS = 2
+"""svg-paper's timed steps (after one warm-up): about 15 s each on this machine."""
 
 
 def _step_function(model: str):
@@ -33,7 +42,7 @@ def _step_function(model: str):
     from pipeline.training import Minimize
 
     torch.manual_seed(0)
-    if model == "svg":  # SM-MNIST demo: DCGAN width 8, batch 16, 5 + 10 frames
+    if model in ("svg", "svg-paper"):  # SM-MNIST, 5 + 10 frames; demo: DCGAN width 8, batch 16; paper: 64, 100
         from pipeline.papers.svg.model import (
             SVG,
             SVGConfig,
@@ -43,10 +52,11 @@ def _step_function(model: str):
         from pipeline.synthetic import smmnist
         from pipeline.synthetic.digits import load_digits_sklearn, resize_digits
 
+        paper = model == "svg-paper"
         digits = resize_digits(load_digits_sklearn(size=28, split="train"), 32)
-        batches = smmnist.training_batches(smmnist.SMMNISTConfig(seq_len=15), digits, 16, 0)
+        batches = smmnist.training_batches(smmnist.SMMNISTConfig(seq_len=15), digits, 100 if paper else 16, 0)
         data = [frames_to_batch(next(batches)) for _ in range(4)]
-        net = SVG(SVGConfig(variant="lp", width=8, channels=1))
+        net = SVG(SVGConfig(variant="lp", width=64 if paper else 8, channels=1))
         trainable = Minimize(net, make_optimizer(net))
     elif model == "crossconv":  # Shapes demo: 64x64 pairs, 4 scales from 2x, 16 maps, width 1/4, batch 16
         from pipeline.papers.crossconv.model import CrossConvConfig, CrossConvNet
@@ -66,17 +76,23 @@ def _step_function(model: str):
     return lambda i: trainable.training_step(data[i % 4], i)
 
 
-def measure(model: str, steps: int, keep: bool) -> dict[str, float]:
-    """Run in a fresh interpreter: per-step time, faults and system time of ``steps`` steps after 5 warm-up."""
+def measure(model: str, steps: int, arm: str) -> dict[str, float]:
+    """Run in a fresh interpreter: per-step time, faults and system time of ``steps`` steps after the warm-up."""
+    import ctypes
+
     import torch
 
-    torch.set_num_threads(1)
-    if keep:
-        from pipeline.allocator import keep_freed_memory
+    from pipeline import allocator
 
-        assert keep_freed_memory(), "no glibc mallopt here"
+    paper = model == "svg-paper"
+    torch.set_num_threads(2 if paper else 1)
+    if arm != "default":
+        assert allocator.keep_freed_memory(), "no glibc mallopt here"
+    if arm == "threshold":  # glibc's default count of mapped blocks again
+        assert ctypes.CDLL("libc.so.6").mallopt(allocator.M_MMAP_MAX, 65536) == 1
     step = _step_function(model)
-    for i in range(5):
+    steps, warm_up = (PAPER_STEPS, 1) if paper else (steps, 5)
+    for i in range(warm_up):
         step(i)
     before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     for i in range(steps):
@@ -86,9 +102,9 @@ def measure(model: str, steps: int, keep: bool) -> dict[str, float]:
             "sys_ms": (after.ru_stime - before.ru_stime) / steps * 1e3}
 
 
-def _run_arm(model: str, steps: int, keep: bool) -> dict[str, float]:
+def _run_arm(model: str, steps: int, arm: str) -> dict[str, float]:
     code = (f"import json; from benchmarks.bench_allocator import measure; "
-            f"print(json.dumps(measure({model!r}, {steps}, {keep})))")
+            f"print(json.dumps(measure({model!r}, {steps}, {arm!r})))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -101,18 +117,21 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     args = parser.parse_args()
     print(f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores; "
-          f"{args.steps} steps per arm, median of {args.rounds} interleaved rounds")
-    print(f"{'model (demo size, 1 thread)':<28} {'default ms':>10} {'kept ms':>9} {'speed-up':>9} "
-          f"{'faults/step':>18} {'sys ms/step':>14}")
+          f"{args.steps} steps per arm ({PAPER_STEPS} for svg-paper), median of {args.rounds} interleaved rounds")
+    print(f"{'model':<12} {'ms/step: ' + ' / '.join(ARMS):>34} {'kept speed-up':>14} "
+          f"{'faults/step':>26} {'sys ms/step':>22}")
     for model in args.models:
-        runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
+        runs: dict[str, list[dict[str, float]]] = {arm: [] for arm in ARMS}
         for _ in range(args.rounds):
-            for keep in (False, True):
-                runs[keep].append(_run_arm(model, args.steps, keep))
-        med = {keep: {k: float(np.median([r[k] for r in rs])) for k in rs[0]} for keep, rs in runs.items()}
-        d, k = med[False], med[True]
-        print(f"{model:<28} {d['ms']:>10.1f} {k['ms']:>9.1f} {d['ms'] / k['ms']:>8.2f}x "
-              f"{d['faults']:>9.0f} -> {k['faults']:<6.0f} {d['sys_ms']:>6.1f} -> {k['sys_ms']:<5.1f}")
+            for arm in ARMS:
+                runs[arm].append(_run_arm(model, args.steps, arm))
+        med = {arm: {k: float(np.median([r[k] for r in rs])) for k in rs[0]} for arm, rs in runs.items()}
+
+        def column(key: str, digits: int) -> str:
+            return " / ".join(f"{med[arm][key]:.{digits}f}" for arm in ARMS)
+
+        print(f"{model:<12} {column('ms', 1):>34} {med['default']['ms'] / med['kept']['ms']:>13.2f}x "
+              f"{column('faults', 0):>26} {column('sys_ms', 1):>22}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ Run from the repository root (2 cores; nothing else heavy running):
    the decoder once per known frame (the decoders' ``skip_terms`` in ``backbones``), about 1.7x fewer
    convolution FLOPs. Goal: ours >= 1.5x faster. A third line times ours under ``precision: bf16`` (bfloat16
    autocast, opt-in: other numerics), against the same float32 reference.
+
+The process is set up as the graph's jobs are (``torch_setup.configure_torch``: denormals flushed, freed
+memory kept, ``pipeline.allocator``), so both arms of every comparison run under the same allocator.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from pipeline.papers.svg.model import SVG, SVGConfig, frames_to_batch, make_opti
 from pipeline.papers.svg.spec import SIZES
 from pipeline.synthetic import smmnist
 from pipeline.synthetic.digits import load_digits_sklearn, resize_digits
+from pipeline.torch_setup import configure_torch
 from pipeline.training import bf16_native
 
 # ----------------------------------------------------------------------------- the authors' modules (reference)
@@ -364,7 +368,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer sequences and steps (about 2 minutes idle)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (2 cores: 2; a loaded machine: try 1)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    configure_torch(args.threads)  # as every training and evaluation job: denormals flushed, freed memory kept
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
           f"{' '.join(f'{v:.1f}' for v in os.getloadavg())} on {os.cpu_count()} cores")
     print(f"{'SSIM + PSNR (frames/s, 64x64)':<34} {'skimage':>12} {'torch':>12} {'speed-up':>9}")
