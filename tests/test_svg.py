@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,6 +121,28 @@ def lstm_layer(n_in: int, h: int) -> int:
 
 def vgg(c_in: int, c_out: int) -> int:
     return conv(c_in, c_out, 3) + bn(c_out)
+
+
+@pytest.mark.parametrize("backbone", ["dcgan", "vgg"])
+def test_in_place_activations_train_to_the_same_weights(backbone: str) -> None:
+    """The backbones' leaky ReLUs overwrite batch norm's output (as the authors'): nothing else may read
+    it. Three steps with them and with out-of-place copies end with the same weights to the bit."""
+    torch.manual_seed(0)
+    in_place = SVG(SVGConfig(variant="lp", backbone=backbone, width=4, g_dim=16, rnn_size=16, z_dim=4))
+    relus = [m for m in in_place.modules() if isinstance(m, torch.nn.LeakyReLU)]
+    assert relus and all(m.inplace for m in relus)
+    out_of_place = copy.deepcopy(in_place)
+    for module in out_of_place.modules():
+        if isinstance(module, torch.nn.LeakyReLU):
+            module.inplace = False
+    batches = torch.rand(3, 4, 15, 1, 64, 64, generator=torch.Generator().manual_seed(1))
+    for model in (in_place, out_of_place):
+        step = Minimize(model, make_optimizer(model))
+        for i, batch in enumerate(batches):
+            torch.manual_seed(i)  # the posterior's noise
+            step.training_step(batch, i)
+    theirs = out_of_place.state_dict()
+    assert all(torch.equal(value, theirs[name]) for name, value in in_place.state_dict().items())
 
 
 def test_dcgan_parameter_counts_at_paper_scale() -> None:
