@@ -78,8 +78,6 @@ def _step_function(model: str):
 
 def measure(model: str, steps: int, arm: str) -> dict[str, float]:
     """Run in a fresh interpreter: per-step time, faults and system time of ``steps`` steps after the warm-up."""
-    import ctypes
-
     import torch
 
     from pipeline import allocator
@@ -87,9 +85,8 @@ def measure(model: str, steps: int, arm: str) -> dict[str, float]:
     paper = model == "svg-paper"
     torch.set_num_threads(2 if paper else 1)
     if arm != "default":
-        assert allocator.keep_freed_memory(), "no glibc mallopt here"
-    if arm == "threshold":  # glibc's default count of mapped blocks again
-        assert ctypes.CDLL("libc.so.6").mallopt(allocator.M_MMAP_MAX, 65536) == 1
+        settings = allocator.THRESHOLDS if arm == "threshold" else allocator.SETTINGS
+        assert allocator.set_malloc_options(settings), "no glibc mallopt here"
     step = _step_function(model)
     steps, warm_up = (PAPER_STEPS, 1) if paper else (steps, 5)
     for i in range(warm_up):
