@@ -25,6 +25,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,9 +35,10 @@ PAPER_STEPS = 2
 """svg-paper's timed steps (after one warm-up): about 15 s each on this machine."""
 
 
-def _step_function(model: str):
-    """One demo-size training step of ``model`` through its objective for the project's loop (random or
-    generated batches; weights seeded)."""
+def demo_step_function(model: str) -> Callable[[int], dict[str, float]]:
+    """``step(i)``: one training step of ``model`` through its objective for the project's loop, at the demo's
+    sizes (``svg-paper``: the paper preset's), on random or generated batches, weights seeded. Also timed by
+    ``bench_corun.py``."""
     import torch
 
     from pipeline.training import Minimize
@@ -87,7 +89,7 @@ def measure(model: str, steps: int, arm: str) -> dict[str, float]:
     if arm != "default":
         settings = allocator.THRESHOLDS if arm == "threshold" else allocator.SETTINGS
         assert allocator.set_malloc_options(settings), "no glibc mallopt here"
-    step = _step_function(model)
+    step = demo_step_function(model)
     steps, warm_up = (PAPER_STEPS, 1) if paper else (steps, 5)
     for i in range(warm_up):
         step(i)

@@ -34,11 +34,11 @@ START_DELAY_S = 12.0
 
 def measure(model: str, start_at: float, seconds: float) -> dict[str, float]:
     """Run in a fresh interpreter: ms per step of ``model`` over ``seconds`` from wall-clock ``start_at``."""
-    from benchmarks.bench_allocator import _step_function
+    from benchmarks.bench_allocator import demo_step_function
     from pipeline.torch_setup import configure_torch
 
     configure_torch(1)
-    step = _step_function(model)
+    step = demo_step_function(model)
     for i in range(WARM_UP_STEPS):
         step(i)
     late = time.time() - start_at

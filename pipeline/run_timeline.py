@@ -28,6 +28,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline.atomic import save_figure, write_csv
+from pipeline.time_summary import rule_group
 
 __all__ = ["JOB_COLUMNS", "read_log", "parse_log", "busy_cores", "idle_stretches", "summary",
            "timeline_figure", "main"]
@@ -38,8 +39,6 @@ _JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
 _FIELD = re.compile(r"^\s+(jobid|wildcards|threads): (.*)$")
 _FINISHED = re.compile(r"^Finished jobid: (\d+)")
 _CORES = re.compile(r"^Provided cores: (\d+)$", flags=re.M)
-_STAGES = ("data", "clips", "stabilize", "flow", "trajectories")
-"""Rule-name prefixes of the shared stages (every other rule is named after its paper)."""
 
 
 def parse_log(text: str) -> tuple[pd.DataFrame, int | None]:
@@ -72,10 +71,8 @@ def parse_log(text: str) -> tuple[pd.DataFrame, int | None]:
 
 def _group(rule: str, wildcards: str) -> str:
     """The paper a job belongs to (training jobs carry it as a wildcard), 'stages' or 'report'."""
-    if paper := re.search(r"\bpaper=(\w+)", wildcards):
-        return paper[1]
-    prefix = rule.split("_")[0]
-    return "stages" if prefix in _STAGES else "report" if prefix in ("page", "all", "report") else prefix
+    paper = re.search(r"\bpaper=(\w+)", wildcards)
+    return rule_group(rule, paper[1] if paper else None)
 
 
 def read_log(path: str | Path) -> tuple[pd.DataFrame, int | None]:

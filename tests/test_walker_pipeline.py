@@ -370,8 +370,11 @@ def test_every_job_left_a_benchmark_and_the_summary_counts_them(chain: Path) -> 
     on_disk = {rule.name: len(list(rule.rglob("*.tsv"))) for rule in root.iterdir() if rule.is_dir()}
     assert on_disk == ran  # one file per job, under its rule's name, nothing else
     assert (root / "train_model" / "walker" / "ucf101" / "cvae.tsv").is_file()  # empty {seeddir}: no stray folder
-    summary = time_summary.write_summary(root).set_index("rule")
+    summary, papers = time_summary.write_summary(root)
+    summary = summary.set_index("rule")
     assert summary["jobs"].to_dict() == ran
+    assert set(papers["group"]) <= {"walker", "stages", "report"} and "walker" in set(papers["group"])
+    assert papers["jobs"].sum() == sum(ran.values())  # every job in one group
     assert (summary["total_s"] > 0).all() and abs(summary["share"].sum() - 1) < 1e-9
     assert summary["total_s"].is_monotonic_decreasing
     assert summary.loc["train_model", "max_rss_mb"] > 50  # a training job holds torch and its model
