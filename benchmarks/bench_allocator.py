@@ -101,12 +101,25 @@ def measure(model: str, steps: int, arm: str) -> dict[str, float]:
             "sys_ms": (after.ru_stime - before.ru_stime) / steps * 1e3}
 
 
+def start_measure(module: str, *args: object) -> subprocess.Popen:
+    """``benchmarks.<module>.measure(*args)`` in a fresh interpreter (malloc's settings and torch's threads are
+    per process); ``measure_result`` reads what it returned. ``bench_corun.py`` starts several at once."""
+    code = (f"import json; from benchmarks.{module} import measure; "
+            f"print(json.dumps(measure({', '.join(map(repr, args))})))")
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+
+
+def measure_result(process: subprocess.Popen, name: str) -> dict[str, float]:
+    """The dict a ``start_measure`` process printed last; an error naming ``name`` if it failed."""
+    out = process.communicate()[0]
+    if process.returncode:
+        raise RuntimeError(f"{name}: the measuring process exited with {process.returncode}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def _run_arm(model: str, steps: int, arm: str) -> dict[str, float]:
-    code = (f"import json; from benchmarks.bench_allocator import measure; "
-            f"print(json.dumps(measure({model!r}, {steps}, {arm!r})))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": os.getcwd()})
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return measure_result(start_measure("bench_allocator", model, steps, arm), f"{model} ({arm})")
 
 
 def main() -> None:

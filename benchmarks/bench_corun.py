@@ -17,13 +17,12 @@ and their ratio; the spread of the alone rounds is the machine's drift over the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import time
 
 import numpy as np
+
+from benchmarks.bench_allocator import demo_step_function, measure_result, start_measure
 
 MODELS = ("svg", "crossconv", "vgan")
 WARM_UP_STEPS = 3
@@ -34,7 +33,6 @@ START_DELAY_S = 12.0
 
 def measure(model: str, start_at: float, seconds: float) -> dict[str, float]:
     """Run in a fresh interpreter: ms per step of ``model`` over ``seconds`` from wall-clock ``start_at``."""
-    from benchmarks.bench_allocator import demo_step_function
     from pipeline.torch_setup import configure_torch
 
     configure_torch(1)
@@ -52,22 +50,11 @@ def measure(model: str, start_at: float, seconds: float) -> dict[str, float]:
     return {"ms": (time.perf_counter() - start) / n * 1e3, "steps": n}
 
 
-def _launch(model: str, start_at: float, seconds: float) -> subprocess.Popen:
-    code = (f"import json; from benchmarks.bench_corun import measure; "
-            f"print(json.dumps(measure({model!r}, {start_at!r}, {seconds!r})))")
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": os.getcwd()})
-
-
 def run_together(models: list[str], seconds: float) -> list[float]:
     """ms per step of each model, all started at once (one process each)."""
     start_at = time.time() + START_DELAY_S
-    processes = [_launch(model, start_at, seconds) for model in models]
-    outputs = [p.communicate()[0] for p in processes]
-    for model, p in zip(models, processes):
-        if p.returncode:
-            raise RuntimeError(f"{model}'s process exited with {p.returncode}")
-    return [json.loads(out.strip().splitlines()[-1])["ms"] for out in outputs]
+    processes = [start_measure("bench_corun", model, start_at, seconds) for model in models]
+    return [measure_result(p, model)["ms"] for model, p in zip(models, processes)]
 
 
 def main() -> None:
