@@ -27,7 +27,9 @@ What it leaves open, and what we chose:
   kernel decoder's and the motion decoder's last convs are linear (they output kernels and the
   difference image). Convs followed by BN carry no bias.
 * The pyramid: bilinear 2x upsampling and area (box) downsampling of I; scale outputs are
-  upsampled to the largest one (64x64) by nearest neighbour.
+  upsampled to the largest one (64x64) by nearest neighbour. The decoder's 9x9 conv of that
+  concatenation is computed as the sum over scales of each scale's share of the kernels applied
+  before upsampling (`pipeline.upsampled_conv`): the same function, 1.6x faster a demo step.
 * The difference image is regressed at the decoder's resolution (64x64 for a 128x128 input):
   target = area-downsampled (J - I) x `target_scale`, with frames in [0, 1] and target_scale 100
   as in the authors' released demo (utilfunc.lua: "the output ... in training is (I2 - I1) * 100").
@@ -47,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.max_pool import MaxPool2d
+from pipeline.upsampled_conv import conv2d_nearest_upsampled
 
 
 @dataclass(frozen=True)
@@ -255,9 +258,13 @@ class MotionDecoder(nn.Module):
         )
 
     def forward(self, maps: list[torch.Tensor]) -> torch.Tensor:
-        up = [F.interpolate(m, size=(self.size, self.size), mode="nearest") for m in maps]  # 4 x (B, 32, 64, 64)
-        x = torch.cat(up, 1)  # (B, 128, 64, 64)
-        return self.net(x)  # 9x9: (B, 128, 64, 64) -> 1x1: (B, 128, 64, 64) -> 1x1: (B, 3, 64, 64)
+        # The 9x9 conv of the scales upsampled to 64x64 by nearest neighbour and concatenated (4 x 32
+        # channels), as a sum over scales of each one's share of the kernels applied to it before
+        # upsampling: the same function, without the 64x64 copies of the coarse scales (upsampled_conv).
+        conv = self.net[0]
+        shares = conv.weight.split([m.shape[1] for m in maps], 1)  # 4 x (128, 32, 9, 9)
+        x = sum(conv2d_nearest_upsampled(m, w, self.size // m.shape[-1]) for m, w in zip(maps, shares))
+        return self.net[1:](x)  # (B, 128, 64, 64) -> BN, ReLU, 1x1: (B, 128, 64, 64) -> 1x1: (B, 3, 64, 64)
 
 
 class CrossConvNet(nn.Module):

@@ -87,7 +87,9 @@ SIZES: dict[str, dict[str, Any]] = {
     # The Shapes networks' 1,500 steps of 16 pairs are about the least that keeps Ours below Flow in
     # every KL column (seed 0; both tried with channels-last weights, another rounding of this model):
     # at 1,000 steps the squares were a tie (-0.25 [-0.33, +0.00]), at 1,500 steps of 8 pairs the
-    # circles were higher (+0.30 [+0.07, +0.62]) and the squares and triangles ties.
+    # circles were higher (+0.30 [+0.07, +0.62]) and the squares and triangles ties. The squares' margin
+    # turns with the rounding: at stop 48 the decoder before then, on an AVX2 CPU, tied on them (-0.10
+    # [-0.34, +0.14]); the per-scale decoder on the same CPU did not (-0.47 [-0.64, -0.22]).
     # eval: samples_per_pair (predictions drawn per test pair), test_pairs (0: all), z_bank (training pairs encoded for the empirical z and the z statistics), neighbours
     # (flow transfer), truth_draws (motions drawn from the generator for p_gt), bootstrap
     # (resamples of test pairs for the intervals), examples (test pairs in the samples figure).
