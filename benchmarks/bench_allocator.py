@@ -61,9 +61,12 @@ def demo_step_function(model: str) -> Callable[[int], dict[str, float]]:
         net = SVG(SVGConfig(variant="lp", width=64 if paper else 8, channels=1))
         trainable = Minimize(net, make_optimizer(net))
     elif model == "crossconv":  # Shapes demo: 64x64 pairs, 4 scales from 2x, 16 maps, width 1/4, batch 16
-        from pipeline.papers.crossconv.model import CrossConvConfig, CrossConvNet
+        from pipeline.papers.crossconv.model import CrossConvNet
+        from pipeline.papers.crossconv.spec import SIZES
+        from pipeline.papers.crossconv.train import model_config
+        from pipeline.presets import PRESETS
 
-        net = CrossConvNet(CrossConvConfig(image_size=64, num_scales=4, top_scale=2.0, maps=16, width=1 / 4))
+        net = CrossConvNet(model_config("ours", PRESETS["demo"]["shapes"]["size"], SIZES["demo"]["model"]))
         trainable = Minimize(net, torch.optim.Adam(net.parameters(), 1e-3))
         data = [torch.rand(16, 2, 3, 64, 64) for _ in range(4)]
     elif model == "vgan":  # two-stream GAN demo: 16 frames of 32x32, width 1/8, z 32, batch 8

@@ -34,6 +34,12 @@ from pipeline.papers.crossconv.model import (
     cross_convolve,
     cross_convolve_loop,
 )
+from pipeline.papers.crossconv.spec import SIZES
+from pipeline.papers.crossconv.train import model_config
+from pipeline.presets import PRESETS
+
+DEMO = model_config("ours", PRESETS["demo"]["shapes"]["size"], SIZES["demo"]["model"])
+"""The demo's Shapes VAE (64x64 pairs, 4 scales from 2x, 16 maps, width 1/4), from the presets."""
 
 Op = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -83,8 +89,8 @@ def demo_step_times(rounds: int, steps: int) -> dict[str, list[float]]:
     motion decoder as the paper describes it and as ``MotionDecoder`` computes it, in interleaved rounds."""
     from pipeline.training import Minimize
 
-    cfg = CrossConvConfig(image_size=64, num_scales=4, top_scale=2.0, maps=16, width=1 / 4)
-    data = [torch.rand(16, 2, 3, 64, 64, generator=torch.Generator().manual_seed(i)) for i in range(4)]
+    cfg = DEMO
+    data = [torch.rand(16, 2, 3, cfg.image_size, cfg.image_size, generator=torch.Generator().manual_seed(i)) for i in range(4)]
     runs = {}
     for name in ("upsample, concatenate, conv", "conv per scale"):
         torch.manual_seed(0)
@@ -148,11 +154,10 @@ def main() -> None:
         loop = time_op(cross_convolve_loop, inputs, args.repeat, backward)
         print(f"{label:>17} {batched * 1e3:>18.2f} ms {loop * 1e3:>13.2f} ms {loop / batched:>14.2f}x")
 
-    demo = CrossConvConfig(image_size=64, num_scales=4, top_scale=2.0, maps=16, width=1 / 4)
     print(f"\nmotion decoder (9x9 conv, BN, 1x1 convs), forward+backward, {args.threads} threads, "
           f"median of {args.decoder_repeat}")
     print(f"{'':<44} {'upsample, concatenate, conv':>28} {'conv per scale':>15} {'ratio':>7}")
-    for label, cfg, batch in (("paper", CrossConvConfig(), args.batch), ("demo", demo, 16)):
+    for label, cfg, batch in (("paper", CrossConvConfig(), args.batch), ("demo", DEMO, 16)):
         upsampled, per_scale = decoder_runs(cfg, batch)
         torch.testing.assert_close(per_scale(), upsampled(), rtol=1e-4, atol=1e-3)
         before, after = time_closure(upsampled, args.decoder_repeat), time_closure(per_scale, args.decoder_repeat)

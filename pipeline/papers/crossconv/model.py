@@ -29,7 +29,7 @@ What it leaves open, and what we chose:
 * The pyramid: bilinear 2x upsampling and area (box) downsampling of I; scale outputs are
   upsampled to the largest one (64x64) by nearest neighbour. The decoder's 9x9 conv of that
   concatenation is computed as the sum over scales of each scale's share of the kernels applied
-  before upsampling (`pipeline.upsampled_conv`): the same function, 1.6x faster a demo step.
+  before upsampling (`pipeline.upsampled_conv`): the same function, a demo step about 1.5x faster.
 * The difference image is regressed at the decoder's resolution (64x64 for a 128x128 input):
   target = area-downsampled (J - I) x `target_scale`, with frames in [0, 1] and target_scale 100
   as in the authors' released demo (utilfunc.lua: "the output ... in training is (I2 - I1) * 100").
