@@ -35,7 +35,7 @@ LAYERS = (  # (where, input shape, torch's layer, ours)
     ("walker image tower pool1", (16, 12, 32, 40), nn.MaxPool2d(3, 2, 1), MaxPool2d(3, 2, 1)),
     ("walker encoder tower pool (stride 1)", (16, 12, 8, 10), nn.MaxPool2d(3, 1, 1), MaxPool2d(3, 1, 1)),
     ("staticflow AlexNet pool1", (32, 24, 29, 29), nn.MaxPool2d(3, 2), MaxPool2d(3, 2)),
-    ("svg VGG (KTH) stage 1 pool", (80, 4, 64, 64), nn.MaxPool2d(2), MaxPool2d(2)),
+    ("svg VGG stage 1 pool (width 4, 80 frames)", (80, 4, 64, 64), nn.MaxPool2d(2), MaxPool2d(2)),
     ("walker image tower LRN 1", (16, 12, 32, 40), nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0),
      LocalResponseNorm(5, 1e-4, 0.75, 1.0)),
     ("walker image tower LRN 2", (16, 32, 16, 20), nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0),
@@ -93,9 +93,9 @@ def _models() -> dict[str, tuple[nn.Module, tuple]]:
     frame = (int(clips["walker"]["height"]), int(clips["walker"]["width"]))
     side = int(clips["staticflow"]["size"])
     grid = allconv_output_size(side)  # the label grid of both staticflow nets
-    kth = svg_config("kth", "lp", svg)
+    vgg = svg_config("bair", "lp", svg)  # the demo's one VGG backbone (its KTH takes the DCGAN)
     n, b = crossconv["train"]["batch_size"], walker["train"]["batch_size"]  # the demo's batch sizes
-    f, k = staticflow["train"]["batch_size"], svg["kth"]["train"]["batch_size"]
+    f, k = staticflow["train"]["batch_size"], svg["bair"]["train"]["batch_size"]
     return {
         f"crossconv Shapes (64x64, width {shapes.width:g}, batch {n})": (
             CrossConvNet(shapes), torch.rand(n, 2, 3, 64, 64)),
@@ -105,8 +105,8 @@ def _models() -> dict[str, tuple[nn.Module, tuple]]:
         f"staticflow AlexNet ({side}x{side}, batch {f})": (
             StaticFlowNet(staticflow_config("alexnet", side, grid, staticflow["model"])),
             (torch.rand(f, 3, side, side) * 2 - 1, torch.randint(0, int(staticflow["model"]["n_clusters"]), (f, grid, grid)))),
-        f"svg KTH SVG-LP (VGG width {kth.width}, batch {k})": (
-            SVG(kth), torch.rand(k, kth.n_past + kth.n_future, 1, kth.image_size, kth.image_size)),
+        f"svg BAIR SVG-LP (VGG width {vgg.width}, batch {k})": (
+            SVG(vgg), torch.rand(k, vgg.n_past + vgg.n_future, vgg.channels, vgg.image_size, vgg.image_size)),
     }
 
 

@@ -108,6 +108,7 @@ def write_standin(dataset: str, folder: Path, sizes: Mapping[str, Any], seed: in
         background="homogeneous" if dataset == "kth" else "cluttered",
         bounce=dataset == "kth",  # KTH's people turn back at the frame's edge instead of leaving an empty scene
         texture_scale=float(sizes.get("texture_scale", SceneConfig.texture_scale)),
+        speed_range=tuple(float(v) for v in sizes.get("speed_range", SceneConfig.speed_range)),
     )
     config = StandinConfig(
         scene=scene,

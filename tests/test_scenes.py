@@ -285,3 +285,28 @@ def test_flickr_scenes_are_a_few_large_regions_and_the_preset_asks_for_them(tmp_
     folder = write_standin("flickr", tmp_path / "flickr", sizes, seed=0)
     record = json.loads((folder / "source.json").read_text())
     assert record["config"]["scene"]["texture_scale"] == 24.0
+
+
+def test_kth_standin_actors_move_at_the_presets_speed(tmp_path):
+    """KTH's stand-in sets its actors' speed (``speed_range``, px a frame before the class's factor):
+    the positions the scenes record move that far per frame, and the stand-in writer passes the
+    preset's range through to every scene; a range that is not (min <= max, both >= 0) is refused."""
+    from pipeline.data import write_standin
+    from pipeline.presets import PRESETS
+
+    cfg = dataclasses.replace(CFG, classes=("walking", "running"), background="homogeneous", camera_motion_prob=0.0,
+                              speed_range=(2.5, 6.0))
+    for action, factor in (("walking", 1.0), ("running", 2.0)):
+        for seed in range(4):
+            scene = render_scene(cfg, action, np.random.default_rng(seed))
+            assert 2.5 * factor <= scene.speeds[0] <= 6.0 * factor
+            step = np.linalg.norm(np.diff(scene.positions[:2, 0], axis=0))  # first frame to second, before any turn
+            assert step == pytest.approx(scene.speeds[0], rel=0.02)
+    for scale in ("smoke", "demo", "paper"):
+        kth = PRESETS[scale]["standin"]["kth"]
+        assert kth["speed_range"][0] / kth["width"] == pytest.approx(2.5 / 160)  # the same speed in frame widths
+    folder = write_standin("kth", tmp_path / "kth", {**PRESETS["smoke"]["standin"]["kth"], "seconds": 0.2}, seed=0)
+    assert json.loads((folder / "source.json").read_text())["config"]["scene"]["speed_range"] == [1.25, 3.0]
+    for bad in ((3.0, 1.0), (-1.0, 2.0), (1.0,)):
+        with pytest.raises(ValueError, match="speed_range"):
+            SceneConfig(speed_range=bad)

@@ -52,19 +52,30 @@ def test_models_follow_the_enabled_datasets() -> None:
     assert spec.inputs("kth", "lp", Path("d")) == {"index": "d/clips/kth/svg/index.csv"}
     with pytest.raises(KeyError, match="lp1"):
         spec.inputs("bair", "lp1", Path("d"))  # the single-digit model is SM-MNIST only
+    # the single-digit SVG-LP trains only where Fig. 5 reads it: the paper's (and smoke's) choice, not the demo's
+    sources = {"smmnist": "synthetic"}
+    assert ("smmnist", "lp1") in spec.models(sources, resolve("paper")["svg"])
+    assert ("smmnist", "lp1") in spec.models(sources, SMOKE)
+    demo = resolve("demo")["svg"]
+    assert spec.fig5_model(demo) == "lp" and spec.models(sources, demo) == spec.models(sources)[:3]
+    with pytest.raises(ValueError, match=r"svg\.fig5\.model: 'lp2'"):
+        spec.targets(sources, Path("r"), {**SMOKE, "fig5": {**SMOKE["fig5"], "model": "lp2"}})
 
 
 def test_the_backbone_is_the_papers_unless_a_key_says_otherwise() -> None:
+    """The paper's family at smoke and paper; the demo's KTH takes the DCGAN (its key), and one
+    override gives the VGG back; only the family changes, never the paper's KTH protocol."""
     from pipeline import papers
     from pipeline.papers.svg.train import model_config
 
     for scale in ("smoke", "demo", "paper"):
         sizes = papers.sizes(scale)["svg"]
         assert {d: model_config(d, "lp", sizes).backbone for d in spec.DATASETS} == {
-            "smmnist": "dcgan", "kth": "vgg", "bair": "vgg"}
-    demo = papers.sizes("demo", {"svg": {"kth": {"model": {"backbone": "dcgan"}}}})["svg"]
-    cfg = model_config("kth", "lp", demo)
+            "smmnist": "dcgan", "kth": "dcgan" if scale == "demo" else "vgg", "bair": "vgg"}
+    cfg = model_config("kth", "lp", papers.sizes("demo")["svg"])
     assert (cfg.backbone, cfg.channels, cfg.z_dim, cfg.n_past) == ("dcgan", 1, 32, 10)  # only the family changes
+    vgg = papers.sizes("demo", {"svg": {"kth": {"model": {"backbone": "vgg"}}}})["svg"]
+    assert model_config("kth", "lp", vgg).backbone == "vgg"
     paper = papers.sizes("paper", {"svg": {"kth": {"model": {"backbone": "dcgan"}}}})["svg"]
     with pytest.raises(ValueError, match="dcgan backbone takes 64x64"):
         SVG(model_config("kth", "lp", paper))  # the paper's KTH is 128x128, which only the VGG takes

@@ -81,10 +81,11 @@ def train_threads(paper: str, all_sizes: Mapping[str, Any]) -> int:
     return threads
 
 
-def models(paper: str, sources: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(dataset, variant) pairs ``paper`` trains given the datasets' sources (none for a data-only paper)."""
+def models(paper: str, sources: Mapping[str, str], sizes: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
+    """(dataset, variant) pairs ``paper`` trains given the datasets' sources and its resolved sizes
+    (which can leave a model out, e.g. svg's ``fig5.model``; none for a data-only paper)."""
     module = spec(paper)
-    return module.models(sources) if hasattr(module, "models") else []
+    return module.models(sources, sizes) if hasattr(module, "models") else []
 
 
 def clip_sets(papers: Iterable[str], sources: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -146,7 +146,7 @@ def training_plan(config: Mapping[str, Any], sizes: Mapping[str, Any]) -> pd.Dat
     results = Path(config["results_root"])
     rows = []
     for paper in config["papers"]:
-        for dataset, variant in papers.models(paper, sources):
+        for dataset, variant in papers.models(paper, sources, sizes[paper]):
             train_sizes = papers.spec(paper).training_sizes(sizes[paper], dataset, variant)
             steps, note = training_steps(train_sizes, variant)
             speed = measured_speed(results / "models" / paper / dataset / variant / "log.csv")

@@ -151,6 +151,8 @@ class SceneConfig:
             raise ValueError(f"SceneConfig.background: {self.background!r} is not one of {BACKGROUNDS}")
         if self.n_actors < 0 or self.supersample < 1:
             raise ValueError("SceneConfig: n_actors must be >= 0 and supersample >= 1")
+        if len(self.speed_range) != 2 or not 0 <= self.speed_range[0] <= self.speed_range[1]:
+            raise ValueError(f"SceneConfig.speed_range: need 0 <= min <= max pixels per frame, got {self.speed_range}")
 
 
 @dataclass

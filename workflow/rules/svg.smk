@@ -120,12 +120,12 @@ rule svg_ordering:
 
 rule svg_bounce_velocities:
     input:
-        model=svg_model("smmnist", "lp1"),
+        model=svg_model("smmnist", SVG_FIG5_MODEL),
         shared_start=DATA / "clips" / "smmnist" / "svg" / "sharedstart.zarr",
         test_set=svg_spec.data_inputs("smmnist", DATA)["test_set"],  # companions' digits (batch statistics)
     output:
-        table=SVG_EVAL / "smmnist" / "lp1" / "velocities.csv",
-        distance=SVG_EVAL / "smmnist" / "lp1" / "velocity_distance.csv",
+        table=SVG_EVAL / "smmnist" / SVG_FIG5_MODEL / "velocities.csv",
+        distance=SVG_EVAL / "smmnist" / SVG_FIG5_MODEL / "velocity_distance.csv",
     params:
         sizes={"fig5": SVG["fig5"], "smmnist": {"eval": SVG["smmnist"]["eval"]}, "conventions": SVG["conventions"]},
         seed=config["seed"],
@@ -203,7 +203,7 @@ rule svg_curve_figure:
 
 rule svg_bounce_velocity_figure:
     input:
-        SVG_EVAL / "smmnist" / "lp1" / "velocities.csv",
+        SVG_EVAL / "smmnist" / SVG_FIG5_MODEL / "velocities.csv",
     output:
         report(RESULTS / "figures" / "smmnist_bounce_velocity.png", caption="../report/svg/bounce_velocity.rst",
                category="svg"),

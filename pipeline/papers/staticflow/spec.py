@@ -84,7 +84,7 @@ REFERENCE: dict[str, dict[str, dict[str, float]]] = {
 """The paper's numbers, table -> row -> column -> value, as printed."""
 
 
-def models(sources: Mapping[str, str]) -> list[tuple[str, str]]:
+def models(sources: Mapping[str, str], sizes: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
     """(dataset, variant) pairs to train: both nets on HMDB-51 unless it is off."""
     return [(d, arch) for d in DATASETS if sources.get(d, "off") != "off" for arch in ARCHS]
 

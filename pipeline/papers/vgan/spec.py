@@ -192,7 +192,7 @@ def pairing_row(a: str, b: str) -> str:
     return f"{NAMES[a]} over {NAMES[b]}"
 
 
-def models(sources: Mapping[str, str]) -> list[tuple[str, str]]:
+def models(sources: Mapping[str, str], sizes: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
     """(dataset, variant) pairs to train: the three models of Table 1 and the future generator on Flickr,
     over every scene (per-scene models: :func:`scene_models`)."""
     return [(DATASET, v) for v in (*VARIANTS, FUTURE)] if sources.get(DATASET, "off") != "off" else []

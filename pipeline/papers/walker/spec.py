@@ -116,7 +116,7 @@ REFERENCE: dict[str, dict[str, dict[str, float]]] = {
 """The paper's numbers, table -> row -> column -> value, as printed."""
 
 
-def models(sources: Mapping[str, str]) -> list[tuple[str, str]]:
+def models(sources: Mapping[str, str], sizes: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
     """(dataset, variant) pairs to train: the CVAE and both baselines on UCF101 unless it is off."""
     return [(d, v) for d in DATASETS if sources.get(d, "off") != "off" for v in VARIANTS]
 

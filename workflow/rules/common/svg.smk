@@ -6,6 +6,7 @@ SVG_EVAL = RESULTS / "eval" / "svg"
 SVG_DATASETS = [d for d in svg_spec.DATASETS if dataset_source(d) != "off"]
 SVG_TABLE_DATASET = {name: d for d, (name, _) in svg_spec.TABLES.items()}
 FIGURE_OF_SET = {"synchronized": "fig6", "sharedstart": "fig5"}  # whose sizes each SM-MNIST set reads
+SVG_FIG5_MODEL = svg_spec.fig5_model(SVG)  # the SVG-LP whose samples Fig. 5 shows
 
 
 def svg_model(dataset, variant, seeddir=""):
