@@ -128,7 +128,7 @@ def test_ablation_vaes_change_one_size_and_train_on_the_vaes_schedule() -> None:
     assert {"shapes_zdim_ablation.csv", "shapes_kl_weight_sweep.csv"} <= tables
     demo_sizes = resolve("demo")["crossconv"]
     steps = {d: spec.training_sizes(demo_sizes, d, "ours")["train"]["steps"]["ours"] for d in spec.DATASETS}
-    assert steps == {"shapes": 1500, "sprites": 750, "exercise": 500}  # the demo's Sprites and Exercise sets are small
+    assert steps == {"shapes": 2000, "sprites": 750, "exercise": 500}  # the demo's Sprites and Exercise sets are small
     assert "dataset_steps" not in spec.training_sizes(demo_sizes, "exercise", "ours")["train"]  # only its own steps
     demo = {Path(t).name for t in spec.targets({"shapes": "synthetic"}, Path("r"), demo_sizes)}
     assert "shapes_zdim_ablation.csv" not in demo and "shapes_kl.csv" in demo

@@ -646,7 +646,30 @@ def test_velocity_distributions_and_distance() -> None:
     far = dyn.velocity_table(np.full((10, 3, 2), 4), np.full((10, 3, 2), -4), first_step=0, max_speed=4)
     dist = dyn.velocity_distance(far)
     np.testing.assert_allclose(dist["total_variation"], 1.0)
-    assert list(dist["step"]) == [0, 1, 2]
+    assert list(dist["step"]) == [0, 1, 2] and set(dist["source"]) == {"model"}
+
+
+def test_trivial_velocities_match_the_truth_until_the_hit_and_not_after() -> None:
+    """A shared start moves at (3, -2) until a wall hit after step 4, then at random: carrying the last
+    known velocity on is the truth before the hit (distance 0) and misses after it; stopping misses
+    every future step; the conditioning steps are the truth's for every source."""
+    rng = np.random.default_rng(7)
+    n, steps, n_cond = 200, 8, 3
+    true = np.tile(np.array([3, -2]), (n, steps, 1))
+    true[:, 4:] = rng.integers(-4, 5, size=(n, steps - 4, 2))
+    true[:, 4:][(true[:, 4:] == (3, -2)).all(-1)] = (4, 4)  # no draw repeats the old velocity
+    trivial = dyn.trivial_velocities(true, n_cond)
+    np.testing.assert_array_equal(trivial["constant velocity"][:, : n_cond - 1], true[:, : n_cond - 1])
+    np.testing.assert_array_equal(trivial["no motion"][:, n_cond - 1 :], 0)
+    table = dyn.velocity_table(true, true, first_step=1, max_speed=4, baselines=trivial)
+    tv = dyn.velocity_distance(table).pivot(index="step", columns="source", values="total_variation")
+    np.testing.assert_allclose(tv["model"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(tv.loc[1:4, "constant velocity"], 0.0, atol=1e-12)  # steps 1-4: before the hit
+    np.testing.assert_allclose(tv.loc[5:, "constant velocity"], 1.0)
+    np.testing.assert_allclose(tv.loc[1:n_cond - 1, "no motion"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(tv.loc[n_cond:4, "no motion"], 1.0)
+    with pytest.raises(ValueError, match="n_cond"):
+        dyn.trivial_velocities(true, 1)
 
 
 def test_fig5_batches_fill_up_with_companions_for_batch_statistics() -> None:

@@ -241,8 +241,10 @@ def test_fig5_and_fig6_stages(tmp_path: Path) -> None:
                    tmp_path / f"{variant}.pt")
     table = svg_evaluate.bounce_velocities(tmp_path / "lp1.pt", shared, test_set, tmp_path / "vel.csv", tmp_path / "tv.csv",
                                      sizes, seed=0, device="cpu")
-    assert set(table["source"]) == {"model", "truth"} and set(table["trajectory"]) == {0, 1}
+    trivial = {"constant velocity", "no motion"}  # the futures the samples must beat, scored by the same code
+    assert set(table["source"]) == {"model", "truth", *trivial} and set(table["trajectory"]) == {0, 1}
     distance = pd.read_csv(tmp_path / "tv.csv")
+    assert set(distance["source"]) == {"model", *trivial}
     for k, first_bounce in enumerate((6, 8)):
         truth = table[(table["source"] == "truth") & (table["trajectory"] == k)]
         # one velocity per step (probability 1) up to the hit, spread after it

@@ -84,19 +84,19 @@ SIZES: dict[str, dict[str, Any]] = {
     # 96 training pairs: 500 steps are 80 epochs of it; Sprites' 628 pairs: 750 steps are 19 epochs,
     # its analogy error 138.6 against 131.1 at 1,500 steps and 151.2 at 500, no motion 210.6 (seed
     # 0), in half the time: at 1,500 it held back the Shapes VAE, and so the KL table, by 8 minutes).
-    # The Shapes networks' 1,500 steps of 16 pairs are about the least that keeps Ours below Flow in
-    # every KL column (seed 0; both tried with channels-last weights, another rounding of this model):
-    # at 1,000 steps the squares were a tie (-0.25 [-0.33, +0.00]), at 1,500 steps of 8 pairs the
-    # circles were higher (+0.30 [+0.07, +0.62]) and the squares and triangles ties. The squares' margin
-    # turns with the rounding: at stop 48 the decoder before then, on an AVX2 CPU, tied on them (-0.10
-    # [-0.34, +0.14]); the per-scale decoder on the same CPU did not (-0.47 [-0.64, -0.22]).
+    # The Shapes networks train 2,000 steps of 16 pairs: at 1,500 the squares' margin over Flow turned
+    # with the CPU's kernels (seed 0, the per-scale decoder: lower on an AVX2 CPU, -0.47 [-0.64, -0.22],
+    # a tie on an AVX-512 one, -0.18 [-0.32, +0.08]; the decoder before it tied on AVX2); at 2,000 Ours is
+    # below Flow in every KL column under both kernel sets (squares -0.70 [-0.75, -0.44] with AVX-512,
+    # -0.29 [-0.48, -0.04] with AVX2 kernels forced by ATEN_CPU_CAPABILITY). At 1,000 steps the squares
+    # were a tie; at 1,500 steps of 8 pairs the circles were higher (channels-last weights).
     # eval: samples_per_pair (predictions drawn per test pair), test_pairs (0: all), z_bank (training pairs encoded for the empirical z and the z statistics), neighbours
     # (flow transfer), truth_draws (motions drawn from the generator for p_gt), bootstrap
     # (resamples of test pairs for the intervals), examples (test pairs in the samples figure).
     "smoke": _sizes({"num_scales": 3, "top_scale": 1.0, "maps": 4, "width": 1 / 16, **LOSS}, 4, 8, (2, 1),
                     {"samples_per_pair": 2, "test_pairs": 0, "z_bank": 32, "neighbours": 3, "truth_draws": 2000,
                      "bootstrap": 20, "batch_size": 16, "examples": 2}, False),
-    "demo": _sizes({"num_scales": 4, "top_scale": 2.0, "maps": 16, "width": 1 / 4, **LOSS}, 1500, 16, (250, 50),
+    "demo": _sizes({"num_scales": 4, "top_scale": 2.0, "maps": 16, "width": 1 / 4, **LOSS}, 2000, 16, (250, 50),
                    {"samples_per_pair": 10, "test_pairs": 0, "z_bank": 1000, "neighbours": 10,
                     "truth_draws": 50_000, "bootstrap": 200, "batch_size": 50, "examples": 4}, False,
                    {"sprites": 750, "exercise": 500}),

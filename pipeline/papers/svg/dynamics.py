@@ -7,6 +7,8 @@ samples the bounce rather than blur it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 import torch
@@ -35,17 +37,23 @@ def digit_velocities(frames: np.ndarray, templates: np.ndarray) -> np.ndarray:
 
 
 def velocity_table(
-    model_velocities: np.ndarray, true_velocities: np.ndarray, first_step: int, max_speed: int
+    model_velocities: np.ndarray,
+    true_velocities: np.ndarray,
+    first_step: int,
+    max_speed: int,
+    baselines: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """Empirical distributions of (dx, dy) per step for model samples and ground truth.
+    """Empirical distributions of (dx, dy) per step for model samples, ground truth and trivial futures.
 
     velocities (M, T, 2) with step index ``first_step + t``; speeds beyond ``2 * max_speed``
-    (a lost digit) are clipped into the outermost bins. Long format: source, step, dx, dy,
-    probability (only non-zero cells).
+    (a lost digit) are clipped into the outermost bins. ``baselines``: further sources by name
+    (``trivial_velocities``), so the model's distance from the truth stands beside theirs.
+    Long format: source, step, dx, dy, probability (only non-zero cells).
     """
     lim = 2 * max_speed
     rows = []
-    for source, vel in (("model", model_velocities), ("truth", true_velocities)):
+    sources = {"model": model_velocities, "truth": true_velocities, **(baselines or {})}
+    for source, vel in sources.items():
         vel = np.clip(np.asarray(vel), -lim, lim)
         for t in range(vel.shape[1]):
             cells, counts = np.unique(vel[:, t], axis=0, return_counts=True)
@@ -54,14 +62,36 @@ def velocity_table(
     return pd.DataFrame(rows, columns=["source", "step", "dx", "dy", "probability"])
 
 
+def trivial_velocities(true_velocities: np.ndarray, n_cond: int) -> dict[str, np.ndarray]:
+    """The futures a model must beat, as velocities (N, T-1, 2) beside the true ones.
+
+    Over the conditioning frames every source sees the truth (index t is the motion from frame t
+    to t + 1, so the last one known is ``n_cond - 2``). ``constant velocity`` carries that last
+    known motion on through the wall hit; ``no motion`` stops the digit at the last conditioning
+    frame. Before a hit the first is the truth itself, so a model that samples the bounce must
+    match it there and beat it after.
+    """
+    true_velocities = np.asarray(true_velocities)
+    if not 2 <= n_cond <= true_velocities.shape[1]:
+        raise ValueError(f"trivial velocities need 2 <= n_cond <= {true_velocities.shape[1]} (the steps), got {n_cond}")
+    constant = true_velocities.copy()
+    constant[:, n_cond - 1 :] = true_velocities[:, n_cond - 2 : n_cond - 1]
+    still = true_velocities.copy()
+    still[:, n_cond - 1 :] = 0
+    return {"constant velocity": constant, "no motion": still}
+
+
 def velocity_distance(table: pd.DataFrame) -> pd.DataFrame:
-    """Total variation distance between the model's and the true (dx, dy) distribution per step."""
+    """Total variation distance from the true (dx, dy) distribution per source (model, trivial futures) and step."""
     wide = table.pivot_table(index=["step", "dx", "dy"], columns="source", values="probability", fill_value=0.0)
-    for source in ("model", "truth"):
-        if source not in wide:
-            wide[source] = 0.0
-    tv = (wide["model"] - wide["truth"]).abs().groupby(level="step").sum() / 2
-    return tv.rename("total_variation").reset_index()
+    if "truth" not in wide:
+        wide["truth"] = 0.0
+    parts = []
+    for source in [s for s in dict.fromkeys(table["source"]) if s != "truth"] or ["model"]:
+        model = wide[source] if source in wide else 0.0
+        tv = (model - wide["truth"]).abs().groupby(level="step").sum() / 2
+        parts.append(tv.rename("total_variation").reset_index().assign(source=source))
+    return pd.concat(parts, ignore_index=True)[["source", "step", "total_variation"]]
 
 
 def fig5_velocities(

@@ -21,6 +21,7 @@ from pipeline.papers.svg.dynamics import (
     collision_table,
     fig5_velocities,
     prior_sigma_table,
+    trivial_velocities,
     velocity_distance,
     velocity_table,
 )
@@ -94,7 +95,8 @@ def bounce_velocities(
     """Fig. 5: (dx, dy) distribution per step of SVG-LP samples and of the truth, by template
     matching, per trajectory of the shared-start set (the paper shows three, with different
     impact times); ``step`` t is the motion from frame t to t+1 (1-based). Also the total
-    variation distance between the two per trajectory and step. With batch statistics
+    variation distance from the truth per trajectory and step, of the samples and of the trivial
+    futures (``trivial_velocities``: constant velocity, no motion). With batch statistics
     (``bn_at_test: train``) each batch of a trajectory's sequences is filled up with ordinary
     single-digit sequences of the test digits (``fig5_velocities``' companions)."""
 
@@ -122,7 +124,8 @@ def bounce_velocities(
             bn_mode=str(sizes["conventions"]["bn_at_test"]), companions=companions,
         )
         first_bounce = int(np.flatnonzero(bounces[rows[0]].any(-1))[0]) + 1  # 1-based frame of the wall hit
-        table = velocity_table(model_vel, true_vel, first_step=1, max_speed=int(config["max_speed"]))
+        table = velocity_table(model_vel, true_vel, first_step=1, max_speed=int(config["max_speed"]),
+                               baselines=trivial_velocities(true_vel, model.cfg.n_past))
         distance = velocity_distance(table)
         for part in (table, distance):
             part.insert(0, "trajectory", int(k))
