@@ -43,6 +43,7 @@ class Member:
     rule: str
     threads: int = 1
     resources: dict[str, str] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
 
     def asked(self, name: str, default: int = 0) -> int:
         value = self.resources.get(name, "")
@@ -101,9 +102,13 @@ def parse_requests(log_text: str) -> dict[int, Request]:
     """SLURM job id -> what Snakemake asked for, from the log of a ``--executor slurm`` run.
 
     Snakemake announces a batch of jobs, then submits them: a job block (``rule NAME:`` with indented
-    ``jobid: N``, ``threads:``, ``resources:``) is submitted as ``Job N has been submitted with SLURM
-    jobid S``; a group block (``Group job NAME (jobs in lexicogr. order):`` then its members' job
-    blocks) as ``Job <group uuid> has been submitted ...``, in the order the groups were announced.
+    ``output:``, ``jobid: N``, ``threads:``, ``resources:``) is submitted as ``Job N has been submitted
+    with SLURM jobid S (log: PATH)``; a group block (``Group job NAME (jobs in lexicogr. order):`` then
+    its members' job blocks) as ``Job <group uuid> has been submitted ...``. The uuid names no member,
+    and the plugin submits from several threads, so groups are not submitted in the order they were
+    announced: a group submission is matched to the announced group whose members' outputs its SLURM
+    log names (the job's own Snakemake prints every member's ``output:``), in announced order only
+    when that log cannot be read.
     """
     members: dict[str, Member] = {}
     groups: list[list[str]] = []
@@ -119,6 +124,8 @@ def parse_requests(log_text: str) -> dict[int, Request]:
         elif match := re.match(r"(?:localrule|rule|checkpoint|localcheckpoint) (\w+):$", stripped):
             current = Member(match.group(1))
             in_group = in_group and indented
+        elif current is not None and stripped.startswith("output: "):
+            current.outputs = tuple(stripped[len("output: "):].split(", "))
         elif current is not None and stripped.startswith("jobid: "):
             members[stripped.split()[1]] = current
             if in_group:
@@ -127,11 +134,29 @@ def parse_requests(log_text: str) -> dict[int, Request]:
             current.threads = int(stripped.split()[1])
         elif current is not None and stripped.startswith("resources: "):
             current.resources = _resources(stripped[len("resources: "):])
-        elif match := re.match(r"Job (\S+) has been submitted with SLURM jobid (\d+)", stripped):
+        elif match := re.match(r"Job (\S+) has been submitted with SLURM jobid (\d+)(?: \(log: (.+)\))?", stripped):
             job, slurm_id = match.group(1), int(match.group(2))
-            ids = [job] if job in members else groups.pop(0) if groups else []
+            if job in members:
+                ids = [job]
+            else:
+                ids = groups.pop(_submitted_group(groups, members, match.group(3))) if groups else []
             requests[slurm_id] = Request(slurm_id, [members[i] for i in ids])
     return requests
+
+
+def _submitted_group(groups: list[list[str]], members: dict[str, Member], slurm_log: str | None) -> int:
+    """Which announced group a group submission is: the first whose members' outputs its SLURM log
+    names; the first announced when the log cannot be read or matches none."""
+    path = Path(slurm_log) if slurm_log else None
+    if path is None or not path.is_file():
+        return 0
+    named = {out for line in path.read_text(errors="replace").splitlines()
+             if (text := line.strip()).startswith("output: ") for out in text[len("output: "):].split(", ")}
+    for index, group in enumerate(groups):
+        outputs = {out for i in group for out in members[i].outputs}
+        if outputs and outputs <= named:
+            return index
+    return 0
 
 
 def _minutes(limit: str) -> int:

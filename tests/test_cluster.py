@@ -116,6 +116,26 @@ def test_checker_flags_a_job_that_got_less_than_its_rule_asked(tmp_path: Path) -
     assert jobs.loc[18, "ok"]
 
 
+def test_group_submissions_are_matched_by_the_outputs_their_slurm_logs_name(tmp_path: Path) -> None:
+    """The plugin submits from several threads, so the second group announced can go out first: each
+    group submission is the group whose members' outputs its own SLURM log names."""
+    def block(rule: str, jobid: int, out: str) -> str:
+        return (f"    rule {rule}:\n        output: {out}\n        jobid: {jobid}\n"
+                f"        resources: mem_mb=1500, runtime=10\n")
+    log = ("Group job shard (jobs in lexicogr. order):\n" + block("clips_cut", 1, "a/shard-0.zarr")
+           + block("stabilize_shard", 2, "a/stab-0.zarr")
+           + "Group job shard (jobs in lexicogr. order):\n" + block("clips_cut", 3, "kth/shard-0.zarr"))
+    (tmp_path / "40.log").write_text("rule clips_cut:\n    output: kth/shard-0.zarr\n")
+    (tmp_path / "41.log").write_text("    output: a/shard-0.zarr\n    output: a/stab-0.zarr\n")
+    log += (f"Job 62c3 has been submitted with SLURM jobid 40 (log: {tmp_path / '40.log'}).\n"
+            f"Job 32fb has been submitted with SLURM jobid 41 (log: {tmp_path / '41.log'}).\n")
+    requests = parse_requests(log)
+    assert [m.rule for m in requests[40].members] == ["clips_cut"]
+    assert [m.rule for m in requests[41].members] == ["clips_cut", "stabilize_shard"]
+    unreadable = parse_requests(log.replace(str(tmp_path), str(tmp_path / "gone")))
+    assert len(unreadable[40].members) == 2  # no log to read: the order they were announced in
+
+
 def test_tables_compare_byte_for_byte_and_name_the_odd_ones(tmp_path: Path) -> None:
     for side in ("a", "b"):
         (tmp_path / side / "tables" / "seed1").mkdir(parents=True)
