@@ -2,7 +2,7 @@
 # SLURM self-test: a real single-node SLURM on this Debian machine, the smoke graph run through
 # profiles/slurm as a cluster user would, checked from SLURM's own record of every job.
 #
-#   sudo bash cluster/slurm_selftest.sh [WORKDIR]        (default /tmp/slurm-selftest; about 70 min on 2 shared cores)
+#   sudo bash cluster/slurm_selftest.sh [WORKDIR]        (default /tmp/slurm-selftest; about 30 min on 2 cores, stop 50; 70 under load at stop 22)
 #   SELFTEST_PHASES=resume sudo -E bash cluster/slurm_selftest.sh   # one phase: graph or resume
 #
 # 1. installs slurm-wlm + munge from Debian when missing (apt-get);
