@@ -152,10 +152,10 @@ if [[ " $phases " == *" resume "* ]]; then
 # resumes from checkpoint.pt, until it finishes. pipeline.slurm_check --resume-log reads slurmctld's
 # records and the kept SLURM logs.
 echo "== a training job under a 2-minute time limit ($(date +%T))"
-steps=${RESUME_STEPS:-400}   # ~0.5 s a step on this machine: three or more attempts
+steps=${RESUME_STEPS:-5000}  # 0.04 s a step at stop 50 (2-3 attempts), 0.5 s at stop 22 under load: set it for 2+ attempts
 : > "$WORK/resume.log"
 nice -n 10 "$VENV/bin/snakemake" --profile "$PROFILE" "$WORK/resume/results/models/svg/smmnist/lp/model.pt" \
-    --set-resources train_model:runtime=2 train_model:slurm_partition=gpu --retries 12 \
+    --set-resources train_model:runtime=2 train_model:slurm_partition=gpu --retries 30 \
     --config scale=smoke "papers=[svg]" data_root="$WORK/resume/data" results_root="$WORK/resume/results" \
     "overrides={svg: {smmnist: {train: {steps: $steps, checkpoint_every: 5}}}}" >> "$WORK/resume.log" 2>&1 \
     || { tail -50 "$WORK/resume.log"; echo "the time-limit run failed: $WORK/resume.log" >&2; exit 1; }
