@@ -88,8 +88,7 @@ def velocity_distance(table: pd.DataFrame) -> pd.DataFrame:
         wide["truth"] = 0.0
     parts = []
     for source in [s for s in dict.fromkeys(table["source"]) if s != "truth"] or ["model"]:
-        model = wide[source] if source in wide else 0.0
-        tv = (model - wide["truth"]).abs().groupby(level="step").sum() / 2
+        tv = (wide.get(source, 0.0) - wide["truth"]).abs().groupby(level="step").sum() / 2
         parts.append(tv.rename("total_variation").reset_index().assign(source=source))
     return pd.concat(parts, ignore_index=True)[["source", "step", "total_variation"]]
 
