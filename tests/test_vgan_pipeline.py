@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from smoke_graph import REPO, planned_rules, run_paper
 
 from pipeline.papers import sizes as resolve
@@ -22,6 +23,11 @@ from pipeline.papers.vgan import train as vgan_train
 from pipeline.papers.vgan.data import held_out_videos, split_sets, vgan_clips
 from pipeline.papers.vgan.evaluate import write_samples
 from pipeline.papers.vgan.futures import write_futures
+from pipeline.papers.vgan.judge_sets import (
+    judge_by_training_set,
+    read_config,
+    training_sets,
+)
 from pipeline.papers.vgan.model import Generator, VGANConfig
 from pipeline.papers.vgan.samples import COMPARE, JUDGE, read_samples
 from pipeline.papers.vgan.tables import (
@@ -31,6 +37,7 @@ from pipeline.papers.vgan.tables import (
     scene_column,
 )
 from pipeline.shards import SPLITS, open_shard, summarize_shards, write_shard
+from pipeline.torch_setup import configure_torch
 from pipeline.training import load_model
 
 SMOKE = resolve("smoke")["vgan"]
@@ -180,6 +187,28 @@ def test_autoencoder_writes_its_gmm_and_every_model_samples(tmp_path: Path) -> N
 # ----------------------------------------------------------------------------- the graph
 
 
+def test_judge_sets_read_the_runs_config_files_in_order_and_cover_every_pairing(tmp_path: Path) -> None:
+    base, run = tmp_path / "config.yaml", tmp_path / "run.yaml"
+    base.write_text("scale: demo\nseed: 0\ndata_root: data\nresults_root: results\noverrides: {vgan: {eval: {samples: 8}}}\n")
+    run.write_text("scale: smoke\nresults_root: /elsewhere\noverrides: {vgan: {data: {size: 16}}}\n")
+    config = read_config([base, run])
+    assert config["scale"] == "smoke" and config["results_root"] == "/elsewhere" and config["data_root"] == "data"
+    assert config["overrides"] == {"vgan": {"eval": {"samples": 8}, "data": {"size": 16}}}  # merged, as Snakemake does
+    run.write_text("- a list\n")
+    with pytest.raises(ValueError, match="run.yaml"):
+        read_config([base, run])
+    run.write_text("scale: smoke\ndata_root: d\n")
+    with pytest.raises(KeyError, match="results_root"):
+        read_config([run])
+    sets = training_sets()
+    assert sets["pooled"] == spec.VARIANTS and len(sets) == 1 + 3 + 3
+    for a, b in spec.PAIRINGS:  # every pairing of two models has a judge trained on exactly those two
+        if "real" not in (a, b):
+            assert any(set(models) == {a, b} for models in sets.values())
+    with pytest.raises(FileNotFoundError, match="twostream_samples.zarr"):
+        judge_by_training_set({"scale": "smoke", "data_root": str(tmp_path), "results_root": str(tmp_path)}, tmp_path)
+
+
 def test_mean_over_scenes_averages_the_scenes_with_a_narrower_interval() -> None:
     rows = [{"row": "two-stream over AE", "column": scene_column(s), "ours": v, "low": v - 10, "high": v + 10,
              "pairs": 4} for s, v in (("beach", 80.0), ("golf", 60.0))]
@@ -232,6 +261,21 @@ def test_smoke_graph_writes_table_1_by_the_automatic_judge(tmp_path: Path) -> No
               for name in ("judge", "judge-diagonal")}
     assert judges["judge-diagonal"]["scene"] == "diagonal" and judges["judge"]["scene"] is None
     assert judges["judge-diagonal"]["sets"]["real_compare"] < judges["judge"]["sets"]["real_compare"]  # its clips only
+    assert judges["judge"]["judge"]["trained_on"] == list(spec.VARIANTS)
+    assert judges["judge"]["judge"]["generated_clips"] == len(spec.VARIANTS) * SMOKE["eval"]["judge_samples"]
+    # Table 1 again by judges that learn from other generated clips: the pooled one is the graph's judge
+    config = {"scale": "smoke", "seed": 0, "overrides": yaml.safe_load(scenes.read_text())["overrides"],
+              "data_root": str(tmp_path / "data"), "results_root": str(tmp_path / "results")}
+    threads = torch.get_num_threads()
+    configure_torch(1)  # as the graph's judge job
+    try:
+        again = judge_by_training_set(config, tmp_path / "judge_sets", {"pooled": spec.VARIANTS, "only ae": ("ae",)})
+    finally:
+        torch.set_flush_denormal(False)
+        torch.set_num_threads(threads)
+    assert again["pooled"] == dict(zip(pooled["row"], pooled["ours"]))
+    only_ae = json.loads((tmp_path / "judge_sets" / "judge-only-ae.json").read_text())["judge"]
+    assert only_ae["trained_on"] == ["ae"] and only_ae["generated_clips"] == SMOKE["eval"]["judge_samples"]
     scene_log = (tmp_path / "results" / "logs" / "train" / "vgan" / "flickr" / "twostream-diagonal.log").read_text()
     pooled_log = (tmp_path / "results" / "logs" / "train" / "vgan" / "flickr" / "twostream.log").read_text()
     assert _training_clips(scene_log) < _training_clips(pooled_log)

@@ -157,15 +157,21 @@ def _embedding(judge: VideoJudge, feature_net: Path | None,
 
 
 def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str, Any], seed: int,
-                  out_json: Path, feature_net: Path | None = None) -> dict[str, Any]:
+                  out_json: Path, feature_net: Path | None = None,
+                  trained_on: Sequence[str] = VARIANTS) -> dict[str, Any]:
     """Train the judge, score Table 1's pairings and the control, and measure every source -> JSON.
 
     FD and KID are measured in the pooled features of ``feature_net`` (the action classifier the
     project trains on the action data, ``action.py``) when given, else in the judge's own.
+    ``trained_on``: the models whose judge samples the judge learns from; Table 1's judge learns
+    from every model's, since a judge never shown a model's samples misses its faults (trained on
+    one model's alone, it calls the others' clips as real as real ones: ``judge_sets``).
     """
     missing = [v for v in VARIANTS if v not in samples]
     if missing:
         raise KeyError(f"vgan judge needs samples of every model; missing {missing}")
+    if not trained_on or set(trained_on) - set(VARIANTS):
+        raise ValueError(f"the judge trains on samples of some of {', '.join(VARIANTS)}, not {list(trained_on)}")
     e = sizes["eval"]
     n_boot, batch = int(e["bootstrap"]), int(e["batch_size"])
     real = vgan_clips(summary, sizes["data"])
@@ -173,8 +179,9 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
     fakes = {v: {s: _clips(read_samples(samples[v], s)) for s in (COMPARE, JUDGE)} for v in VARIANTS}
     cfg = JudgeConfig(width=int(e["judge"]["width"]), steps=int(e["judge"]["steps"]),
                       batch_size=int(e["judge"]["batch_size"]), lr=float(e["judge"]["lr"]), seed=seed)
-    pooled = torch.cat([fakes[v][JUDGE] for v in VARIANTS])
-    log.info("judge: %d real vs %d generated training clips, %s", len(real_judge), len(pooled), cfg)
+    pooled = torch.cat([fakes[v][JUDGE] for v in trained_on])
+    log.info("judge: %d real vs %d generated training clips (%s), %s", len(real_judge), len(pooled),
+             ", ".join(trained_on), cfg)
     judge = train_judge(real_judge, pooled, cfg)
 
     compare = {**{v: fakes[v][COMPARE] for v in VARIANTS}, "real": real_compare}
@@ -209,7 +216,8 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
         statistics[source] = stats
     record = {
         "judged_by": JUDGED_BY, "scene": sizes["data"].get("scene"), "preference": rows, "statistics": statistics,
-        "judge": {**cfg.__dict__, "real_clips": len(real_judge), "generated_clips": len(pooled)},
+        "judge": {**cfg.__dict__, "real_clips": len(real_judge), "generated_clips": len(pooled),
+                  "trained_on": list(trained_on)},
         "feature_space": feature_space,
         "sets": {"real_compare": len(real_compare), **{v: len(compare[v]) for v in VARIANTS}},
         "model_provenance": [dict(open_shard(samples[v]).attrs["model_provenance"]) for v in VARIANTS],
