@@ -21,7 +21,7 @@ from pipeline.papers import sizes as resolve
 from pipeline.papers.vgan import spec
 from pipeline.papers.vgan import train as vgan_train
 from pipeline.papers.vgan.data import held_out_videos, split_sets, vgan_clips
-from pipeline.papers.vgan.evaluate import write_samples
+from pipeline.papers.vgan.evaluate import judge_samples, write_samples
 from pipeline.papers.vgan.futures import write_futures
 from pipeline.papers.vgan.judge_sets import (
     judge_by_training_set,
@@ -205,6 +205,9 @@ def test_judge_sets_read_the_runs_config_files_in_order_and_cover_every_pairing(
     for a, b in spec.PAIRINGS:  # every pairing of two models has a judge trained on exactly those two
         if "real" not in (a, b):
             assert any(set(models) == {a, b} for models in sets.values())
+    for wrong in ((), ("ae", "real")):  # real clips are the other side of the judge's training, never a model
+        with pytest.raises(ValueError, match="the judge trains on samples"):
+            judge_samples({v: tmp_path for v in spec.VARIANTS}, tmp_path, {}, 0, tmp_path / "j.json", trained_on=wrong)
     with pytest.raises(FileNotFoundError, match="twostream_samples.zarr"):
         judge_by_training_set({"scale": "smoke", "data_root": str(tmp_path), "results_root": str(tmp_path)}, tmp_path)
 

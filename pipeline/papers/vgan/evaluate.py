@@ -165,7 +165,7 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
     project trains on the action data, ``action.py``) when given, else in the judge's own.
     ``trained_on``: the models whose judge samples the judge learns from; Table 1's judge learns
     from every model's, since a judge never shown a model's samples misses its faults (trained on
-    one model's alone, it calls the others' clips as real as real ones: ``judge_sets``).
+    one model's alone, it scores the others' clips as real as real ones or more: ``judge_sets``).
     """
     missing = [v for v in VARIANTS if v not in samples]
     if missing:
