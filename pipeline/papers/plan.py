@@ -77,7 +77,10 @@ def load_config(configfiles: Sequence[str | Path], overrides: Sequence[str]) -> 
     (values read as YAML, ``--config`` style), nested dicts merged."""
     config: dict[str, Any] = {}
     for path in configfiles:
-        config = _merge(config, yaml.safe_load(Path(path).read_text()) or {})
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(loaded, Mapping):
+            raise ValueError(f"{path}: a config file holds a mapping of keys, not a {type(loaded).__name__}")
+        config = _merge(config, loaded)
     for pair in overrides:
         if "=" not in pair:
             raise ValueError(f"--config {pair!r}: expected key=value")

@@ -9,7 +9,7 @@ rule vgan_samples:
     input:
         model=vgan_model("{variant}", "{seeddir}"),
     output:
-        directory(VGAN_EVAL / "{seeddir}{variant}_samples.zarr"),
+        directory(vgan_spec.samples_path(VGAN_EVAL, "{variant}", "{seeddir}")),
     wildcard_constraints:
         variant="|".join(VGAN_MODEL_NAMES),
     params:
@@ -35,7 +35,7 @@ rule vgan_judge:
     wildcard_constraints:
         scene=f"(-{vgan_spec.SCENE_NAME})?",  # judge.json: every video; judge-<scene>.json: one scene's models
     params:
-        sizes=lambda w: {"data": vgan_spec.data_sizes(VGAN, w.scene.lstrip("-")), "eval": VGAN["eval"]},
+        sizes=lambda w: vgan_spec.judge_sizes(VGAN, w.scene.lstrip("-")),
         variants=list(VGAN_VARIANTS),
         seed=run_seed,
     priority: PRIORITY["train"]
@@ -103,7 +103,7 @@ rule vgan_generations_figure:
 
 rule vgan_streams_figure:
     input:
-        VGAN_EVAL / "twostream_samples.zarr",
+        vgan_spec.samples_path(VGAN_EVAL, "twostream"),
     output:
         figure=report(RESULTS / "figures" / "vgan_streams.png", caption="../report/vgan/streams.rst", category="vgan"),
         gif=report(RESULTS / "figures" / "vgan_streams.gif", caption="../report/vgan/streams_gif.rst", category="vgan"),
@@ -124,7 +124,7 @@ rule vgan_futures:
         model=vgan_model(vgan_spec.FUTURE, "{seeddir}"),
         summary=VGAN_SUMMARY,
     output:
-        directory(VGAN_EVAL / "{seeddir}future_samples.zarr"),
+        directory(vgan_spec.samples_path(VGAN_EVAL, vgan_spec.FUTURE, "{seeddir}")),
     params:
         sizes={"data": VGAN["data"], "eval": {"batch_size": VGAN["eval"]["batch_size"]}},
     resources:
@@ -139,7 +139,7 @@ rule vgan_futures:
 
 rule vgan_futures_figure:
     input:
-        VGAN_EVAL / "future_samples.zarr",
+        vgan_spec.samples_path(VGAN_EVAL, vgan_spec.FUTURE),
     output:
         figure=report(RESULTS / "figures" / "vgan_futures.png", caption="../report/vgan/futures.rst", category="vgan"),
         gif=report(RESULTS / "figures" / "vgan_futures.gif", caption="../report/vgan/futures_gif.rst", category="vgan"),
@@ -158,7 +158,7 @@ rule vgan_futures_figure:
 rule vgan_motion:
     input:
         **vgan_samples(seeddir="{seeddir}"),
-        future=VGAN_EVAL / "{seeddir}future_samples.zarr",
+        future=vgan_spec.samples_path(VGAN_EVAL, vgan_spec.FUTURE, "{seeddir}"),
         summary=VGAN_SUMMARY,
         sources=[DATA / "sources" / f"{VGAN_DATASET}.json"],
     output:

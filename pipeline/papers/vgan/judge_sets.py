@@ -7,9 +7,9 @@ one sees whether a verdict is the pooled set's mix or a judge blind to a model's
 Each judge's record goes to ``<out>/judge-<set>.json`` (FD / KID there are in the judge's own
 features, not the action classifier's of the graph's table). Scenes' own models are not covered.
 
-    .venv/bin/python -m pipeline.papers.vgan.judge_sets --configfile config.yaml run.yaml [--out DIR]
+    .venv/bin/python -m pipeline.papers.vgan.judge_sets --configfile config.yaml run.yaml [--config k=v ...] [--out DIR]
 
-The config files are the run's (same order: later ones win), for its scale, overrides, seed and roots.
+The config files and pairs are the run's (same order: later ones win), for its scale, overrides, seed and roots.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-import yaml
-from snakemake.utils import update_config
-
 from pipeline import papers
+from pipeline.papers.plan import load_config
 from pipeline.papers.vgan import spec
 from pipeline.papers.vgan.evaluate import judge_samples
 from pipeline.torch_setup import configure_torch
@@ -37,14 +35,9 @@ def training_sets() -> dict[str, tuple[str, ...]]:
     return sets
 
 
-def read_config(paths: Sequence[Path]) -> dict[str, Any]:
-    """The run's config from its files, merged as Snakemake merges ``--configfile``s."""
-    config: dict[str, Any] = {}
-    for path in paths:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: a config file holds a mapping of keys, not {type(loaded).__name__}")
-        update_config(config, loaded)
+def read_config(paths: Sequence[Path], pairs: Sequence[str] = ()) -> dict[str, Any]:
+    """The run's config from its files and ``key=value`` pairs, as Snakemake builds it, with the keys this needs."""
+    config = load_config(paths, pairs)
     for key in ("scale", "data_root", "results_root"):
         if key not in config:
             raise KeyError(f"{', '.join(map(str, paths))}: no {key!r}")
@@ -54,10 +47,9 @@ def read_config(paths: Sequence[Path]) -> dict[str, Any]:
 def judge_by_training_set(config: Mapping[str, Any], out: Path,
                           sets: Mapping[str, Sequence[str]] | None = None) -> dict[str, dict[str, float]]:
     """Table 1 (percent, each pairing and the control) by a judge trained on each set -> {set: {row: rate}}."""
-    vgan = papers.sizes(str(config["scale"]), config.get("overrides"))["vgan"]
-    sizes = {"data": spec.data_sizes(vgan, ""), "eval": vgan["eval"]}
-    evaluated = Path(config["results_root"]) / "eval" / "vgan" / spec.DATASET
-    samples = {v: evaluated / f"{v}_samples.zarr" for v in spec.VARIANTS}
+    sizes = spec.judge_sizes(papers.sizes(str(config["scale"]), config.get("overrides"))["vgan"])
+    evaluation = spec.evaluation_dir(Path(config["results_root"]))
+    samples = {v: spec.samples_path(evaluation, v) for v in spec.VARIANTS}
     absent = [str(p) for p in samples.values() if not p.is_dir()]
     if absent:
         raise FileNotFoundError(f"no samples at {', '.join(absent)}: run the graph's vgan part first "
@@ -77,11 +69,12 @@ def judge_by_training_set(config: Mapping[str, Any], out: Path,
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configfile", nargs="+", type=Path, required=True, help="the run's config files, in its order")
+    parser.add_argument("--config", nargs="*", default=[], help="the run's key=value overrides, as snakemake's")
     parser.add_argument("--out", type=Path, help="folder of the judges' records (default <results_root>/eval/vgan/judge_sets)")
     args = parser.parse_args(argv)
-    config = read_config(args.configfile)
+    config = read_config(args.configfile, args.config)
     configure_torch(1)
-    judge_by_training_set(config, args.out or Path(config["results_root"]) / "eval" / "vgan" / "judge_sets")
+    judge_by_training_set(config, args.out or Path(config["results_root"]) / "eval" / spec.PAPER / "judge_sets")
 
 
 if __name__ == "__main__":

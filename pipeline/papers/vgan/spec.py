@@ -239,6 +239,21 @@ def data_sizes(sizes: Mapping[str, Any], scene: str | None = None) -> dict[str, 
     return {**sizes["data"], **({"scene": scene} if scene else {})}
 
 
+def judge_sizes(sizes: Mapping[str, Any], scene: str | None = None) -> dict[str, Any]:
+    """What a judge reads: the clip sizes and hold-outs of its videos (one scene's or every video's) and the evaluation's."""
+    return {"data": data_sizes(sizes, scene), "eval": sizes["eval"]}
+
+
+def evaluation_dir(results_root: Path) -> Path:
+    """Where vgan's samples and judges go: ``<results_root>/eval/vgan/flickr``."""
+    return Path(results_root) / "eval" / PAPER / DATASET
+
+
+def samples_path(evaluation: Path, variant: str, seeddir: str = "", scene: str | None = None) -> Path:
+    """The samples shard of a model (``variant``, or its ``scene``'s own) in ``evaluation_dir``."""
+    return Path(evaluation) / f"{seeddir}{scene_variant(variant, scene)}_samples.zarr"
+
+
 def scene_models(scene_names: Sequence[str]) -> list[tuple[str, str]]:
     """(dataset, variant) pairs of the per-scene models of Table 1."""
     return [(DATASET, scene_variant(v, s)) for s in scene_names for v in VARIANTS]

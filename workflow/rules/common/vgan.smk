@@ -4,7 +4,7 @@ from pipeline.papers.vgan import spec as vgan_spec
 VGAN = SIZES["vgan"]
 VGAN_DATASET = vgan_spec.DATASET
 VGAN_VARIANTS = vgan_spec.VARIANTS
-VGAN_EVAL = RESULTS / "eval" / "vgan" / VGAN_DATASET
+VGAN_EVAL = vgan_spec.evaluation_dir(RESULTS)
 VGAN_SUMMARY = vgan_spec.stabilized_summary(DATA, VGAN_DATASET)
 VGAN_SCENES = vgan_spec.scenes(config["datasets"].get(VGAN_DATASET, {}))
 VGAN_MODEL_NAMES = [*VGAN_VARIANTS, *(v for _, v in vgan_spec.scene_models(VGAN_SCENES))]
@@ -17,7 +17,7 @@ def vgan_model(variant, seeddir=""):
 
 def vgan_samples(variants=VGAN_VARIANTS, seeddir="", scene=None):
     """Samples of Table 1's models by variant: the models over every video, or ``scene``'s own."""
-    return {v: VGAN_EVAL / f"{seeddir}{vgan_spec.scene_variant(v, scene)}_samples.zarr" for v in variants}
+    return {v: vgan_spec.samples_path(VGAN_EVAL, v, seeddir, scene) for v in variants}
 
 
 def vgan_judge_inputs(wildcards):
