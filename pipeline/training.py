@@ -441,6 +441,12 @@ def load_model(path: Path, build: Callable[[dict], torch.nn.Module], module: str
     return model.eval()
 
 
+def saved_modules(path: Path) -> list[str]:
+    """The names of the networks a ``model.pt`` holds (its trainable's ``modules()``)."""
+    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
+    return sorted(saved.get("state_dicts", {}))
+
+
 def model_provenance(path: Path) -> dict[str, Any]:
     """What made a ``model.pt`` (its ``provenance`` record)."""
     saved = torch.load(Path(path), map_location="cpu", weights_only=True)

@@ -12,6 +12,7 @@ from pipeline.papers.vgan.gan import (
     AutoencoderObjective,
     CodeGMM,
     VideoGAN,
+    average_exponent,
     encode_clips,
     sample_autoencoder,
 )
@@ -113,6 +114,62 @@ def test_future_generation_learns_the_first_frame() -> None:
     assert futures.shape == batch.shape
     with pytest.raises(TypeError):
         gan.sample(2)
+
+
+def test_averaged_generator_is_the_power_function_average_of_the_live_one() -> None:
+    """After each step t (1-based) the average is decay * average + (1 - decay) * live with decay
+    (1 - 1/t)^(gamma + 1), weights and batch-norm statistics alike; D plays the live generator
+    (the game is the plain one's to the bit); samples come from the average."""
+    torch.manual_seed(0)
+    plain = VideoGAN(Generator(TINY), Discriminator(TINY))
+    torch.manual_seed(0)
+    gan = VideoGAN(Generator(TINY), Discriminator(TINY), average=0.15)
+    gamma = average_exponent(0.15)
+    assert "generator_average" not in plain.modules() and set(gan.optimizers()) == {"generator", "discriminator"}
+    expected = {k: v.clone() for k, v in gan.generator.state_dict().items()}
+    for step in range(12):
+        torch.manual_seed(100 + step)
+        plain.training_step(clips(4, seed=step), step)
+        torch.manual_seed(100 + step)
+        gan.training_step(clips(4, seed=step), step)
+        decay = (1 - 1 / (step + 1)) ** (gamma + 1)
+        for name, value in gan.generator.state_dict().items():
+            expected[name] = decay * expected[name] + (1 - decay) * value if value.is_floating_point() else value
+    for a, b in zip(plain.generator.parameters(), gan.generator.parameters(), strict=True):
+        assert torch.equal(a, b)  # averaging leaves the game alone
+    average = gan.modules()["generator_average"].state_dict()
+    for name, value in expected.items():
+        torch.testing.assert_close(average[name], value, rtol=1e-5, atol=1e-6)
+    first = next(name for name, value in average.items() if value.is_floating_point())
+    assert not torch.equal(average[first], gan.generator.state_dict()[first])  # an average, not a copy
+    assert not any(p.requires_grad for p in gan.generator_average.parameters())
+    assert torch.equal(gan.sample(2, seed=3), _eval_clips(gan.generator_average, 2, seed=3))
+
+
+@pytest.mark.parametrize("gamma", [0.0, 2.0, 9.0])
+def test_average_width_gives_the_exponent_whose_weights_have_that_width(gamma: float) -> None:
+    """sigma_rel is the standard deviation of the weights ~ s^gamma over training time [0, 1]: computed
+    here from the discrete weights the update gives after 2,000 steps."""
+    steps = 2000
+    weights = np.zeros(steps)  # weight of step s's iterate in the average after the last step
+    for s in range(steps):
+        decay = (1 - 1 / (s + 1)) ** (gamma + 1)
+        weights *= decay
+        weights[s] = 1 - decay
+    t = (np.arange(steps) + 1) / steps
+    mean = float((weights * t).sum())
+    width = float(np.sqrt((weights * (t - mean) ** 2).sum()))
+    assert weights.sum() == pytest.approx(1.0)
+    assert average_exponent(width) == pytest.approx(gamma, abs=0.05)
+    with pytest.raises(ValueError, match="average"):
+        average_exponent(0.3)  # wider than a uniform mean
+
+
+def _eval_clips(generator: Generator, n: int, seed: int) -> torch.Tensor:
+    z = torch.randn(n, generator.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
+    generator.eval()
+    with torch.no_grad():
+        return generator(z).permute(0, 2, 1, 3, 4)
 
 
 def test_samples_are_seeded_and_leave_training_mode_alone() -> None:

@@ -23,6 +23,7 @@ from pipeline.papers.vgan import train as vgan_train
 from pipeline.papers.vgan.data import held_out_videos, split_sets, vgan_clips
 from pipeline.papers.vgan.evaluate import judge_samples, write_samples
 from pipeline.papers.vgan.futures import write_futures
+from pipeline.papers.vgan.gan import AVERAGE_MODULE
 from pipeline.papers.vgan.judge_sets import (
     judge_by_training_set,
     read_config,
@@ -84,6 +85,11 @@ def test_paper_preset_is_the_papers_and_jobs_read_only_their_sizes() -> None:
     assert [v for _, v in spec.models({"flickr": "synthetic"})] == [*spec.VARIANTS, spec.FUTURE]
     future = spec.training_sizes(paper, "flickr", spec.FUTURE)  # main_conditional.lua: batch 32, L1 x 10, no mask prior
     assert future["train"]["batch_size"] == 32 and "mask_penalty" not in future["train"]
+    assert paper["train"]["average"] == 0  # the authors sample the last generator
+    assert SMOKE["train"]["average"] > 0  # the demo's averaged generator, tested in the smoke graph
+    more["train"]["average"] = 0.2
+    assert spec.training_sizes(more, "flickr", "ae") == spec.training_sizes(SMOKE, "flickr", "ae")
+    assert spec.training_sizes(more, "flickr", "twostream") != spec.training_sizes(SMOKE, "flickr", "twostream")
     assert future["future"] == {"base": 128, "first_frame_weight": 10.0, "first_frame_norm": "l1"}
     assert spec.training_sizes(more, "flickr", spec.FUTURE) == spec.training_sizes(SMOKE, "flickr", spec.FUTURE)
     assert {spec.pairing_row(a, b) for a, b in spec.PAIRINGS} == set(spec.REFERENCE["vgan_preference"])
@@ -142,12 +148,13 @@ def test_real_hold_outs_are_whole_videos_disjoint_and_stable() -> None:
 def test_gan_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     inputs = {"summary": str(write_stabilized(tmp_path / "data"))}
     sizes = copy.deepcopy(SMOKE)
-    sizes["train"].update(steps={"twostream": 3, "onestream": 3, "ae": 3}, checkpoint_every=1)
+    sizes["train"].update(steps={"twostream": 3, "onestream": 3, "ae": 3}, checkpoint_every=1, average=0.1,
+                          lr=0.05)  # big steps, so the average and the last weights give other uint8 samples
     whole = jobs.train("vgan", "flickr", "twostream", inputs, tmp_path / "whole", sizes, seed=1)
     with jobs.killed_after_checkpoint(2):
         jobs.train("vgan", "flickr", "twostream", inputs, tmp_path / "resumed", sizes, seed=1)
     resumed = jobs.train("vgan", "flickr", "twostream", inputs, tmp_path / "resumed", sizes, seed=1)
-    for module in ("generator", "discriminator"):
+    for module in ("generator", "discriminator", AVERAGE_MODULE):
         a = torch.load(whole, weights_only=True)["state_dicts"][module]
         b = torch.load(resumed, weights_only=True)["state_dicts"][module]
         for key, value in a.items():
@@ -156,6 +163,16 @@ def test_gan_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     assert list(log["step"]) == [1, 2, 3] and {"loss_d", "loss_g", "mask_l1"} <= set(log.columns)
     generator = load_model(resumed, vgan_train.build_generator, module="generator")
     assert isinstance(generator, Generator) and generator.cfg.frames == SMOKE["data"]["frames"]
+    # the samples come from the averaged generator: with the last generator's weights in its place
+    # they are the last generator's, as they are without it
+    saved = torch.load(resumed, weights_only=True)
+    last_only = {**saved, "state_dicts": {k: v for k, v in saved["state_dicts"].items() if k != AVERAGE_MODULE}}
+    swapped = {**saved, "state_dicts": {**saved["state_dicts"], AVERAGE_MODULE: saved["state_dicts"]["generator"]}}
+    frames = {}
+    for name, state in (("averaged", saved), ("last", last_only), ("swapped", swapped)):
+        torch.save(state, tmp_path / f"{name}.pt")
+        frames[name] = read_samples(write_samples("twostream", tmp_path / f"{name}.pt", sizes, 0, tmp_path / f"{name}.zarr"))
+    assert np.array_equal(frames["swapped"], frames["last"]) and not np.array_equal(frames["averaged"], frames["last"])
 
 
 def test_future_generator_trains_and_predicts_from_first_frames(tmp_path: Path) -> None:
@@ -252,6 +269,7 @@ def test_smoke_graph_writes_table_1_by_the_automatic_judge(tmp_path: Path) -> No
         assert list(table.loc[table["column"] == column, "row"]) == [*pairings, spec.CONTROL_ROW]
     assert list(table.loc[table["column"] == MEAN_OVER_SCENES, "row"]) == [*pairings, spec.CONTROL_ROW]
     assert (table["judged_by"] == "automatic judge").all()
+    assert (table["gan_weights"] == f"average over training (width {SMOKE['train']['average']:g})").all()
     pooled = table[table["column"] == PREFERENCE]
     assert pooled.loc[pooled["row"].isin(pairings), "paper"].notna().all()
     assert table.loc[table["column"] != PREFERENCE, "paper"].isna().all()  # the paper's numbers: its mean, once

@@ -32,7 +32,7 @@ import torch
 from pipeline.atomic import write_json
 from pipeline.papers.vgan.action import build_classifier, trunk_features
 from pipeline.papers.vgan.data import to_clip, to_frames, vgan_clips
-from pipeline.papers.vgan.gan import CodeGMM, to_clip_layout
+from pipeline.papers.vgan.gan import AVERAGE_MODULE, CodeGMM, to_clip_layout
 from pipeline.papers.vgan.judge import (
     JudgeConfig,
     VideoJudge,
@@ -67,7 +67,7 @@ from pipeline.papers.vgan.train import (
 )
 from pipeline.shards import open_shard, write_shard
 from pipeline.tables import provenance, write_table
-from pipeline.training import load_model, model_provenance
+from pipeline.training import load_model, model_provenance, saved_modules
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ JUDGED_BY = "automatic judge (real-vs-generated 3D CNN), not people"
 
 @torch.no_grad()
 def _generate(variant: str, model_path: Path, n: int, seed: int, batch_size: int) -> dict[str, np.ndarray]:
-    """``n`` clips of one model as uint8 arrays: frames (n, T, H, W, 3) and, for two streams, the streams.
+    """``n`` clips of one model as uint8 arrays: frames (n, T, H, W, 3) and, for two streams, the streams;
+    a GAN trained with weight averaging (``train.average``) is sampled through its averaged generator.
 
     Each batch is quantised as it is made, so only uint8 arrays accumulate (1,000 paper-size clips).
     """
@@ -90,7 +91,8 @@ def _generate(variant: str, model_path: Path, n: int, seed: int, batch_size: int
         codes = torch.from_numpy(gmm.sample(n, seed)).float()
         chunks = [{"frames": to_frames(to_clip_layout(ae.decoder(chunk)))} for chunk in codes.split(batch_size)]
     else:
-        generator: Generator = load_model(model_path, build_generator, module="generator")
+        module = AVERAGE_MODULE if AVERAGE_MODULE in saved_modules(model_path) else "generator"
+        generator: Generator = load_model(model_path, build_generator, module=module)
         z = torch.randn(n, generator.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
         for chunk in z.split(batch_size):
             out = generator.decompose(chunk)

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from pipeline.intervals import INTERVAL
-from pipeline.papers.vgan.spec import NAMES, REFERENCE, action_row, classifier_name
+from pipeline.papers.vgan.spec import (
+    GANS,
+    NAMES,
+    REFERENCE,
+    action_row,
+    classifier_name,
+    parse_variant,
+)
 from pipeline.tables import provenance, write_table
 
 PREFERENCE = "preference"
@@ -28,10 +35,19 @@ def scene_column(scene: str) -> str:
     return f"{PREFERENCE}: {scene}"
 
 
+def gan_weights(models: Sequence[Mapping[str, Any]]) -> str:
+    """How the GANs of a judge record were sampled: their last weights (the paper's code) or the
+    average of their weights over training (``train.average``, its relative width)."""
+    widths = sorted({float(m.get("sizes", {}).get("train", {}).get("average", 0.0))
+                     for m in models if parse_variant(str(m.get("variant", "")))[0] in GANS})
+    return "; ".join(f"average over training (width {w:g})" if w else "last (the paper's)" for w in widths)
+
+
 def _preference_rows(record: Mapping[str, Any], column: str) -> list[dict[str, Any]]:
+    weights = gan_weights(record["model_provenance"])
     return [{"row": p["row"], "column": column, "ours": 100 * p["rate"], "low": 100 * p["low"],
              "high": 100 * p["high"], "pairs": p["pairs"], "clips_a": p.get("clips_a"), "clips_b": p.get("clips_b"),
-             "judged_by": "automatic judge"} for p in record["preference"]]
+             "judged_by": "automatic judge", "gan_weights": weights} for p in record["preference"]]
 
 
 def mean_over_scenes(rows: Sequence[Mapping[str, Any]], scenes: Sequence[str]) -> list[dict[str, Any]]:
@@ -49,7 +65,7 @@ def mean_over_scenes(rows: Sequence[Mapping[str, Any]], scenes: Sequence[str]) -
         se = float(np.sqrt(sum(((r["high"] - r["low"]) / 3.92) ** 2 for r in found))) / len(found)
         out.append({"row": name, "column": MEAN_OVER_SCENES, "ours": mean, "low": max(0.0, mean - 1.96 * se),
                     "high": min(100.0, mean + 1.96 * se), "pairs": sum(r["pairs"] for r in found),
-                    "judged_by": "automatic judge"})  # a percentage: the normal interval clipped to [0, 100]
+                    "judged_by": "automatic judge", "gan_weights": found[0].get("gan_weights")})  # a percentage: the normal interval clipped to [0, 100]
     return out
 
 
@@ -79,6 +95,8 @@ def write_tables(judge_json: Path, preference_csv: Path, statistics_csv: Path, c
                             "preference": "percent of all (clip of A, clip of B) pairs where the judge scores A's clip as "
                                           "more real; low/high: 95% two-sample bootstrap interval (clips resampled); the paper's column is "
                                           "people's choices (Table 1: its mean over four scene categories), ours an automatic judge's",
+                            "gan_weights": "the GANs' samples come from their last generator (as the paper's code) or from "
+                                           "the average of its weights over training (train.average: its relative width)",
                             "columns": f"{PREFERENCE}: the models over every video; '{scene_column('<scene>')}': the models, judge "
                                        f"and real clips of one scene; '{MEAN_OVER_SCENES}': their mean, interval from the scenes' "
                                        "intervals (normal approximation, scenes independent)",

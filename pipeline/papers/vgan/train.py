@@ -91,7 +91,8 @@ def train_gan(cfg: VGANConfig, clips: VganClips, job: TrainingJob) -> Path:
         shown = torch.stack([torch.from_numpy(clips.dataset[int(r)]) for r in clips.rows["train"][:4]])
     else:
         gan = VideoGAN(Generator(cfg), Discriminator(cfg), lr=float(train["lr"]), beta1=float(train["beta1"]),
-                       mask_penalty=float(train["mask_penalty"]) if cfg.two_stream else 0.0)
+                       mask_penalty=float(train["mask_penalty"]) if cfg.two_stream else 0.0,
+                       average=float(train.get("average", 0.0)))
 
     def preview() -> dict[str, np.ndarray]:
         if job.variant == FUTURE:
