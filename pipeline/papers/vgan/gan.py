@@ -26,7 +26,7 @@ Not in the paper or its code, opt-in (``average``, 0 = off, the paper's): the ge
 an average of its weights over training (Yazici et al. 2019, "The unusual effectiveness of averaging
 in GAN training"), the power-function average of Karras et al. 2024 (EDM2): after step t the
 iterates of steps s <= t weigh ~ s^gamma, whose standard deviation over t is ``average`` (EDM2's sigma_rel; 0.29 a
-uniform mean over all of training, 0.1 about its last fifth), the same profile whatever the step
+uniform mean over all of training, 0.1 puts 90% of the weight on its last quarter), the same profile whatever the step
 count. Batch norm's running statistics are averaged alike. It is the module ``generator_average``;
 the game is unchanged: D always plays the live generator.
 """
