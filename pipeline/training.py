@@ -425,8 +425,12 @@ def fit(
     return model_path
 
 
-def load_model(path: Path, build: Callable[[dict], torch.nn.Module], module: str = "model") -> torch.nn.Module:
-    """Rebuild a trained network from ``model.pt`` (state_dicts + model_config), on CPU, in eval mode."""
+def load_model(path: Path, build: Callable[[dict], torch.nn.Module],
+               module: str | Sequence[str] = "model") -> torch.nn.Module:
+    """Rebuild a trained network from ``model.pt`` (state_dicts + model_config), on CPU, in eval mode.
+
+    ``module``: its name, or names in order of preference (the first the file holds is loaded), so a
+    caller that prefers an optional network reads the file once."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no trained model at {path}")
@@ -434,17 +438,13 @@ def load_model(path: Path, build: Callable[[dict], torch.nn.Module], module: str
     missing = {"state_dicts", "model_config"} - set(saved)
     if missing:
         raise KeyError(f"{path} lacks {sorted(missing)}; was it written by pipeline.training.fit?")
-    if module not in saved["state_dicts"]:
-        raise KeyError(f"{path} holds modules {sorted(saved['state_dicts'])}, not {module!r}")
+    names = [module] if isinstance(module, str) else list(module)
+    found = [name for name in names if name in saved["state_dicts"]]
+    if not found:
+        raise KeyError(f"{path} holds modules {sorted(saved['state_dicts'])}, not {' or '.join(map(repr, names))}")
     model = build(saved["model_config"])
-    model.load_state_dict(saved["state_dicts"][module])
+    model.load_state_dict(saved["state_dicts"][found[0]])
     return model.eval()
-
-
-def saved_modules(path: Path) -> list[str]:
-    """The names of the networks a ``model.pt`` holds (its trainable's ``modules()``)."""
-    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
-    return sorted(saved.get("state_dicts", {}))
 
 
 def model_provenance(path: Path) -> dict[str, Any]:

@@ -67,7 +67,7 @@ from pipeline.papers.vgan.train import (
 )
 from pipeline.shards import open_shard, write_shard
 from pipeline.tables import provenance, write_table
-from pipeline.training import load_model, model_provenance, saved_modules
+from pipeline.training import load_model, model_provenance
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,7 @@ def _generate(variant: str, model_path: Path, n: int, seed: int, batch_size: int
         codes = torch.from_numpy(gmm.sample(n, seed)).float()
         chunks = [{"frames": to_frames(to_clip_layout(ae.decoder(chunk)))} for chunk in codes.split(batch_size)]
     else:
-        module = AVERAGE_MODULE if AVERAGE_MODULE in saved_modules(model_path) else "generator"
-        generator: Generator = load_model(model_path, build_generator, module=module)
+        generator: Generator = load_model(model_path, build_generator, module=(AVERAGE_MODULE, "generator"))
         z = torch.randn(n, generator.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
         for chunk in z.split(batch_size):
             out = generator.decompose(chunk)
