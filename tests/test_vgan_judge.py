@@ -14,8 +14,12 @@ from pipeline.papers.vgan.judge import (
     frechet_distance,
     kernel_distance,
     mask_sparsity,
+    pair_rate,
+    panel_seeds,
     preference,
     real_vs_real_control,
+    score_control,
+    score_preference,
     stream_clips,
     train_judge,
     video_halves,
@@ -133,3 +137,33 @@ def test_control_halves_are_whole_videos(judge) -> None:
         real_vs_real_control(judge, clips, videos=videos[:5])
     with pytest.raises(ValueError, match="at least 2 videos, got 1"):  # one video cannot be split
         real_vs_real_control(judge, clips[:3], videos=["v0"] * 3)
+
+
+def test_a_panel_rate_is_the_mean_of_its_judges_and_its_interval_holds_their_disagreement() -> None:
+    rng = np.random.default_rng(0)
+    sa, sb = rng.normal(size=(3, 40)), rng.normal(size=(3, 30))
+    sa[0] += 3  # judge 0 finds A far more real; judges 1 and 2 see no difference
+    per_judge = [pair_rate(sa[j], sb[j]) for j in range(3)]
+    panel = score_preference(sa, sb, n_boot=400, seed=1)
+    assert panel.rate == pytest.approx(np.mean(per_judge)) and panel.clips == (40, 30)
+    assert per_judge[0] > 0.95 and abs(per_judge[1] - 0.5) < 0.2
+    # resampling the judges spreads the interval over the disagreement; clips alone (one judge's scores
+    # repeated) cannot
+    same = score_preference(np.repeat(sa[:1], 3, axis=0), np.repeat(sb[:1], 3, axis=0), n_boot=400, seed=1)
+    assert panel.high - panel.low > 2 * (same.high - same.low)
+    # a panel of one is the single judge, to the bootstrap's draws
+    single, one = score_preference(sa[1], sb[1], n_boot=300, seed=2), score_preference(sa[1:2], sb[1:2], n_boot=300, seed=2)
+    assert (single.rate, single.low, single.high) == (one.rate, one.low, one.high)
+    with pytest.raises(ValueError, match="same panel"):
+        score_preference(sa, sb[:2])
+    control = score_control(np.stack([sa[1], sa[2]]), [f"v{k // 4}" for k in range(40)], n_boot=100)
+    assert control.clips == (20, 20)
+
+
+def test_panel_seeds_start_with_the_graph_seed_and_never_repeat() -> None:
+    assert panel_seeds(7, 1) == [7]
+    seeds = panel_seeds(7, 5)
+    assert seeds[0] == 7 and len(set(seeds)) == 5 and seeds == panel_seeds(7, 5)
+    assert not set(seeds[1:]) & set(panel_seeds(8, 5))  # another graph seed's panel is another
+    with pytest.raises(ValueError, match="panel must be at least 1"):
+        panel_seeds(0, 0)

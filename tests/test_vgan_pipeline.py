@@ -24,6 +24,7 @@ from pipeline.papers.vgan.data import held_out_videos, split_sets, vgan_clips
 from pipeline.papers.vgan.evaluate import judge_samples, write_samples
 from pipeline.papers.vgan.futures import write_futures
 from pipeline.papers.vgan.gan import AVERAGE_MODULE
+from pipeline.papers.vgan.judge import panel_seeds
 from pipeline.papers.vgan.judge_sets import (
     judge_by_training_set,
     read_config,
@@ -284,6 +285,7 @@ def test_smoke_graph_writes_table_1_by_the_automatic_judge(tmp_path: Path) -> No
     assert judges["judge-diagonal"]["sets"]["real_compare"] < judges["judge"]["sets"]["real_compare"]  # its clips only
     assert judges["judge"]["judge"]["trained_on"] == list(spec.VARIANTS)
     assert judges["judge"]["judge"]["generated_clips"] == len(spec.VARIANTS) * SMOKE["eval"]["judge_samples"]
+    assert judges["judge"]["judge"]["panel_seeds"] == panel_seeds(0, SMOKE["eval"]["judge"]["panel"])
     # Table 1 again by judges that learn from other generated clips: the pooled one is the graph's judge
     config = {"scale": "smoke", "seed": 0, "overrides": yaml.safe_load(scenes.read_text())["overrides"],
               "data_root": str(tmp_path / "data"), "results_root": str(tmp_path / "results")}

@@ -6,8 +6,8 @@ Three steps, each writing a file the next reads, so a table or figure reruns alo
    hold, as the real clips are), two sets from different seeds (``samples.COMPARE``, ``JUDGE``):
    ``compare`` (the clips of the comparison) and ``judge`` (clips only the judge trains on); the
    two-stream model also keeps its streams (foreground, mask, static background).
-2. :func:`judge_samples`: a real-vs-generated classifier (``judge.VideoJudge``) trained on the
-   held-out *judge* real clips against the pooled *judge* samples of every model, then Table 1's
+2. :func:`judge_samples`: a panel of real-vs-generated classifiers (``judge.VideoJudge``, other seeds)
+   trained on the held-out *judge* real clips against the pooled *judge* samples of every model, then Table 1's
    six pairings on the *compare* sets, each over every pair of clips with a bootstrap interval,
    and the real-vs-real control (two halves of the compare real videos; a fair judge gives about 50%). The paper's
    numbers are human two-alternative forced choices; ours are this judge's, and say so. Beside
@@ -42,6 +42,7 @@ from pipeline.papers.vgan.judge import (
     frechet_distance,
     kernel_distance,
     mask_sparsity,
+    panel_seeds,
     realness,
     score_control,
     score_preference,
@@ -160,10 +161,13 @@ def _embedding(judge: VideoJudge, feature_net: Path | None,
 def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str, Any], seed: int,
                   out_json: Path, feature_net: Path | None = None,
                   trained_on: Sequence[str] = VARIANTS) -> dict[str, Any]:
-    """Train the judge, score Table 1's pairings and the control, and measure every source -> JSON.
+    """Train the panel of judges, score Table 1's pairings and the control, and measure every source -> JSON.
 
-    FD and KID are measured in the pooled features of ``feature_net`` (the action classifier the
-    project trains on the action data, ``action.py``) when given, else in the judge's own.
+    ``eval.judge.panel`` judges (default 1) train alike from different seeds (``judge.panel_seeds``) and
+    each scores every compare clip; a rate is the mean of theirs, its interval resamples them too, as
+    Table 1's is over many workers: one judge's verdict on two models it finds both fake moves with its
+    seed. FD and KID are measured in the pooled features of ``feature_net`` (the action classifier the
+    project trains on the action data, ``action.py``) when given, else in the first judge's own.
     ``trained_on``: the models whose judge samples the judge learns from; Table 1's judge learns
     from every model's, since a judge never shown a model's samples misses its faults (trained on
     one model's alone, it scores the others' clips as real as real ones or more: ``judge_sets``).
@@ -178,15 +182,17 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
     real = vgan_clips(summary, sizes["data"])
     real_judge, real_compare = real.read("judge"), real.read("compare")
     fakes = {v: {s: _clips(read_samples(samples[v], s)) for s in (COMPARE, JUDGE)} for v in VARIANTS}
-    cfg = JudgeConfig(width=int(e["judge"]["width"]), steps=int(e["judge"]["steps"]),
-                      batch_size=int(e["judge"]["batch_size"]), lr=float(e["judge"]["lr"]), seed=seed)
+    configs = [JudgeConfig(width=int(e["judge"]["width"]), steps=int(e["judge"]["steps"]),
+                           batch_size=int(e["judge"]["batch_size"]), lr=float(e["judge"]["lr"]), seed=judge_seed)
+               for judge_seed in panel_seeds(seed, int(e["judge"].get("panel", 1)))]
     pooled = torch.cat([fakes[v][JUDGE] for v in trained_on])
-    log.info("judge: %d real vs %d generated training clips (%s), %s", len(real_judge), len(pooled),
-             ", ".join(trained_on), cfg)
-    judge = train_judge(real_judge, pooled, cfg)
+    log.info("judges: a panel of %d, each on %d real vs %d generated training clips (%s), %s", len(configs),
+             len(real_judge), len(pooled), ", ".join(trained_on), configs[0])
+    judges = [train_judge(real_judge, pooled, cfg) for cfg in configs]
 
     compare = {**{v: fakes[v][COMPARE] for v in VARIANTS}, "real": real_compare}
-    scores = {source: realness(judge, clips, batch) for source, clips in compare.items()}  # each clip scored once
+    # each clip scored once by each judge: (judges, clips)
+    scores = {source: np.stack([realness(judge, clips, batch) for judge in judges]) for source, clips in compare.items()}
     rows = []
     for k, (a, b) in enumerate(PAIRINGS):
         p = score_preference(scores[a], scores[b], n_boot=n_boot, seed=seed + k)
@@ -199,7 +205,7 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
                  "pairs": c.pairs, "clips_a": c.clips[0], "clips_b": c.clips[1]})
     log.info("%s: %.1f%% [%.1f, %.1f] over %d pairs", CONTROL_ROW, 100 * c.rate, 100 * c.low, 100 * c.high, c.pairs)
 
-    embed, feature_space = _embedding(judge, feature_net, batch)
+    embed, feature_space = _embedding(judges[0], feature_net, batch)
     real_features = embed(real_compare)
     half = len(real_compare) // 2
     statistics: dict[str, dict[str, float | None]] = {}
@@ -208,7 +214,7 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
             stats = _statistics(clips, real_features[:half], real_features[half:])
         else:
             stats = _statistics(clips, embed(clips), real_features)
-        stats["judged_real"] = float((scores[source] > 0).mean())  # share of clips the judge calls real
+        stats["judged_real"] = float((scores[source] > 0).mean())  # share of clips the judges call real
         if source == "twostream":
             background = _clips(read_samples(samples[source], COMPARE, "background")[:, None])
             mask = torch.from_numpy(read_samples(samples[source], COMPARE, "mask").astype(np.float64) / 255)
@@ -217,8 +223,9 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
         statistics[source] = stats
     record = {
         "judged_by": JUDGED_BY, "scene": sizes["data"].get("scene"), "preference": rows, "statistics": statistics,
-        "judge": {**cfg.__dict__, "real_clips": len(real_judge), "generated_clips": len(pooled),
-                  "trained_on": list(trained_on)},
+        "judge": {**{k: v for k, v in configs[0].__dict__.items() if k != "seed"},
+                  "panel_seeds": [cfg.seed for cfg in configs], "real_clips": len(real_judge),
+                  "generated_clips": len(pooled), "trained_on": list(trained_on)},
         "feature_space": feature_space,
         "sets": {"real_compare": len(real_compare), **{v: len(compare[v]) for v in VARIANTS}},
         "model_provenance": [dict(open_shard(samples[v]).attrs["model_provenance"]) for v in VARIANTS],

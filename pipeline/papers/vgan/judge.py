@@ -18,6 +18,7 @@ All clips are in the project layout ``(N, T, C, H, W)`` in [-1, 1].
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -91,6 +92,15 @@ def train_judge(real: torch.Tensor, fake: torch.Tensor, cfg: JudgeConfig = Judge
     return judge.eval()
 
 
+def panel_seeds(seed: int, judges: int) -> list[int]:
+    """Training seeds of a panel of ``judges`` judges: the graph's seed first (a panel of one is the single
+    judge), then hashes of (seed, k), apart from every other graph seed's panel."""
+    if judges < 1:
+        raise ValueError(f"vgan eval.judge.panel must be at least 1, got {judges}")
+    return [seed] + [int.from_bytes(hashlib.sha256(f"vgan judge {seed}/{k}".encode()).digest()[:4], "little")
+                     for k in range(1, judges)]
+
+
 @torch.no_grad()
 def realness(judge: VideoJudge, clips: torch.Tensor, batch_size: int = 64) -> np.ndarray:
     """The judge's logit of "real" for each clip, (N,)."""
@@ -100,18 +110,22 @@ def realness(judge: VideoJudge, clips: torch.Tensor, batch_size: int = 64) -> np
 
 @dataclass(frozen=True)
 class Preference:
-    rate: float  # P(the judge scores a random clip of A above a random clip of B); ties count half
-    low: float  # two-sample bootstrap percentile interval (clips of A and of B resampled apart)
+    rate: float  # P(a judge scores a random clip of A above a random clip of B), ties half, mean over the panel
+    low: float  # bootstrap percentile interval: clips of A, clips of B and the panel's judges resampled apart
     high: float
     pairs: int  # A x B pairs the rate is the mean over
     clips: tuple[int, int] = (0, 0)  # clips of A and of B
 
 
 def pair_rate(sa: np.ndarray, sb: np.ndarray) -> float:
-    """Share of all (a, b) pairs with score a > b, ties half: the rate people's random pairs estimate."""
-    greater = (sa[:, None] > sb[None, :]).mean()
-    ties = (sa[:, None] == sb[None, :]).mean()
-    return float(greater + 0.5 * ties)
+    """Share of all (a, b) pairs with score a > b, ties half: the rate people's random pairs estimate.
+
+    Scores (N,) of one judge, or (J, N) of a panel of J judges: the mean of each judge's rate, as
+    Table 1's rate is over the votes of many workers."""
+    sa, sb = np.atleast_2d(sa), np.atleast_2d(sb)
+    greater = (sa[:, :, None] > sb[:, None, :]).mean(axis=(1, 2))
+    ties = (sa[:, :, None] == sb[:, None, :]).mean(axis=(1, 2))
+    return float(np.mean(greater + 0.5 * ties))
 
 
 def preference(
@@ -131,21 +145,29 @@ def preference(
 
 def score_preference(sa: np.ndarray, sb: np.ndarray, *, n_boot: int = 2000, level: float = 0.95,
                      seed: int = 0) -> Preference:
-    """:func:`preference` from the judge's scores of the two sides (each clip scored once, whatever it is paired with).
+    """:func:`preference` from the scores of the two sides (each clip scored once, whatever it is paired with):
+    (N,) of one judge or (J, N) of a panel of J judges, the same judges on both sides.
 
     Table 1 shows people random pairs; scoring every pair estimates the same rate with far less
     noise than one pairing of clip i with clip i (at the demo's 17 real-vs-real pairs one pairing
-    alone ranged from 6% to 65%). The interval resamples the clips of A and of B independently.
+    alone ranged from 6% to 65%). The interval resamples the clips of A and of B independently and,
+    with a panel, its judges: judges trained alike on the same clips but from other seeds disagree
+    (one-stream over AE from 27% to 60% at the demo), and an interval over clips alone would hide it.
     """
-    sa, sb = np.asarray(sa), np.asarray(sb)
-    if len(sa) == 0 or len(sb) == 0:
+    sa, sb = np.atleast_2d(sa), np.atleast_2d(sb)
+    if sa.shape[1] == 0 or sb.shape[1] == 0:
         raise ValueError("preference needs at least one clip on each side")
+    if len(sa) != len(sb):
+        raise ValueError(f"scores of {len(sa)} and {len(sb)} judges: both sides need the same panel")
     rng = np.random.default_rng(seed)
-    boots = [pair_rate(sa[rng.integers(0, len(sa), len(sa))], sb[rng.integers(0, len(sb), len(sb))])
-             for _ in range(n_boot)]
+    judges, na, nb = len(sa), sa.shape[1], sb.shape[1]
+    boots = []
+    for _ in range(n_boot):
+        panel = rng.integers(0, judges, judges) if judges > 1 else np.zeros(1, int)
+        boots.append(pair_rate(sa[np.ix_(panel, rng.integers(0, na, na))], sb[np.ix_(panel, rng.integers(0, nb, nb))]))
     tail = (1 - level) / 2
     low, high = np.quantile(boots, [tail, 1 - tail])
-    return Preference(pair_rate(sa, sb), float(low), float(high), len(sa) * len(sb), (len(sa), len(sb)))
+    return Preference(pair_rate(sa, sb), float(low), float(high), na * nb, (na, nb))
 
 
 def real_vs_real_control(
@@ -161,15 +183,16 @@ def real_vs_real_control(
 
 def score_control(scores: np.ndarray, videos: Sequence[str] | None = None, *, n_boot: int = 2000,
                   seed: int = 0) -> Preference:
-    """:func:`real_vs_real_control` from the judge's scores of the real clips."""
-    groups = videos if videos is not None else [str(k) for k in range(len(scores))]
-    if len(groups) != len(scores):
-        raise ValueError(f"{len(groups)} video names for {len(scores)} clips")
+    """:func:`real_vs_real_control` from the scores of the real clips, (N,) of one judge or (J, N) of a panel."""
+    scores = np.atleast_2d(scores)
+    groups = videos if videos is not None else [str(k) for k in range(scores.shape[1])]
+    if len(groups) != scores.shape[1]:
+        raise ValueError(f"{len(groups)} video names for {scores.shape[1]} clips")
     if len(set(groups)) < 2:
         raise ValueError(f"the real-vs-real control splits whole videos: it needs real compare clips of at least "
                          f"2 videos, got {len(set(groups))} (use more videos or a larger data.compare_fraction)")
     a, b = video_halves(groups, seed)
-    return score_preference(scores[a], scores[b], n_boot=n_boot, seed=seed)
+    return score_preference(scores[:, a], scores[:, b], n_boot=n_boot, seed=seed)
 
 
 def video_halves(videos: Sequence[str], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -51,9 +51,10 @@ SIZES = {
         # noise model's), batch, weight and norm of the first-frame term (the code: L1 x 10), mask prior off
         "future": {"base": 128, "batch_size": 2, "first_frame_weight": 10.0, "first_frame_norm": "l1"},
         # samples: generated clips per model for the comparison (the real side is the compare hold-out);
-        # judge_samples: generated clips per model the judge trains on (other seeds)
+        # judge_samples: generated clips per model the judge trains on (other seeds); judge.panel: judges
+        # trained alike from other seeds whose rates Table 1 averages (interval over clips and judges)
         "eval": {"samples": 4, "judge_samples": 4, "bootstrap": 200, "batch_size": 4,
-                 "judge": {"width": 4, "steps": 4, "batch_size": 4, "lr": 1e-3}, "figure_samples": 2},
+                 "judge": {"width": 4, "steps": 4, "batch_size": 4, "lr": 1e-3, "panel": 2}, "figure_samples": 2},
         # action recognition (Sec. 3.3, Fig. 4): the classifier of D's trunk + dropout + K-way conv on
         # the action dataset's stabilized clips; shares: 1/k of the labelled training videos per class
         # (Fig. 4b/c); test_fraction: training videos held out as test when the dataset has no test
@@ -77,7 +78,7 @@ SIZES = {
         "gmm": {"components": 4},
         "future": {"base": 128, "batch_size": 8, "first_frame_weight": 10.0, "first_frame_norm": "l1"},
         "eval": {"samples": 64, "judge_samples": 64, "bootstrap": 2000, "batch_size": 32,
-                 "judge": {"width": 8, "steps": 300, "batch_size": 16, "lr": 1e-3}, "figure_samples": 4},
+                 "judge": {"width": 8, "steps": 300, "batch_size": 16, "lr": 1e-3, "panel": 5}, "figure_samples": 4},
         # runs: on 49 test videos one classifier's seed moves fine-tune minus random init from -8 to +16
         # points (5 seeds, all labelled videos): the tables give the mean of 3 runs
         "action": {"steps": 300, "batch_size": 16, "lr": 2e-4, "beta1": 0.5, "dropout": 0.5, "shares": [1, 2, 4, 8],
@@ -93,7 +94,7 @@ SIZES = {
         "gmm": {"components": 256},
         "future": {"base": 128, "batch_size": 32, "first_frame_weight": 10.0, "first_frame_norm": "l1"},
         "eval": {"samples": 1000, "judge_samples": 1000, "bootstrap": 2000, "batch_size": 64,
-                 "judge": {"width": 32, "steps": 3000, "batch_size": 64, "lr": 1e-3}, "figure_samples": 8},
+                 "judge": {"width": 32, "steps": 3000, "batch_size": 64, "lr": 1e-3, "panel": 5}, "figure_samples": 8},
         # main_ucf.lua: batch 256, max_iter 1000, Adam 2e-4 / 0.5, VolumetricDropout(0.5)
         "action": {"steps": 1000, "batch_size": 256, "lr": 2e-4, "beta1": 0.5, "dropout": 0.5, "shares": [1, 2, 4, 8],
                    "runs": 1, "test_fraction": 0.3, "probe_c": 1.0, "checkpoint_every": 100, "log_every": 10, "workers": 4},
