@@ -4,8 +4,9 @@ weight-free statistics of generated clips.
 Table 1 asks people "which video is more realistic?" for pairs of clips. Here a small 3D CNN,
 trained to tell held-out real clips from generated ones (samples that take no part in the
 comparison), plays the worker: model A is preferred over model B on a pair when the judge
-scores A's clip as more real, over every pair of clips. The real-vs-real control (two halves of
-the same real videos) should give about 50% and bounds what the judge can tell apart by chance.
+scores A's clip as more real, over every pair of clips. Several judges trained alike from other seeds
+(a panel, ``panel_seeds``) play many workers: a rate is the mean of theirs. The real-vs-real control
+(two halves of the same real videos) should give about 50% and bounds what the judge can tell apart by chance.
 
 The statistics (flicker, diversity, mask sparsity, background temporal variance, Fréchet
 distance and KID between feature sets) need no trained weights; FD and KID are written from
