@@ -167,3 +167,20 @@ def test_panel_seeds_start_with_the_graph_seed_and_never_repeat() -> None:
     assert not set(seeds[1:]) & set(panel_seeds(8, 5))  # another graph seed's panel is another
     with pytest.raises(ValueError, match="panel must be at least 1"):
         panel_seeds(0, 0)
+
+
+def test_real_clips_are_resampled_by_video_so_alike_clips_of_a_video_do_not_narrow_the_interval() -> None:
+    rng = np.random.default_rng(3)
+    videos = [f"v{k}" for k in range(10) for _ in range(8)]  # ten real videos of eight alike clips
+    real = np.repeat(rng.normal(0, 1, 10), 8) + 0.05 * rng.normal(size=80)
+    fake = rng.normal(0, 1, 60)
+    by_clip = score_preference(fake, real, n_boot=500, seed=4)
+    by_video = score_preference(fake, real, n_boot=500, seed=4, videos_b=videos)
+    assert by_video.rate == by_clip.rate  # the rate is over every pair either way
+    assert by_video.high - by_video.low > 1.5 * (by_clip.high - by_clip.low)  # 10 videos, not 80 clips (2.2x here)
+    # one clip per video is the clip bootstrap (the same distribution of draws)
+    single = score_preference(fake, real[::8], n_boot=2000, seed=5, videos_b=[f"v{k}" for k in range(10)])
+    plain = score_preference(fake, real[::8], n_boot=2000, seed=5)
+    assert abs((single.high - single.low) - (plain.high - plain.low)) < 0.03
+    with pytest.raises(ValueError, match="79 video names for the 80 clips of side B"):
+        score_preference(fake, real, videos_b=videos[:-1])

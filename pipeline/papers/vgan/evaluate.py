@@ -193,14 +193,16 @@ def judge_samples(samples: Mapping[str, Path], summary: Path, sizes: Mapping[str
     compare = {**{v: fakes[v][COMPARE] for v in VARIANTS}, "real": real_compare}
     # each clip scored once by each judge: (judges, clips)
     scores = {source: np.stack([realness(judge, clips, batch) for judge in judges]) for source, clips in compare.items()}
+    real_videos = real.videos("compare")
     rows = []
     for k, (a, b) in enumerate(PAIRINGS):
-        p = score_preference(scores[a], scores[b], n_boot=n_boot, seed=seed + k)
+        p = score_preference(scores[a], scores[b], n_boot=n_boot, seed=seed + k,  # real clips resampled by video
+                             videos_a=real_videos if a == "real" else None, videos_b=real_videos if b == "real" else None)
         rows.append({"row": pairing_row(a, b), "a": a, "b": b, "rate": p.rate, "low": p.low, "high": p.high,
                      "pairs": p.pairs, "clips_a": p.clips[0], "clips_b": p.clips[1]})
         log.info("%s: %.1f%% [%.1f, %.1f] over %d pairs", rows[-1]["row"], 100 * p.rate, 100 * p.low,
                  100 * p.high, p.pairs)
-    c = score_control(scores["real"], real.videos("compare"), n_boot=n_boot, seed=seed)
+    c = score_control(scores["real"], real_videos, n_boot=n_boot, seed=seed)
     rows.append({"row": CONTROL_ROW, "a": "real", "b": "real", "rate": c.rate, "low": c.low, "high": c.high,
                  "pairs": c.pairs, "clips_a": c.clips[0], "clips_b": c.clips[1]})
     log.info("%s: %.1f%% [%.1f, %.1f] over %d pairs", CONTROL_ROW, 100 * c.rate, 100 * c.low, 100 * c.high, c.pairs)
