@@ -19,7 +19,6 @@ All clips are in the project layout ``(N, T, C, H, W)`` in [-1, 1].
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from scipy import linalg
 from torch import nn
 
 from pipeline.papers.vgan.model import GeneratorOutput
+from pipeline.papers.vgan.spec import derived_seed
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,7 @@ def panel_seeds(seed: int, judges: int) -> list[int]:
     judge), then hashes of (seed, k), apart from every other graph seed's panel."""
     if judges < 1:
         raise ValueError(f"vgan eval.judge.panel must be at least 1, got {judges}")
-    return [seed] + [int.from_bytes(hashlib.sha256(f"vgan judge {seed}/{k}".encode()).digest()[:4], "little")
-                     for k in range(1, judges)]
+    return [seed] + [derived_seed(f"vgan judge {seed}/{k}") for k in range(1, judges)]
 
 
 @torch.no_grad()
@@ -181,6 +180,7 @@ def score_preference(sa: np.ndarray, sb: np.ndarray, *, n_boot: int = 2000, leve
     draw_a, draw_b = _resampler(na, videos_a, "A"), _resampler(nb, videos_b, "B")
     boots = []
     for _ in range(n_boot):
+        # one judge draws nothing for the panel, so a panel of one keeps the single judge's draws
         panel = rng.integers(0, judges, judges) if judges > 1 else np.zeros(1, int)
         boots.append(pair_rate(sa[np.ix_(panel, draw_a(rng))], sb[np.ix_(panel, draw_b(rng))]))
     tail = (1 - level) / 2

@@ -159,13 +159,19 @@ def parse_classifier(name: str) -> tuple[str, int, int]:
     raise KeyError(f"{name!r} is not a classifier name <init>-1of<share>[-run<k>] (init: {', '.join(ACTION_INITS)})")
 
 
+def derived_seed(label: str) -> int:
+    """A 32-bit seed named by ``label`` (a hash: the same on every machine and Python, unlike ``hash``), for
+    runs beside the graph seed's own (action classifier runs, the judges of a panel)."""
+    return int.from_bytes(hashlib.sha256(label.encode()).digest()[:4], "little")
+
+
 def classifier_seed(seed: int, run: int) -> int:
     """The training seed of a classifier's run ``run``: the graph's seed for run 0, a hash of both after
     (apart from any other graph seed's runs); a run number gives every init and share the same seed, so
     fine-tune and random init stay paired (same head initialisation, batches and dropout draws)."""
     if run == 0:
         return seed
-    return int.from_bytes(hashlib.sha256(f"vgan action run {seed}/{run}".encode()).digest()[:4], "little")
+    return derived_seed(f"vgan action run {seed}/{run}")
 
 
 def action_classifiers(sizes: Mapping[str, Any]) -> list[str]:
