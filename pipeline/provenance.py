@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     path = Path(args[0])
     if path.suffix == ".pt":
-        from pipeline.training import model_provenance
+        from pipeline.saved_models import model_provenance
 
         record = model_provenance(path)
     else:

@@ -123,3 +123,11 @@ def test_every_registered_paper_has_a_spec_and_the_files_its_models_need(paper: 
 def test_an_unknown_paper_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(KeyError, match=r"no paper 'walkr'; known: walker, staticflow"):
         papers.check_names(["walker", "walkr"])
+
+
+def test_sources_pass_the_projects_ruff_checks() -> None:
+    """Unused or undefined names and unsorted imports ([tool.ruff] in pyproject.toml) fail here, not in review."""
+    paths = ["pipeline", "tests", "benchmarks", "workflow/scripts"]
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", *paths],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

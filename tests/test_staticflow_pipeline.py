@@ -27,8 +27,8 @@ from pipeline.papers.staticflow.model import (
     allconv_output_size,
     build_staticflow,
 )
+from pipeline.saved_models import load_model
 from pipeline.shards import SPLITS, summarize_shards, write_shard
-from pipeline.training import load_model
 
 SMOKE = resolve("smoke")["staticflow"]
 

@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.papers.svg import figures as figs
 from pipeline.papers.svg import dynamics as dyn
+from pipeline.papers.svg import figures as figs
 from pipeline.papers.svg import metrics as ev
 from pipeline.papers.svg import statistics as st
 from pipeline.papers.svg import tables as svg_tables
@@ -27,7 +27,8 @@ from pipeline.papers.svg.model import (
     make_optimizer,
     svg_model_config,
 )
-from pipeline.training import Minimize, TrainConfig, TrainingJob, fit, load_model
+from pipeline.saved_models import load_model
+from pipeline.training import Minimize, TrainConfig, TrainingJob, fit
 
 SMOKE = dict(width=4, g_dim=16, z_dim=3, rnn_size=24, n_past=2, n_future=3)
 

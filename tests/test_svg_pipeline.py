@@ -26,8 +26,8 @@ from pipeline.papers.svg import figures as figs
 from pipeline.papers.svg import spec
 from pipeline.papers.svg import train as svg_train
 from pipeline.papers.svg.model import SVG, build_svg, svg_model_config
+from pipeline.saved_models import load_model
 from pipeline.shards import SPLITS, open_shard, write_shard
-from pipeline.training import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")

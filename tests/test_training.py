@@ -15,17 +15,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 
 from pipeline.provenance import models_summary
-from pipeline.training import (
-    Evaluation,
-    Minimize,
-    TrainConfig,
-    TrainingJob,
-    atomic_torch_save,
-    fit,
-    load_model,
-    minimize,
-    model_provenance,
-)
+from pipeline.saved_models import load_model, model_provenance
+from pipeline.training import Evaluation, Minimize, TrainConfig, TrainingJob, atomic_torch_save, fit, minimize
 
 
 class NoisyRegressor(nn.Module):

@@ -22,8 +22,9 @@ from pipeline.papers.vgan.action import (
 )
 from pipeline.papers.vgan.action_eval import video_correct
 from pipeline.papers.vgan.model import Discriminator
+from pipeline.saved_models import load_model
 from pipeline.shards import SPLITS, summarize_shards, write_shard
-from pipeline.training import TrainingJob, load_model
+from pipeline.training import TrainingJob
 
 
 def moving_dots(folder: Path, videos_per_class: int, classes: int, test_per_class: int = 0, size: int = 32,

@@ -38,9 +38,9 @@ from pipeline.papers.vgan.tables import (
     mean_over_scenes,
     scene_column,
 )
+from pipeline.saved_models import load_model
 from pipeline.shards import SPLITS, open_shard, summarize_shards, write_shard
 from pipeline.torch_setup import configure_torch
-from pipeline.training import load_model
 
 SMOKE = resolve("smoke")["vgan"]
 

@@ -15,7 +15,10 @@ import pytest
 import torch
 from smoke_graph import executed_jobs, planned_rules, run_log, run_paper
 
+from pipeline import time_summary
 from pipeline.papers import sizes as resolve
+from pipeline.papers.staticflow.codebook import assign_labels
+from pipeline.papers.staticflow.metrics import class_frequencies, constant_prediction, sample_flow
 from pipeline.papers.walker import data as walker_data
 from pipeline.papers.walker import evaluate as evaluation
 from pipeline.papers.walker import examples as walker_examples
@@ -23,12 +26,9 @@ from pipeline.papers.walker import spec
 from pipeline.papers.walker import table as walker_table
 from pipeline.papers.walker import train as walker_train
 from pipeline.papers.walker.model import WalkerConfig, WalkerNet, build_walker
-from pipeline.papers.staticflow.codebook import assign_labels
-from pipeline.papers.staticflow.metrics import class_frequencies, constant_prediction, sample_flow
 from pipeline.papers.walker.parzen import gaussian_bandwidths
-from pipeline import time_summary
+from pipeline.saved_models import load_model
 from pipeline.shards import SPLITS, open_shard, summarize_shards, write_shard
-from pipeline.training import load_model
 from pipeline.trajectories import dct_decode, dct_encode
 
 SMOKE = resolve("smoke")["walker"]

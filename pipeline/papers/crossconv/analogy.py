@@ -34,8 +34,8 @@ from pipeline.papers.crossconv.sprites import (
     source_folder,
 )
 from pipeline.papers.crossconv.train import load_crossconv
+from pipeline.saved_models import model_provenance
 from pipeline.tables import provenance, write_table
-from pipeline.training import model_provenance
 
 log = logging.getLogger(__name__)
 

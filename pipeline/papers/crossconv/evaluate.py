@@ -43,8 +43,8 @@ from pipeline.papers.crossconv.predictors import (
     resampled_truth,
 )
 from pipeline.papers.crossconv.spec import KL_KEYS, MODEL_OF, PREDICTORS
+from pipeline.saved_models import model_provenance
 from pipeline.synthetic.shapes import sample_motions, visible_masks
-from pipeline.training import model_provenance
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from pipeline.papers.crossconv.model import sample_empirical
 from pipeline.papers.crossconv.predictors import training_bank
 from pipeline.papers.crossconv.spec import NONZERO_THRESHOLD, VARIANCE
 from pipeline.papers.crossconv.train import load_crossconv
+from pipeline.saved_models import model_provenance
 from pipeline.shards import write_shard
-from pipeline.training import model_provenance
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ import torch
 from pipeline.papers.crossconv.data import read_split, training_batches
 from pipeline.papers.crossconv.model import CrossConvConfig, CrossConvNet, sample_prior
 from pipeline.papers.crossconv.spec import check, is_variational
-from pipeline.training import Minimize, TrainConfig, TrainingJob, fit, load_model
+from pipeline.saved_models import load_model
+from pipeline.training import Minimize, TrainConfig, TrainingJob, fit
 
 log = logging.getLogger(__name__)
 

@@ -45,8 +45,9 @@ from pipeline.papers.staticflow.metrics import (
 )
 from pipeline.papers.staticflow.model import build_staticflow
 from pipeline.papers.staticflow.train import param_count, predict_probs
+from pipeline.saved_models import load_model, model_provenance
 from pipeline.shards import write_shard
-from pipeline.training import load_model, model_provenance, resolve_device
+from pipeline.training import resolve_device
 
 log = logging.getLogger(__name__)
 

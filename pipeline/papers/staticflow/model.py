@@ -227,7 +227,7 @@ def make_optimizer(
 
 
 def build_staticflow(model_config: dict) -> StaticFlowNet:
-    """Rebuild from the plain dict saved beside the weights (``pipeline.training.load_model``)."""
+    """Rebuild from the plain dict saved beside the weights (``pipeline.saved_models.load_model``)."""
     return StaticFlowNet(StaticFlowConfig(**model_config))
 
 

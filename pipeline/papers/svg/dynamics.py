@@ -18,7 +18,6 @@ from pipeline.papers.svg.metrics import sample_chunks, sequence_batches
 from pipeline.papers.svg.model import SVG, frames_to_batch
 
 
-
 def locate_digit(frames: np.ndarray, template: np.ndarray) -> np.ndarray:
     """Top-left (x, y) of the best cross-correlation match of ``template`` in each frame (T, H, W) -> (T, 2)."""
     frames = np.asarray(frames, dtype=np.float64)

@@ -33,9 +33,9 @@ from pipeline.papers.svg.metrics import (
 from pipeline.papers.svg.model import frames_to_batch
 from pipeline.papers.svg.spec import BASELINES
 from pipeline.papers.svg.train import _load
+from pipeline.saved_models import model_provenance
 from pipeline.shards import open_shard, write_shard
 from pipeline.synthetic import smmnist
-from pipeline.training import model_provenance
 
 log = logging.getLogger(__name__)
 

@@ -404,7 +404,7 @@ def sample_seed(seed: int, sample: int) -> int:
 
 
 def build_svg(model_config: dict) -> SVG:
-    """Rebuild from the plain dict saved beside the weights (``pipeline.training.load_model``)."""
+    """Rebuild from the plain dict saved beside the weights (``pipeline.saved_models.load_model``)."""
     return SVG(SVGConfig(**model_config))
 
 

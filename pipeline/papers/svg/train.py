@@ -19,14 +19,8 @@ from pipeline.papers.svg.model import (
     svg_model_config,
 )
 from pipeline.papers.svg.spec import AUTHORS_CONVENTIONS, BACKBONES, VARIANTS, check
-from pipeline.training import (
-    Minimize,
-    TrainConfig,
-    TrainingJob,
-    fit,
-    load_model,
-    resolve_device,
-)
+from pipeline.saved_models import load_model
+from pipeline.training import Minimize, TrainConfig, TrainingJob, fit, resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -41,8 +41,9 @@ from pipeline.batches import (
 from pipeline.papers.vgan.data import PRELOAD_BYTES, ClipTransform
 from pipeline.papers.vgan.gan import to_network_layout
 from pipeline.papers.vgan.model import Discriminator, VGANConfig, init_weights
+from pipeline.saved_models import load_model
 from pipeline.shards import ShardDataset
-from pipeline.training import Minimize, TrainConfig, TrainingJob, fit, load_model
+from pipeline.training import Minimize, TrainConfig, TrainingJob, fit
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ from pipeline.papers.vgan.spec import (
     classifier_name,
     parse_classifier,
 )
-from pipeline.training import load_model, model_provenance
+from pipeline.saved_models import load_model, model_provenance
 
 log = logging.getLogger(__name__)
 

@@ -66,9 +66,9 @@ from pipeline.papers.vgan.train import (
     build_generator,
     load_gmm,
 )
+from pipeline.saved_models import load_model, model_provenance
 from pipeline.shards import open_shard, write_shard
 from pipeline.tables import provenance, write_table
-from pipeline.training import load_model, model_provenance
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from pipeline.papers.vgan.gan import to_clip_layout
 from pipeline.papers.vgan.model import FutureGenerator
 from pipeline.papers.vgan.samples import COMPARE
 from pipeline.papers.vgan.train import build_future_generator
+from pipeline.saved_models import load_model, model_provenance
 from pipeline.shards import write_shard
-from pipeline.training import load_model, model_provenance
 
 log = logging.getLogger(__name__)
 

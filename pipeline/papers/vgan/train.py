@@ -52,7 +52,7 @@ def model_config(variant: str, clips: VganClips, sizes: Mapping[str, Any]) -> VG
 
 
 def build_generator(config: Mapping[str, Any]) -> Generator:
-    """A generator from a saved ``model_config`` (for ``pipeline.training.load_model``)."""
+    """A generator from a saved ``model_config`` (for ``pipeline.saved_models.load_model``)."""
     return Generator(VGANConfig(**config))
 
 

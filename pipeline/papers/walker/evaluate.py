@@ -77,8 +77,9 @@ from pipeline.papers.walker.parzen import (
     select_bandwidths,
 )
 from pipeline.papers.walker.train import model_config
+from pipeline.saved_models import load_model, model_provenance
 from pipeline.shards import open_shard
-from pipeline.training import load_model, model_provenance, resolve_device
+from pipeline.training import resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from sklearn.cluster import KMeans
 from pipeline.batches import item_table, read_rows
 from pipeline.papers.walker.data import walker_data
 from pipeline.papers.walker.model import build_walker, downsample_trajectories, join_magnitude
+from pipeline.saved_models import load_model
 from pipeline.shards import open_shard, write_shard
-from pipeline.training import load_model, resolve_device
+from pipeline.training import resolve_device
 
 
 def example_rows(table: Any, rows: np.ndarray, n: int) -> np.ndarray:

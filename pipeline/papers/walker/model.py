@@ -404,7 +404,7 @@ def make_optimizer(model: WalkerNet, lr: float = 1e-4) -> torch.optim.Adam:
 
 
 def build_walker(model_config: dict) -> WalkerNet:
-    """Rebuild from the plain dict saved beside the weights (``pipeline.training.load_model``)."""
+    """Rebuild from the plain dict saved beside the weights (``pipeline.saved_models.load_model``)."""
     return WalkerNet(WalkerConfig(**model_config))
 
 

@@ -157,5 +157,5 @@ def detector_config_dict(cfg: DetectorConfig) -> dict[str, Any]:
 
 
 def build_detector(config: dict[str, Any]) -> FastRCNN:
-    """Rebuild from the dict saved in ``model.pt`` (``pipeline.training.load_model``)."""
+    """Rebuild from the dict saved in ``model.pt`` (``pipeline.saved_models.load_model``)."""
     return FastRCNN(DetectorConfig(**config))

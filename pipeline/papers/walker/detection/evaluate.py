@@ -30,8 +30,8 @@ from pipeline.papers.walker.detection.boxes import clip, decode, iou, nms
 from pipeline.papers.walker.detection.data import FG_THRESHOLD, DetectionSet, image_scale, stack_images, to_input
 from pipeline.papers.walker.detection.detector import FastRCNN, build_detector
 from pipeline.papers.walker.spec import REFERENCE
+from pipeline.saved_models import load_model, model_provenance
 from pipeline.tables import provenance, write_table
-from pipeline.training import load_model, model_provenance
 
 log = logging.getLogger(__name__)
 
