@@ -36,6 +36,9 @@ def load_model(path: Path, build: Callable[[dict], torch.nn.Module],
 
 
 def model_provenance(path: Path) -> dict[str, Any]:
-    """What made a ``model.pt`` (its ``provenance`` record)."""
-    saved = torch.load(Path(path), map_location="cpu", weights_only=True)
+    """What made a ``model.pt`` (its ``provenance`` record).
+
+    Every evaluation asks for it beside :func:`load_model` on the same file: memory-mapped, only the small
+    record is read, not the weights again (a paper-size model is hundreds of MB)."""
+    saved = torch.load(Path(path), map_location="cpu", weights_only=True, mmap=True)
     return dict(saved.get("provenance", {}))
